@@ -1,0 +1,64 @@
+"""One settings factory, read lazily (never at import time).
+
+Precedence: explicit argument (CLI option) > environment variable > default under
+``CIVLAKE_HOME`` (default ``./data``), as OUTPUTS.md section 6 fixes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    home: Path
+    landing: Path
+    lake: Path
+    warehouse: Path
+    publish: Path
+    engine: str = "duckdb"
+    exchange_url: str | None = None
+    schemas_dir: Path = REPO_ROOT / "schemas"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / ".secrets"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+
+def load_settings(
+    *,
+    landing: str | Path | None = None,
+    lake: str | Path | None = None,
+    warehouse: str | Path | None = None,
+    publish: str | Path | None = None,
+    engine: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    env = dict(os.environ) if env is None else env
+    home = Path(env.get("CIVLAKE_HOME", "data")).resolve()
+
+    def pick(option: str | Path | None, var: str, default: Path) -> Path:
+        value = option if option is not None else env.get(var)
+        return Path(value).resolve() if value else default
+
+    return Settings(
+        home=home,
+        landing=pick(landing, "CIVLAKE_LANDING", home / "landing"),
+        lake=pick(lake, "CIVLAKE_LAKE", home / "lake"),
+        warehouse=pick(warehouse, "CIVLAKE_WAREHOUSE", home / "warehouse.duckdb"),
+        publish=pick(publish, "CIVLAKE_PUBLISH", home / "publish"),
+        engine=engine or env.get("CIVLAKE_ENGINE", "duckdb"),
+        exchange_url=env.get("CIVLAKE_EXCHANGE_URL") or None,
+    )
