@@ -1,0 +1,31 @@
+-- 交付审计 (ingest_audit): one row per delivery; rename/cast only.
+with source as (
+    select * from {{ source('lake', 'ingest_audit') }}
+),
+
+renamed as (
+    select
+        feed_id,
+        delivery_id,
+        source_unit,
+        source_unit_name,
+        period,
+        mode,
+        cast(produced_at as timestamptz) as produced_at,
+        channel,
+        status,
+        reject_reason,
+        reject_detail,
+        rows_declared,
+        rows_bronze,
+        rows_silver,
+        rows_quarantined,
+        superseded_by,
+        ingested_at,
+        cleaned_at,
+        ingest_seconds,
+        clean_seconds
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,123 @@
+"""Run the dbt project programmatically (dbt's ``dbtRunner``), from civlake settings.
+
+dbt reads the lake and warehouse locations from ``CIVLAKE_LAKE`` and
+``CIVLAKE_WAREHOUSE`` (profiles.yml, sources); they are set from the settings for the
+duration of the call only, so a caller's environment is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from civlake.settings import REPO_ROOT, Settings
+
+DBT_DIR = REPO_ROOT / "dbt"
+
+# Sources whose absence is tolerated (read as empty): lake path -> source name.
+_LAKE_SOURCES = ("ingest_audit", "quarantine", "expectation_results")
+_GATE_SOURCES = ("person_source_xref", "persons", "organizations", "org_source_xref")
+
+
+class DbtBuildError(RuntimeError):
+    """dbt failed: the message names each failed model or test and dbt's reason."""
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def absent_lake_tables(settings: Settings) -> list[str]:
+    """Lake tables the dbt sources read that do not exist (built as empty)."""
+    from civlake.contracts import load_contracts
+
+    wanted = [f"silver/{f}" for f in load_contracts(settings.schemas_dir)]
+    wanted += list(_LAKE_SOURCES) + [f"core/{t}" for t in _GATE_SOURCES]
+    return [t for t in wanted if not (settings.lake / t / "_delta_log").is_dir()]
+
+
+def _invoke(settings: Settings, args: list[str]) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet"]
+    env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
+    with _env(env):
+        return dbtRunner().invoke([*args, *common])
+
+
+def _failures(result: Any) -> list[str]:
+    out = []
+    for r in getattr(result.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        if status in ("error", "fail", "runtime error"):
+            node = r.node
+            kind = node.resource_type.value if hasattr(node, "resource_type") else "node"
+            message = (r.message or "").strip().splitlines()
+            out.append(f"{kind} {node.name}: {status}: {' '.join(message)[:500]}")
+    return out
+
+
+def run_dbt(
+    settings: Settings, *, select: str | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
+    """``dbt build`` (models, tests, unit tests) of the project, optionally a selection.
+
+    Returns ``{"success", "absent_tables", "results": [{name, resource_type, status,
+    execution_time, message}]}``; raises DbtBuildError naming every failed model or test.
+    """
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    absent = absent_lake_tables(settings)
+    result = _invoke(settings, args)
+    if result.exception is not None:
+        raise DbtBuildError(
+            f"dbt could not run ({type(result.exception).__name__}: {result.exception}); "
+            f"project {DBT_DIR}, warehouse {settings.warehouse}, lake {settings.lake}"
+        ) from result.exception
+    failed = _failures(result)
+    if failed or not result.success:
+        detail = "\n  ".join(failed) or "no node failed; see dbt/logs/dbt.log"
+        raise DbtBuildError(
+            f"dbt build failed on {len(failed)} node(s) (warehouse {settings.warehouse}):\n"
+            f"  {detail}\nFix the model or the data it names, then rerun; "
+            f"`dbt build --select <name>` in dbt/ reproduces one node."
+        )
+    results = [
+        {
+            "name": r.node.name,
+            "resource_type": r.node.resource_type.value,
+            "status": str(getattr(r.status, "value", r.status)),
+            "execution_time": r.execution_time,
+            "message": r.message,
+        }
+        for r in result.result.results
+    ]
+    return {"success": True, "absent_tables": absent, "results": results}
+
+
+def generate_docs(settings: Settings) -> Path:
+    """``dbt docs generate``; returns the folder holding index.html and catalog.json."""
+    result = _invoke(settings, ["docs", "generate"])
+    if result.exception is not None or not result.success:
+        raise DbtBuildError(
+            f"dbt docs generate failed ({result.exception}); build the project first "
+            f"with run_dbt (the catalog reads the built warehouse {settings.warehouse})"
+        )
+    return DBT_DIR / "target"
