@@ -1,0 +1,68 @@
+-- One row per person with what the entitlement rules need: birth date and hukou state
+-- from the latest hukou record (hukou is authoritative, SOURCE_FEEDS 3.2), death from
+-- the golden record (certificate > cremation > hukou date, resolved by the dedupe gate).
+with persons as (
+    select * from {{ ref('stg_persons') }}
+),
+
+xref as (
+    select * from {{ ref('stg_person_source_xref') }}
+    where feed_id = 'hukou_population' and role = 'person'
+),
+
+hukou as (
+    select
+        xref.person_key,
+        h.name,
+        h.sex,
+        h.birth_date,
+        h.hukou_division_code,
+        h.person_status,
+        h.status_changed_on,
+        h._delivery_id,
+        h._source_file,
+        h._source_row
+    from {{ ref('stg_hukou_population') }} as h
+    inner join xref
+        on xref._delivery_id = h._delivery_id
+        and xref._source_file = h._source_file
+        and xref._source_row = h._source_row
+    -- monthly full plus daily incremental deliveries: the latest record wins
+    qualify row_number() over (
+        partition by xref.person_key
+        order by try_cast(h._produced_at as timestamptz) desc nulls last, h._source_row desc
+    ) = 1
+),
+
+final as (
+    select
+        persons.person_key,
+        persons.id_number,
+        coalesce(hukou.birth_date, persons.birth_date) as birth_date,
+        coalesce(
+            persons.death_date,
+            case when hukou.person_status = '死亡' then hukou.status_changed_on end
+        ) as death_date,
+        hukou.person_key is not null as in_hukou,
+        hukou.person_status as hukou_status,
+        -- 迁出/注销 ends "hukou in the city" after the month of the change (like death);
+        -- without a change date nothing can be shown to be in the city.
+        case
+            when hukou.person_status in ('迁出', '注销')
+                then coalesce(strftime(hukou.status_changed_on, '%Y-%m'), '0000-00')
+        end as hukou_left_month,
+        hukou.name as hukou_name,
+        hukou.sex as hukou_sex,
+        hukou.birth_date as hukou_birth_date,
+        hukou.hukou_division_code,
+        hukou._delivery_id as hukou_delivery_id,
+        hukou._source_file as hukou_source_file,
+        hukou._source_row as hukou_source_row
+    from persons
+    left join hukou on hukou.person_key = persons.person_key
+)
+
+select
+    *,
+    strftime(death_date, '%Y-%m') as death_month
+from final
