@@ -150,7 +150,9 @@ def _parse(path: Path, raw: dict, enums: dict) -> FeedContract:
             if key not in c:
                 raise _fail(path, f"{where}: missing {key!r}")
         if c["kind"] not in KINDS:
-            raise _fail(path, f"{where}: unknown kind {c['kind']!r}; expected one of {sorted(KINDS)}")
+            raise _fail(
+                path, f"{where}: unknown kind {c['kind']!r}; expected one of {sorted(KINDS)}"
+            )
         if not _SNAKE.match(c["name"]):
             raise _fail(path, f"{where}: name {c['name']!r} is not snake_case")
         if c["kind"] == "enum" and c.get("enum") not in enums:

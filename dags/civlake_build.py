@@ -1,0 +1,78 @@
+"""Build DAG: dedupe gate -> compare gate -> dbt build -> publish.
+
+Scheduled by any silver Asset of the ingest DAGs, and runnable by hand with a logical date
+for backfills (``airflow dags trigger civlake_build`` / the UI). dbt runs in a plain
+``@task`` through dbt's programmatic runner (``civlake.build.run_dbt``) rather than
+astronomer-cosmos: the project is small enough that one task with dbt's own DAG and
+retries is simpler to operate, runs in-process on the embedded default (no second
+interpreter, no per-model task overhead of ~1 s each), and a failure names the dbt model
+or test in the task log. Cosmos stays an option once models need per-model retries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import reduce
+from pathlib import Path
+
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+FEEDS = sorted(p.stem for p in SCHEMAS.glob("*.yaml") if not p.name.startswith("_"))
+SILVER = [Asset(name=f"silver.{f}", uri=f"civlake://lake/silver/{f}") for f in FEEDS]
+DEFAULT_ARGS = {
+    "owner": "civlake",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+
+
+def _stage(stage: str):
+    """Run one pipeline stage unless the run was asked to stop before it."""
+    from airflow.sdk.exceptions import AirflowSkipException
+    from civlake import pipeline
+    from civlake.settings import load_settings
+
+    context = get_current_context()
+    through = context["params"].get("through", "publish")
+    if not pipeline.reaches(through, stage):
+        raise AirflowSkipException(f"run stops after {through}")
+    return getattr(pipeline, stage)(load_settings(), now=context["logical_date"])
+
+
+with DAG(
+    dag_id="civlake_build",
+    description="dedupe -> compare -> dbt build -> publish",
+    doc_md=__doc__,
+    schedule=reduce(lambda a, b: a | b, SILVER),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["civlake", "build"],
+    params={"through": Param("publish", type="string")},
+) as dag:
+
+    @task(task_id="resolve")
+    def resolve_task() -> dict:
+        return _json_safe(_stage("resolve"))
+
+    @task(task_id="verify")
+    def verify_task() -> dict:
+        return _json_safe(_stage("verify"))
+
+    @task(task_id="dbt_build", outlets=[Asset(name="warehouse", uri="civlake://warehouse")])
+    def build_task() -> dict:
+        return _json_safe(_stage("build"))
+
+    @task(task_id="publish", retries=0)
+    def publish_task() -> dict:
+        return _json_safe(_stage("publish"))
+
+    resolve_task() >> verify_task() >> build_task() >> publish_task()
+
+
+def _json_safe(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,146 @@
+"""civlake command line (OUTPUTS.md section 6: stable, acceptance checks call it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from civlake.pipeline import STAGES
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _cmd_generate(args) -> int:
+    from civlake.generate import generate
+
+    out = Path(args.out).resolve()
+    console.print(
+        f"Generating a city of {args.persons:,} persons, {args.months} month(s), seed {args.seed} -> {out}"
+    )
+
+    def progress(stage: str, count: int) -> None:
+        console.print(f"  {stage}: {count:,}")
+
+    summary = generate(
+        out, persons=args.persons, months=args.months, seed=args.seed, progress=progress
+    )
+    console.print(f"Done: {summary}")
+    console.print(f"Ground truth: {out}_truth")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from civlake.orchestrate import RunFailed, run_pipeline
+    from civlake.report import print_summary
+    from civlake.settings import load_settings
+
+    settings = load_settings(
+        landing=args.landing, lake=args.lake, warehouse=args.warehouse, publish=args.publish,
+        engine=args.engine,
+    )  # fmt: skip
+    if args.engine == "spark":
+        console.print(
+            "[red]The Spark engine is not available in this version; use --engine duckdb.[/]"
+        )
+        return 2
+    if not settings.landing.is_dir():
+        console.print(f"[red]Landing folder {settings.landing} does not exist.[/] Generate sample feeds "
+                      "with `civlake generate --out DIR` or pass --landing DIR.")  # fmt: skip
+        return 2
+    console.print(f"civlake run through {args.through}: landing {settings.landing}")
+    try:
+        run_pipeline(
+            settings, through=args.through, logical_date=datetime.now(UTC), progress=console.print
+        )
+    except RunFailed as exc:
+        console.print(f"[red]Run stopped:[/] {exc}")
+        return 1
+    print_summary(settings, console, through=args.through)
+    return 0
+
+
+def _cmd_serve(args) -> int:
+    import uvicorn
+
+    from civlake.serve.app import create_app
+    from civlake.settings import load_settings
+
+    uvicorn.run(create_app(load_settings()), host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_agency(args) -> int:
+    from civlake.agency import create_agency
+    from civlake.settings import load_settings
+
+    key = create_agency(load_settings(), args.name, args.grant or [], args.expires)
+    console.print(f"Agency {args.name!r} created. Its API key (shown once, only a hash is stored):")
+    print(key)
+    return 0
+
+
+def _cmd_exchange_sim(args) -> int:
+    from civlake.exchange.simulator import serve
+
+    serve(Path(args.data), host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="civlake", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a deterministic sample city's deliveries")
+    g.add_argument("--out", required=True, help="landing root to write deliveries into")
+    g.add_argument("--persons", type=int, default=2000)
+    g.add_argument("--months", type=int, default=3)
+    g.add_argument("--seed", type=int, default=42)
+    g.set_defaults(func=_cmd_generate)
+
+    r = sub.add_parser("run", help="run the pipeline through Airflow on the landing folder")
+    r.add_argument("--landing")
+    r.add_argument("--lake")
+    r.add_argument("--warehouse")
+    r.add_argument("--publish")
+    r.add_argument("--through", choices=STAGES, default="publish")
+    r.add_argument("--engine", choices=("duckdb", "spark"), default=None)
+    r.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("serve", help="serve the open-data catalog, agency pulls and verification")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=_cmd_serve)
+
+    a = sub.add_parser("agency", help="manage agencies")
+    asub = a.add_subparsers(dest="agency_command", required=True)
+    ac = asub.add_parser("create", help="register an agency and print its API key once")
+    ac.add_argument("name")
+    ac.add_argument("--grant", action="append", help="dataset name or verify:<question>")
+    ac.add_argument("--expires", help="YYYY-MM-DD")
+    ac.set_defaults(func=_cmd_agency)
+
+    e = sub.add_parser(
+        "exchange-sim", help="serve a generated city's API feeds like the exchange platform"
+    )
+    e.add_argument("--data", required=True)
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8765)
+    e.set_defaults(func=_cmd_exchange_sim)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

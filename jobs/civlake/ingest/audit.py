@@ -1,0 +1,70 @@
+"""The ``ingest_audit`` Delta table: one row per delivery, the ledger of what arrived."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from civlake import lake
+
+SCHEMA = pa.schema(
+    [
+        ("feed_id", pa.string()),
+        ("delivery_id", pa.string()),
+        ("source_unit", pa.string()),
+        ("source_unit_name", pa.string()),
+        ("period", pa.string()),
+        ("mode", pa.string()),
+        ("produced_at", pa.string()),
+        ("channel", pa.string()),
+        ("status", pa.string()),
+        ("reject_reason", pa.string()),
+        ("reject_detail", pa.string()),
+        ("rows_declared", pa.int64()),
+        ("rows_bronze", pa.int64()),
+        ("rows_silver", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("files", pa.string()),
+        ("fingerprint", pa.string()),
+        ("superseded_by", pa.string()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("cleaned_at", pa.timestamp("us", tz="UTC")),
+        ("ingest_seconds", pa.float64()),
+        ("clean_seconds", pa.float64()),
+    ]
+)
+
+
+def audit_path(lake_root: Path) -> Path:
+    return lake.table_path(lake_root, "ingest_audit")
+
+
+def read_audit(lake_root: Path, feed_id: str | None = None) -> list[dict]:
+    table = lake.read_arrow(
+        audit_path(lake_root), filter_sql=None if feed_id is None else f"feed_id = '{_q(feed_id)}'"
+    )
+    return [] if table is None else table.to_pylist()
+
+
+def _q(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def append_row(lake_root: Path, row: dict) -> None:
+    full = {name: row.get(name) for name in SCHEMA.names}
+    lake.append(audit_path(lake_root), pa.Table.from_pylist([full], schema=SCHEMA))
+
+
+def mark_superseded(lake_root: Path, feed_id: str, delivery_id: str, by: str) -> None:
+    from deltalake import DeltaTable
+
+    DeltaTable(str(audit_path(lake_root))).update(
+        predicate=f"feed_id = '{_q(feed_id)}' AND delivery_id = '{_q(delivery_id)}'",
+        updates={"status": "'superseded'", "superseded_by": f"'{_q(by)}'"},
+    )
+
+
+def now_utc(now: datetime) -> datetime:
+    return now if now.tzinfo else now.astimezone()

@@ -1,0 +1,80 @@
+"""Bronze writes: delivered rows + lineage columns, one Delta commit per delivery."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from civlake import lake
+from civlake.contracts import FeedContract
+
+LINEAGE = [
+    "_delivery_id", "_source_file", "_source_row", "_source_unit", "_period", "_mode",
+    "_produced_at", "_format", "_ingested_at", "_row_hash",
+]  # fmt: skip
+
+
+def bronze_path(lake_root: Path, feed_id: str) -> Path:
+    return lake.table_path(lake_root, "bronze", feed_id)
+
+
+def with_lineage(
+    batch: pa.Table,
+    contract: FeedContract,
+    *,
+    delivery_id: str,
+    source_file: str,
+    source_unit: str,
+    period: str,
+    mode: str,
+    produced_at: str,
+    file_format: str,
+    ingested_at: datetime,
+) -> pa.Table:
+    """Add lineage columns and a row hash (sha256 of the delivered values, in DuckDB)."""
+    import duckdb
+
+    n = batch.num_rows
+
+    def const(value, typ=None):
+        return pa.array([value] * n, type=typ or pa.string())
+
+    table = batch
+    for name, value in (
+        ("_delivery_id", delivery_id),
+        ("_source_file", source_file),
+        ("_source_unit", source_unit),
+        ("_period", period),
+        ("_mode", mode),
+        ("_produced_at", produced_at),
+        ("_format", file_format),
+    ):
+        table = table.append_column(name, const(value))
+    table = table.append_column("_ingested_at", const(ingested_at, pa.timestamp("us", tz="UTC")))
+    value_cols = [*contract.names, "_extra", "_malformed"]
+    # NUL marks a null so that null and "" hash differently; \x1f separates fields.
+    expr = " || chr(31) || ".join(f'coalesce("{c}", chr(0))' for c in value_cols)
+    con = duckdb.connect()
+    con.register("t", table)
+    hashes = con.sql(f"select sha256({expr}) as h from t").to_arrow_table().column("h")
+    con.close()
+    table = table.append_column("_row_hash", hashes.cast(pa.string()))
+    order = [*contract.names, "_extra", "_malformed", *LINEAGE]
+    return table.select(order)
+
+
+def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[str]:
+    """Delivery ids in bronze without an audit row: a crash between the two commits."""
+    table = lake.read_arrow(bronze_path(lake_root, feed_id), columns=["_delivery_id"])
+    if table is None:
+        return []
+    ids = set(table.column("_delivery_id").unique().to_pylist())
+    return sorted(ids - audited)
+
+
+def remove_delivery(lake_root: Path, feed_id: str, delivery_id: str) -> int:
+    return lake.delete_where(
+        bronze_path(lake_root, feed_id), f"_delivery_id = '{delivery_id.replace(chr(39), '')}'"
+    )

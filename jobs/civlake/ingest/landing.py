@@ -1,0 +1,257 @@
+"""Landing -> bronze: discover deliveries, validate them, load each exactly once.
+
+Per delivery (SOURCE_FEEDS.md section 1): manifest -> sha256 of every file -> duplicate
+check -> strict decoding and parsing -> header mapping -> row reconciliation -> one bronze
+commit -> one audit row -> supersession of an older full delivery of the same unit and
+period. Any rejection happens before the bronze commit, so the lake is unchanged.
+A crash between the bronze commit and the audit row is repaired on the next run
+(bronze rows of a delivery without an audit row are deleted, then it is loaded again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from civlake import lake
+from civlake.contracts import FeedContract, load_contracts
+from civlake.ingest import audit, bronze
+from civlake.ingest.manifest import DeliveryRejected, Manifest, python_codec, read_manifest
+from civlake.ingest.readers import read_file
+from civlake.settings import Settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FeedSummary:
+    loaded: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    superseded: int = 0
+    pending: int = 0
+    rows_bronze: int = 0
+    new_deliveries: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def discover(landing: Path, feed_id: str) -> tuple[list[Path], list[Path]]:
+    """(complete delivery folders, pending folders without a manifest), sorted by name."""
+    root = landing / feed_id
+    if not root.is_dir():
+        return [], []
+    complete, pending = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        (complete if (folder / "manifest.json").is_file() else pending).append(folder)
+    return complete, pending
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _parse_files(
+    folder: Path, manifest: Manifest, contract: FeedContract, now: datetime
+) -> pa.Table:
+    """All files of a delivery as one bronze table; raises DeliveryRejected on any problem."""
+    tables = []
+    for f in manifest.files:
+        path = folder / f.name
+        label = f"{contract.feed_id}/{manifest.delivery_id}/{f.name}"
+        actual = sha256_file(path)
+        if actual != f.sha256:
+            raise DeliveryRejected(
+                "HASH_MISMATCH",
+                f"{label}: sha256 is {actual}, manifest says {f.sha256}. The file changed "
+                "after the manifest was written or was truncated in transfer; ask for a resend.",
+            )
+    for f in manifest.files:
+        path = folder / f.name
+        label = f"{contract.feed_id}/{manifest.delivery_id}/{f.name}"
+        fmt = path.suffix.lower().lstrip(".")
+        codec = python_codec(f.encoding, fmt)
+        batches = list(read_file(path, contract, codec, label))
+        found = sum(b.num_rows for b in batches)
+        if found != f.rows:
+            raise DeliveryRejected(
+                "ROWCOUNT_MISMATCH",
+                f"{label}: manifest declares {f.rows} data rows, the file has {found} "
+                "(title, header, total and blank rows not counted).",
+            )
+        if not batches:
+            continue
+        table = pa.Table.from_batches(batches)
+        tables.append(
+            bronze.with_lineage(
+                table,
+                contract,
+                delivery_id=manifest.delivery_id,
+                source_file=f.name,
+                source_unit=manifest.source_unit,
+                period=manifest.period,
+                mode=manifest.mode,
+                produced_at=manifest.produced_at,
+                file_format="jsonl" if fmt in ("json", "ndjson") else fmt,
+                ingested_at=now,
+            )
+        )
+    return pa.concat_tables(tables) if tables else None
+
+
+def _audit_row(manifest: Manifest | None, folder: Path, feed_id: str, **fields) -> dict:
+    base = {"feed_id": feed_id, "delivery_id": folder.name, "channel": "file"}
+    if manifest is not None:
+        base.update(
+            source_unit=manifest.source_unit,
+            source_unit_name=manifest.source_unit_name,
+            period=manifest.period,
+            mode=manifest.mode,
+            produced_at=manifest.produced_at,
+            rows_declared=manifest.rows_declared,
+            fingerprint=manifest.fingerprint,
+            files=json.dumps(
+                [{"name": f.name, "sha256": f.sha256, "rows": f.rows, "encoding": f.encoding}
+                 for f in manifest.files],
+                ensure_ascii=False,
+            ),
+        )  # fmt: skip
+    base.update(fields)
+    return base
+
+
+def _supersession(manifest: Manifest, prior: list[dict]) -> tuple[str | None, list[str]]:
+    """(id of the newer loaded delivery that supersedes this one, ids this one supersedes)."""
+    if manifest.mode != "full":
+        return None, []
+    older, newer_by = [], None
+    for row in prior:
+        if (row["status"], row["mode"], row["source_unit"], row["period"]) != (
+            "loaded", "full", manifest.source_unit, manifest.period,
+        ):  # fmt: skip
+            continue
+        theirs = datetime.fromisoformat(row["produced_at"])
+        if theirs < manifest.produced_at_ts:
+            older.append(row["delivery_id"])
+        else:
+            newer_by = row["delivery_id"]
+    return newer_by, older
+
+
+def ingest_delivery(
+    settings: Settings, contract: FeedContract, folder: Path, prior: list[dict], now: datetime
+) -> dict:
+    """Load one delivery folder; returns its audit row (also appended to ingest_audit)."""
+    started = time.perf_counter()
+    feed_id = contract.feed_id
+    manifest = None
+    try:
+        manifest = read_manifest(folder, contract)
+        fingerprints = {r["fingerprint"] for r in prior if r["status"] in ("loaded", "superseded")}
+        if manifest.fingerprint in fingerprints:
+            # identical data already loaded: a no-op, whatever its delivery_id
+            if any(sha256_file(folder / f.name) != f.sha256 for f in manifest.files):
+                raise DeliveryRejected(
+                    "HASH_MISMATCH", f"{feed_id}/{folder.name}: file hash differs"
+                )
+            row = _audit_row(manifest, folder, feed_id, status="duplicate", rows_bronze=0)
+        else:
+            table = _parse_files(folder, manifest, contract, now)
+            newer_by, older = _supersession(manifest, prior)
+            if table is not None:
+                bronze_table = bronze.bronze_path(settings.lake, feed_id)
+                lake.append(bronze_table, table)
+            row = _audit_row(
+                manifest,
+                folder,
+                feed_id,
+                status="superseded" if newer_by else "loaded",
+                superseded_by=newer_by,
+                rows_bronze=0 if table is None else table.num_rows,
+            )
+            row["ingested_at"] = now
+            row["ingest_seconds"] = time.perf_counter() - started
+            audit.append_row(settings.lake, row)
+            for old in older:
+                audit.mark_superseded(settings.lake, feed_id, old, manifest.delivery_id)
+            return row
+    except DeliveryRejected as exc:
+        row = _audit_row(
+            manifest, folder, feed_id, status="rejected", reject_reason=exc.reason,
+            reject_detail=exc.detail, rows_bronze=0,
+        )  # fmt: skip
+    row["ingested_at"] = now
+    row["ingest_seconds"] = time.perf_counter() - started
+    audit.append_row(settings.lake, row)
+    return row
+
+
+def ingest_feed(
+    settings: Settings, contract: FeedContract, *, now: datetime, progress: Progress | None = None
+) -> FeedSummary:
+    feed_id = contract.feed_id
+    summary = FeedSummary()
+    complete, pending = discover(settings.landing, feed_id)
+    summary.pending = len(pending)
+    prior = audit.read_audit(settings.lake, feed_id)
+    done = {r["delivery_id"] for r in prior}
+    for orphan in bronze.orphan_deliveries(settings.lake, feed_id, done):
+        bronze.remove_delivery(settings.lake, feed_id, orphan)
+    todo = [f for f in complete if f.name not in done]
+    # Oldest production first, so resubmissions normally supersede in arrival order.
+    todo.sort(key=lambda f: (_produced_key(f), f.name))
+    for folder in todo:
+        row = ingest_delivery(settings, contract, folder, prior, now)
+        if row["status"] in ("loaded", "superseded"):
+            prior = audit.read_audit(settings.lake, feed_id)  # supersession may have changed
+        else:
+            prior.append(row)
+        summary.new_deliveries.append(folder.name)
+        if row["status"] == "rejected":
+            summary.problems.append(
+                f"{feed_id}/{folder.name}: {row['reject_reason']}: {row['reject_detail']}"
+            )
+        if progress:
+            progress(
+                f"{feed_id}/{folder.name}: {row['status']} ({row.get('rows_bronze') or 0} rows)"
+            )
+    for r in audit.read_audit(settings.lake, feed_id):
+        setattr(summary, r["status"], getattr(summary, r["status"]) + 1)
+        summary.rows_bronze += r["rows_bronze"] or 0
+    return summary
+
+
+def _produced_key(folder: Path) -> str:
+    try:
+        return str(
+            json.loads((folder / "manifest.json").read_text(encoding="utf-8-sig"))["produced_at"]
+        )
+    except Exception:  # unreadable manifests are rejected later, with the reason
+        return ""
+
+
+def ingest_landing(
+    settings: Settings,
+    *,
+    now: datetime,
+    feeds: list[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, FeedSummary]:
+    contracts = load_contracts(settings.schemas_dir)
+    chosen = feeds or sorted(contracts)
+    if not settings.landing.is_dir():
+        raise FileNotFoundError(
+            f"landing folder {settings.landing} does not exist: generate sample feeds with "
+            "`civlake generate --out <dir>` or point --landing / CIVLAKE_LANDING at the deliveries"
+        )
+    return {f: ingest_feed(settings, contracts[f], now=now, progress=progress) for f in chosen}

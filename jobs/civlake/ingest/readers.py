@@ -1,0 +1,275 @@
+"""Parse delivered files into Arrow batches of strings, exactly as delivered.
+
+Every reader yields ``pa.RecordBatch`` es whose columns are the contract's column names
+(all strings, null when blank or absent) plus ``_extra`` (unknown columns as JSON),
+``_malformed`` (the raw text of a row that could not be split into fields) and
+``_source_row`` (1-based data-row index in the file). Batches keep memory bounded by the
+batch size, not the file size (python lists never hold more than one batch).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pyarrow as pa
+
+from civlake.contracts import FeedContract, normalize_header
+from civlake.ingest.manifest import DeliveryRejected
+
+BATCH_ROWS = 50_000
+TOTAL_ROW = re.compile(r"^\s*(合\s*计|总\s*计|小\s*计)")
+csv.field_size_limit(10_000_000)
+
+
+class _BatchBuilder:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.width = len(names)
+        self.rows: list[list[str | None]] = []
+        self.extra: list[str | None] = []
+        self.malformed: list[str | None] = []
+        self.source_row: list[int] = []
+
+    def add(self, values: list[str | None], extra: str | None, malformed: str | None, row: int):
+        self.rows.append(values)
+        self.extra.append(extra)
+        self.malformed.append(malformed)
+        self.source_row.append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def flush(self) -> pa.RecordBatch:
+        cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * self.width
+        arrays = [pa.array(c, type=pa.string()) for c in cols]
+        arrays += [
+            pa.array(self.extra, type=pa.string()),
+            pa.array(self.malformed, type=pa.string()),
+            pa.array(self.source_row, type=pa.int64()),
+        ]
+        batch = pa.RecordBatch.from_arrays(
+            arrays, names=[*self.names, "_extra", "_malformed", "_source_row"]
+        )
+        self.rows, self.extra, self.malformed, self.source_row = [], [], [], []
+        return batch
+
+
+def _blank_to_none(value: str) -> str | None:
+    return None if value is None or value.strip() == "" else value
+
+
+def _map_header(contract: FeedContract, header: list[str], where: str) -> list[str | None]:
+    """Column position -> contract name (None for unknown); SCHEMA_MISMATCH if required absent."""
+    mapping = contract.header_map
+    names = [mapping.get(normalize_header(h)) for h in header]
+    present = {n for n in names if n}
+    missing = [c.header for c in contract.columns if c.required and c.name not in present]
+    if missing:
+        raise DeliveryRejected(
+            "SCHEMA_MISMATCH",
+            f"{where}: header lacks required column(s) {missing}; found {header}",
+        )
+    return names
+
+
+def _emit(builder, contract, names, header, values, row_no):
+    """Place one parsed row's values into contract order (unknown columns -> _extra)."""
+    out: list[str | None] = [None] * len(contract.columns)
+    index = {c.name: i for i, c in enumerate(contract.columns)}
+    extra: dict[str, str] = {}
+    for pos, value in enumerate(values):
+        name = names[pos]
+        if name is None:
+            if value not in (None, ""):
+                extra[str(header[pos])] = value
+        else:
+            out[index[name]] = _blank_to_none(value)
+    builder.add(out, json.dumps(extra, ensure_ascii=False) if extra else None, None, row_no)
+
+
+def read_csv(
+    path: Path, contract: FeedContract, codec: str, label: str
+) -> Iterator[pa.RecordBatch]:
+    builder = _BatchBuilder(contract.names)
+    with path.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding=codec, errors="strict", newline="")
+        reader = csv.reader(text)
+        row_no = 0
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise DeliveryRejected("SCHEMA_MISMATCH", f"{label}: file is empty (no header row)")
+            names = _map_header(contract, header, label)
+            width = len(header)
+            for fields in reader:
+                if not fields:  # blank line: not a data row
+                    continue
+                row_no += 1
+                if len(fields) != width:
+                    buf = io.StringIO()
+                    csv.writer(buf, lineterminator="").writerow(fields)
+                    builder.add([None] * len(contract.columns), None, buf.getvalue(), row_no)
+                else:
+                    _emit(builder, contract, names, header, fields, row_no)
+                if len(builder) >= BATCH_ROWS:
+                    yield builder.flush()
+        except UnicodeDecodeError as exc:
+            raise DeliveryRejected(
+                "ENCODING_ERROR",
+                f"{label}: bytes invalid in the declared encoding {codec} near data row "
+                f"{row_no + 1} (line {reader.line_num + 1}): {exc.reason} "
+                f"(byte {exc.object[exc.start : exc.end]!r}). Ask the sender to re-export in {codec}.",
+            ) from exc
+        except csv.Error as exc:
+            raise DeliveryRejected(
+                "FILE_MALFORMED", f"{label}: CSV cannot be parsed at line {reader.line_num}: {exc}"
+            ) from exc
+    if len(builder):
+        yield builder.flush()
+
+
+def _cell_to_str(value) -> str | None:
+    """An XLSX cell as the text a person would read in it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # >= 1e15 exceeds Excel's 15 significant digits: an ID stored as a number is
+        # unrecoverable; keep it in the scientific form Excel shows.
+        return f"{value:.15g}" if abs(value) >= 1e15 else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    text = str(value)
+    return None if text.strip() == "" else text
+
+
+def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.RecordBatch]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise DeliveryRejected(
+            "ENCODING_ERROR", f"{label}: not a readable XLSX workbook ({exc})"
+        ) from exc
+    known = set(contract.header_map)
+    header_at = None
+    for i, row in enumerate(rows[:20]):
+        cells = {normalize_header(_cell_to_str(c) or "") for c in row}
+        if len(cells & known) >= max(2, len(known) // 2):
+            header_at = i
+            break
+    if header_at is None:
+        raise DeliveryRejected(
+            "SCHEMA_MISMATCH",
+            f"{label}: no header row with the feed's columns in the first 20 rows",
+        )
+    header = [_cell_to_str(c) or "" for c in rows[header_at]]
+    names = _map_header(contract, header, label)
+    builder = _BatchBuilder(contract.names)
+    row_no = 0
+    for row in rows[header_at + 1 :]:
+        values = [_cell_to_str(c) for c in row][: len(header)]
+        filled = [v for v in values if v is not None]
+        if not filled or TOTAL_ROW.match(filled[0]):  # blank or 合计 row: not data
+            continue
+        row_no += 1
+        values += [None] * (len(header) - len(values))
+        _emit(builder, contract, names, header, values, row_no)
+        if len(builder) >= BATCH_ROWS:
+            yield builder.flush()
+    if len(builder):
+        yield builder.flush()
+
+
+def _json_value(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _blank_to_none(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_jsonl(
+    path: Path, contract: FeedContract, codec: str, label: str
+) -> Iterator[pa.RecordBatch]:
+    builder = _BatchBuilder(contract.names)
+    index = {c.name: i for i, c in enumerate(contract.columns)}
+    keys_seen: set[str] = set()
+    row_no = 0
+    with path.open("rb") as raw:
+        text = io.TextIOWrapper(
+            raw, encoding="utf-8-sig" if codec == "utf-8" else codec, errors="strict"
+        )
+        try:
+            for line in text:
+                if line.strip() == "":
+                    continue
+                row_no += 1
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    obj = None
+                if not isinstance(obj, dict):
+                    builder.add([None] * len(index), None, line.rstrip("\r\n"), row_no)
+                else:
+                    out: list[str | None] = [None] * len(index)
+                    extra = {}
+                    for key, value in obj.items():
+                        if key in index:
+                            out[index[key]] = _json_value(value)
+                            keys_seen.add(key)
+                        else:
+                            extra[key] = value
+                    builder.add(
+                        out, json.dumps(extra, ensure_ascii=False) if extra else None, None, row_no
+                    )
+                if len(builder) >= BATCH_ROWS:
+                    yield builder.flush()
+        except UnicodeDecodeError as exc:
+            raise DeliveryRejected(
+                "ENCODING_ERROR",
+                f"{label}: bytes invalid in {codec} at data row {row_no + 1}: {exc.reason}. "
+                "JSONL must be UTF-8; ask the sender to re-export.",
+            ) from exc
+    # JSONL has no header: a required key that no record carries is a schema problem.
+    if row_no and keys_seen and (missing := [n for n in contract.required if n not in keys_seen]):
+        raise DeliveryRejected(
+            "SCHEMA_MISMATCH", f"{label}: no record has required key(s) {missing}"
+        )
+    if len(builder):
+        yield builder.flush()
+
+
+def read_file(
+    path: Path, contract: FeedContract, codec: str, label: str
+) -> Iterator[pa.RecordBatch]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path, contract, codec, label)
+    if suffix == ".xlsx":
+        return read_xlsx(path, contract, label)
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return read_jsonl(path, contract, codec, label)
+    raise DeliveryRejected("MANIFEST_INVALID", f"{label}: unsupported file type {suffix!r}")

@@ -1,0 +1,77 @@
+"""The pipeline's stages as plain functions: what DAG tasks and the CLI call.
+
+No Airflow here (DESIGN.md boundaries): each stage takes settings and the run's time and
+is idempotent, so a retried or re-run task changes nothing it already did.
+Stage order: ingest -> clean (+ expectations gate) -> resolve -> verify -> build -> publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from civlake.settings import Settings
+
+STAGES = ("ingest", "clean", "resolve", "verify", "build", "publish")
+Progress = Callable[[str], None]
+
+
+class GateFailed(RuntimeError):
+    """A quality gate stopped the run; the message says which gate, feed and check."""
+
+
+def reaches(through: str, stage: str) -> bool:
+    """True when a run that goes ``through`` a stage includes ``stage``."""
+    if through not in STAGES:
+        raise ValueError(f"unknown stage {through!r}; choose one of {', '.join(STAGES)}")
+    return STAGES.index(stage) <= STAGES.index(through)
+
+
+def ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None = None):
+    from civlake.ingest import ingest_landing
+
+    return ingest_landing(settings, now=now, feeds=[feed_id], progress=progress)[feed_id]
+
+
+def clean(settings: Settings, feed_id: str, *, now: datetime) -> dict:
+    from civlake.clean import clean_pending
+
+    return clean_pending(settings, feeds=[feed_id], now=now)
+
+
+def expectations(settings: Settings, feed_id: str, *, run_id: str):
+    from civlake.expectations import run_silver_gate
+
+    return run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
+
+
+def resolve(settings: Settings, *, now: datetime) -> dict:
+    from civlake.resolve import resolve_organizations, resolve_persons
+
+    persons = resolve_persons(settings, now=now)
+    orgs = resolve_organizations(settings)
+    return {"persons": persons, "organizations": orgs}
+
+
+def verify(settings: Settings, *, now: datetime) -> dict:
+    """The compare gate: entitlement and findings models (dbt), then district worklists."""
+    from civlake.build import run_dbt
+    from civlake.verify import write_worklists
+
+    result = run_dbt(settings, select="+path:models/verify +path:models/entitlement")
+    paths = write_worklists(settings, settings.home / "worklists")
+    return {"dbt": result, "worklists": [str(p) for p in paths]}
+
+
+def build(settings: Settings, *, now: datetime) -> dict:
+    from civlake.build import generate_docs, run_dbt
+
+    result = run_dbt(settings)
+    docs = generate_docs(settings)
+    return {"dbt": result, "docs": str(docs)}
+
+
+def publish(settings: Settings, *, now: datetime) -> dict:
+    from civlake.publish import publish_all
+
+    return publish_all(settings, now=now, gates_ok=True)
