@@ -1,0 +1,97 @@
+"""Pandas batches for the gate: a silver table, its ingest_audit rows, divisions sets.
+
+GX runs on pandas here: its SQL path over DuckDB returns no rows, and DuckDB cannot load
+its Delta extension offline, so tables come through deltalake -> Arrow -> pandas.
+Int, bool and timestamp columns become object columns of Python values so that GX's
+per-value type checks see ``int``/``bool``/``datetime`` (on nullable extension dtypes
+GX reports the numpy type and every type expectation fails).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from civlake import lake
+from civlake.expectations.extras import DIVISIONS_ALL, DIVISIONS_CURRENT, AgeRule
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas()
+    for field in table.schema:
+        t = field.type
+        if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_timestamp(t):
+            df[field.name] = pd.Series(table[field.name].to_pylist(), dtype=object)
+    return df
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:  # `_produced_at` is ISO 8601 text as the manifest gives it
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _age(birth: dt.date | None, at: dt.date | None) -> int | None:
+    if birth is None or at is None:
+        return None
+    return at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
+
+
+def add_ages(df: pd.DataFrame, rules: list[AgeRule]) -> pd.DataFrame:
+    """Derived ``_age__<birth>`` columns (whole years at the rule's reference date)."""
+    for rule in rules:
+        if rule.birth not in df.columns or rule.at not in df.columns:
+            continue  # the missing column is reported by its own expect_column_to_exist
+        births = df[rule.birth].map(_as_date)
+        ats = df[rule.at].map(_as_date)
+        ages = [_age(b, a) for b, a in zip(births, ats, strict=True)]
+        df[rule.column] = pd.Series(ages, index=df.index, dtype=object)
+    return df
+
+
+def silver_frame(lake_root: Path, feed_id: str, rules: list[AgeRule]) -> pd.DataFrame | None:
+    table = lake.read_arrow(lake.table_path(lake_root, "silver", feed_id))
+    if table is None:
+        return None
+    return add_ages(_to_pandas(table), rules)
+
+
+def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
+    """Loaded deliveries of the feed with ``quarantine_rate`` = quarantined / declared."""
+    table = lake.read_arrow(lake.table_path(lake_root, "ingest_audit"))
+    cols = ["delivery_id", "source_unit", "period", "rows_declared", "rows_quarantined"]
+    if table is None:
+        return pd.DataFrame({c: [] for c in [*cols, "quarantine_rate"]})
+    df = table.to_pandas()
+    df = df[(df["feed_id"] == feed_id) & (df["status"] == "loaded")]
+    # Rows not yet cleaned (rows_quarantined null) or empty deliveries have no rate.
+    df = df[df["rows_quarantined"].notna() & (df["rows_declared"].fillna(0) > 0)]
+    df = df[cols].reset_index(drop=True)
+    rate = df["rows_quarantined"].astype(float) / df["rows_declared"].astype(float)
+    df["quarantine_rate"] = rate.round(6)
+    return df
+
+
+def division_sets(lake_root: Path) -> dict[str, set[str]] | None:
+    """All and current division codes of silver.divisions; None when it is not built."""
+    table = lake.read_arrow(
+        lake.table_path(lake_root, "silver", "divisions"), columns=["division_code", "valid_to"]
+    )
+    if table is None:
+        return None
+    codes = table["division_code"].to_pylist()
+    valid_to = table["valid_to"].to_pylist()
+    return {
+        DIVISIONS_ALL: {c for c in codes if c},
+        DIVISIONS_CURRENT: {c for c, v in zip(codes, valid_to, strict=True) if c and v is None},
+    }

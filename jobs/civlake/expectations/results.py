@@ -1,0 +1,75 @@
+"""``<lake>/expectation_results``: one row per expectation per suite per run.
+
+Rerunning a gate with the same ``run_id`` replaces that run's rows (delete + append in
+two Delta commits; a crash in between leaves the run absent, never doubled), so a
+retried Airflow task does not double-count the expectation pass rate in the marts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyarrow as pa
+
+from civlake import lake
+from civlake.expectations.outcome import Outcome
+
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("suite", pa.string()),
+        ("feed_id", pa.string()),
+        ("expectation", pa.string()),
+        ("expectation_type", pa.string()),
+        ("column", pa.string()),
+        ("severity", pa.string()),
+        ("success", pa.bool_()),
+        ("unexpected_count", pa.int64()),
+        ("element_count", pa.int64()),
+        ("details", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.:+\-]{1,200}$")
+
+
+def check_run_id(run_id: str) -> str:
+    """Run ids go into a Delta predicate; allow only the characters Airflow uses."""
+    if not _RUN_ID.match(run_id):
+        raise ValueError(
+            f"run_id {run_id!r} is not allowed: use letters, digits and . _ : + - only "
+            "(Airflow run ids such as 'manual__2026-11-01T02:00:00+00:00' qualify)"
+        )
+    return run_id
+
+
+def results_path(lake_root: Path) -> Path:
+    return lake.table_path(lake_root, "expectation_results")
+
+
+def write_results(lake_root: Path, run_id: str, outcomes: list[Outcome]) -> Path:
+    path = results_path(lake_root)
+    if lake.exists(path):
+        lake.delete_where(path, f"run_id = '{check_run_id(run_id)}'")
+    rows = {
+        "run_id": [o.run_id for o in outcomes],
+        "suite": [o.suite for o in outcomes],
+        "feed_id": [o.feed_id for o in outcomes],
+        "expectation": [o.expectation for o in outcomes],
+        "expectation_type": [o.expectation_type for o in outcomes],
+        "column": [o.column for o in outcomes],
+        "severity": [o.severity for o in outcomes],
+        "success": [o.success for o in outcomes],
+        "unexpected_count": [o.unexpected_count for o in outcomes],
+        "element_count": [
+            o.element_count if isinstance(o.element_count, int) else None for o in outcomes
+        ],
+        "details": [o.details() for o in outcomes],
+        "at": [o.at for o in outcomes],
+    }
+    if outcomes:
+        lake.append(path, pa.table(rows, schema=SCHEMA))
+    return path

@@ -1,0 +1,221 @@
+"""The silver gate on real Delta tables: pass on good silver, stop on a critical failure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from civlake import lake
+from civlake.expectations import GateFailed, run_silver_gate
+from civlake.settings import load_settings
+
+pytestmark = pytest.mark.integration
+
+AT = dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.UTC)
+TIANHE = "440106000000"
+TIANHE_STREET = "440106001000"
+OLD_CODE = "440106099000"  # abolished, succeeded by TIANHE_STREET
+
+
+def _lineage(n: int, delivery: str, file: str) -> dict[str, list]:
+    return {
+        "_delivery_id": [delivery] * n,
+        "_source_file": [file] * n,
+        "_source_row": pa.array(range(1, n + 1), pa.int64()),
+        "_source_unit": ["440106"] * n,
+        "_period": ["2026-10"] * n,
+        "_mode": ["full"] * n,
+        "_produced_at": ["2026-11-01T02:00:00+08:00"] * n,
+        "_ingested_at": pa.array([AT] * n, pa.timestamp("us", tz="UTC")),
+        "_row_hash": [f"h{i}" for i in range(n)],
+    }
+
+
+def _divisions() -> pa.Table:
+    codes = ["440100000000", TIANHE, TIANHE_STREET, OLD_CODE]
+    return pa.table(
+        {
+            "division_code": codes,
+            "name": ["广州市", "天河区", "五山街道", "旧街道"],
+            "level": ["2", "3", "4", "4"],
+            "parent_code": ["440000000000", "440100000000", TIANHE, TIANHE],
+            "urban_rural_code": [None] * 4,
+            "valid_from": pa.array([dt.date(2000, 1, 1)] * 4, pa.date32()),
+            "valid_to": pa.array([None, None, None, dt.date(2020, 1, 1)], pa.date32()),
+            "successor_code": [None, None, None, TIANHE_STREET],
+            **_lineage(4, "20260101-440100-001", "divisions.csv"),
+        }
+    )
+
+
+def _assistance(rows: list[dict]) -> pa.Table:
+    n = len(rows)
+    col = lambda k: [r.get(k) for r in rows]  # noqa: E731
+    return pa.table(
+        {
+            "family_no": col("family_no"),
+            "division_code": col("division_code"),
+            "division_code_delivered": col("division_code"),
+            "assistance_type": col("assistance_type"),
+            "head_id_number": col("head_id"),
+            "head_id_number_status": [r.get("head_status", "valid") for r in rows],
+            "head_name": col("head_name"),
+            "head_name_note": [None] * n,
+            "member_id_number": col("member_id"),
+            "member_id_number_status": [r.get("member_status", "valid") for r in rows],
+            "member_name": col("member_name"),
+            "member_name_note": [None] * n,
+            "relation_to_head": col("relation"),
+            "household_size": pa.array(col("household_size"), pa.int64()),
+            "covered_persons": pa.array(col("household_size"), pa.int64()),
+            "monthly_amount": pa.array(col("amount"), pa.decimal128(18, 2)),
+            "approved_on": pa.array([dt.date(2024, 3, 1)] * n, pa.date32()),
+            "status": col("status"),
+            "stopped_on": pa.array([None] * n, pa.date32()),
+            "handler": ["王芳"] * n,
+            **_lineage(n, "20261101-440106-001", "天河区2026年10月救助对象名册.xlsx"),
+        }
+    )
+
+
+def _good_rows() -> list[dict]:
+    base = {
+        "division_code": TIANHE_STREET,
+        "assistance_type": "低保",
+        "status": "在保",
+        "household_size": 2,
+        "amount": Decimal("2240.00"),
+    }
+    return [
+        {**base, "family_no": "F001", "head_id": "440106195001011234", "head_name": "张伟",
+         "member_id": "440106195001011234", "member_name": "张伟", "relation": "本人"},
+        {**base, "family_no": "F001", "head_id": "440106195001011234", "head_name": "张伟",
+         "member_id": "440106195203042345", "member_name": "李娜", "relation": "配偶"},
+        {**base, "family_no": "F002", "assistance_type": "特困", "head_id": None,
+         "head_status": "missing", "head_name": "陈明", "member_id": "440106194005066789",
+         "member_name": "陈明", "relation": "本人", "household_size": 1,
+         "amount": Decimal("1500.00")},
+    ]  # fmt: skip
+
+
+def _audit(rows_quarantined: int, rows_declared: int = 3) -> pa.Table:
+    return pa.table(
+        {
+            "feed_id": ["assistance_recipients"],
+            "delivery_id": ["20261101-440106-001"],
+            "source_unit": ["440106"],
+            "period": ["2026-10"],
+            "status": ["loaded"],
+            "rows_declared": pa.array([rows_declared], pa.int64()),
+            "rows_quarantined": pa.array([rows_quarantined], pa.int64()),
+        }
+    )
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = load_settings(env={"CIVLAKE_HOME": str(tmp_path)})
+    lake.append(lake.table_path(s.lake, "silver", "divisions"), _divisions())
+    return s
+
+
+def test_good_silver_passes_and_results_are_written(settings):
+    # GIVEN clean silver for assistance and divisions, and an audit row with 0 quarantined
+    lake.append(
+        lake.table_path(settings.lake, "silver", "assistance_recipients"), _assistance(_good_rows())
+    )
+    lake.append(lake.table_path(settings.lake, "ingest_audit"), _audit(0))
+
+    # WHEN the gate runs on both feeds
+    result = run_silver_gate(
+        settings, feeds=["divisions", "assistance_recipients"], run_id="t1", at=AT
+    )
+
+    # THEN nothing critical fails, and every outcome is in the Delta results table
+    assert result.ok, [o.explain() for o in result.critical_failures]
+    assert result.feeds_checked == ["divisions", "assistance_recipients"]
+    table = lake.read_arrow(settings.lake / "expectation_results").to_pylist()
+    assert len(table) == len(result.outcomes) > 40
+    assert {r["suite"] for r in table} == {
+        "silver.divisions.critical", "silver.divisions.warning",
+        "silver.assistance_recipients.critical", "silver.assistance_recipients.warning",
+    }  # fmt: skip
+    assert all(r["run_id"] == "t1" and r["at"] == AT for r in table)
+    quarantine = [r for r in table if r["column"] == "quarantine_rate"]
+    assert quarantine and all(r["success"] for r in quarantine)
+    # Data Docs exist and reference no external URL (usable offline).
+    page = (settings.home / "data_docs" / "runs" / "t1.html").read_text("utf-8")
+    assert "silver.assistance_recipients.critical" in page
+    assert "http://" not in page and "https://" not in page
+    assert (settings.home / "data_docs" / "index.html").exists()
+
+
+def test_rerun_replaces_the_runs_rows(settings):
+    lake.append(
+        lake.table_path(settings.lake, "silver", "assistance_recipients"), _assistance(_good_rows())
+    )
+    first = run_silver_gate(settings, feeds=["assistance_recipients"], run_id="same", at=AT)
+    run_silver_gate(settings, feeds=["assistance_recipients"], run_id="same", at=AT)
+    table = lake.read_arrow(settings.lake / "expectation_results")
+    assert table.num_rows == len(first.outcomes)
+
+
+def test_critical_failure_raises_naming_feed_expectation_and_rows(settings):
+    # GIVEN silver where one row has a non-canonical enum and one a division code that
+    # silver.divisions does not know (both should have been quarantined by the clean gate)
+    rows = _good_rows()
+    rows[1]["assistance_type"] = "最低生活保障"
+    rows[2]["division_code"] = "440199001000"
+    lake.append(
+        lake.table_path(settings.lake, "silver", "assistance_recipients"), _assistance(rows)
+    )
+
+    # WHEN the gate runs
+    with pytest.raises(GateFailed) as info:
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="bad", at=AT)
+
+    # THEN the message names the feed, the expectation and the offending rows
+    msg = str(info.value)
+    assert "[assistance_recipients]" in msg
+    assert "expect_column_values_to_be_in_set(assistance_type)" in msg
+    assert "_source_row=2" in msg and "最低生活保障" in msg
+    assert "440199001000" in msg and "_source_row=3" in msg
+    failed = {o.expectation for o in info.value.result.critical_failures}
+    assert failed == {
+        "expect_column_values_to_be_in_set(assistance_type)",
+        "expect_column_values_to_be_in_set(division_code)",
+    }
+    # AND the results were recorded before raising
+    recorded = lake.read_arrow(settings.lake / "expectation_results").to_pylist()
+    bad = [r for r in recorded if not r["success"] and r["severity"] == "critical"]
+    assert {r["expectation"] for r in bad} == failed
+    details = json.loads(bad[0]["details"])
+    assert details["examples"][0]["_delivery_id"] == "20261101-440106-001"
+
+
+def test_warnings_are_recorded_not_raised(settings):
+    # GIVEN a delivery with 1 of 3 rows quarantined (33 %: above the 5 % warning, below
+    # the 50 % critical limit) and an elderly-range amount slip (above 30,000 元)
+    rows = _good_rows()
+    rows[2]["amount"] = Decimal("150000.00")
+    lake.append(
+        lake.table_path(settings.lake, "silver", "assistance_recipients"), _assistance(rows)
+    )
+    lake.append(lake.table_path(settings.lake, "ingest_audit"), _audit(1))
+
+    result = run_silver_gate(settings, feeds=["assistance_recipients"], run_id="w", at=AT)
+
+    warned = {(o.expectation, o.column) for o in result.warnings}
+    assert ("expect_column_values_to_be_between(quarantine_rate)", "quarantine_rate") in warned
+    assert ("expect_column_values_to_be_between(monthly_amount)", "monthly_amount") in warned
+    q = next(o for o in result.warnings if o.column == "quarantine_rate")
+    assert q.examples[0]["delivery_id"] == "20261101-440106-001"
+
+
+def test_missing_silver_table_is_skipped(settings):
+    result = run_silver_gate(settings, feeds=["benefit_payments"], run_id="none", at=AT)
+    assert result.feeds_checked == []
+    assert "benefit_payments" in result.feeds_skipped
