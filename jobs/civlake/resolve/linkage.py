@@ -1,0 +1,149 @@
+"""Probabilistic linkage of unresolved references to known persons (Splink, DuckDB).
+
+Unresolved references (ID invalid or missing) are first collapsed into *entities* by
+exact evidence that they are the same person (the same invalid ID and name, or the same
+name with the same birth date or source stable key), so a typo repeated in twelve
+monthly deliveries is one decision, not twelve. Entities are then linked against the
+profiles of known persons; the best candidate at or above the threshold wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from civlake.resolve import model
+from civlake.resolve.references import LINEAGE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkageConfig:
+    # 0.95: a wrong merge hides a person's payments under someone else (a finding lost),
+    # a missed merge only adds a duplicate person, which the findings still surface.
+    threshold: float = 0.95
+    prior: float = 1e-4
+    em_max_pairs: float = 2e6
+    u_max_pairs: float = 1e6
+    seed: int = 20261101
+    retrain: bool = True
+
+
+def _text(value) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return None
+    text = str(value)
+    return text or None
+
+
+def profiles(refs: pd.DataFrame, person_ref: pd.Series) -> pd.DataFrame:
+    """Distinct identifying-attribute combinations, one row each, with ``person_ref``."""
+    frame = pd.DataFrame(
+        {
+            "person_ref": person_ref.values,
+            "id_number": [_text(v) for v in refs["id_number"]],
+            "name_norm": [_text(v) for v in refs["name_norm"]],
+            "name_pinyin": [_text(v) for v in refs["name_pinyin"]],
+            "birth_date": [_text(v) for v in refs["birth_date"]],
+            # '0'/'9' say nothing about the person: treat as unknown, not as disagreement.
+            "sex": [v if v in ("1", "2") else None for v in refs["sex"]],
+            "division": [_text(v) for v in refs["division"]],
+            "phone": [_text(v) for v in refs["phone"]],
+            "stable_key": [_text(v) for v in refs["stable_key"]],
+        }
+    ).drop_duplicates(ignore_index=True)
+    frame["id_head"] = frame["id_number"].str[:10]
+    frame["id_tail"] = frame["id_number"].str[-8:]
+    frame["div_town"] = frame["division"].str[:9]
+    frame["div_county"] = frame["division"].str[:6]
+    frame["unique_id"] = range(len(frame))
+    return frame[model.PROFILE_COLUMNS]
+
+
+def entity_refs(unresolved: pd.DataFrame) -> pd.Series:
+    """Collapse key per unresolved reference (see module doc); also the cluster seed of
+    a new person, so it must be deterministic and free of row positions where possible."""
+    keys = []
+    for row in unresolved.to_dict("records"):
+        name = row["name_norm"] or ""
+        if row["id_status"] == "invalid" and row["id_number"]:
+            keys.append(f"invalid:{row['id_number']}|{name}")
+        elif row["stable_key"] and name:
+            keys.append(f"key:{row['stable_key']}|{name}")
+        elif name and _text(row["birth_date"]):
+            keys.append(f"born:{name}|{row['birth_date']}")
+        else:
+            lineage = "|".join(str(row[c]) for c in ("feed_id", *LINEAGE, "role"))
+            keys.append(f"row:{lineage}")
+    return pd.Series(keys, index=unresolved.index, dtype=object)
+
+
+def _linker(frames: list[pd.DataFrame], settings):
+    from splink import DuckDBAPI, Linker
+
+    db = DuckDBAPI()
+    tables = [db.register(f, table_name=f"profiles_{i}") for i, f in enumerate(frames)]
+    return Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
+
+
+def train(training: pd.DataFrame, model_path: Path, config: LinkageConfig) -> dict:
+    """EM on a dedupe of all profiles (known persons dominate, so m for 'ID one edit
+    apart' is learned from the typos that valid-ID rows do not have: it stays near its
+    prior) and save the model; returns the model dict."""
+    linker = _linker([training], model.settings("dedupe_only", prior=config.prior))
+    linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed)
+    for rule in model.EM_BLOCKING:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=config.em_max_pairs, record_sample_proportion=1.0
+            )
+        except Exception as exc:
+            log.warning("EM on %s skipped (%s); keeping prior m values", rule, exc)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    return linker.misc.save_model_to_json(str(model_path), overwrite=True)
+
+
+def load_or_train(training: pd.DataFrame, model_path: Path, config: LinkageConfig) -> dict:
+    if model_path.exists() and not config.retrain:
+        return json.loads(model_path.read_text(encoding="utf-8"))
+    return train(training, model_path, config)
+
+
+def link(
+    left: pd.DataFrame, right: pd.DataFrame, trained: dict, config: LinkageConfig
+) -> pd.DataFrame:
+    """Best known person per left ``person_ref``: columns person_ref, match (the right
+    person_ref) and match_probability; only matches at or above the threshold."""
+    empty = pd.DataFrame(columns=["person_ref", "match", "match_probability"])
+    if left.empty or right.empty:
+        return empty
+    # Each unresolved entity is at most one of the known persons, so the prior that a
+    # random left-right pair matches is 1 / known persons (not the training prior).
+    persons = right["person_ref"].nunique()
+    spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
+    right = right.assign(unique_id=right["unique_id"] + len(left))
+    linker = _linker([left, right], spec)
+    pairs = linker.inference.predict(threshold_match_probability=config.threshold)
+    scored = pairs.as_pandas_dataframe()
+    if scored.empty:
+        return empty
+    # Link-only pairs may come out either way round: orient them left -> right.
+    left_ids = set(left["unique_id"])
+    flip = ~scored["unique_id_l"].isin(left_ids)
+    scored["left_ref"] = scored["person_ref_l"].where(~flip, scored["person_ref_r"])
+    scored["right_ref"] = scored["person_ref_r"].where(~flip, scored["person_ref_l"])
+    scored = scored.sort_values(
+        ["left_ref", "match_probability", "right_ref"], ascending=[True, False, True]
+    ).drop_duplicates("left_ref")
+    return pd.DataFrame(
+        {
+            "person_ref": scored["left_ref"].values,
+            "match": scored["right_ref"].values,
+            "match_probability": scored["match_probability"].astype(float).values,
+        }
+    )

@@ -1,0 +1,57 @@
+"""Name and ID helpers shared by the resolver: comparison forms, not display forms."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import cache
+
+_DOTS = str.maketrans({"•": "·", ".": "·", "．": "·", "・": "·", "‧": "·"})
+_REMARK = re.compile(r"[（(【\[].*?[）)】\]]")
+_SPACES = re.compile(r"[\s\u3000]+")
+
+
+@cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def normalize_name(name: str | None) -> str | None:
+    """Simplified script, no spaces, canonical middle dot, bracketed remark dropped."""
+    if name is None:
+        return None
+    text = _SPACES.sub("", _REMARK.sub("", str(name))).translate(_DOTS)
+    if not text:
+        return None
+    return _t2s().convert(text)
+
+
+@cache
+def name_pinyin(name: str | None) -> str | None:
+    """Toneless pinyin: catches homophone typos (张伟/章伟) the script cannot."""
+    if not name:
+        return None
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(name.replace("·", "")))
+
+
+def birth_from_id(id_number: str | None) -> date | None:
+    """Birth date in ID chars 7-14 when it is a real date (also for typo'd IDs)."""
+    if not id_number or len(id_number) != 18 or not id_number[6:14].isdigit():
+        return None
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
+    return born if born.year >= 1890 else None
+
+
+def sex_from_id(id_number: str | None) -> str | None:
+    """GB 11643: char 17 odd = male ('1'), even = female ('2')."""
+    if not id_number or len(id_number) != 18 or not id_number[16].isdigit():
+        return None
+    return "1" if int(id_number[16]) % 2 else "2"

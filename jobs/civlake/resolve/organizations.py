@@ -1,0 +1,155 @@
+"""resolve_organizations: organisations by USCC, with name fallback for bad codes.
+
+The registry (silver.social_organizations) is authoritative: its latest row per USCC is
+the organisation. Donations and volunteer records refer to organisations by USCC; when
+the delivered USCC is invalid, the organisation is resolved by its normalised name
+(donations carry one), else by a registry USCC one typo away (one character changed or
+two adjacent swapped), when exactly one such code exists. What stays unresolved is
+kept as its own organisation so no donation silently disappears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from civlake import lake
+
+REGISTRY = "social_organizations"
+# (feed, role, uscc column, name column or None)
+REFERENCES = (
+    ("charity_donations", "charity", "org_uscc", "org_name"),
+    ("volunteer_service", "service_org", "org_uscc", None),
+)
+GOOD = ("valid", "normalized")
+LINEAGE = ["_delivery_id", "_source_file", "_source_row"]
+
+
+def normalize_org_name(name) -> str | None:
+    """NFKC folds full-width letters and brackets; spaces and brackets' styles vanish."""
+    if name is None or (isinstance(name, float) and pd.isna(name)):
+        return None
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name)))
+    return text.replace("(", "（").replace(")", "）") or None
+
+
+def _one_typo_index(codes: list[str]) -> dict[str, set[str]]:
+    index: dict[str, set[str]] = {}
+    for code in codes:
+        for i in range(len(code)):
+            index.setdefault(f"{i}:{code[:i]}?{code[i + 1 :]}", set()).add(code)
+    return index
+
+
+def _near(code: str, index: dict[str, set[str]], known: set[str]) -> str | None:
+    found: set[str] = set()
+    for i in range(len(code)):
+        found |= index.get(f"{i}:{code[:i]}?{code[i + 1 :]}", set())
+    for i in range(len(code) - 1):  # adjacent transposition
+        swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
+        if swapped in known:
+            found.add(swapped)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _registry(lake_dir) -> pd.DataFrame:
+    arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", REGISTRY))
+    if arrow is None or arrow.num_rows == 0:
+        return pd.DataFrame(columns=["uscc", "name", *LINEAGE, "_produced_at"])
+    return arrow.to_pandas(date_as_object=True)
+
+
+def _latest_registry(reg: pd.DataFrame) -> pd.DataFrame:
+    con = duckdb.connect()
+    con.register("reg", reg)
+    return con.sql(
+        """
+        select * exclude (rn) from (
+            select *, row_number() over (partition by uscc order by _produced_at desc,
+                _delivery_id desc, _source_row desc) as rn
+            from reg where uscc is not null)
+        where rn = 1 order by uscc
+        """
+    ).df()
+
+
+def _org_key(uscc: str | None, name: str | None) -> str:
+    if uscc:
+        return uscc
+    digest = hashlib.sha256((name or "").encode("utf-8")).hexdigest()[:16]
+    return f"NAME-{digest}"
+
+
+def _resolve_refs(lake_dir, by_uscc: set[str], by_name: dict[str, str]) -> pd.DataFrame:
+    index = _one_typo_index(sorted(by_uscc))
+    rows = []
+    for feed, role, uscc_col, name_col in REFERENCES:
+        arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", feed))
+        if arrow is None or arrow.num_rows == 0:
+            continue
+        df = arrow.to_pandas()
+        for rec in df.to_dict("records"):
+            code, status = rec.get(uscc_col), rec.get(f"{uscc_col}_status") or "missing"
+            name = normalize_org_name(rec.get(name_col)) if name_col else None
+            if code and status in GOOD:
+                uscc, method = code, f"uscc_{'exact' if status == 'valid' else 'normalized'}"
+            elif name and name in by_name:
+                uscc, method = by_name[name], "name_exact"
+            elif code and (near := _near(code, index, by_uscc)):
+                uscc, method = near, "uscc_one_typo"
+            elif not code and not name:
+                continue  # nothing names an organisation (e.g. individual volunteering)
+            else:
+                uscc, method = None, "new_org"
+            rows.append(
+                {"feed_id": feed, **{c: rec[c] for c in LINEAGE}, "role": role,
+                 "org_key": _org_key(uscc, name if uscc is None else None),
+                 "org_uscc": uscc, "uscc_delivered": code, "org_name": name,
+                 "match_method": method, "_produced_at": rec.get("_produced_at")}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def resolve_organizations(settings) -> dict:
+    """Writes core/organizations (one row per org_key) and core/org_source_xref."""
+    latest = _latest_registry(_registry(settings.lake))
+    by_uscc = set(latest["uscc"])
+    by_name: dict[str, str] = {}
+    for uscc, name in zip(latest["uscc"], latest["name"], strict=True):
+        by_name.setdefault(normalize_org_name(name) or "", uscc)
+    refs = _resolve_refs(settings.lake, by_uscc, by_name)
+    orgs = latest.assign(org_key=latest["uscc"], in_registry=True)
+    if not refs.empty:
+        extra = refs[~refs["org_key"].isin(by_uscc)]
+        outside = (
+            extra.sort_values("_produced_at")
+            .groupby("org_key", as_index=False)
+            .agg(uscc=("org_uscc", "last"), name=("org_name", "last"))
+            .assign(in_registry=False)
+        )
+        orgs = pd.concat([orgs, outside], ignore_index=True)
+    keep = [c for c in orgs.columns if not c.startswith("_") or c == "_produced_at"]
+    orgs = orgs[keep].sort_values("org_key", ignore_index=True)
+    lake.overwrite(lake.table_path(settings.lake, "core", "organizations"),
+                   pa.Table.from_pandas(orgs, preserve_index=False))  # fmt: skip
+    xref = refs.drop(columns=["_produced_at"]) if not refs.empty else pd.DataFrame(
+        columns=["feed_id", *LINEAGE, "role", "org_key", "org_uscc", "uscc_delivered",
+                 "org_name", "match_method"]
+    )  # fmt: skip
+    xref_schema = pa.schema(
+        [(c, pa.int64() if c == "_source_row" else pa.string()) for c in xref.columns]
+    )
+    lake.overwrite(lake.table_path(settings.lake, "core", "org_source_xref"),
+                   pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
+    methods = xref["match_method"].value_counts().to_dict() if len(xref) else {}
+    return {
+        "organizations": len(orgs),
+        "in_registry": len(latest),
+        "references": len(xref),
+        "match_methods": {str(k): int(v) for k, v in methods.items()},
+    }

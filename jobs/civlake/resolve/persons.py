@@ -1,0 +1,115 @@
+"""resolve_persons: every person reference in silver -> person_key, plus golden records.
+
+Order of evidence: a canonical ID (valid, normalised or upgraded from 15 digits) is the
+person (id_exact / id_normalized / id_upgraded). References whose ID is invalid or
+missing go through the Splink model against the known persons' profiles
+(probabilistic); what stays unmatched becomes a new person (new_person), keyed by its
+collapse key so reruns give it the same person_key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+
+from civlake import lake
+from civlake.resolve import linkage
+from civlake.resolve.golden import build_persons
+from civlake.resolve.keys import load_secret, person_key
+from civlake.resolve.references import RESOLVABLE, read_references
+
+log = logging.getLogger(__name__)
+
+METHOD_BY_STATUS = {
+    "valid": "id_exact",
+    "normalized": "id_normalized",
+    "upgraded_15": "id_upgraded",
+}
+XREF_SCHEMA = pa.schema(
+    [
+        ("feed_id", pa.string()),
+        ("_delivery_id", pa.string()),
+        ("_source_file", pa.string()),
+        ("_source_row", pa.int64()),
+        ("role", pa.string()),
+        ("person_key", pa.string()),
+        ("match_method", pa.string()),
+        ("match_probability", pa.float64()),
+        ("id_number", pa.string()),  # restricted: the ID as silver holds it
+        ("resolved_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+XREF = "person_source_xref"
+PERSONS = "persons"
+
+
+def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.DataFrame:
+    """Adds person_ref, canon_id, match_method, match_probability to the references."""
+    refs = refs.copy()
+    known = refs["id_status"].isin(RESOLVABLE)
+    refs["person_ref"] = None
+    refs.loc[known, "person_ref"] = "id:" + refs.loc[known, "id_number"]
+    refs["match_method"] = refs["id_status"].map(METHOD_BY_STATUS)
+    refs["match_probability"] = known.astype(float).where(known, None)
+    unresolved = refs[~known]
+    if not unresolved.empty:
+        entity = linkage.entity_refs(unresolved)
+        refs.loc[~known, "person_ref"] = "new:" + entity
+        left = linkage.profiles(unresolved, "new:" + entity)
+        right = linkage.profiles(refs[known], refs.loc[known, "person_ref"])
+        model_path = settings.state_dir / "splink_model.json"
+        trained = linkage.load_or_train(pd.concat([right, left]), model_path, config)
+        matches = linkage.link(left, right, trained, config).set_index("person_ref")
+        hit = refs["person_ref"].isin(matches.index) & ~known
+        refs.loc[hit, "match_method"] = "probabilistic"
+        refs.loc[hit, "match_probability"] = refs.loc[hit, "person_ref"].map(
+            matches["match_probability"]
+        )
+        refs.loc[hit, "person_ref"] = refs.loc[hit, "person_ref"].map(matches["match"])
+        refs.loc[~known & ~hit, "match_method"] = "new_person"
+    is_id = refs["person_ref"].str.startswith("id:")
+    refs["canon_id"] = refs["person_ref"].str[3:].where(is_id, None)
+    return refs
+
+
+def resolve_persons(
+    settings, *, now: datetime, config: linkage.LinkageConfig | None = None
+) -> dict:
+    """Resolve all silver person references; writes core/person_source_xref and
+    core/persons (both restricted: they hold id_number). Returns run statistics."""
+    started = time.perf_counter()
+    config = config or linkage.LinkageConfig()
+    refs = read_references(settings.lake, settings.schemas_dir)
+    secret = load_secret(settings.secrets_dir)
+    refs = (
+        assign(refs, settings, config)
+        if not refs.empty
+        else refs.assign(person_ref=None, canon_id=None, match_method=None, match_probability=None)
+    )
+    # The HMAC input is the bare canonical ID, so a key means the same on every machine;
+    # new persons hash their collapse key under a prefix that no ID can start with.
+    refs["person_key"] = [
+        person_key(secret, ref[3:] if ref.startswith("id:") else ref) for ref in refs["person_ref"]
+    ]
+    xref = refs.assign(resolved_at=now).sort_values(
+        ["feed_id", "_delivery_id", "_source_file", "_source_row", "role"]
+    )
+    xref_table = pa.Table.from_pandas(
+        xref[XREF_SCHEMA.names], schema=XREF_SCHEMA, preserve_index=False
+    )
+    persons = build_persons(refs, now=now)
+    lake.overwrite(lake.table_path(settings.lake, "core", XREF), xref_table)
+    lake.overwrite(lake.table_path(settings.lake, "core", PERSONS), persons)
+    methods = refs["match_method"].value_counts().to_dict() if len(refs) else {}
+    stats = {
+        "references": len(refs),
+        "persons": persons.num_rows,
+        "match_methods": {str(k): int(v) for k, v in methods.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    log.info("resolve_persons: %s", stats)
+    return stats

@@ -1,0 +1,89 @@
+"""Person references: one row per (silver row, role) that names a person.
+
+Reads every silver table whose contract declares person roles and projects it onto
+one frame with the attributes that identify a person (ID, name, birth date, sex,
+division, phone, the source system's stable key) plus what the golden record needs
+(death dates, hukou status). Roles come from ``civlake.contracts``; nothing here is
+per-feed except which division column describes where the person lives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from civlake import lake
+from civlake.contracts import FeedContract, load_contracts
+from civlake.resolve.names import birth_from_id, name_pinyin, normalize_name
+
+LINEAGE = ["_delivery_id", "_source_file", "_source_row"]
+# Where the person is registered or served, best first; a payer's division is only the
+# city, so it is left out (it would add agreement without evidence).
+DIVISION_COLUMNS = ("hukou_division_code", "division_code")
+# Feeds whose rows are evidence of a death, with the column holding the date.
+DEATH_FEEDS = {"death_certificates": "death_date", "cremation_records": "death_date"}
+RESOLVABLE = ("valid", "normalized", "upgraded_15")
+REF_COLUMNS = [
+    "feed_id", *LINEAGE, "role", "id_number", "id_status", "name", "name_norm",
+    "name_pinyin", "birth_date", "sex", "division", "phone", "stable_key", "produced_at",
+    "death_date", "person_status", "status_changed_on",
+]  # fmt: skip
+
+
+def _role_frame(feed: FeedContract, table: pd.DataFrame, role) -> pd.DataFrame:
+    cols = set(table.columns)
+    n = len(table)
+
+    def col(name: str | None) -> pd.Series:
+        if name and name in cols:
+            return table[name].reset_index(drop=True)
+        return pd.Series([None] * n, dtype=object)
+
+    out = pd.DataFrame({"feed_id": [feed.feed_id] * n})
+    for c in LINEAGE:
+        out[c] = col(c)
+    out["role"] = role.role
+    out["id_number"] = col(role.id)
+    out["id_status"] = col(f"{role.id}_status")
+    out["name"] = col(role.name)
+    out["birth_date"] = col(role.birth_date)
+    out["sex"] = col(role.sex)
+    division = next((c for c in DIVISION_COLUMNS if c in cols), None)
+    out["division"] = col(division)
+    out["phone"] = col("phone" if feed.feed_id == "hukou_population" else None)
+    key = col(role.stable_key)
+    out["stable_key"] = [f"{feed.feed_id}:{k}" if k else None for k in key]
+    out["produced_at"] = col("_produced_at")
+    out["death_date"] = col(DEATH_FEEDS.get(feed.feed_id))
+    hukou = feed.feed_id == "hukou_population"
+    out["person_status"] = col("person_status" if hukou else None)
+    out["status_changed_on"] = col("status_changed_on" if hukou else None)
+    # A secondary person without ID or name carries nothing to resolve on.
+    keep = out["name"].notna() | out["id_number"].notna()
+    return out[keep]
+
+
+def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataFrame:
+    """All person references in silver, with comparison forms of name and birth date."""
+    frames = []
+    for feed in load_contracts(schemas_dir).values():
+        if not feed.persons:
+            continue
+        arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", feed.feed_id))
+        if arrow is None or arrow.num_rows == 0:
+            continue
+        table = arrow.to_pandas(types_mapper=None, date_as_object=True)
+        frames.extend(_role_frame(feed, table, role) for role in feed.persons)
+    if not frames:
+        return pd.DataFrame(columns=REF_COLUMNS)
+    refs = pd.concat(frames, ignore_index=True)
+    refs["id_status"] = refs["id_status"].fillna("missing")
+    refs.loc[refs["id_number"].isna(), "id_status"] = "missing"
+    refs["name_norm"] = [normalize_name(n) for n in refs["name"]]
+    refs["name_pinyin"] = [name_pinyin(n) for n in refs["name_norm"]]
+    # The row's own birth date first; else the ID's digits, which survive most typos.
+    from_id = [birth_from_id(i) for i in refs["id_number"]]
+    refs["birth_date"] = [b if pd.notna(b) else f for b, f in zip(refs["birth_date"], from_id)]
+    refs["_source_row"] = refs["_source_row"].astype("int64")
+    return refs[REF_COLUMNS]

@@ -1,0 +1,119 @@
+"""resolve_persons on real Delta silver tables (built directly, not via the clean gate)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+import pytest
+from civlake import lake
+from civlake.resolve import evaluate_clustering, resolve_persons
+from civlake.resolve.keys import SECRET_ENV
+from civlake.resolve.synthetic import build, make_id, typo_id
+from civlake.settings import load_settings
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def _settings(home, monkeypatch, secret="test-city-secret"):
+    monkeypatch.setenv(SECRET_ENV, secret)
+    return load_settings(env={"CIVLAKE_HOME": str(home)})
+
+
+def _xref(settings):
+    return lake.read_arrow(lake.table_path(settings.lake, "core", "person_source_xref"))
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    home = tmp_path_factory.mktemp("city")
+    mp = pytest.MonkeyPatch()
+    settings = _settings(home, mp)
+    truth = build(settings.lake, persons=300, months=2, seed=11)
+    stats = resolve_persons(settings, now=NOW)
+    yield settings, truth, stats
+    mp.undo()
+
+
+def test_clustering_meets_targets_on_dirty_references(city):
+    settings, truth, stats = city
+    scores = evaluate_clustering(_xref(settings), truth)
+    assert scores["truth_not_in_xref"] == 0 and scores["xref_not_in_truth"] == 0
+    assert scores["hard_references"] > 10, "fixture must exercise the probabilistic path"
+    assert scores["overall"]["f1"] >= 0.995
+    assert scores["invalid_or_missing_id"]["f1"] >= 0.98
+    assert stats["match_methods"].get("probabilistic", 0) > 0
+    assert (settings.state_dir / "splink_model.json").exists()
+
+
+def test_no_raw_id_outside_the_restricted_column(city):
+    settings, _, _ = city
+    xref = _xref(settings).to_pylist()
+    ids = {r["id_number"] for r in xref if r["id_number"]}
+    for row in xref:
+        for column, value in row.items():
+            if column != "id_number" and isinstance(value, str):
+                assert value not in ids and not any(i in value for i in ids if len(i) == 18)
+
+
+def test_rerun_and_second_machine_give_identical_keys(city, tmp_path, monkeypatch):
+    settings, truth, _ = city
+    before = _xref(settings).drop_columns(["resolved_at"]).sort_by(
+        [("feed_id", "ascending"), ("_delivery_id", "ascending"), ("_source_row", "ascending"),
+         ("role", "ascending")])  # fmt: skip
+    resolve_persons(settings, now=NOW)
+    again = _xref(settings).drop_columns(["resolved_at"]).sort_by(
+        [("feed_id", "ascending"), ("_delivery_id", "ascending"), ("_source_row", "ascending"),
+         ("role", "ascending")])  # fmt: skip
+    assert again.equals(before)
+    # A second machine: fresh home, same lake contents, same secret in the environment.
+    other = _settings(tmp_path / "other", monkeypatch)
+    build(other.lake, persons=300, months=2, seed=11)
+    resolve_persons(other, now=NOW)
+    theirs = _xref(other).drop_columns(["resolved_at"]).sort_by(
+        [("feed_id", "ascending"), ("_delivery_id", "ascending"), ("_source_row", "ascending"),
+         ("role", "ascending")])  # fmt: skip
+    assert theirs.column("person_key").equals(before.column("person_key"))
+    assert not (other.secrets_dir / "person_key.secret").exists()
+
+
+def test_typo_id_and_traditional_name_link_to_the_hukou_person(tmp_path, monkeypatch):
+    import random
+
+    settings = _settings(tmp_path, monkeypatch)
+    rng = random.Random(3)
+    build(settings.lake, persons=200, months=1, seed=5)  # background population
+    true_id = make_id(rng, date(1941, 3, 9), male=True)
+    lineage = {"_source_file": "f.csv", "_produced_at": "2026-02-01T02:00:00+08:00"}
+    lake.append(
+        lake.table_path(settings.lake, "silver", "hukou_population"),
+        pa.Table.from_pylist([{
+            "id_number": true_id, "id_number_status": "valid", "name": "刘国华", "sex": "1",
+            "birth_date": date(1941, 3, 9), "hukou_division_code": "440106011001",
+            "person_status": "正常", "_delivery_id": "20260201-440100-001",
+            "_source_row": 1, **lineage}]),
+    )  # fmt: skip
+    bad = typo_id(rng, true_id)
+    lake.append(
+        lake.table_path(settings.lake, "silver", "elderly_allowance"),
+        pa.Table.from_pylist([
+            {"id_number": bad, "id_number_status": "invalid", "name": "劉國華", "sex": "1",
+             "birth_date": date(1941, 3, 9), "hukou_division_code": "440106011001",
+             "_delivery_id": "20260201-440100-009", "_source_row": 1, **lineage},
+            {"id_number": None, "id_number_status": "missing", "name": "刘 国华", "sex": "1",
+             "birth_date": date(1941, 3, 9), "hukou_division_code": "440106011001",
+             "_delivery_id": "20260201-440100-009", "_source_row": 2, **lineage},
+        ]),
+    )  # fmt: skip
+    resolve_persons(settings, now=NOW)
+    rows = [r for r in _xref(settings).to_pylist()
+            if r["_delivery_id"] in ("20260201-440100-001", "20260201-440100-009")]  # fmt: skip
+    assert {r["person_key"] for r in rows} == {rows[0]["person_key"]}
+    methods = sorted(r["match_method"] for r in rows)
+    assert methods == ["id_exact", "probabilistic", "probabilistic"]
+    assert all(r["match_probability"] >= 0.95 for r in rows)
+    persons = lake.read_arrow(lake.table_path(settings.lake, "core", "persons")).to_pylist()
+    (golden,) = [p for p in persons if p["person_key"] == rows[0]["person_key"]]
+    assert golden["name"] == "刘国华" and golden["id_number"] == true_id
+    assert golden["source_feeds"] == ["elderly_allowance", "hukou_population"]
