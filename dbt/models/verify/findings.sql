@@ -1,0 +1,73 @@
+-- verify.findings (比对核查, OUTPUTS.md section 3): every rule's findings with a stable
+-- id, severity and Chinese action from the verify_rules seed. finding_id hashes the rule
+-- and its grain key (which carries a month-range grain's first month), so a rerun gives
+-- the same ids and a range growing by new months keeps its id. first_detected_at
+-- survives rebuilds: the previous table is read before this one replaces it.
+{%- set rules = [
+    'int_verify__death_paid', 'int_verify__dup_assist', 'int_verify__unclaimed',
+    'int_verify__gl_tier_wrong', 'int_verify__payment_checks', 'int_verify__id_mismatch',
+    'int_verify__not_in_hukou', 'int_verify__org_inactive_donation',
+    'int_verify__married_twice', 'int_verify__guardian_deceased',
+] %}
+{%- set previous = adapter.get_relation(this.database, this.schema, this.identifier) %}
+
+with unioned as (
+    {% for rule in rules %}
+    select * from {{ ref(rule) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+rules as (
+    select * from {{ ref('verify_rules') }}
+),
+
+persons as (
+    select person_key, id_number from {{ ref('stg_persons') }}
+),
+
+districts as (
+    select * from {{ ref('int_verify__person_district') }}
+),
+
+{% if previous is not none %}
+previous as (
+    select finding_id, first_detected_at from {{ previous }}
+),
+{% endif %}
+
+final as (
+    select
+        substr(sha256(unioned.rule_code || '|' || unioned.grain_key), 1, 32) as finding_id,
+        unioned.rule_code,
+        rules.severity,
+        unioned.person_key,
+        unioned.org_uscc,
+        persons.id_number,
+        unioned.program_code,
+        unioned.feed_id,
+        unioned.attribute,
+        unioned.period_start,
+        unioned.period_end,
+        unioned.amount_at_risk,
+        unioned.evidence,
+        rules.recommended_action,
+        rules.rule_title,
+        coalesce(unioned.division_code, districts.district_code) as district_code,
+        {% if previous is not none %}
+        coalesce(previous.first_detected_at, '{{ run_started_at }}'::timestamptz)
+        {% else %}
+        '{{ run_started_at }}'::timestamptz
+        {% endif %} as first_detected_at,
+        'open' as status
+    from unioned
+    inner join rules on rules.rule_code = unioned.rule_code
+    left join persons on persons.person_key = unioned.person_key
+    left join districts on districts.person_key = unioned.person_key
+    {% if previous is not none %}
+    left join previous
+        on previous.finding_id = substr(sha256(unioned.rule_code || '|' || unioned.grain_key), 1, 32)
+    {% endif %}
+)
+
+select * from final

@@ -1,0 +1,55 @@
+-- DUP_ASSIST: a person active (在保) in more than one assistance household or district,
+-- or in both 低保 and 特困, in the same month. Grain person x overlapping spell
+-- (consecutive months); the spell's first month is part of the key.
+with active as (
+    select * from {{ ref('int_entitlement__assistance_months') }}
+    where is_active and member_key is not null
+),
+
+per_month as (
+    select
+        member_key as person_key,
+        month,
+        list({
+            'feed': 'assistance_recipients', 'delivery': _delivery_id, 'file': _source_file,
+            'row': _source_row,
+            'values': {
+                'month': month, 'family_no': family_no, 'division_code': division_code,
+                'assistance_type': assistance_type, 'status': status
+            }
+        } order by household_key) as rows
+    from active
+    group by member_key, month
+    having count(distinct household_key) > 1
+        or count(distinct {{ district_of('division_code') }}) > 1
+        or (bool_or(assistance_type = '低保') and bool_or(assistance_type = '特困'))
+),
+
+islands as (
+    select
+        *,
+        {{ month_index('month') }}
+        - row_number() over (partition by person_key order by month) as island
+    from per_month
+),
+
+final as (
+    select
+        'DUP_ASSIST' as rule_code,
+        person_key,
+        null::varchar as org_uscc,
+        null::varchar as program_code,
+        null::varchar as feed_id,
+        null::varchar as attribute,
+        min(month) as period_start,
+        max(month) as period_end,
+        null::decimal(18, 2) as amount_at_risk,
+        to_json({'months': list({'month': month, 'rows': rows} order by month)})::varchar
+            as evidence,
+        person_key || '|' || min(month) as grain_key,
+        null::varchar as division_code
+    from islands
+    group by person_key, island
+)
+
+select * from final

@@ -1,0 +1,48 @@
+-- GUARDIAN_DECEASED: a child active in the child-welfare register in the latest month
+-- whose guardian died before that month. Grain child.
+with latest as (
+    select latest_month from {{ ref('int_verify__latest_month') }}
+),
+
+children as (
+    select r.*
+    from {{ ref('int_entitlement__register_months') }} as r
+    inner join latest on r.month = latest.latest_month
+    where r.feed_id = 'child_welfare' and r.is_active
+        and r.person_key is not null and r.guardian_key is not null
+),
+
+deaths as (
+    select person_key, death_date from {{ ref('int_entitlement__persons') }}
+    where death_date is not null
+),
+
+final as (
+    select
+        'GUARDIAN_DECEASED' as rule_code,
+        children.person_key,
+        null::varchar as org_uscc,
+        null::varchar as program_code,
+        null::varchar as feed_id,
+        null::varchar as attribute,
+        any_value(children.month) as period_start,
+        any_value(children.month) as period_end,
+        null::decimal(18, 2) as amount_at_risk,
+        to_json({
+            'guardian_death_date': min(deaths.death_date)::varchar,
+            'rows': list({
+                'feed': 'child_welfare', 'delivery': children._delivery_id,
+                'file': children._source_file, 'row': children._source_row,
+                'values': {'month': children.month, 'category': children.register_key,
+                    'guardian_key': children.guardian_key}
+            })
+        })::varchar as evidence,
+        children.person_key as grain_key,
+        {{ district_of('any_value(children.division_code)') }} as division_code
+    from children
+    inner join deaths on deaths.person_key = children.guardian_key
+    where deaths.death_date < strptime(children.month || '-01', '%Y-%m-%d')::date
+    group by children.person_key
+)
+
+select * from final
