@@ -1,0 +1,61 @@
+-- 组织维度: one row per USCC. Registered organisations from the latest weekly snapshot
+-- of the registry; organisations that only appear in donations or volunteer records
+-- (with a valid USCC) are added as unregistered, named as those feeds name them.
+with registry as (
+    select * from {{ ref('stg_social_organizations') }}
+),
+
+donations as (
+    select org_uscc as uscc, org_name as name, _produced_at
+    from {{ ref('stg_charity_donations') }}
+    where org_uscc_status in ('valid', 'normalized')
+),
+
+volunteering as (
+    select org_uscc as uscc, cast(null as varchar) as name, _produced_at
+    from {{ ref('stg_volunteer_service') }}
+    where org_uscc_status in ('valid', 'normalized')
+),
+
+registered as (
+    select
+        uscc,
+        name as org_name,
+        org_type,
+        registrar as registrar_division_code,
+        {{ district_of('registrar') }} as district_code,
+        founded_on,
+        registered_capital,
+        supervisor_unit,
+        status as org_status,
+        status_date,
+        last_inspection_year,
+        last_inspection_result,
+        coalesce(abnormal_list, false) as is_abnormal,
+        coalesce(is_charity, false) as is_charity,
+        true as is_registered,
+        _period as last_seen_period
+    from registry
+    qualify row_number() over (partition by uscc order by _period desc, {{ latest_first() }}) = 1
+),
+
+referenced as (
+    select uscc, mode(name) as org_name
+    from (select * from donations union all select * from volunteering)
+    where uscc not in (select uscc from registered)
+    group by uscc
+),
+
+final as (
+    select * from registered
+    union all by name
+    select
+        uscc,
+        org_name,
+        false as is_abnormal,
+        false as is_charity,
+        false as is_registered
+    from referenced
+)
+
+select * from final
