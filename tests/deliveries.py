@@ -42,7 +42,9 @@ def write_delivery(
         (folder / name).write_bytes(data)
         n = (rows or {}).get(name)
         if n is None:
-            lines = [ln for ln in data.decode(encoding or "utf-8", "replace").splitlines() if ln.strip()]
+            lines = [
+                ln for ln in data.decode(encoding or "utf-8", "replace").splitlines() if ln.strip()
+            ]
             n = len(lines) - (0 if name.endswith(".jsonl") else 1)
         sha = (sha_override or {}).get(name) or hashlib.sha256(data).hexdigest()
         entries.append({"name": name, "sha256": sha, "rows": n, "encoding": encoding})

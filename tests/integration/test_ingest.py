@@ -7,14 +7,25 @@ import json
 
 import pytest
 import xlsxwriter
-
 from civlake import lake
 from civlake.ingest import ingest_landing
+
 from tests.deliveries import csv_bytes, headers, write_delivery
 
 pytestmark = pytest.mark.integration
 
-ELDERLY = ["440106193001011234", "张 伟", "男", "1930-01-01", "440106", "90-99岁", "300", "2020-01", "正常", ""]
+ELDERLY = [
+    "440106193001011234",
+    "张 伟",
+    "男",
+    "1930-01-01",
+    "440106",
+    "90-99岁",
+    "300",
+    "2020-01",
+    "正常",
+    "",
+]
 
 
 def audit_rows(settings) -> dict[str, dict]:
@@ -48,7 +59,16 @@ def test_csv_delivery_loads_with_lineage(settings, now):
 
 def test_gb18030_and_bom_decoding(settings, now):
     h = headers("cremation_records")
-    row = ["HH001", "440106195001011230", "欧阳䶮", "1", "2026-10-01", "2026-10-03", "银河园", "440106"]
+    row = [
+        "HH001",
+        "440106195001011230",
+        "欧阳䶮",
+        "1",
+        "2026-10-01",
+        "2026-10-03",
+        "银河园",
+        "440106",
+    ]
     write_delivery(settings.landing, "cremation_records", "20261101-440106-001",
                    {"c.csv": csv_bytes(h, [row], "gb18030")}, period="2026-11-01",
                    encoding="GB18030")  # fmt: skip
@@ -59,7 +79,9 @@ def test_gb18030_and_bom_decoding(settings, now):
                    encoding="UTF-8-SIG")  # fmt: skip
     ingest_landing(settings, now=now)
     assert bronze(settings, "cremation_records").column("name").to_pylist() == ["欧阳䶮"]
-    assert bronze(settings, "hukou_population").column("id_number").to_pylist() == ["440106195001011230"]
+    assert bronze(settings, "hukou_population").column("id_number").to_pylist() == [
+        "440106195001011230"
+    ]
 
 
 def _xlsx(rows_before: list[list], header: list[str], data: list[list], after: list[list]) -> bytes:
@@ -87,8 +109,36 @@ def _xlsx(rows_before: list[list], header: list[str], data: list[list], after: l
 def test_xlsx_title_total_blank_rows_serials_and_ids(settings, now):
     h = headers("child_welfare")
     data = [
-        ["'440106201501011238", "小明", "1", 42005, "孤儿", "机构养育", "", "", "", "440106", 2500, "2020-01-01", "在册"],
-        [4.40106201501011e17, "小红", "2", "2015-01-01", "孤儿", "社会散居", "", "", "", "440106", 1900, "", "在册"],
+        [
+            "'440106201501011238",
+            "小明",
+            "1",
+            42005,
+            "孤儿",
+            "机构养育",
+            "",
+            "",
+            "",
+            "440106",
+            2500,
+            "2020-01-01",
+            "在册",
+        ],
+        [
+            4.40106201501011e17,
+            "小红",
+            "2",
+            "2015-01-01",
+            "孤儿",
+            "社会散居",
+            "",
+            "",
+            "",
+            "440106",
+            1900,
+            "",
+            "在册",
+        ],
         [None] * len(h),
         ["合计", None, None, None, None, None, None, None, None, None, 4400, None, None],
     ]

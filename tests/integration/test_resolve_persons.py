@@ -58,7 +58,7 @@ def test_no_raw_id_outside_the_restricted_column(city):
 
 
 def test_rerun_and_second_machine_give_identical_keys(city, tmp_path, monkeypatch):
-    settings, truth, _ = city
+    settings, _, _ = city
     before = _xref(settings).drop_columns(["resolved_at"]).sort_by(
         [("feed_id", "ascending"), ("_delivery_id", "ascending"), ("_source_row", "ascending"),
          ("role", "ascending")])  # fmt: skip

@@ -23,7 +23,7 @@ def test_environment_secret_wins_and_writes_nothing(tmp_path):
 
 def test_empty_secret_file_is_an_error_that_says_what_to_do(tmp_path):
     (tmp_path / "person_key.secret").write_text("\n")
-    with pytest.raises(SecretError, match="delete it|restore it"):
+    with pytest.raises(SecretError, match=r"delete it|restore it"):
         load_secret(tmp_path, env={})
 
 
