@@ -219,3 +219,37 @@ def test_missing_silver_table_is_skipped(settings):
     result = run_silver_gate(settings, feeds=["benefit_payments"], run_id="none", at=AT)
     assert result.feeds_checked == []
     assert "benefit_payments" in result.feeds_skipped
+
+
+def test_suites_build_as_gx_objects_with_placeholders_resolved():
+    from civlake.expectations.suites import silver_specs, to_gx_suite
+
+    specs = [s for s in silver_specs("assistance_recipients") if s.severity == "critical"]
+    suite = to_gx_suite(
+        "silver.assistance_recipients.critical",
+        specs,
+        resolve={"$divisions.all": {TIANHE, TIANHE_STREET}},
+    )
+    assert suite.name == "silver.assistance_recipients.critical"
+    assert len(suite.expectations) == len(specs)
+    ref = [
+        e for e in suite.expectations
+        if e.expectation_type == "expect_column_values_to_be_in_set"
+        and e.column == "division_code"
+    ]  # fmt: skip
+    assert ref[0].value_set == sorted([TIANHE, TIANHE_STREET])
+
+
+def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
+    from civlake.expectations.batches import audit_frame
+
+    rows = pa.concat_tables(
+        [
+            _audit(1, 4),
+            _audit(0, 0),  # empty delivery: no rate
+            _audit(5, 10).set_column(4, "status", pa.array(["superseded"])),
+        ]
+    )
+    lake.append(lake.table_path(settings.lake, "ingest_audit"), rows)
+    df = audit_frame(settings.lake, "assistance_recipients")
+    assert list(df["quarantine_rate"]) == [0.25]

@@ -72,6 +72,11 @@ def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
     cols = ["delivery_id", "source_unit", "period", "rows_declared", "rows_quarantined"]
     if table is None:
         return pd.DataFrame({c: [] for c in [*cols, "quarantine_rate"]})
+    if missing := {"feed_id", "status", *cols} - set(table.column_names):
+        raise ValueError(
+            f"ingest_audit at {lake_root / 'ingest_audit'} lacks column(s) {sorted(missing)}; "
+            "the quarantine-rate expectation needs the layout of docs/CONVENTIONS.md"
+        )
     df = table.to_pandas()
     df = df[(df["feed_id"] == feed_id) & (df["status"] == "loaded")]
     # Rows not yet cleaned (rows_quarantined null) or empty deliveries have no rate.

@@ -20,6 +20,10 @@ SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("suite", pa.string()),
         ("feed_id", pa.string()),
+        # Null: the gate validates whole silver tables, so an outcome belongs to no single
+        # delivery (failing deliveries are in details.examples). Kept for the dbt staging
+        # model, which reads feed_id, delivery_id and success.
+        ("delivery_id", pa.string()),
         ("expectation", pa.string()),
         ("expectation_type", pa.string()),
         ("column", pa.string()),
@@ -58,6 +62,7 @@ def write_results(lake_root: Path, run_id: str, outcomes: list[Outcome]) -> Path
         "run_id": [o.run_id for o in outcomes],
         "suite": [o.suite for o in outcomes],
         "feed_id": [o.feed_id for o in outcomes],
+        "delivery_id": [None for _ in outcomes],
         "expectation": [o.expectation for o in outcomes],
         "expectation_type": [o.expectation_type for o in outcomes],
         "column": [o.column for o in outcomes],

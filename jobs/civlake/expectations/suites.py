@@ -57,6 +57,8 @@ def export_suites(out_dir: Path | None = None) -> list[Path]:
     """Write every silver suite as GX 1.x JSON (placeholders left symbolic)."""
     out_dir = out_dir or REPO_ROOT / "expectations" / "generated"
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("silver.*.json"):  # a removed feed must not leave a suite
+        stale.unlink()
     written = []
     for feed_id in sorted(load_contracts()):
         specs = silver_specs(feed_id)
@@ -77,7 +79,10 @@ def export_suites(out_dir: Path | None = None) -> list[Path]:
                     }
                     for s in chosen
                 ],
-                "meta": {"generated_by": "civlake.expectations.suites.export_suites"},
+                "meta": {
+                    "generated_by": "python -m civlake.expectations.export",
+                    "placeholders": "value_set '$divisions.*' is filled from silver.divisions",
+                },
             }
             path = out_dir / f"{suite_name(feed_id, severity)}.json"
             path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", "utf-8")
