@@ -80,7 +80,8 @@ def _parse_files(
         path = folder / f.name
         label = f"{contract.feed_id}/{manifest.delivery_id}/{f.name}"
         fmt = path.suffix.lower().lstrip(".")
-        codec = python_codec(f.encoding, fmt)
+        # A CSV without a declared encoding is read in the contract's encoding.
+        codec = python_codec(f.encoding or contract.encodings[0], fmt)
         batches = list(read_file(path, contract, codec, label))
         found = sum(b.num_rows for b in batches)
         if found != f.rows:
