@@ -84,6 +84,8 @@ def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataF
     refs["name_pinyin"] = [name_pinyin(n) for n in refs["name_norm"]]
     # The row's own birth date first; else the ID's digits, which survive most typos.
     from_id = [birth_from_id(i) for i in refs["id_number"]]
-    refs["birth_date"] = [b if pd.notna(b) else f for b, f in zip(refs["birth_date"], from_id)]
+    refs["birth_date"] = [
+        b if pd.notna(b) else f for b, f in zip(refs["birth_date"], from_id, strict=True)
+    ]
     refs["_source_row"] = refs["_source_row"].astype("int64")
     return refs[REF_COLUMNS]
