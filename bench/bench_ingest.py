@@ -1,0 +1,108 @@
+"""Ingest throughput: landing -> bronze per feed, against a plain pandas baseline.
+
+    .venv/bin/python bench/bench_ingest.py --persons 1000000 --months 1
+
+Generates a city (or reuses --landing), ingests every delivery into a fresh lake, and in
+the same process reads the same files with pandas (read_csv / read_excel / read_json,
+dtype=str) as the baseline. Prints rows/s per feed and in total, peak memory, and the
+ratio civlake/pandas. The baseline does none of civlake's work (hash checks, strict
+decoding, lineage, row hashes, Delta commits), so a ratio near 1 means that work is cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import measure
+
+
+def pandas_baseline(landing: Path, feed: str) -> int:
+    import pandas as pd
+
+    rows = 0
+    for manifest in sorted((landing / feed).glob("*/manifest.json")):
+        try:
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        for f in m.get("files", []):
+            path = manifest.parent / f["name"]
+            try:
+                if path.suffix == ".csv":
+                    rows += len(pd.read_csv(path, dtype=str, encoding=f.get("encoding") or "utf-8"))
+                elif path.suffix == ".xlsx":
+                    rows += len(pd.read_excel(path, dtype=str))
+                else:
+                    rows += len(pd.read_json(path, lines=True, dtype=False))
+            except Exception:  # the faulty deliveries: the baseline just skips them
+                continue
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=100_000)
+    ap.add_argument("--months", type=int, default=1)
+    ap.add_argument("--landing", type=Path)
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+
+    from civlake.contracts import load_contracts
+    from civlake.ingest import ingest_landing
+    from civlake.settings import load_settings
+
+    work = Path(tempfile.mkdtemp(prefix="civlake-bench-"))
+    landing = args.landing
+    if landing is None:
+        from civlake.generate import generate
+
+        landing = work / "landing"
+        gen: dict = {}
+        with measure(gen):
+            generate(landing, persons=args.persons, months=args.months, seed=7)
+        print(
+            f"generated {args.persons:,} persons x {args.months} month(s) in {gen['seconds']:.1f}s"
+        )
+    settings = load_settings(landing=landing, env={"CIVLAKE_HOME": str(work / "data")})
+    now = datetime.now(UTC)
+    print(
+        f"{'feed':<24}{'rows':>12}{'civlake rows/s':>16}{'pandas rows/s':>15}{'ratio':>8}{'peak MiB':>10}"
+    )
+    total_rows = total_s = total_p = 0.0
+    for feed in sorted(load_contracts()):
+        res: dict = {}
+        with measure(res):
+            summary = ingest_landing(settings, now=now, feeds=[feed])[feed]
+        base: dict = {"seconds": float("nan")}
+        if not args.skip_baseline:
+            with measure(base):
+                pandas_baseline(landing, feed)
+        rows = summary.rows_bronze
+        rate = rows / res["seconds"] if res["seconds"] else 0
+        prate = (
+            rows / base["seconds"]
+            if base["seconds"] == base["seconds"] and base["seconds"]
+            else float("nan")
+        )
+        total_rows += rows
+        total_s += res["seconds"]
+        total_p += base["seconds"] if base["seconds"] == base["seconds"] else 0
+        print(
+            f"{feed:<24}{rows:>12,.0f}{rate:>16,.0f}{prate:>15,.0f}{rate / prate if prate == prate else float('nan'):>8.2f}{res['peak_rss_mib']:>10,.0f}"
+        )
+    ratio = (total_rows / total_s) / (total_rows / total_p) if total_p else float("nan")
+    print(
+        f"{'TOTAL':<24}{total_rows:>12,.0f}{total_rows / total_s:>16,.0f}"
+        f"{(total_rows / total_p) if total_p else float('nan'):>15,.0f}{ratio:>8.2f}"
+    )
+    print(f"work dir: {work}")
+
+
+if __name__ == "__main__":
+    main()
