@@ -147,20 +147,33 @@ def test_good_silver_passes_and_results_are_written(settings):
     quarantine = [r for r in table if r["column"] == "quarantine_rate"]
     assert quarantine and all(r["success"] for r in quarantine)
     # Data Docs exist and reference no external URL (usable offline).
-    page = (settings.home / "data_docs" / "runs" / "t1.html").read_text("utf-8")
+    page = (settings.home / "data_docs" / "runs" / "t1" / "index.html").read_text("utf-8")
     assert "silver.assistance_recipients.critical" in page
     assert "http://" not in page and "https://" not in page
     assert (settings.home / "data_docs" / "index.html").exists()
 
 
-def test_rerun_replaces_the_runs_rows(settings):
-    lake.append(
-        lake.table_path(settings.lake, "silver", "assistance_recipients"), _assistance(_good_rows())
-    )
+def test_rerun_replaces_the_runs_rows_per_feed(settings):
+    # GIVEN two feeds gated one at a time under the same run id (as the ingest DAGs do)
+    silver = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(silver, _assistance(_good_rows()))
     first = run_silver_gate(settings, feeds=["assistance_recipients"], run_id="same", at=AT)
+    other = run_silver_gate(settings, feeds=["divisions"], run_id="same", at=AT)
+
+    # WHEN the first feed is gated again (a retried task)
     run_silver_gate(settings, feeds=["assistance_recipients"], run_id="same", at=AT)
-    table = lake.read_arrow(settings.lake / "expectation_results")
-    assert table.num_rows == len(first.outcomes)
+
+    # THEN its rows are replaced, not doubled, and the other feed's rows stay
+    table = lake.read_arrow(settings.lake / "expectation_results").to_pylist()
+    per_feed = {
+        f: sum(r["feed_id"] == f for r in table) for f in ("assistance_recipients", "divisions")
+    }
+    assert per_feed == {
+        "assistance_recipients": len(first.outcomes),
+        "divisions": len(other.outcomes),
+    }
+    page = (settings.home / "data_docs" / "runs" / "same" / "index.html").read_text("utf-8")
+    assert "silver.assistance_recipients.critical" in page and "silver.divisions.critical" in page
 
 
 def test_critical_failure_raises_naming_feed_expectation_and_rows(settings):

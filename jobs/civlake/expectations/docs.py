@@ -3,7 +3,8 @@
 GX's own Data Docs pull Bootstrap, jQuery and fonts from CDNs, which the city's
 intranet cannot reach; this report has inline CSS, no scripts and no external URL, so
 it opens from a file share. Layout: ``<home>/data_docs/index.html`` (all runs, newest
-first) and ``<home>/data_docs/runs/<run_id>.html`` plus ``<run_id>.json``.
+first) and ``<home>/data_docs/runs/<run_id>/index.html``, built from one JSON file per
+feed gated under that run id (``<feed_id>.json``, the machine-readable outcomes).
 """
 
 from __future__ import annotations
@@ -80,34 +81,49 @@ def render_run(result: GateResult, *, at: dt.datetime) -> str:
 
 def _index(runs_dir: Path) -> str:
     links = []
-    for path in sorted(runs_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        meta = json.loads(path.read_text("utf-8"))
-        name = html.escape(path.stem)
+    runs = [d for d in runs_dir.iterdir() if (d / "index.html").exists()]
+    for run in sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True):
+        name = html.escape(run.name)
+        summary = html.escape((run / "summary.txt").read_text("utf-8"))
         links.append(
-            f"<tr><td><a href='runs/{name}.html'>{name}</a></td><td>{html.escape(meta['at'])}</td>"
-            f"<td>{html.escape(meta['summary'])}</td></tr>"
+            f"<tr><td><a href='runs/{name}/index.html'>{name}</a></td><td>{summary}</td></tr>"
         )
     return (
         f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>civlake data docs"
         f"</title><style>{_CSS}</style></head><body><h1>Silver quality gate runs</h1><table>"
-        f"<tr><th>run</th><th>at</th><th>summary</th></tr>{''.join(links)}</table></body></html>"
+        f"<tr><th>run</th><th>summary</th></tr>{''.join(links)}</table></body></html>"
     )
+
+
+def _run_so_far(run_dir: Path, run_id: str) -> GateResult:
+    """All feeds gated under this run id so far (each ingest DAG gates one feed)."""
+    merged = GateResult(run_id=run_id)
+    for path in sorted(run_dir.glob("*.json")):
+        doc = json.loads(path.read_text("utf-8"))
+        if doc.get("skipped"):
+            merged.feeds_skipped[path.stem] = doc["skipped"]
+        else:
+            merged.feeds_checked.append(path.stem)
+            merged.outcomes += [Outcome.from_dict(o) for o in doc["outcomes"]]
+    return merged
 
 
 def write_data_docs(root: Path, result: GateResult, *, at: dt.datetime) -> Path:
-    runs = root / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    page = runs / f"{result.run_id}.html"
-    page.write_text(render_run(result, at=at), "utf-8")
-    doc = {
-        "run_id": result.run_id,
-        "at": at.isoformat(),
-        "summary": result.summary(),
-        "feeds_skipped": result.feeds_skipped,
-        "outcomes": [dataclasses.asdict(o) for o in result.outcomes],
-    }
-    (runs / f"{result.run_id}.json").write_text(
-        json.dumps(doc, ensure_ascii=False, indent=1, default=str), "utf-8"
-    )
-    (root / "index.html").write_text(_index(runs), "utf-8")
+    """Write this call's feeds into ``runs/<run_id>/`` and re-render the run and index."""
+    run_dir = root / "runs" / result.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for feed in result.feeds_checked:
+        outcomes = [dataclasses.asdict(o) for o in result.outcomes if o.feed_id == feed]
+        doc = {"feed_id": feed, "at": at.isoformat(), "outcomes": outcomes}
+        (run_dir / f"{feed}.json").write_text(
+            json.dumps(doc, ensure_ascii=False, indent=1, default=str), "utf-8"
+        )
+    for feed, why in result.feeds_skipped.items():
+        doc = {"feed_id": feed, "at": at.isoformat(), "skipped": why}
+        (run_dir / f"{feed}.json").write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    merged = _run_so_far(run_dir, result.run_id)
+    page = run_dir / "index.html"
+    page.write_text(render_run(merged, at=at), "utf-8")
+    (run_dir / "summary.txt").write_text(merged.summary(), "utf-8")
+    (root / "index.html").write_text(_index(root / "runs"), "utf-8")
     return page

@@ -30,6 +30,11 @@ class Outcome:
     error: str | None
     at: dt.datetime
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        at = d["at"]
+        return cls(**{**d, "at": dt.datetime.fromisoformat(at) if isinstance(at, str) else at})
+
     def details(self) -> str:
         return json.dumps(
             {
@@ -84,6 +89,8 @@ class GateResult:
     @property
     def ok(self) -> bool:
         return not self.critical_failures
+
+    success = ok  # the name the ingest DAG reads
 
     def summary(self) -> str:
         passed = sum(o.success for o in self.outcomes)

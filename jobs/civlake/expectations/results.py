@@ -37,6 +37,7 @@ SCHEMA = pa.schema(
 )
 
 
+_FEED = re.compile(r"^[a-z][a-z0-9_]*$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:+\-]{1,200}$")
 
 
@@ -54,10 +55,16 @@ def results_path(lake_root: Path) -> Path:
     return lake.table_path(lake_root, "expectation_results")
 
 
-def write_results(lake_root: Path, run_id: str, outcomes: list[Outcome]) -> Path:
+def write_results(lake_root: Path, run_id: str, feeds: list[str], outcomes: list[Outcome]) -> Path:
+    """Replace the rows of ``run_id`` for ``feeds`` (other feeds of the run stay: the
+    ingest DAGs gate one feed each, possibly under the same run id)."""
     path = results_path(lake_root)
-    if lake.exists(path):
-        lake.delete_where(path, f"run_id = '{check_run_id(run_id)}'")
+    if lake.exists(path) and feeds:
+        for feed in feeds:
+            if not _FEED.match(feed):
+                raise ValueError(f"feed id {feed!r} is not snake_case")
+        in_list = ", ".join(f"'{f}'" for f in feeds)
+        lake.delete_where(path, f"run_id = '{check_run_id(run_id)}' AND feed_id IN ({in_list})")
     rows = {
         "run_id": [o.run_id for o in outcomes],
         "suite": [o.suite for o in outcomes],

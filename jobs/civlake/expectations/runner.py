@@ -60,7 +60,7 @@ def run_silver_gate(
         result.feeds_checked.append(feed_id)
         result.outcomes.extend(outcomes)
 
-    result.results_table = write_results(settings.lake, run_id, result.outcomes)
+    result.results_table = write_results(settings.lake, run_id, feeds, result.outcomes)
     result.data_docs = write_data_docs(settings.home / "data_docs", result, at=at)
     log.info("%s", result.summary())
     for o in result.warnings:
