@@ -74,12 +74,14 @@ OTHER_SCHEMAS: dict[str, pa.Schema] = {
             ("raw", _S), ("reasons", pa.list_(_S)), ("detail", _S), ("_ingested_at", _TS),
         ]
     ),
-    # Written by the expectations gate; only feed_id/delivery_id/success are relied on.
+    # Written by the expectations gate (civlake.expectations.results.SCHEMA); dbt relies
+    # on feed_id, delivery_id and success only.
     "expectation_results": pa.schema(
         [
-            ("feed_id", _S), ("delivery_id", _S), ("suite_name", _S),
-            ("expectation_type", _S), ("severity", _S), ("success", pa.bool_()),
-            ("run_at", _TS),
+            ("run_id", _S), ("suite", _S), ("feed_id", _S), ("delivery_id", _S),
+            ("expectation", _S), ("expectation_type", _S), ("column", _S), ("severity", _S),
+            ("success", pa.bool_()), ("unexpected_count", _I), ("element_count", _I),
+            ("details", _S), ("at", _TS),
         ]
     ),
     "core/person_source_xref": pa.schema(
@@ -98,16 +100,18 @@ OTHER_SCHEMAS: dict[str, pa.Schema] = {
             ("in_hukou", pa.bool_()), ("hukou_status", _S),
         ]
     ),
+    # civlake.resolve.organizations: the registry's columns plus org_key, in_registry.
     "core/organizations": pa.schema(
         [
             ("org_key", _S), ("uscc", _S), ("name", _S), ("org_type", _S), ("status", _S),
-            ("source_feeds", pa.list_(_S)),
+            ("in_registry", pa.bool_()),
         ]
     ),
     "core/org_source_xref": pa.schema(
         [
             ("feed_id", _S), ("_delivery_id", _S), ("_source_file", _S), ("_source_row", _I),
-            ("role", _S), ("org_key", _S), ("uscc", _S), ("match_method", _S),
+            ("role", _S), ("org_key", _S), ("org_uscc", _S), ("uscc_delivered", _S),
+            ("org_name", _S), ("match_method", _S),
         ]
     ),
 }  # fmt: skip
