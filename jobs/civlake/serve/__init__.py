@@ -1,0 +1,1 @@
+"""``civlake serve``: CKAN-compatible directory, DCAT, downloads, agency API, verification."""

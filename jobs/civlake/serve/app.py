@@ -1,0 +1,271 @@
+"""``civlake serve``: the open-data directory, agency pulls and the verification service.
+
+Routes (OUTPUTS.md section 5, stable): CKAN actions at ``/api/3/action/<a>`` and
+``/api/action/<a>``; DCAT at ``/catalog.jsonld``; the web page at ``/``; downloads at
+``/download/<dataset>/v<N>/<file>``; ``GET /api/v1/datasets/<name>/changes``;
+``POST /api/v1/verify``. Public routes serve only published (suppressed) files;
+only the grant-checked routes read person-level files or restricted tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from civlake.publish.catalog import VERIFY_QUESTIONS
+from civlake.publish.versions import diff_tables, latest_version, read_table, version_dir
+from civlake.serve import ckan, dcat, verify, web
+from civlake.serve.audit import AuditLog
+from civlake.serve.directory import Directory
+from civlake.serve.errors import ApiError
+from civlake.serve.guard import Guard
+from civlake.serve.security import Agencies, RateLimiter, require_agency, require_grant
+from civlake.settings import Settings
+
+MEDIA = {".csv": "text/csv; charset=utf-8", ".json": "application/json",
+         ".parquet": "application/vnd.apache.parquet", "": "text/plain; charset=utf-8"}  # fmt: skip
+
+
+def audit_path(settings: Settings) -> Path:
+    return settings.state_dir / "audit.jsonl"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog_dir: Path | None = None,
+    key_rate_per_minute: int = 120,
+    key_burst: int = 30,
+    public_rate_per_minute: int = 600,
+    public_burst: int = 120,
+    max_body: int = 16 * 1024,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> FastAPI:
+    """The ASGI app; run it with uvicorn on loopback (``civlake serve``)."""
+    directory = Directory.load(settings.publish, catalog_dir)
+    agencies = Agencies(settings)
+    per_key = RateLimiter(key_rate_per_minute, key_burst)
+    per_client = RateLimiter(public_rate_per_minute, public_burst)
+    app = FastAPI(title="civlake 数据开放目录", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def note(request: Request, **values) -> None:
+        request.state.audit.update({k: v for k, v in values.items() if v is not None})
+
+    def public(request: Request) -> None:
+        per_client.take(f"ip:{request.client.host if request.client else '?'}")
+
+    def agency_for(request: Request, grant: str | None = None):
+        agency = require_agency(agencies, request.headers.get("authorization"))
+        note(request, agency=agency.name, key_id=agency.key_id)
+        per_key.take(f"key:{agency.key_id}")
+        if grant is not None:
+            require_grant(agency, grant, clock().date())
+        return agency
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> JSONResponse:
+        note(request, reason=err.message)
+        help_url = None
+        if "/action/" in request.url.path:
+            help_url = f"{request.base_url}api/3/action/help_show?name={request.url.path.rsplit('/', 1)[-1]}"
+        return JSONResponse(err.body(help_url), status_code=err.status, headers=err.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "Not Found Error" if exc.status_code == 404 else "Bad Request"
+        err = ApiError(exc.status_code, kind, str(exc.detail))
+        note(request, reason=err.message)
+        return JSONResponse(err.body(), status_code=exc.status_code)
+
+    # --- CKAN Action API -------------------------------------------------------------
+    async def action(name: str, request: Request) -> JSONResponse:
+        public(request)
+        note(request, action=name)
+        help_url = f"{request.base_url}api/3/action/help_show?name={name}"
+        handler = ckan.ACTIONS.get(name)
+        if handler is None:
+            raise ApiError(400, "Bad Request", f"Bad request - Action name not known: {name[:60]}")
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params |= await _body_params(request)
+        if name == "package_show":
+            note(request, dataset=str(params.get("id"))[:100])
+        result = handler(directory, params, str(request.base_url))
+        return JSONResponse({"help": help_url, "success": True, "result": result})
+
+    for prefix in ("/api/3/action", "/api/action"):
+        app.add_api_route(f"{prefix}/{{name}}", action, methods=["GET", "POST"])
+
+    # --- DCAT and web page ----------------------------------------------------------
+    @app.get("/catalog.jsonld")
+    def catalog_jsonld(request: Request) -> JSONResponse:
+        public(request)
+        body = dcat.build_catalog(directory, str(request.base_url))
+        return JSONResponse(body, media_type="application/ld+json")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request, q: str = "", theme: str = "", open_type: str = "") -> HTMLResponse:
+        public(request)
+        fq = " ".join(f'{k}:"{v}"' for k, v in (("theme", theme), ("open_type", open_type)) if v)
+        result = ckan.package_search(
+            directory, {"q": q[:200], "fq": fq, "rows": 1000}, str(request.base_url)
+        )
+        themes = sorted({ds.theme for ds in directory.catalog.values()})
+        html = web.index_page(
+            result["results"], q=q, theme=theme, open_type=open_type, themes=themes
+        )
+        return HTMLResponse(html)
+
+    @app.get("/dataset/{name}", response_class=HTMLResponse)
+    def dataset_page(name: str, request: Request) -> HTMLResponse:
+        public(request)
+        ds = directory.find(name)
+        if ds is None:
+            return HTMLResponse(web.not_found_page(f"没有名为 {name} 的数据集"), status_code=404)
+        note(request, dataset=ds.name)
+        return HTMLResponse(web.dataset_page(directory.package(ds, str(request.base_url))))
+
+    # --- downloads ------------------------------------------------------------------
+    @app.get("/download/{name}/{version}/{filename}")
+    def download(name: str, version: str, filename: str, request: Request) -> FileResponse:
+        ds = directory.find(name)
+        if ds is None or not version.startswith("v") or not version[1:].isdigit():
+            raise ApiError(404, "Not Found Error", "no such dataset version")
+        number = int(version[1:])
+        note(request, dataset=ds.name, version=number, action="download")
+        if ds.is_open:
+            public(request)
+        else:
+            agency_for(request, ds.name)
+        if filename not in directory.download_names(ds, number):
+            raise ApiError(
+                404, "Not Found Error", f"{ds.name} v{number} has no file {filename[:80]}"
+            )
+        path = version_dir(settings.publish, ds.name, number) / filename
+        if filename.startswith(f"{ds.name}."):
+            manifest = json.loads((path.parent / "version.json").read_text("utf-8"))
+            note(request, rows=manifest["rows"])
+        media = MEDIA.get(path.suffix, "application/octet-stream")
+        return FileResponse(path, media_type=media, filename=filename)
+
+    # --- agency API -----------------------------------------------------------------
+    @app.get("/api/v1/datasets/{name}/changes")
+    def changes(
+        name: str, request: Request, since_version: str = "0", purpose: str = ""
+    ) -> JSONResponse:
+        note(request, action="changes", purpose=purpose[:200] or None)
+        agency = agency_for(request)
+        ds = directory.find(name)
+        if ds is None:
+            raise ApiError(404, "Not Found Error", f"no dataset {name[:80]}")
+        note(request, dataset=ds.name)
+        require_grant(agency, ds.name, clock().date())
+        if not ds.is_person_level:
+            raise ApiError(
+                409,
+                "Validation Error",
+                f"{ds.name} is not a shared person-level dataset; download it instead",
+            )
+        latest = latest_version(settings.publish, ds.name)
+        if not since_version.isdigit():
+            raise ApiError(
+                409,
+                "Validation Error",
+                "since_version must be a version number (0 = all)",
+                since_version=["Invalid integer"],
+            )
+        since = int(since_version)
+        if latest is None:
+            raise ApiError(404, "Not Found Error", f"{ds.name} has not been published yet")
+        if since > latest:
+            raise ApiError(
+                409,
+                "Validation Error",
+                f"since_version {since} is newer than the latest version {latest}",
+                since_version=[f"at most {latest}"],
+            )
+        old = read_table(settings.publish, ds.name, since) if since else None
+        diff = diff_tables(old, read_table(settings.publish, ds.name, latest), ds.key)
+        rows = [{k: _plain(v) for k, v in r.items()} for r in diff.to_pylist()]
+        note(request, version=latest, rows=len(rows))
+        return JSONResponse(
+            {
+                "dataset": ds.name,
+                "since_version": since,
+                "version": latest,
+                "count": len(rows),
+                "changes": rows,
+            }
+        )
+
+    @app.post("/api/v1/verify")
+    async def verify_person(request: Request) -> JSONResponse:
+        note(request, action="verify")
+        agency = agency_for(request)
+        body = await _json_object(request)
+        unknown = set(body) - {"question", "id_number", "purpose"}
+        if unknown:
+            raise ApiError(
+                409,
+                "Validation Error",
+                "unexpected fields",
+                **{k: ["not allowed"] for k in sorted(unknown)[:5]},
+            )
+        question, purpose = body.get("question"), body.get("purpose")
+        if question not in VERIFY_QUESTIONS:
+            raise ApiError(
+                409,
+                "Validation Error",
+                "unknown question",
+                question=[f"one of {', '.join(VERIFY_QUESTIONS)}"],
+            )
+        if not isinstance(purpose, str) or not purpose.strip() or len(purpose) > 200:
+            raise ApiError(
+                409,
+                "Validation Error",
+                "purpose is required",
+                purpose=["say why you ask (at most 200 characters)"],
+            )
+        note(request, question=question, purpose=purpose.strip())
+        require_grant(agency, f"verify:{question}", clock().date())
+        id_number = verify.normalise_id(str(body.get("id_number") or ""))
+        # The audit names the subject only partly: enough to investigate, not a copy of the ID.
+        note(request, subject=f"{id_number[:6]}********{id_number[-4:]}")
+        return JSONResponse({"answer": verify.answer(settings.warehouse, question, id_number)})
+
+    # Outermost of our middleware: refusals before routing are audited like the rest.
+    app.add_middleware(
+        Guard, audit=AuditLog(audit_path(settings)), max_body=max_body, max_url=4096, clock=clock
+    )
+    return app
+
+
+async def _body_params(request: Request) -> dict:
+    ctype = request.headers.get("content-type", "")
+    raw = await request.body()
+    if not raw:
+        return {}
+    if "application/json" in ctype or raw.lstrip().startswith(b"{"):
+        return await _json_object(request)
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def _json_object(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(409, "Validation Error", "request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(409, "Validation Error", "request body must be a JSON object")
+    return body
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -1,0 +1,127 @@
+"""The Chinese catalog web page: search, filters, dataset pages, download links.
+
+Server-rendered HTML with inline CSS and no scripts or CDN assets (works offline and
+under a strict CSP). Every value is escaped; filters are plain GET forms.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import urlencode
+
+from civlake.publish.catalog import OPEN_TYPES
+
+CSS = """
+body{font-family:"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:0;
+color:#222;background:#f6f7f9}
+header{background:#b71c1c;color:#fff;padding:14px 24px}header a{color:#fff;text-decoration:none}
+main{max-width:1080px;margin:0 auto;padding:16px 24px}
+form.search{display:flex;gap:8px;flex-wrap:wrap;margin:12px 0}
+input,select,button{font-size:15px;padding:6px 8px}
+.card{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:12px 16px;margin:10px 0}
+.tag{display:inline-block;background:#eef2f7;border-radius:3px;padding:1px 6px;margin:2px;
+font-size:13px}.open{background:#e6f4ea}.cond{background:#fdecea}
+table{border-collapse:collapse;width:100%;background:#fff}
+td,th{border:1px solid #ddd;padding:6px 8px;text-align:left;font-size:14px}
+.muted{color:#777;font-size:13px}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        '<header><a href="/"><strong>广州市民政数据开放目录</strong></a>'
+        ' <span class="muted" style="color:#fdd">· <a href="/catalog.jsonld">DCAT</a>'
+        ' · <a href="/api/3/action/package_list">API</a></span></header>'
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _badge(open_type: str) -> str:
+    cls = "open" if open_type == "无条件开放" else "cond"
+    return f'<span class="tag {cls}">{escape(open_type)}</span>'
+
+
+def index_page(
+    packages: list[dict], *, q: str, theme: str, open_type: str, themes: list[str]
+) -> str:
+    def option(value: str, current: str, label: str | None = None) -> str:
+        sel = " selected" if value == current else ""
+        return f'<option value="{escape(value)}"{sel}>{escape(label or value)}</option>'
+
+    form = (
+        '<form class="search" method="get" action="/">'
+        f'<input type="search" name="q" value="{escape(q)}" placeholder="搜索数据集、关键词、字段">'
+        '<select name="theme">' + option("", theme, "全部主题")
+        + "".join(option(t, theme) for t in themes) + "</select>"
+        '<select name="open_type">' + option("", open_type, "全部开放类型")
+        + "".join(option(t, open_type) for t in OPEN_TYPES) + "</select>"
+        "<button type=\"submit\">搜索</button></form>"
+    )  # fmt: skip
+    cards = []
+    for p in packages:
+        downloads = " ".join(
+            f'<a href="{escape(r["url"])}">{escape(r["format"])}</a>'
+            for r in p["resources"]
+            if not r.get("restricted")
+        )
+        cards.append(
+            f'<div class="card"><h3><a href="/dataset/{escape(p["name"])}">{escape(p["title"])}</a>'
+            f" {_badge(p['open_type'])}</h3><p>{escape(p['notes'])}</p>"
+            f'<p class="muted">主题：{escape(p["theme"])} · 提供方：{escape(p["author"])} · '
+            f"更新频率：{escape(p['update_frequency'])} · 版本：{escape(p['version'] or '未发布')}</p>"
+            + (f"<p>下载：{downloads}</p>" if downloads else "")
+            + "</div>"
+        )
+    body = form + f'<p class="muted">共 {len(packages)} 个数据集</p>' + "".join(cards)
+    return _page("广州市民政数据开放目录", body)
+
+
+def dataset_page(p: dict) -> str:
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
+        for k, v in (
+            ("信息资源代码", p["identifier"]), ("提供方", p["author"]), ("主题", p["theme"]),
+            ("关键词", "、".join(t["name"] for t in p["tags"])), ("开放类型", p["open_type"]),
+            ("共享类型", p["share_type"]), ("更新频率", p["update_frequency"]),
+            ("时间范围", f"{p['temporal_start']} 至 {p['temporal_end'] or '今'}"),
+            ("空间范围", p["spatial"]), ("许可", p["license_title"]),
+            ("发布日期", p["issued"]), ("更新日期", p["modified"]),
+        )
+    )  # fmt: skip
+    fields = "".join(
+        f"<tr><td>{escape(f['name'])}</td><td>{escape(f['title'])}</td>"
+        f"<td>{escape(f['type'])}</td><td>{escape(f['description'])}</td></tr>"
+        for f in p["fields"]
+    )
+    restricted = p["open_type"] != "无条件开放"
+    note = (
+        '<p class="tag cond">本数据集为有条件共享，下载需持授权部门的 API 密钥（Authorization: Bearer）。</p>'
+        if restricted
+        else ""
+    )
+    versions = "".join(
+        f"<tr><td>第 {v['version']} 版</td><td>{escape(v['published_at'])}</td><td>{v['rows']}</td><td>"
+        + " ".join(f'<a href="{escape(u)}">{escape(fmt)}</a>' for fmt, u in v["downloads"].items())
+        + "</td></tr>"
+        for v in reversed(p["versions"])
+    )
+    body = (
+        f"<h2>{escape(p['title'])} {_badge(p['open_type'])}</h2><p>{escape(p['notes'])}</p>{note}"
+        f"<h3>元数据</h3><table>{rows}</table>"
+        "<h3>字段</h3><table><tr><th>字段名</th><th>中文名</th><th>类型</th><th>说明</th></tr>"
+        f"{fields}</table>"
+        "<h3>版本与下载</h3><table><tr><th>版本</th><th>发布时间</th><th>行数</th><th>下载</th></tr>"
+        f"{versions or '<tr><td colspan=4>尚未发布</td></tr>'}</table>"
+        f'<p class="muted">API：<a href="/api/3/action/package_show?{urlencode({"id": p["name"]})}">'
+        "package_show</a></p>"
+    )
+    return _page(p["title"], body)
+
+
+def not_found_page(message: str) -> str:
+    return _page(
+        "未找到", f"<h2>未找到</h2><p>{escape(message)}</p><p><a href='/'>返回目录</a></p>"
+    )
