@@ -21,9 +21,15 @@ PROFILE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _levels(column: str, *levels, m: list[float]) -> list:
+def _levels(column: str, *levels, m: list[float], u: list[float] | None = None) -> list:
+    """Null level, then ``levels`` and an else level with prior m (and u) values. Prior u
+    values matter for levels so rare among non-matches (an ID one edit from another
+    person's) that random sampling may not see them at all."""
     out = [cll.NullLevel(column)]
-    for level, m_probability in zip([*levels, cll.ElseLevel()], m, strict=True):
+    everything = [*levels, cll.ElseLevel()]
+    for i, (level, m_probability) in enumerate(zip(everything, m, strict=True)):
+        if u is not None:
+            level = level.configure(u_probability=u[i])
         out.append(level.configure(m_probability=m_probability))
     return out
 
@@ -38,6 +44,7 @@ def comparisons() -> list:
                 cll.DamerauLevenshteinLevel("id_number", 1),
                 cll.DamerauLevenshteinLevel("id_number", 2),
                 m=[0.9, 0.06, 0.02, 0.02],
+                u=[1e-7, 1e-6, 1e-5, 1.0],
             ),
         ),
         cl.CustomComparison(
@@ -75,12 +82,14 @@ def comparisons() -> list:
         ),
         cl.CustomComparison(
             output_column_name="phone",
-            comparison_levels=_levels("phone", cll.ExactMatchLevel("phone"), m=[0.9, 0.1]),
+            comparison_levels=_levels(
+                "phone", cll.ExactMatchLevel("phone"), m=[0.9, 0.1], u=[1e-5, 1.0]
+            ),
         ),
         cl.CustomComparison(
             output_column_name="stable_key",
             comparison_levels=_levels(
-                "stable_key", cll.ExactMatchLevel("stable_key"), m=[0.95, 0.05]
+                "stable_key", cll.ExactMatchLevel("stable_key"), m=[0.95, 0.05], u=[1e-4, 1.0]
             ),
         ),
     ]
