@@ -676,3 +676,28 @@ def test_finding_ids_stable_when_a_month_arrives(built, findings):
     assert grown["first_detected_at"] == before["first_detected_at"]
     marriage = one(findings, "MARRIED_TWICE", "P_M1")
     assert after[marriage["finding_id"]]["first_detected_at"] == marriage["first_detected_at"]
+
+
+def test_worklists_per_district_masked(built, findings, tmp_path):
+    from civlake.verify import write_worklists
+    from openpyxl import load_workbook
+
+    paths = write_worklists(built, tmp_path / "worklists")
+    assert paths and all(p.suffix == ".xlsx" for p in paths)
+    tianhe = [p for p in paths if p.name.startswith("440106_")]
+    assert tianhe
+    book = load_workbook(tianhe[0], read_only=True)
+    assert book.sheetnames[0] == "汇总"
+    sheet = book["死亡后仍发放"]
+    header, *data = list(sheet.iter_rows(values_only=True))
+    assert header[0] == "序号" and "证据说明" in header
+    [row] = [r for r in data if r[2] == "王死"]
+    dead = one(findings, "DEATH_PAID", "P_DEAD")
+    assert row[3] == dead["id_number"][:6] + "********" + dead["id_number"][-4:]
+    assert "民政资金发放明细" in row[-1] and f"PD-{M3}" in row[-1]
+    # no raw ID anywhere in any workbook
+    raw_ids = {f["id_number"] for rule in findings.values() for f in rule if f["id_number"]}
+    for path in paths:
+        for ws in load_workbook(path, read_only=True).worksheets:
+            for r in ws.iter_rows(values_only=True):
+                assert not raw_ids & {str(v) for v in r if v is not None}

@@ -1,0 +1,153 @@
+"""Per-district worklists (核查工作清单) of open findings, as XLSX for district staff.
+
+One workbook per district: a 汇总 sheet (count and amount per rule) and one sheet per
+rule with Chinese headers, the evidence spelled out, and IDs masked
+(440106********1234): staff need to recognise the person, not to copy the number.
+Findings without a district go to a workbook for the city office (``未定区县``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from civlake.settings import Settings
+from civlake.verify.evidence import describe_evidence
+from civlake.verify.masking import mask_id
+
+PROGRAMS = {
+    "DB": "低保金", "TK": "特困供养金", "DBBY": "低保边缘补助", "GL": "高龄津贴",
+    "CJSH": "困难残疾人生活补贴", "CJHL": "重度残疾人护理补贴", "GE": "孤儿基本生活费",
+    "SW": "事实无人抚养儿童基本生活费",
+}  # fmt: skip
+ATTRIBUTES = {"name": "姓名", "sex": "性别", "birth_date": "出生日期"}
+COLUMNS = [
+    ("序号", 6), ("核查编号", 34), ("姓名/组织", 14), ("身份证号/信用代码", 22), ("项目", 16),
+    ("不一致数据集/属性", 22), ("起始月份", 10), ("截止月份", 10), ("涉及金额(元)", 14),
+    ("建议处理", 26), ("首次发现时间", 20), ("证据说明", 90),
+]  # fmt: skip
+UNKNOWN_DISTRICT = "000000000000"
+
+_QUERY = """
+select f.*, p.name as person_name
+from verify.findings as f
+left join staging.stg_persons as p on p.person_key = f.person_key
+where coalesce(f.status, 'open') = 'open'
+order by f.district_code, f.rule_code, f.period_start, f.finding_id
+"""
+
+
+class WorklistError(RuntimeError):
+    """The warehouse has no findings table to make worklists from."""
+
+
+def _read(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    import duckdb
+
+    if not settings.warehouse.exists():
+        raise WorklistError(
+            f"warehouse {settings.warehouse} does not exist: run `civlake run --through build` "
+            "first, then write the worklists"
+        )
+    # Not read_only: dbt may still hold this file open in the same process (the in-process
+    # Airflow run), and DuckDB refuses a second connection with a different configuration.
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        try:
+            cur = con.execute(_QUERY)
+        except duckdb.CatalogException as exc:
+            raise WorklistError(
+                f"verify.findings is missing in {settings.warehouse} ({exc}); build the "
+                "verify models (`civlake run --through verify`) before writing worklists"
+            ) from exc
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        try:
+            names = dict(con.execute(
+                "select division_code, any_value(name) from staging.stg_divisions group by 1"
+            ).fetchall())  # fmt: skip
+        except duckdb.Error:
+            names = {}  # divisions not loaded: file names carry the code only
+    finally:
+        con.close()
+    return rows, names
+
+
+def _cells(i: int, f: dict[str, Any]) -> list[Any]:
+    who = f.get("person_name") or f.get("org_uscc") or ""
+    ident = mask_id(f.get("id_number")) if f.get("person_key") else (f.get("org_uscc") or "")
+    feed_attr = ""
+    if f.get("feed_id"):
+        feed_attr = f"{f['feed_id']} / {ATTRIBUTES.get(f.get('attribute'), f.get('attribute'))}"
+    amount = f.get("amount_at_risk")
+    detected = f.get("first_detected_at")
+    return [
+        i, f["finding_id"], who, ident, PROGRAMS.get(f.get("program_code"), f.get("program_code") or ""),
+        feed_attr, f.get("period_start") or "", f.get("period_end") or "",
+        float(amount) if amount is not None else None, f.get("recommended_action") or "",
+        detected.strftime("%Y-%m-%d %H:%M") if detected else "", describe_evidence(f.get("evidence")),
+    ]  # fmt: skip
+
+
+def _sheet_name(title: str, used: set[str]) -> str:
+    name = re.sub(r"[\[\]:*?/\\]", "", title)[:28] or "核查"
+    base, n = name, 2
+    while name in used:
+        name, n = f"{base}{n}", n + 1
+    used.add(name)
+    return name
+
+
+def _write_book(path: Path, district: str, by_rule: dict[str, list[dict[str, Any]]]) -> None:
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
+    money = book.add_format({"num_format": "#,##0.00", "valign": "top"})
+    summary = book.add_worksheet("汇总")
+    summary.write_row(
+        0, 0, ["区县", "核查规则", "规则说明", "严重程度", "条数", "涉及金额(元)"], head
+    )
+    used = {"汇总"}
+    for r, (rule, findings) in enumerate(sorted(by_rule.items()), start=1):
+        first = findings[0]
+        amounts = [
+            float(f["amount_at_risk"]) for f in findings if f.get("amount_at_risk") is not None
+        ]
+        summary.write_row(
+            r, 0, [district, rule, first.get("rule_title"), first.get("severity"), len(findings)]
+        )
+        summary.write(r, 5, sum(amounts) if amounts else None, money)
+        sheet = book.add_worksheet(_sheet_name(first.get("rule_title") or rule, used))
+        sheet.write_row(0, 0, [c for c, _ in COLUMNS], head)
+        for col, (_, width) in enumerate(COLUMNS):
+            sheet.set_column(col, col, width, money if col == 8 else wrap)
+        for i, f in enumerate(findings, start=1):
+            sheet.write_row(i, 0, _cells(i, f))
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, len(findings), len(COLUMNS) - 1)
+    summary.set_column(0, 2, 24)
+    book.close()
+
+
+def write_worklists(settings: Settings, out_dir: Path) -> list[Path]:
+    """Write one XLSX per district with that district's open findings; returns the paths.
+
+    Rewrites the district files on every call (the findings table is the state), so a
+    rerun on an unchanged warehouse produces the same lists.
+    """
+    rows, names = _read(settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_district: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for f in rows:
+        by_district[f.get("district_code") or UNKNOWN_DISTRICT][f["rule_code"]].append(f)
+    paths = []
+    for code, by_rule in sorted(by_district.items()):
+        label = names.get(code) or ("未定区县" if code == UNKNOWN_DISTRICT else code)
+        path = out_dir / f"{code[:6]}_{label}_比对核查工作清单.xlsx"
+        _write_book(path, label, by_rule)
+        paths.append(path)
+    return paths
