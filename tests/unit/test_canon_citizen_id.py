@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from civlake.clean import canon
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from civlake.clean import canon
 
 PRODUCED = date(2026, 11, 1)
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -58,9 +57,10 @@ def test_fifteen_digit_upgrade_inserts_19_and_recomputes_check() -> None:
 
 
 def test_missing_blank_and_scientific_notation() -> None:
-    assert run([None, "", "  ", "　", "4.40106199001011e+17", "4.40106199001011E+17"]) == [
-        (None, "missing")
-    ] * 6
+    assert (
+        run([None, "", "  ", "　", "4.40106199001011e+17", "4.40106199001011E+17"])
+        == [(None, "missing")] * 6
+    )
 
 
 def test_birth_date_must_be_real_and_in_range() -> None:
