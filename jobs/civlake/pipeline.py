@@ -28,9 +28,21 @@ def reaches(through: str, stage: str) -> bool:
 
 
 def ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None = None):
+    from civlake.contracts import get_contract
     from civlake.ingest import ingest_landing
 
-    return ingest_landing(settings, now=now, feeds=[feed_id], progress=progress)[feed_id]
+    summary = ingest_landing(settings, now=now, feeds=[feed_id], progress=progress)[feed_id]
+    if settings.exchange_url and get_contract(feed_id, settings.schemas_dir).api:
+        # API feeds also arrive as exchange snapshots; same bronze, same audit ledger.
+        from civlake.exchange import pull_api_feeds, resolve_token
+        from civlake.exchange.puller import merge_into
+
+        pulled = pull_api_feeds(
+            settings, base_url=settings.exchange_url, token=resolve_token(), now=now,
+            feeds=[feed_id], progress=progress,
+        )[feed_id]  # fmt: skip
+        merge_into(summary, pulled, settings, feed_id)
+    return summary
 
 
 def clean(settings: Settings, feed_id: str, *, now: datetime) -> dict:

@@ -66,11 +66,17 @@ def with_lineage(
 
 
 def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[str]:
-    """Delivery ids in bronze without an audit row: a crash between the two commits."""
-    table = lake.read_arrow(bronze_path(lake_root, feed_id), columns=["_delivery_id"])
+    """Delivery ids in bronze without an audit row: a crash between the two commits.
+
+    API snapshots (``_format`` api) are excluded: their committed pages are the exchange
+    puller's resume checkpoint, and the puller repairs them itself (civlake.exchange)."""
+    table = lake.read_arrow(bronze_path(lake_root, feed_id), columns=["_delivery_id", "_format"])
     if table is None:
         return []
-    ids = set(table.column("_delivery_id").unique().to_pylist())
+    pairs = zip(
+        table.column("_delivery_id").to_pylist(), table.column("_format").to_pylist(), strict=True
+    )
+    ids = {d for d, fmt in pairs if fmt != "api"}
     return sorted(ids - audited)
 
 

@@ -1,0 +1,24 @@
+"""Exchange-platform channel: pull API feeds into bronze; simulate the platform for tests."""
+
+from civlake.exchange.client import (
+    CursorExpired,
+    ExchangeAuthError,
+    ExchangeError,
+    ExchangeNotFound,
+    ExchangeUnavailable,
+    RetryPolicy,
+)
+from civlake.exchange.puller import PullSummary, pull_api_feeds
+from civlake.exchange.token import resolve_token
+
+__all__ = [
+    "CursorExpired",
+    "ExchangeAuthError",
+    "ExchangeError",
+    "ExchangeNotFound",
+    "ExchangeUnavailable",
+    "PullSummary",
+    "RetryPolicy",
+    "pull_api_feeds",
+    "resolve_token",
+]
