@@ -117,3 +117,28 @@ def test_typo_id_and_traditional_name_link_to_the_hukou_person(tmp_path, monkeyp
     (golden,) = [p for p in persons if p["person_key"] == rows[0]["person_key"]]
     assert golden["name"] == "刘国华" and golden["id_number"] == true_id
     assert golden["source_feeds"] == ["elderly_allowance", "hukou_population"]
+
+
+def test_unknown_person_with_two_different_typos_is_one_new_person(tmp_path, monkeypatch):
+    import random
+
+    settings = _settings(tmp_path, monkeypatch)
+    build(settings.lake, persons=200, months=1, seed=5)
+    rng = random.Random(1)
+    true_id = make_id(rng, date(1940, 2, 2), male=True)
+    lineage = {"_source_file": "f.csv", "_produced_at": "2026-02-01T02:00:00+08:00",
+               "_delivery_id": "20260201-440100-009"}  # fmt: skip
+    person = {"id_number_status": "invalid", "sex": "1", "birth_date": date(1940, 2, 2),
+              "hukou_division_code": "440106011001", **lineage}  # fmt: skip
+    lake.append(
+        lake.table_path(settings.lake, "silver", "elderly_allowance"),
+        pa.Table.from_pylist([
+            {**person, "id_number": typo_id(rng, true_id), "name": "欧阳明", "_source_row": 1},
+            {**person, "id_number": typo_id(rng, true_id), "name": "歐陽明", "_source_row": 2},
+        ]),
+    )  # fmt: skip
+    resolve_persons(settings, now=NOW)
+    rows = [r for r in _xref(settings).to_pylist() if r["_delivery_id"] == "20260201-440100-009"]
+    assert len({r["id_number"] for r in rows}) == 2
+    assert len({r["person_key"] for r in rows}) == 1
+    assert {r["match_method"] for r in rows} == {"new_person"}

@@ -151,3 +151,28 @@ def link(
             "match_probability": scored["match_probability"].astype(float).values,
         }
     )
+
+
+def cluster_unmatched(unmatched: pd.DataFrame, trained: dict, config: LinkageConfig) -> dict:
+    """Entities no known person claimed, deduplicated among themselves (a person outside
+    every valid-ID source whose ID was mistyped differently in two feeds). Returns
+    entity person_ref -> representative person_ref (the smallest in its cluster)."""
+    if unmatched["person_ref"].nunique() < 2:
+        return {}
+    spec = dict(trained, link_type="dedupe_only")
+    pairs = _linker([unmatched], spec).inference.predict(
+        threshold_match_probability=config.threshold
+    )
+    scored = pairs.as_pandas_dataframe()
+    parent: dict[str, str] = {}
+
+    def root(ref: str) -> str:
+        while parent.get(ref, ref) != ref:
+            ref = parent[ref]
+        return ref
+
+    for a, b in zip(scored["person_ref_l"], scored["person_ref_r"], strict=True):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {ref: root(ref) for ref in parent}

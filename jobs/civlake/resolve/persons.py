@@ -70,7 +70,11 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
             matches["match_probability"]
         )
         refs.loc[hit, "person_ref"] = refs.loc[hit, "person_ref"].map(matches["match"])
-        refs.loc[~known & ~hit, "match_method"] = "new_person"
+        new = ~known & ~hit
+        refs.loc[new, "match_method"] = "new_person"
+        leftover = left[~left["person_ref"].isin(matches.index)]
+        merged = linkage.cluster_unmatched(leftover, trained, config)
+        refs.loc[new, "person_ref"] = refs.loc[new, "person_ref"].replace(merged)
     is_id = refs["person_ref"].str.startswith("id:")
     refs["canon_id"] = refs["person_ref"].str[3:].where(is_id, None)
     return refs
