@@ -34,11 +34,20 @@ class Guard:
         state = scope.setdefault("state", {})
         info: dict = state.setdefault("audit", {})
         started = self.clock()
-        status = {"code": 500}
+        status = {"code": 500, "audited": False}
+
+        def write_audit() -> None:
+            if not status["audited"]:
+                status["audited"] = True
+                self.audit.write(_record(scope, info, status["code"], started))
 
         async def send_wrapper(message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Audit before the response completes: a client never holds data (or a
+                # refusal) that the log does not show yet.
+                write_audit()
             await send(message)
 
         try:
@@ -61,7 +70,7 @@ class Guard:
 
             await self.app(scope, replay, send_wrapper)
         finally:
-            self.audit.write(_record(scope, info, status["code"], started))
+            write_audit()
 
     def _check_request(self, scope) -> ApiError | None:
         path: str = scope["path"]

@@ -1,0 +1,142 @@
+"""civlake serve on a real loopback port, read by the real ckanapi client and Frictionless."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import urllib.request
+from datetime import UTC, datetime
+
+import ckanapi
+import pytest
+from civlake.publish import load_catalog, publish_all
+from civlake.publish.sample import build_sample_warehouse
+from civlake.serve.app import create_app
+from civlake.serve.background import serve_in_background
+from civlake.settings import load_settings
+from frictionless import validate
+
+pytestmark = pytest.mark.e2e
+NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    home = tmp_path_factory.mktemp("serve")
+    settings = load_settings(env={"CIVLAKE_HOME": str(home)})
+    written = build_sample_warehouse(settings.warehouse)
+    publish_all(settings, now=NOW)
+    # Generous public limits: this module downloads every file; rate limits have their own test.
+    app = create_app(settings, public_burst=100_000)
+    with serve_in_background(app) as base:
+        yield base, settings, written
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.read()
+
+
+def test_ckanapi_lists_searches_shows_and_downloads(site) -> None:
+    base, _, _ = site
+    ckan = ckanapi.RemoteCKAN(base.rstrip("/"), user_agent="civlake-test/1.0")
+    names = ckan.action.package_list()
+    assert set(names) == set(load_catalog())
+    assert ckan.action.organization_list() == ["gz-mzj", "gz-shzz"]
+
+    found = ckan.action.package_search(
+        q="低保", fq='theme:社会救助 +open_type:"无条件开放"', rows=5,
+        **{"facet.field": ["tags", "organization"]},
+    )  # fmt: skip
+    assert [p["name"] for p in found["results"]] == ["assistance_statistics"]
+    tags = {i["name"]: i["count"] for i in found["search_facets"]["tags"]["items"]}
+    assert tags["低保"] == 1
+
+    page = ckan.action.package_search(rows=3, start=3, sort="name asc")
+    assert page["count"] == len(names) and [p["name"] for p in page["results"]] == names[3:6]
+
+    pkg = ckan.action.package_show(id="assistance_statistics")
+    assert pkg["open_type"] == "无条件开放" and pkg["version"] == "1"
+    csv_res = next(r for r in pkg["resources"] if r["format"] == "CSV")
+    data = _get(csv_res["url"])
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == csv_res["hash"]
+    assert "/v1/" in csv_res["url"]
+
+    with pytest.raises(ckanapi.NotFound):
+        ckan.action.package_show(id="no_such_dataset")
+    with pytest.raises(ckanapi.ValidationError):
+        ckan.action.package_search(fq="theme:x OR 1=1")
+
+
+def test_both_action_prefixes_answer_get_and_post(site) -> None:
+    base, _, _ = site
+    for prefix in ("api/3/action", "api/action"):
+        body = json.loads(_get(f"{base}{prefix}/package_show?id=deaths_registry"))
+        assert set(body) == {"help", "success", "result"} and body["success"] is True
+        req = urllib.request.Request(
+            f"{base}{prefix}/package_search", data=b'{"rows": 1}',
+            headers={"Content-Type": "application/json"}, method="POST",
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert json.loads(resp.read())["result"]["count"] == len(load_catalog())
+
+
+def test_every_open_package_validates_over_http(site) -> None:
+    base, _, _ = site
+    for name, ds in load_catalog().items():
+        if not ds.is_open:
+            continue
+        report = validate(f"{base}download/{name}/v1/datapackage.json")
+        assert report.valid, (name, report.flatten(["type", "note"])[:3])
+
+
+def test_open_downloads_never_hold_person_rows(site) -> None:
+    base, _, written = site
+    ids = {p["id_number"] for p in written["persons"]}
+    names = {p["name"] for p in written["persons"]}
+    for name, ds in load_catalog().items():
+        if not ds.is_open:
+            continue
+        pkg = json.loads(_get(f"{base}api/3/action/package_show?id={name}"))["result"]
+        for res in pkg["resources"]:
+            text = _get(res["url"]).decode("utf-8", errors="replace")
+            assert not ids & set(re.findall(r"\d{17}[\dX]", text)), name
+            assert not any(n in text for n in names), name
+        csv_url = next(r["url"] for r in pkg["resources"] if r["format"] == "CSV")
+        counts = ds.suppression.counts if ds.suppression else ()
+        for row in csv.DictReader(io.StringIO(_get(csv_url).decode("utf-8-sig"))):
+            assert all(row[c] == "" or not 1 <= int(row[c]) <= 4 for c in counts), (name, row)
+
+
+def test_dcat_catalog_has_mandatory_dcat_ap_properties(site) -> None:
+    base, _, _ = site
+    doc = json.loads(_get(f"{base}catalog.jsonld"))
+    assert doc["@type"] == "dcat:Catalog"
+    assert doc["dct:title"] and doc["dct:description"] and doc["dct:publisher"]["foaf:name"]
+    assert len(doc["dcat:dataset"]) == len(load_catalog())
+    for node in doc["dcat:dataset"]:
+        assert node["@type"] == "dcat:Dataset" and node["dct:title"] and node["dct:description"]
+        assert node["dct:publisher"]["@type"] == "foaf:Agent"
+        assert node["dcat:theme"]["@type"] == "skos:Concept"
+        for dist in node["dcat:distribution"]:
+            assert dist["dcat:accessURL"]["@id"].startswith(base)
+            assert dist["dct:license"]["@type"] == "dct:LicenseDocument"
+
+
+def test_web_page_searches_filters_and_links_downloads(site) -> None:
+    base, _, _ = site
+    home = _get(base).decode()
+    assert "广州市民政数据开放目录" in home and "/dataset/marriage_statistics" in home
+    # no CDN or remote assets: no scripts or stylesheets, absolute links only to this server
+    assert "<script" not in home and "<link" not in home and "src=" not in home
+    assert all(u.startswith(base) for u in re.findall(r'href="((?:https?:)?//[^"]*)"', home))
+    only = _get(f"{base}?theme=%E6%AE%A1%E8%91%AC%E6%9C%8D%E5%8A%A1").decode()  # 殡葬服务
+    assert "/dataset/deaths_registry" in only and "/dataset/marriage_statistics" not in only
+    cond = _get(f"{base}?open_type=%E4%B8%8D%E4%BA%88%E5%BC%80%E6%94%BE").decode()  # 不予开放
+    assert "/dataset/deaths_registry" in cond and "/dataset/civil_divisions" not in cond
+    page = _get(f"{base}dataset/civil_divisions").decode()
+    assert "区划代码" in page and "/download/civil_divisions/v1/civil_divisions.csv" in page
