@@ -55,3 +55,15 @@ def sex_from_id(id_number: str | None) -> str | None:
     if not id_number or len(id_number) != 18 or not id_number[16].isdigit():
         return None
     return "1" if int(id_number[16]) % 2 else "2"
+
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def id_check_ok(id_number: str | None) -> bool:
+    """GB 11643 check character (format and check only; the clean gate owns the rest)."""
+    if not id_number or len(id_number) != 18 or not id_number[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(id_number[:17], _WEIGHTS, strict=True))
+    return _CHECK[total % 11] == id_number[17]

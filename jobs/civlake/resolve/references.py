@@ -9,13 +9,16 @@ per-feed except which division column describes where the person lives.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from civlake import lake
 from civlake.contracts import FeedContract, load_contracts
-from civlake.resolve.names import birth_from_id, name_pinyin, normalize_name
+from civlake.resolve.names import birth_from_id, id_check_ok, name_pinyin, normalize_name
+
+log = logging.getLogger(__name__)
 
 LINEAGE = ["_delivery_id", "_source_file", "_source_row"]
 # Where the person is registered or served, best first; a payer's division is only the
@@ -64,16 +67,43 @@ def _role_frame(feed: FeedContract, table: pd.DataFrame, role) -> pd.DataFrame:
     return out[keep]
 
 
+def _wanted(feed: FeedContract) -> list[str]:
+    cols = [*LINEAGE, "_produced_at", "phone", "person_status", "status_changed_on",
+            *DIVISION_COLUMNS, *DEATH_FEEDS.values()]  # fmt: skip
+    for role in feed.persons:
+        for name in (role.id, role.name, role.birth_date, role.sex, role.stable_key):
+            if name:
+                cols += [name, f"{name}_status"]
+    return list(dict.fromkeys(cols))
+
+
 def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataFrame:
     """All person references in silver, with comparison forms of name and birth date."""
     frames = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
             continue
-        arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", feed.feed_id))
-        if arrow is None or arrow.num_rows == 0:
+        path = lake.table_path(lake_dir, "silver", feed.feed_id)
+        dt = lake.open_table(path)
+        if dt is None:
             continue
-        table = arrow.to_pandas(types_mapper=None, date_as_object=True)
+        present = set(dt.schema().to_arrow().names)
+        # Only the columns a person reference needs: silver rows are wide, cities large.
+        wanted = [c for c in _wanted(feed) if c in present]
+        table = dt.to_pyarrow_table(columns=wanted).to_pandas(date_as_object=True)
+        if table.empty:
+            continue
+        for role in feed.persons:
+            if f"{role.id}_status" not in present:
+                log.warning(
+                    "silver.%s has no %s_status column: deriving it from the check "
+                    "character (rerun the clean gate to get the full status)",
+                    feed.feed_id, role.id,
+                )  # fmt: skip
+                table[f"{role.id}_status"] = [
+                    None if i is None else ("valid" if id_check_ok(i) else "invalid")
+                    for i in table.get(role.id, pd.Series([None] * len(table)))
+                ]
         frames.extend(_role_frame(feed, table, role) for role in feed.persons)
     if not frames:
         return pd.DataFrame(columns=REF_COLUMNS)
