@@ -28,6 +28,8 @@ class Snapshot:
     # A record is the delivered JSON object; a line that is not one is served as its raw
     # text, so the puller quarantines it exactly as the file channel would (ROW_MALFORMED).
     records: tuple[dict | str, ...]
+    # Fault simulation: a listing that declares a count other than what is served.
+    declared_rows: int | None = None
 
     @property
     def rows(self) -> int:
@@ -38,7 +40,7 @@ class Snapshot:
             "snapshot_id": self.snapshot_id,
             "period": self.period,
             "mode": self.mode,
-            "rows": self.rows,
+            "rows": self.rows if self.declared_rows is None else self.declared_rows,
             "produced_at": self.produced_at,
         }
 
