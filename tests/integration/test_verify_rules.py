@@ -337,6 +337,9 @@ def build_city() -> City:
     # on 1 September -> 90-99 from September, registered so.
     p("P_GLT", "吴九十", date(1935, 6, 15))
     p("P_GL90", "郑整九十", date(1936, 9, 1))
+    # ... and a 78-year-old in the register has no tier at all: the whole standard.
+    p("P_GLYOUNG", "冯七十八", date(1948, 1, 1))
+    c.elderly("P_GLYOUNG", M3, "80-89岁", "100")
     for m in (M1, M2, M3):
         c.elderly("P_GLT", m, "80-89岁", "100")
         c.elderly("P_GL90", m, *(("80-89岁", "100") if m == M1 else ("90-99岁", "300")))
@@ -599,7 +602,8 @@ def test_gl_unclaimed(findings):
 
 
 def test_gl_tier_wrong_range(findings):
-    assert keys(findings, "GL_TIER_WRONG") == {"P_GLT"}
+    assert keys(findings, "GL_TIER_WRONG") == {"P_GLT", "P_GLYOUNG"}
+    assert one(findings, "GL_TIER_WRONG", "P_GLYOUNG")["amount_at_risk"] == 100
     f = one(findings, "GL_TIER_WRONG", "P_GLT")
     assert (f["period_start"], f["period_end"], f["amount_at_risk"]) == (M1, M3, -600)
 
@@ -644,10 +648,7 @@ def test_guardian_deceased(findings):
 
 
 def test_married_twice(findings):
-    got = {
-        (f["person_key"], json.loads(f["evidence"])["registration"]["values"]["cert_no"])
-        for f in findings["MARRIED_TWICE"]
-    }
+    got = {(f["person_key"], f["registration_no"]) for f in findings["MARRIED_TWICE"]}
     assert got == {("P_M1", "J2026-001")}
 
 

@@ -20,8 +20,9 @@ persons as (
 by_certificate as (
     select
         p.person_key,
-        arg_max(c.death_date, c.issued_at) as death_date,
-        arg_max(c.death_place_type, c.issued_at) as death_place_type
+        -- A reissued certificate corrects the earlier one: the latest issued wins.
+        arg_max(c.death_date, coalesce(c.issued_at, c._ingested_at)) as death_date,
+        arg_max(c.death_place_type, coalesce(c.issued_at, c._ingested_at)) as death_place_type
     from certificates as c
     {{ join_person_key('c', 'death_certificates', 'deceased', 'p') }}
     where p.person_key is not null

@@ -41,7 +41,7 @@ gl_age as (
     cross join months
     where persons.in_hukou
         and persons.birth_date is not null
-        and (persons.hukou_left_month is null or months.month <= persons.hukou_left_month)
+        and (persons.hukou_left_month is null or months.month < persons.hukou_left_month)
         and strptime(months.month || '-01', '%Y-%m-%d')::date
         > date_trunc('month', persons.birth_date + interval 80 year)
 ),

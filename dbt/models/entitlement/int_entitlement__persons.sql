@@ -45,8 +45,8 @@ final as (
         ) as death_date,
         hukou.person_key is not null as in_hukou,
         hukou.person_status as hukou_status,
-        -- 迁出/注销 ends "hukou in the city" after the month of the change (like death);
-        -- without a change date nothing can be shown to be in the city.
+        -- 人员状态 is read at the end of a month: from the month of a 迁出/注销 change the
+        -- person is no longer in the city; without a change date, never shown to be.
         case
             when hukou.person_status in ('迁出', '注销')
                 then coalesce(strftime(hukou.status_changed_on, '%Y-%m'), '0000-00')

@@ -11,7 +11,8 @@ renamed as (
         source_unit_name,
         period,
         mode,
-        cast(produced_at as timestamptz) as produced_at,
+        -- A rejected manifest may carry an unreadable produced_at: null, not a failed build.
+        try_cast(produced_at as timestamptz) as produced_at,
         channel,
         status,
         reject_reason,

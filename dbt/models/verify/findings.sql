@@ -47,6 +47,9 @@ final as (
         unioned.program_code,
         unioned.feed_id,
         unioned.attribute,
+        case when unioned.rule_code = 'MARRIED_TWICE'
+            then json_extract_string(unioned.evidence, '$.registration.values.cert_no')
+        end as registration_no,
         unioned.period_start,
         unioned.period_end,
         unioned.amount_at_risk,

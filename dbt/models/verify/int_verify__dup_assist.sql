@@ -39,7 +39,7 @@ final as (
         person_key,
         null::varchar as org_uscc,
         null::varchar as program_code,
-        null::varchar as feed_id,
+        'assistance_recipients' as feed_id,
         null::varchar as attribute,
         min(month) as period_start,
         max(month) as period_end,

@@ -1,35 +1,68 @@
 -- GL_TIER_WRONG: an active 高龄津贴 register row whose tier or monthly standard does not
--- match the age-based due (tier by age on the 1st of the month). Grain person x month
--- range; amount_at_risk = (register standard - due standard) summed over the range.
+-- match the person's age on the 1st of the month (no tier at all below 80). Grain person
+-- x month range; amount_at_risk = (register standard - age standard, 0 below 80) summed
+-- over the range. Read against age only: hukou and death have rules of their own.
 with register as (
     select * from {{ ref('int_entitlement__register_months') }}
     where feed_id = 'elderly_allowance' and is_active and person_key is not null
 ),
 
-due as (
-    select * from {{ ref('int_entitlement__due') }}
-    where program_code = 'GL'
+persons as (
+    select person_key, birth_date from {{ ref('int_entitlement__persons') }}
+    where birth_date is not null
+),
+
+policy as (
+    select * from {{ ref('policy_standards') }} where program_code = 'GL'
+),
+
+aged as (
+    select
+        register.*,
+        strptime(register.month || '-01', '%Y-%m-%d')::date as month_start,
+        year(month_start) - year(persons.birth_date)
+        - case when month(persons.birth_date) > month(month_start)
+            or (month(persons.birth_date) = month(month_start) and day(persons.birth_date) > 1)
+            then 1 else 0 end as age_on_first
+    from register
+    inner join persons on persons.person_key = register.person_key
+),
+
+wanted as (
+    select
+        aged.*,
+        case when age_on_first >= 100 then '100岁以上'
+            when age_on_first >= 90 then '90-99岁'
+            when age_on_first >= 80 then '80-89岁' end as due_tier,
+        policy.monthly_standard as due_standard
+    from aged
+    left join policy
+        on policy.standard_key = case when age_on_first >= 100 then '100岁以上'
+            when age_on_first >= 90 then '90-99岁'
+            when age_on_first >= 80 then '80-89岁' end
+        and aged.month_start >= policy.valid_from
+        and aged.month_start <= coalesce(policy.valid_to, date '9999-12-31')
 ),
 
 per_month as (
     select
-        register.person_key,
-        register.month,
-        max(register.register_standard) - max(due.due_amount) as difference,
+        person_key,
+        month,
+        max(register_standard) - coalesce(max(due_standard), 0) as difference,
         list({
-            'feed': 'elderly_allowance', 'delivery': register._delivery_id,
-            'file': register._source_file, 'row': register._source_row,
+            'feed': 'elderly_allowance', 'delivery': _delivery_id,
+            'file': _source_file, 'row': _source_row,
             'values': {
-                'month': register.month, 'tier': register.register_key,
-                'monthly_standard': register.register_standard::varchar,
-                'due_tier': due.standard_key, 'due_standard': due.due_amount::varchar
+                'month': month, 'tier': register_key,
+                'monthly_standard': register_standard::varchar, 'age': age_on_first::varchar,
+                'due_tier': due_tier, 'due_standard': due_standard::varchar
             }
         }) as rows
-    from register
-    inner join due on due.person_key = register.person_key and due.month = register.month
-    where register.register_key is distinct from due.standard_key
-        or register.register_standard is distinct from due.due_amount
-    group by register.person_key, register.month
+    from wanted
+    where due_tier is null
+        or register_key is distinct from due_tier
+        or register_standard is distinct from due_standard
+    group by person_key, month
 ),
 
 islands as (
@@ -46,7 +79,7 @@ final as (
         person_key,
         null::varchar as org_uscc,
         'GL' as program_code,
-        null::varchar as feed_id,
+        'elderly_allowance' as feed_id,
         null::varchar as attribute,
         min(month) as period_start,
         max(month) as period_end,

@@ -23,7 +23,7 @@ final as (
         children.person_key,
         null::varchar as org_uscc,
         null::varchar as program_code,
-        null::varchar as feed_id,
+        'child_welfare' as feed_id,
         null::varchar as attribute,
         any_value(children.month) as period_start,
         any_value(children.month) as period_end,

@@ -63,7 +63,7 @@ final as (
         person_key,
         null::varchar as org_uscc,
         null::varchar as program_code,
-        null::varchar as feed_id,
+        'marriage_registrations' as feed_id,
         null::varchar as attribute,
         strftime(any_value(registered_on), '%Y-%m') as period_start,
         strftime(any_value(registered_on), '%Y-%m') as period_end,

@@ -49,7 +49,8 @@ as_of as (
 flagged as (
     select *
     from as_of
-    where (org_status in ('注销', '撤销') and (org_status_date is null or org_status_date <= donated_on))
+    -- a deregistration without a date cannot be placed before the donation
+    where (org_status in ('注销', '撤销') and org_status_date <= donated_on)
         or coalesce(snapshot_abnormal, false)
 ),
 
@@ -59,7 +60,7 @@ final as (
         null::varchar as person_key,
         resolved_uscc as org_uscc,
         null::varchar as program_code,
-        null::varchar as feed_id,
+        'charity_donations' as feed_id,
         null::varchar as attribute,
         donated_month as period_start,
         donated_month as period_end,
