@@ -49,14 +49,44 @@ def absent_lake_tables(settings: Settings) -> list[str]:
     return [t for t in wanted if not (settings.lake / t / "_delta_log").is_dir()]
 
 
+def dbt_work_dir(settings: Settings) -> Path:
+    """Where dbt's target/ (manifest, run results, docs) and logs/ go for these settings."""
+    return settings.warehouse.parent / f"{settings.warehouse.stem}_dbt"
+
+
 def _invoke(settings: Settings, args: list[str]) -> Any:
     from dbt.cli.main import dbtRunner
 
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet"]
+    # Artefacts and logs live beside the warehouse they describe, not in the shared
+    # checkout: two builds (tests, two cities) must not overwrite each other's manifest.
+    work = dbt_work_dir(settings)
+    common = [
+        "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
+        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+    ]  # fmt: skip
     env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
     with _env(env):
-        return dbtRunner().invoke([*args, *common])
+        try:
+            return dbtRunner().invoke([*args, *common])
+        finally:
+            _release_warehouse()
+
+
+def _release_warehouse() -> None:
+    """Close dbt-duckdb's cached in-process connection to the warehouse file.
+
+    dbt-duckdb keeps one DuckDB instance per process for reuse across invocations; while
+    it is open, any other connection in this process (the publish stage, a test reading
+    the marts read-only) is refused with "different configuration". Closing it costs a
+    reconnect (milliseconds) on the next build.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def _failures(result: Any) -> list[str]:
@@ -93,7 +123,8 @@ def run_dbt(
         ) from result.exception
     failed = _failures(result)
     if failed or not result.success:
-        detail = "\n  ".join(failed) or "no node failed; see dbt/logs/dbt.log"
+        log = dbt_work_dir(settings) / "logs" / "dbt.log"
+        detail = "\n  ".join(failed) or f"no node failed; see {log}"
         raise DbtBuildError(
             f"dbt build failed on {len(failed)} node(s) (warehouse {settings.warehouse}):\n"
             f"  {detail}\nFix the model or the data it names, then rerun; "
@@ -120,4 +151,4 @@ def generate_docs(settings: Settings) -> Path:
             f"dbt docs generate failed ({result.exception}); build the project first "
             f"with run_dbt (the catalog reads the built warehouse {settings.warehouse})"
         )
-    return DBT_DIR / "target"
+    return dbt_work_dir(settings) / "target"
