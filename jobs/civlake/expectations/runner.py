@@ -95,11 +95,18 @@ def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[O
         for frame, group, index in runs:
             if not group:
                 continue
-            for spec, r in session.validate(
-                frame, name, group, index_columns=index, resolve=divisions
-            ):
+            for spec, r in session.validate(frame, name, group, resolve=divisions):
                 outcomes.append(
-                    to_outcome(spec, r, run_id=run_id, suite=name, feed_id=feed_id, at=at)
+                    to_outcome(
+                        spec,
+                        r,
+                        run_id=run_id,
+                        suite=name,
+                        feed_id=feed_id,
+                        at=at,
+                        frame=frame,
+                        index_columns=index,
+                    )
                 )
     return outcomes, ""
 
