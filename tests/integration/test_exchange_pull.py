@@ -104,7 +104,7 @@ def test_retry_after_is_honoured(tmp_path, landing, now):
     for i in limited:
         gap = log[i + 1]["at"] - log[i]["at"]
         # waited the announced second, and not much more (no extra backoff on top)
-        assert 1.0 <= gap < 1.5, gap
+        assert 1.0 <= gap < 1.8, gap
 
 
 def test_bad_token_stops_at_once_and_leaves_the_lake_unchanged(tmp_path, landing, now):

@@ -90,8 +90,11 @@ def source_unit(snapshot_id: str) -> str:
     return parts[1] if len(parts) == 3 else "440100"
 
 
-def committed(lake_root: Path, feed_id: str) -> dict[str, Progress]:
-    """Progress of every API snapshot with rows in bronze (finished or not)."""
+def committed(
+    lake_root: Path, feed_id: str, *, exclude: set[str] | frozenset[str] = frozenset()
+) -> dict[str, Progress]:
+    """Progress of the API snapshots with rows in bronze, except ``exclude`` (the audited
+    ones: reading only unfinished snapshots keeps a rerun cheap however long the history)."""
     dt = lake.open_table(bronze.bronze_path(lake_root, feed_id))
     if dt is None:
         return {}
@@ -100,7 +103,8 @@ def committed(lake_root: Path, feed_id: str) -> dict[str, Progress]:
         return {}
     table = dt.to_pyarrow_table(
         columns=["_delivery_id", "_source_row", CURSOR_COLUMN],
-        filters=[("_format", "=", FORMAT)],
+        filters=[("_format", "=", FORMAT)]
+        + ([("_delivery_id", "not in", sorted(exclude))] if exclude else []),
     )
     out: dict[str, Progress] = {}
     for sid in table.column("_delivery_id").unique().to_pylist():

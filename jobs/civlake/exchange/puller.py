@@ -237,7 +237,7 @@ def _pull_feed(client, settings, contract, *, now, page_size, progress) -> PullS
         raise ExchangeError(f"{feed_id}: snapshot list is not a list; check CIVLAKE_EXCHANGE_URL")
     prior = audit.read_audit(settings.lake, feed_id)
     done = {r["delivery_id"] for r in prior}
-    states = pages.committed(settings.lake, feed_id)
+    states = pages.committed(settings.lake, feed_id, exclude=done)
     listed = {str(s.get("snapshot_id")) for s in listing if isinstance(s, dict)}
     for sid in sorted(set(states) - done - listed):
         summary.problems.append(
