@@ -39,7 +39,9 @@ gl_age as (
             then 1 else 0 end as age_on_first
     from persons
     cross join months
-    where persons.in_hukou
+    -- at most a few per cent of a city is 80+: cut the cross join down first
+    where persons.birth_date <= cast((select max(month) from months) || '-01' as date) - interval 80 year
+        and persons.in_hukou
         and persons.birth_date is not null
         and (persons.hukou_left_month is null or months.month < persons.hukou_left_month)
         and strptime(months.month || '-01', '%Y-%m-%d')::date
@@ -119,22 +121,24 @@ unioned as (
     union all select * from assistance_due
 ),
 
+-- the policy row valid on the 1st of the month for the key, else the '*' row
 priced as (
     select
         unioned.*,
         coalesce(
-            unioned.household_amount,
-            (
-                select p.monthly_standard from policy as p
-                where p.program_code = unioned.program_code
-                    and p.standard_key in (unioned.standard_key, '*')
-                    and unioned.month_start >= p.valid_from
-                    and unioned.month_start <= coalesce(p.valid_to, date '9999-12-31')
-                order by (p.standard_key = '*')
-                limit 1
-            )
+            unioned.household_amount, exact.monthly_standard, fallback.monthly_standard
         ) as due_amount
     from unioned
+    left join policy as exact
+        on exact.program_code = unioned.program_code
+        and exact.standard_key = unioned.standard_key
+        and unioned.month_start >= exact.valid_from
+        and unioned.month_start <= coalesce(exact.valid_to, date '9999-12-31')
+    left join policy as fallback
+        on fallback.program_code = unioned.program_code
+        and fallback.standard_key = '*'
+        and unioned.month_start >= fallback.valid_from
+        and unioned.month_start <= coalesce(fallback.valid_to, date '9999-12-31')
 ),
 
 final as (
