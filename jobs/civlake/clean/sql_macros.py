@@ -61,6 +61,8 @@ MACROS: list[str] = [
     f" THEN translate(s, {lit(_FW_FROM)}, {lit(_FW_TO)}) ELSE s END",
     f"cl_blank(s) AS nullif(trim(regexp_replace(cl_fw(s), '{_WS}+', ' ', 'g')), '')",
     f"cl_nows(s) AS regexp_replace(cl_fw(s), '{_WS}+', '', 'g')",
+    # Free text keeps its characters; only the ends are trimmed.
+    f"cl_trim(s) AS nullif(regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g'), '')",
     # --- citizen ID (GB 11643) ------------------------------------------------------
     # Excel shows 18-digit numeric cells as 4.40106199001011e+17: digits are lost.
     r"cl_id_sci(s) AS coalesce(regexp_matches(cl_nows(s), '^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$'), false)",

@@ -1,0 +1,152 @@
+"""The clean gate: every loaded, not yet cleaned delivery -> silver + quarantine.
+
+A delivery is the unit of work and of idempotence. Its audit row's ``rows_silver``
+is set last, so it doubles as the commit marker: a crash anywhere before it leaves the
+delivery pending, and the rerun first deletes whatever half of it reached silver or
+quarantine, then writes it again. A rerun with nothing pending writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from civlake.clean import ledger
+from civlake.clean.divisions import DivisionsMissingError, load_division_map
+from civlake.clean.frame import clean_delivery
+from civlake.clean.invariants import InvariantError, check_invariants
+from civlake.contracts import FeedContract, get_contract
+from civlake.settings import Settings
+
+log = logging.getLogger(__name__)
+_NO_DIVISIONS = (
+    "no divisions data: silver.divisions is empty, so division codes cannot be validated. "
+    "Deliver the divisions feed (统计用区划代码, landing/divisions/<delivery>/), ingest it, "
+    "then rerun the clean gate; these deliveries were left pending: {}"
+)
+
+
+class CleanGateError(RuntimeError):
+    """Some deliveries could not be cleaned; ``summary`` holds what was done."""
+
+    def __init__(self, message: str, summary: dict) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def _needs_divisions(contract: FeedContract) -> bool:
+    return any(c.kind == "division" for c in contract.columns)
+
+
+def _pending(audit: list[dict], feeds: list[str] | None) -> list[dict]:
+    todo = [
+        a for a in audit
+        if a["status"] == "loaded" and a["rows_silver"] is None
+        and (feeds is None or a["feed_id"] in feeds)
+    ]  # fmt: skip
+    # divisions first: every other feed validates its codes against silver.divisions
+    return sorted(
+        todo,
+        key=lambda a: (a["feed_id"] != "divisions", a["feed_id"], a["produced_at"] or "",
+                       a["delivery_id"]),
+    )  # fmt: skip
+
+
+def remove_superseded(settings: Settings, audit: list[dict], feeds: list[str] | None) -> dict:
+    """Delete silver rows of deliveries that a resubmission replaced (Delta keeps history)."""
+    removed: dict[str, int] = {}
+    by_feed: dict[str, list[str]] = {}
+    for a in audit:
+        if a["status"] == "superseded" and (feeds is None or a["feed_id"] in feeds):
+            by_feed.setdefault(a["feed_id"], []).append(a["delivery_id"])
+    for feed, ids in sorted(by_feed.items()):
+        n = ledger.delete_deliveries(ledger.silver_path(settings.lake, feed), ids)
+        if n:
+            removed[feed] = n
+            log.info("removed %d silver rows of %d superseded %s deliveries", n, len(ids), feed)
+    return removed
+
+
+def _clean_one(settings: Settings, a: dict, divmap: pa.Table, now: datetime) -> dict:
+    feed, did, root = a["feed_id"], a["delivery_id"], settings.lake
+    started = time.perf_counter()
+    contract = get_contract(feed, settings.schemas_dir)
+    bronze = ledger.read_rows(ledger.bronze_path(root, feed), [did])
+    found = 0 if bronze is None else len(bronze)
+    if found != a["rows_bronze"] or (
+        a["rows_declared"] is not None and a["rows_declared"] != a["rows_bronze"]
+    ):
+        raise InvariantError(
+            f"{feed}/{did}: manifest declared {a['rows_declared']} rows, audit rows_bronze="
+            f"{a['rows_bronze']}, bronze.{feed} holds {found}; the delivery was not cleaned. "
+            "Re-ingest it (or repair its ingest_audit row) before cleaning."
+        )
+    out = clean_delivery(contract, bronze, divmap=divmap, now=now)
+    if len(out.silver) + len(out.quarantine) != found:
+        raise InvariantError(f"{feed}/{did}: {found} bronze rows but silver+quarantine differ")
+    # repair a crash between writes: this delivery may already be half written
+    ledger.delete_deliveries(ledger.silver_path(root, feed), [did])
+    ledger.delete_deliveries(ledger.quarantine_path(root), [did], feed_id=feed)
+    ledger.append(ledger.silver_path(root, feed), out.silver)
+    ledger.append(ledger.quarantine_path(root), out.quarantine)
+    seconds = time.perf_counter() - started
+    ledger.record_clean(
+        root, feed, did, silver=len(out.silver), quarantined=len(out.quarantine),
+        cleaned_at=now, seconds=seconds,
+    )  # fmt: skip
+    log.info("cleaned %s/%s: %d silver, %d quarantined in %.2fs",
+             feed, did, len(out.silver), len(out.quarantine), seconds)  # fmt: skip
+    return {
+        "feed_id": feed, "delivery_id": did, "rows_bronze": found,
+        "rows_silver": len(out.silver), "rows_quarantined": len(out.quarantine),
+        "clean_seconds": round(seconds, 3),
+    }  # fmt: skip
+
+
+def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: datetime) -> dict:
+    """Clean every pending delivery (optionally of ``feeds`` only); return a summary.
+
+    Raises ``CleanGateError`` after doing all it can when a delivery could not be
+    cleaned (no divisions data, bronze not matching its audit row) or the lake does not
+    balance afterwards; the error carries the summary.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    audit = ledger.read_audit(settings.lake)
+    summary: dict = {
+        "cleaned": [], "superseded_removed": remove_superseded(settings, audit, feeds),
+        "errors": [], "rows_silver": 0, "rows_quarantined": 0,
+    }  # fmt: skip
+    divmap, blocked = None, []
+    for a in _pending(audit, feeds):
+        contract = get_contract(a["feed_id"], settings.schemas_dir)
+        if divmap is None or a["feed_id"] == "divisions":
+            divmap = load_division_map(settings.lake, today=now.date())
+        if divmap is None and _needs_divisions(contract):
+            blocked.append(f"{a['feed_id']}/{a['delivery_id']}")
+            continue
+        empty = pa.table({"code": pa.array([], pa.string()), "current": pa.array([], pa.string())})
+        try:
+            done = _clean_one(settings, a, divmap if divmap is not None else empty, now)
+        except InvariantError as exc:
+            summary["errors"].append(str(exc))
+            continue
+        summary["cleaned"].append(done)
+        summary["rows_silver"] += done["rows_silver"]
+        summary["rows_quarantined"] += done["rows_quarantined"]
+        if a["feed_id"] == "divisions":
+            divmap = None  # reload: the new release changes what is current
+    if blocked:
+        summary["errors"].append(_NO_DIVISIONS.format(", ".join(blocked)))
+    touched = sorted({d["feed_id"] for d in summary["cleaned"]})
+    if touched:
+        summary["errors"] += check_invariants(settings, feeds=touched)
+    if summary["errors"]:
+        raise CleanGateError("clean gate: " + " | ".join(summary["errors"]), summary)
+    return summary
+
+
+__all__ = ["CleanGateError", "DivisionsMissingError", "clean_pending"]

@@ -1,0 +1,70 @@
+"""The delivery ledger must balance: rows_declared = rows_bronze = rows_silver + rows_quarantined.
+
+Checked against the tables themselves, not only the audit's own numbers, so a silver
+write that went missing (or doubled) after a crash shows up here.
+"""
+
+from __future__ import annotations
+
+from civlake.clean import ledger
+from civlake.settings import Settings
+
+
+class InvariantError(AssertionError):
+    """The lake does not balance; the message lists every violation."""
+
+
+def _n(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+def check_invariants(settings: Settings, *, feeds: list[str] | None = None) -> list[str]:
+    """Every violation as one readable line (empty list: the lake balances)."""
+    root = settings.lake
+    audit = [a for a in ledger.read_audit(root) if feeds is None or a["feed_id"] in feeds]
+    out: list[str] = []
+    by_feed: dict[str, list[dict]] = {}
+    for a in audit:
+        by_feed.setdefault(a["feed_id"], []).append(a)
+    quarantine_counts: dict[str, dict[str, int]] = {}
+    for feed, rows in sorted(by_feed.items()):
+        bronze = ledger.count_by_delivery(ledger.bronze_path(root, feed))
+        silver = ledger.count_by_delivery(ledger.silver_path(root, feed))
+        quarantine_counts[feed] = ledger.count_by_delivery(
+            ledger.quarantine_path(root), feed_id=feed
+        )
+        quarantine = quarantine_counts[feed]
+        for a in rows:
+            d, where = a["delivery_id"], f"{feed}/{a['delivery_id']}"
+            if a["status"] == "superseded" and silver.get(d, 0):
+                out.append(f"{where}: superseded but still has {silver[d]} rows in silver.{feed}")
+            if a["status"] != "loaded":
+                continue
+            declared, in_bronze = a["rows_declared"], a["rows_bronze"]
+            if declared is not None and declared != in_bronze:
+                out.append(f"{where}: rows_declared={_n(declared)} but rows_bronze={_n(in_bronze)}")
+            if bronze.get(d, 0) != in_bronze:
+                out.append(
+                    f"{where}: audit says rows_bronze={_n(in_bronze)} but bronze.{feed} holds "
+                    f"{bronze.get(d, 0)} rows; re-ingest the delivery"
+                )
+            if a["rows_silver"] is None or a["rows_quarantined"] is None:
+                out.append(f"{where}: loaded but not cleaned yet (run the clean gate)")
+                continue
+            total = a["rows_silver"] + a["rows_quarantined"]
+            if total != in_bronze:
+                out.append(
+                    f"{where}: rows_silver={a['rows_silver']} + rows_quarantined="
+                    f"{a['rows_quarantined']} = {total}, not rows_bronze={_n(in_bronze)}"
+                )
+            if silver.get(d, 0) != a["rows_silver"]:
+                out.append(
+                    f"{where}: audit says rows_silver={a['rows_silver']} but silver.{feed} "
+                    f"holds {silver.get(d, 0)}"
+                )
+            if quarantine.get(d, 0) != a["rows_quarantined"]:
+                out.append(
+                    f"{where}: audit says rows_quarantined={a['rows_quarantined']} but "
+                    f"quarantine holds {quarantine.get(d, 0)}"
+                )
+    return out
