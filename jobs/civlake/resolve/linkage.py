@@ -22,6 +22,9 @@ from civlake.resolve.references import LINEAGE
 log = logging.getLogger(__name__)
 
 
+THRESHOLD_ENV = "CIVLAKE_RESOLVE_THRESHOLD"
+
+
 @dataclass(frozen=True, kw_only=True)
 class LinkageConfig:
     # 0.95: a wrong merge hides a person's payments under someone else (a finding lost),
@@ -34,6 +37,23 @@ class LinkageConfig:
     u_max_pairs: float = 3e5
     seed: int = 20261101
     retrain: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> LinkageConfig:
+        """Operators tune the threshold without code: ``CIVLAKE_RESOLVE_THRESHOLD``."""
+        raw = env.get(THRESHOLD_ENV)
+        if not raw:
+            return cls()
+        try:
+            threshold = float(raw)
+        except ValueError:
+            threshold = -1.0
+        if not 0.5 <= threshold < 1.0:
+            raise ValueError(
+                f"{THRESHOLD_ENV}={raw!r} is not a probability in [0.5, 1): set it to e.g. "
+                "0.95 (higher links fewer invalid-ID records, lower risks wrong merges)"
+            )
+        return cls(threshold=threshold)
 
 
 def _text(value) -> str | None:
@@ -141,9 +161,18 @@ def link(
     flip = ~scored["unique_id_l"].isin(left_ids)
     scored["left_ref"] = scored["person_ref_l"].where(~flip, scored["person_ref_r"])
     scored["right_ref"] = scored["person_ref_r"].where(~flip, scored["person_ref_l"])
+    # Best profile per (entity, person), then the best person per entity. When a second
+    # person also clears the threshold the entity is ambiguous (same name and birth date,
+    # no usable ID): linking either could put one person's benefits on the other, so
+    # neither is chosen and the entity becomes a new person, which review can merge.
     scored = scored.sort_values(
         ["left_ref", "match_probability", "right_ref"], ascending=[True, False, True]
-    ).drop_duplicates("left_ref")
+    ).drop_duplicates(["left_ref", "right_ref"])
+    ambiguous = scored.groupby("left_ref")["right_ref"].transform("size") > 1
+    if ambiguous.any():
+        log.info("%d unresolved entities match several persons; left unlinked",
+                 scored.loc[ambiguous, "left_ref"].nunique())  # fmt: skip
+    scored = scored[~ambiguous]
     return pd.DataFrame(
         {
             "person_ref": scored["left_ref"].values,

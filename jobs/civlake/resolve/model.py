@@ -51,7 +51,8 @@ def comparisons() -> list:
             output_column_name="name",
             comparison_levels=_levels(
                 "name_norm",
-                cll.ExactMatchLevel("name_norm"),
+                # Term frequencies: agreeing on 张伟 says far less than on 欧阳明.
+                cll.ExactMatchLevel("name_norm", term_frequency_adjustments=True),
                 cll.ExactMatchLevel("name_pinyin"),
                 cll.JaroWinklerLevel("name_pinyin", 0.88),
                 m=[0.9, 0.04, 0.03, 0.03],
