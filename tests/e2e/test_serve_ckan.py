@@ -83,6 +83,9 @@ def test_both_action_prefixes_answer_get_and_post(site) -> None:
         )  # fmt: skip
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert json.loads(resp.read())["result"]["count"] == len(load_catalog())
+    # the envelope's help link answers too
+    help_url = json.loads(_get(f"{base}api/action/package_list"))["help"]
+    assert "Names of all datasets" in json.loads(_get(help_url))["result"]
 
 
 def test_every_open_package_validates_over_http(site) -> None:

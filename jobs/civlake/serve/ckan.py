@@ -37,11 +37,13 @@ SORTS = {
 
 
 def package_list(directory: Directory, params: dict, base_url: str) -> list[str]:
+    """Names of all datasets in the directory (``limit``/``offset`` paging)."""
     names = list(directory.catalog)
     return _page(names, params)
 
 
 def package_show(directory: Directory, params: dict, base_url: str) -> dict:
+    """One dataset by name or 信息资源代码 (``id``), with resources of its latest version."""
     ident = _required(params, "id")
     ds = directory.find(ident)
     if ds is None:
@@ -50,6 +52,7 @@ def package_show(directory: Directory, params: dict, base_url: str) -> dict:
 
 
 def organization_list(directory: Directory, params: dict, base_url: str) -> list:
+    """Publishers (提供方); ``all_fields=true`` gives titles and dataset counts."""
     counts = Counter(ds.publisher_id for ds in directory.catalog.values())
     orgs = {ds.publisher_id: ds.publisher for ds in directory.catalog.values()}
     names = sorted(orgs)
@@ -71,6 +74,7 @@ def organization_list(directory: Directory, params: dict, base_url: str) -> list
 
 
 def package_search(directory: Directory, params: dict, base_url: str) -> dict:
+    """Search: ``q`` words, Solr-style ``fq``, ``rows``/``start``, ``sort``, ``facet.field``."""
     rows = _int(params, "rows", 10, 0, MAX_ROWS)
     start = _int(params, "start", 0, 0, 100_000)
     q = str(params.get("q") or "").strip()
@@ -110,7 +114,16 @@ def package_search(directory: Directory, params: dict, base_url: str) -> dict:
     }
 
 
+def help_show(directory: Directory, params: dict, base_url: str) -> str:
+    """What an action does (CKAN's ``help`` links point here)."""
+    name = _required(params, "name")
+    if name not in ACTIONS:
+        raise ApiError(404, "Not Found Error", "Action name not known", name=name[:60])
+    return ACTIONS[name].__doc__ or name
+
+
 ACTIONS = {
+    "help_show": help_show,
     "package_list": package_list,
     "package_show": package_show,
     "package_search": package_search,
