@@ -142,3 +142,36 @@ def test_unknown_person_with_two_different_typos_is_one_new_person(tmp_path, mon
     assert len({r["id_number"] for r in rows}) == 2
     assert len({r["person_key"] for r in rows}) == 1
     assert {r["match_method"] for r in rows} == {"new_person"}
+
+
+def test_reference_matching_two_persons_equally_is_not_linked(tmp_path, monkeypatch):
+    import random
+
+    settings = _settings(tmp_path, monkeypatch)
+    build(settings.lake, persons=200, months=1, seed=5)
+    rng = random.Random(9)
+    born = date(1944, 6, 6)
+    namesakes = [make_id(rng, born, male=False) for _ in range(2)]
+    lineage = {"_source_file": "f.csv", "_produced_at": "2026-02-01T02:00:00+08:00"}
+    lake.append(
+        lake.table_path(settings.lake, "silver", "hukou_population"),
+        pa.Table.from_pylist([
+            {"id_number": i, "id_number_status": "valid", "name": "王秀英", "sex": "2",
+             "birth_date": born, "person_status": "正常", "_delivery_id": "20260201-440100-001",
+             "_source_row": n, **lineage}
+            for n, i in enumerate(namesakes, start=1)
+        ]),
+    )  # fmt: skip
+    lake.append(
+        lake.table_path(settings.lake, "silver", "elderly_allowance"),
+        pa.Table.from_pylist([
+            {"id_number": None, "id_number_status": "missing", "name": "王秀英", "sex": "2",
+             "birth_date": born, "_delivery_id": "20260201-440100-009", "_source_row": 1,
+             **lineage}]),
+    )  # fmt: skip
+    resolve_persons(settings, now=NOW)
+    xref = _xref(settings).to_pylist()
+    (ref,) = [r for r in xref if r["_delivery_id"] == "20260201-440100-009"]
+    hukou_keys = {r["person_key"] for r in xref if r["id_number"] in namesakes}
+    assert len(hukou_keys) == 2
+    assert ref["match_method"] == "new_person" and ref["person_key"] not in hukou_keys
