@@ -34,8 +34,7 @@ def ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progres
     summary = ingest_landing(settings, now=now, feeds=[feed_id], progress=progress)[feed_id]
     if settings.exchange_url and get_contract(feed_id, settings.schemas_dir).api:
         # API feeds also arrive as exchange snapshots; same bronze, same audit ledger.
-        from civlake.exchange import pull_api_feeds, resolve_token
-        from civlake.exchange.puller import merge_into
+        from civlake.exchange import merge_into, pull_api_feeds, resolve_token
 
         pulled = pull_api_feeds(
             settings, base_url=settings.exchange_url, token=resolve_token(), now=now,

@@ -8,7 +8,8 @@ from civlake.exchange.client import (
     ExchangeUnavailable,
     RetryPolicy,
 )
-from civlake.exchange.puller import PullSummary, pull_api_feeds
+from civlake.exchange.ledger import PullSummary, merge_into
+from civlake.exchange.puller import pull_api_feeds
 from civlake.exchange.token import resolve_token
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ExchangeUnavailable",
     "PullSummary",
     "RetryPolicy",
+    "merge_into",
     "pull_api_feeds",
     "resolve_token",
 ]

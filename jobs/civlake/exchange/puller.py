@@ -15,17 +15,13 @@ committed boundary contributes only its new tail, committed with that page's nex
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
-from civlake import lake
 from civlake.contracts import FeedContract, load_contracts
-from civlake.exchange import pages
+from civlake.exchange import ledger, pages
 from civlake.exchange.client import (
     CursorExpired,
     ExchangeAuthError,
@@ -34,88 +30,14 @@ from civlake.exchange.client import (
     ExchangeNotFound,
     RetryPolicy,
 )
+from civlake.exchange.ledger import PullSummary
 from civlake.ingest import audit, bronze
 from civlake.ingest.landing import _supersession
-from civlake.ingest.manifest import DELIVERY_ID, PERIOD_PATTERNS
 from civlake.settings import Settings
 
 Progress = Callable[[str], None]
 MAX_RESTARTS = 20  # 410s per snapshot before we call the platform broken
 MAX_EMPTY_PAGES = 100  # pages without records but with a next cursor
-
-
-@dataclass
-class PullSummary:
-    loaded: int = 0
-    rejected: int = 0
-    superseded: int = 0
-    skipped: int = 0  # listed snapshots already audited (by file or API): no-ops
-    pages: int = 0  # pages committed in this run
-    rows_bronze: int = 0  # rows committed in this run
-    restarts: int = 0  # snapshot re-walks after an expired cursor
-    new_deliveries: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-class _Rejected(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
-def _check_listing(snap: dict, contract: FeedContract) -> None:
-    sid = str(snap.get("snapshot_id"))
-    where = f"{contract.feed_id}/{sid}"
-    if not DELIVERY_ID.match(sid):
-        raise _Rejected("MANIFEST_INVALID", f"{where}: snapshot_id is not YYYYMMDD-unit-seq")
-    if not PERIOD_PATTERNS[contract.cadence].match(str(snap.get("period"))):
-        raise _Rejected("MANIFEST_INVALID", f"{where}: period {snap.get('period')!r} is not "
-                        f"in the feed's {contract.cadence} format")  # fmt: skip
-    if snap.get("mode") not in contract.modes:
-        raise _Rejected("MANIFEST_INVALID", f"{where}: mode {snap.get('mode')!r} not allowed")
-    rows = snap.get("rows")
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
-        raise _Rejected("MANIFEST_INVALID", f"{where}: rows {rows!r} is not a count")
-    try:
-        ts = datetime.fromisoformat(str(snap.get("produced_at")))
-    except ValueError:
-        ts = None
-    if ts is None or ts.tzinfo is None:
-        raise _Rejected("MANIFEST_INVALID", f"{where}: produced_at must be ISO 8601 with offset")
-
-
-def _fingerprint(settings: Settings, feed_id: str, sid: str) -> str:
-    """Identity of the snapshot's data: hash of its row hashes in position order."""
-    table = lake.read_arrow(
-        bronze.bronze_path(settings.lake, feed_id),
-        filter_sql=f"_delivery_id = '{sid.replace(chr(39), '')}' AND _format = 'api'",
-        columns=["_source_row", "_row_hash"],
-    )
-    digest = hashlib.sha256()
-    if table is not None:
-        for h in table.sort_by("_source_row").column("_row_hash").to_pylist():
-            digest.update(h.encode())
-    return f"api:{digest.hexdigest()}"
-
-
-def _audit_row(snap: dict, feed_id: str, **fields) -> dict:
-    sid = str(snap.get("snapshot_id"))
-    rows = snap.get("rows") if isinstance(snap.get("rows"), int) else None
-    files = [{"name": pages.SOURCE_FILE, "sha256": None, "rows": rows, "encoding": None}]
-    row = {
-        "feed_id": feed_id,
-        "delivery_id": sid,
-        "source_unit": pages.source_unit(sid),
-        "source_unit_name": None,
-        "period": snap.get("period"),
-        "mode": snap.get("mode"),
-        "produced_at": snap.get("produced_at"),
-        "channel": "api",
-        "rows_declared": rows,
-        "files": json.dumps(files),
-    }
-    row.update(fields)
-    return row
 
 
 def _walk(
@@ -181,12 +103,23 @@ def _walk(
         cursor = nxt
 
 
-def _pull_snapshot(client, settings, contract, snap, state, prior, *, now, page_size,
-                   summary, progress) -> dict:  # fmt: skip
+def _pull_snapshot(
+    client: ExchangeClient,
+    settings: Settings,
+    contract: FeedContract,
+    snap: dict,
+    state: pages.Progress | None,
+    prior: list[dict],
+    *,
+    now: datetime,
+    page_size: int,
+    summary: PullSummary,
+    progress: Progress | None,
+) -> dict:
     feed_id, sid = contract.feed_id, str(snap.get("snapshot_id"))
     started = time.perf_counter()
     try:
-        _check_listing(snap, contract)
+        ledger.check_listing(snap, contract)
         if state is not None and not state.consistent:
             # Positions with gaps cannot come from contiguous page commits: start clean.
             bronze.remove_delivery(settings.lake, feed_id, sid)
@@ -195,7 +128,7 @@ def _pull_snapshot(client, settings, contract, snap, state, prior, *, now, page_
                          page_size=page_size, summary=summary, progress=progress)  # fmt: skip
         if received != snap["rows"]:
             bronze.remove_delivery(settings.lake, feed_id, sid)
-            raise _Rejected(
+            raise ledger.Rejected(
                 "ROWCOUNT_MISMATCH",
                 f"{feed_id}/{sid}: the snapshot list declares {snap['rows']} records, the API "
                 f"served {received}; its bronze rows were removed. Ask the exchange operator "
@@ -206,14 +139,14 @@ def _pull_snapshot(client, settings, contract, snap, state, prior, *, now, page_
             produced_at_ts=datetime.fromisoformat(snap["produced_at"]),
         )  # fmt: skip
         newer_by, older = _supersession(meta, prior)
-        row = _audit_row(
+        row = ledger.audit_row(
             snap, feed_id, status="superseded" if newer_by else "loaded",
             superseded_by=newer_by, rows_bronze=received,
-            fingerprint=_fingerprint(settings, feed_id, sid),
+            fingerprint=ledger.fingerprint(settings, feed_id, sid),
         )  # fmt: skip
-    except _Rejected as exc:
+    except ledger.Rejected as exc:
         older = []
-        row = _audit_row(snap, feed_id, status="rejected", reject_reason=exc.reason,
+        row = ledger.audit_row(snap, feed_id, status="rejected", reject_reason=exc.reason,
                          reject_detail=exc.detail, rows_bronze=0)  # fmt: skip
     row["ingested_at"] = audit.now_utc(now)
     row["ingest_seconds"] = time.perf_counter() - started
@@ -223,7 +156,15 @@ def _pull_snapshot(client, settings, contract, snap, state, prior, *, now, page_
     return row
 
 
-def _pull_feed(client, settings, contract, *, now, page_size, progress) -> PullSummary:
+def _pull_feed(
+    client: ExchangeClient,
+    settings: Settings,
+    contract: FeedContract,
+    *,
+    now: datetime,
+    page_size: int,
+    progress: Progress | None,
+) -> PullSummary:
     feed_id = contract.feed_id
     summary = PullSummary()
     try:
@@ -305,16 +246,3 @@ def pull_api_feeds(
             out[feed_id] = _pull_feed(client, settings, contracts[feed_id], now=now,
                                       page_size=page_size, progress=progress)  # fmt: skip
     return out
-
-
-def merge_into(summary, pulled: PullSummary, settings: Settings, feed_id: str) -> None:
-    """Fold a pull into the file channel's ``FeedSummary``; counts are re-read from the
-    audit ledger, which now holds both channels' deliveries."""
-    summary.new_deliveries.extend(pulled.new_deliveries)
-    summary.problems.extend(pulled.problems)
-    for name in ("loaded", "rejected", "duplicate", "superseded"):
-        setattr(summary, name, 0)
-    summary.rows_bronze = 0
-    for row in audit.read_audit(settings.lake, feed_id):
-        setattr(summary, row["status"], getattr(summary, row["status"]) + 1)
-        summary.rows_bronze += row["rows_bronze"] or 0
