@@ -84,6 +84,8 @@ def extra_specs(
     share = extras["id_invalid_share"]
     for id_col in contract.id_columns:
         for severity in ("warning", "critical"):
+            if share.get(f"{severity}_max") is None:  # null: no check at that severity
+                continue
             limit = float(share[f"{severity}_max"])
             specs.append(
                 _extra(
@@ -97,6 +99,8 @@ def extra_specs(
             )
     rate = extras["quarantine_rate"]
     for severity in ("warning", "critical"):
+        if rate.get(f"{severity}_max") is None:
+            continue
         limit = float(rate[f"{severity}_max"])
         specs.append(
             _extra(
