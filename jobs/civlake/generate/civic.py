@@ -130,7 +130,7 @@ def build_volunteers(world: World) -> None:
     p, rng = world.pop, world.rng
     age = world.age0()
     n_vol = max(20, len(p) // 100)
-    vols = world.take((age >= 16) & (age <= 70), n_vol, mark=False)
+    vols = world.take((age >= 16) & (age <= 70), n_vol)
     orgs = [i for i, o in enumerate(world.orgs) if o.status == "正常"]
     for k, idx in enumerate(vols):
         vno = f"V4401{k + 1:08d}"

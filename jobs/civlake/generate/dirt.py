@@ -26,6 +26,16 @@ _AMOUNT = [
     "amount_fullwidth",
 ]
 _EXCEL_EPOCH = np.datetime64("1899-12-30")
+# Optional dates whose absence means nothing to any rule. 有效期至, 失效日期, 停保日期 and
+# status dates are left alone: a blank there would change what the record says.
+BLANKABLE_DATES = {
+    "approved_on",
+    "issued_on",
+    "recognized_on",
+    "founded_on",
+    "cremated_on",
+    "valid_from",
+}
 
 
 def excel_serial(iso: str) -> int:
@@ -106,7 +116,7 @@ def _choices(table: Table, col: str, kind: str, value: str, fmt: str, required: 
             out.append("name_traditional")
         return out
     if kind == "date":
-        out = list(_DATE) + ([] if required else ["date_blank"])
+        out = list(_DATE) + (["date_blank"] if col in BLANKABLE_DATES else [])
         return out + (["date_excel_serial"] if fmt == "xlsx" else [])
     if kind == "month":
         return ["month_compact", "month_chinese"]
@@ -115,7 +125,7 @@ def _choices(table: Table, col: str, kind: str, value: str, fmt: str, required: 
     if kind == "division":
         return ["division_6", "division_9", "division_obsolete"]
     if kind == "sex":
-        return ["sex_word", "sex_letter"]
+        return ["sex_word", "sex_letter", "sex_unknown"]
     if kind == "phone":
         return ["phone_plus86", "phone_spaces", "phone_dashes"] if len(value) == 11 else []
     if kind == "uscc":
@@ -123,7 +133,8 @@ def _choices(table: Table, col: str, kind: str, value: str, fmt: str, required: 
             ["uscc_badcheck"] if table.feed != "social_organizations" else []
         )
     if kind == "enum":
-        return ["enum_synonym", "enum_space", "enum_fullwidth_space", "enum_qualifier"]
+        out = ["enum_synonym", "enum_space", "enum_fullwidth_space"]
+        return out + (["enum_qualifier"] if col == "assistance_type" else [])
     return []
 
 
@@ -135,8 +146,6 @@ def apply(table: Table, kind: str, col: str, i: int, rng: np.random.Generator, o
         new = _id(value, kind, rng)
         if kind == "id_sci":
             table.cell[(i, col)] = "sci"
-        if kind == "id_apostrophe" and table.cell.get((i, col)) is None:
-            pass
     elif kind == "cert_lowercase_x":
         new = value[:17] + "x" + value[18:]
     elif kind == "cert_spaces":
@@ -173,6 +182,8 @@ def apply(table: Table, kind: str, col: str, i: int, rng: np.random.Generator, o
         new = {"1": "男", "2": "女"}.get(value, value)
     elif kind == "sex_letter":
         new = {"1": "M", "2": "F"}.get(value, value)
+    elif kind == "sex_unknown":
+        new = str(rng.choice(["0", "9"]))  # unknown / unspecified: never a contradiction
     elif kind == "phone_plus86":
         new = "+86" + value
     elif kind == "phone_spaces":
@@ -204,6 +215,18 @@ def apply(table: Table, kind: str, col: str, i: int, rng: np.random.Generator, o
     return True
 
 
+def serial_dates(table: Table) -> None:
+    """Districts whose system exports dates as Excel serial numbers: every date cell."""
+    kinds = column_kinds(table.feed)
+    for col in table.columns:
+        if kinds[col][0] != "date":
+            continue
+        for i in range(table.n):
+            if table.cols[col][i] and i not in table.protect:
+                table.cell[(i, col)] = "serial"
+                table.add_dirt(i, "date_excel_serial")
+
+
 def dirty(
     table: Table, rate: float, rng: np.random.Generator, fmt: str, obsolete: dict[str, str]
 ) -> None:
@@ -221,8 +244,12 @@ def dirty(
         i = int(i)
         if i in table.protect or i in table.malformed:
             continue
+        done: set[str] = set()
         for _ in range(1 + int(rng.random() < 0.2)):
             col = cols[int(rng.integers(0, len(cols)))]
+            if col in done or (i, col) in table.cell:
+                continue  # one variant per value: a serial date cannot also be re-spelt
+            done.add(col)
             kind, required, enum_name = kinds[col]
             options = _choices(table, col, kind, str(table.cols[col][i]), fmt, required)
             if options:

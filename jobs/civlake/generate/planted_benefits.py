@@ -85,7 +85,9 @@ def plant_death_paid(world: World, n: int) -> None:
                 world.extra_pay.append((idx, "GL", m, entry.standard, "success"))
         world.planted.append(("DEATH_PAID", idx, f"GL paid after death in {dm}"))
     # Near miss: paid in the month of death only (background deaths already do this).
-    for idx, d in sorted(world.deaths.items())[:n]:
+    planted = {i for rule, i, _ in world.planted if rule == "DEATH_PAID"}
+    background = [(i, d) for i, d in sorted(world.deaths.items()) if i not in planted]
+    for idx, d in background[:n]:
         world.near_misses.append(
             ("DEATH_PAID", idx, f"died {d.date}; paid up to the month of death only")
         )

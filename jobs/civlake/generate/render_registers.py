@@ -8,6 +8,7 @@ import numpy as np
 
 from civlake.generate.contracts_view import names
 from civlake.generate.delivery import Delivery, FileSpec, money
+from civlake.generate.dirt import serial_dates
 from civlake.generate.divisions import DISTRICTS
 from civlake.generate.table import Table, iso
 from civlake.generate.timeline import daily_produced, first_day, monthly_produced
@@ -139,6 +140,8 @@ def assistance_deliveries(world: World) -> list[Delivery]:
                 "assistance_recipients", cols, rows, {"member": member, "head": head}
             )
             title = f"{dname}{_ym(m)}救助对象名册"
+            if xlsx and k % 4 == 2:
+                serial_dates(t)
             spec = (
                 FileSpec(f"{title}.xlsx", "xlsx", None, t, title=title if k % 4 == 0 else None,
                          total_row=k % 4 == 2)
@@ -238,6 +241,8 @@ def child_deliveries(world: World) -> list[Delivery]:
             t.protect = protect
             t.id_break_ok = {"child_id_number"}
             title = f"{dname}{_ym(m)}儿童福利对象名册"
+            if k % 3 == 0:
+                serial_dates(t)
             spec = FileSpec(f"{title}.xlsx", "xlsx", None, t, title=title if k % 3 == 1 else None,
                             total_row=k % 3 == 2)  # fmt: skip
             out.append(_monthly("child_welfare", district, f"{dname}民政局", m, [spec]))

@@ -63,7 +63,7 @@ def _jsonl_bytes(spec: FileSpec) -> bytes:
                 rec[c] = v == "true"
             elif kind == "integer" and v.isdigit():
                 rec[c] = int(v)
-            elif t.cell.get((i, c)) == "number":
+            elif t.cell.get((i, c)) == "number" and v.replace(".", "", 1).isdigit():
                 rec[c] = float(v) if "." in v else int(v)
             else:
                 rec[c] = v
@@ -102,11 +102,12 @@ def _xlsx(spec: FileSpec, path: Path) -> None:
                 ws.write_string(r, c, v)
         r += 1
     if spec.total_row:
-        ws.write_string(r, 0, "合计")
-        ws.write_string(r, 1, f"{t.n}人")
-        for k in (1, 2):
+        # Two empty bordered rows of the template, then the 合计 line.
+        for k in (0, 1):
             for c in range(len(cols)):
                 ws.write_blank(r + k, c, None, boxed)
+        ws.write_string(r + 2, 0, "合计")
+        ws.write_string(r + 2, 1, f"{t.n}人")
     wb.close()
 
 

@@ -1,0 +1,244 @@
+"""A small generated city on disk: delivery protocol, contract headers, determinism, faults,
+and ground truth that agrees with what the files say."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from civlake.contracts import get_contract, load_contracts
+from civlake.generate import generate
+from civlake.generate.ids import is_valid_id, upgrade_15
+from python_calamine import CalamineWorkbook
+
+pytestmark = pytest.mark.integration
+CODECS = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030"}
+BREAKING = {"id_typo", "id_bad_birthdate", "id_blank", "id_sci"}
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> tuple[Path, Path, dict]:
+    out = tmp_path_factory.mktemp("gen") / "landing"
+    summary = generate(out, persons=500, months=3, seed=11, dirt_rate=0.08)
+    return out, Path(str(out) + "_truth"), summary
+
+
+def _truth(city, name):
+    return pq.read_table(city[1] / f"{name}.parquet").to_pylist()
+
+
+def read_rows(path: Path, feed: str, encoding: str | None) -> tuple[list[str], list[list]]:
+    """Header and data rows as a consumer must read them (title / total / blank rows skipped)."""
+    headers = [c.header for c in get_contract(feed).columns]
+    if path.suffix == ".xlsx":
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        start = next(
+            i for i, r in enumerate(rows) if [str(x) for x in r[: len(headers)]] == headers
+        )
+        data = []
+        for r in rows[start + 1 :]:
+            if str(r[0]) == "合计" or all(str(x) == "" for x in r):
+                continue
+            data.append(r)
+        return [str(x) for x in rows[start]], data
+    text = path.read_bytes().decode(CODECS[encoding or "UTF-8"])
+    if path.suffix == ".jsonl":
+        lines = [ln for ln in text.split("\n") if ln]
+        return [], [json.loads(ln) for ln in lines]
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], rows[1:]
+
+
+def _loaded(city):
+    return [d for d in _truth(city, "deliveries") if d["expected_status"] == "loaded"]
+
+
+def test_all_feeds_delivered_with_contract_headers(city):
+    out = city[0]
+    loaded = _loaded(city)
+    assert {d["feed_id"] for d in loaded} == set(load_contracts())
+    for feed in load_contracts():
+        d = next(x for x in loaded if x["feed_id"] == feed)
+        manifest = json.loads((out / feed / d["delivery_id"] / "manifest.json").read_text("utf-8"))
+        f = manifest["files"][0]
+        header, rows = read_rows(out / feed / d["delivery_id"] / f["name"], feed, f["encoding"])
+        contract = get_contract(feed)
+        if f["name"].endswith(".jsonl"):
+            keys = {k for r in rows if isinstance(r, dict) for k in r}
+            assert keys <= set(contract.names)
+        else:
+            assert header == [c.header for c in contract.columns]
+
+
+def test_manifests_match_files_and_are_written_last(city):
+    out = city[0]
+    for d in _loaded(city):
+        folder = out / d["feed_id"] / d["delivery_id"]
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        assert manifest["delivery_id"] == d["delivery_id"] and manifest["feed"] == d["feed_id"]
+        for key in ("source_unit", "source_unit_name", "period", "mode", "produced_at"):
+            assert manifest[key]
+        total = 0
+        for f in manifest["files"]:
+            path = folder / f["name"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == f["sha256"]
+            assert path.stat().st_mtime_ns <= (folder / "manifest.json").stat().st_mtime_ns
+            _, rows = read_rows(path, d["feed_id"], f["encoding"])
+            assert len(rows) == f["rows"], (d["delivery_id"], f["name"])
+            total += f["rows"]
+        assert total == d["rows_declared"]
+
+
+def test_fault_deliveries_are_present(city):
+    out = city[0]
+    deliveries = _truth(city, "deliveries")
+    reasons = {d["expected_reason"] for d in deliveries if d["expected_status"] == "rejected"}
+    assert reasons == {
+        "HASH_MISMATCH",
+        "ROWCOUNT_MISMATCH",
+        "SCHEMA_MISMATCH",
+        "ENCODING_ERROR",
+        "MANIFEST_INVALID",
+    }
+    pending = [d for d in deliveries if d["expected_status"] == "pending"]
+    assert len(pending) == 1
+    folder = out / pending[0]["feed_id"] / pending[0]["delivery_id"]
+    assert folder.is_dir() and not (folder / "manifest.json").exists()
+    broken = next(d for d in deliveries if d["expected_reason"] == "MANIFEST_INVALID")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(
+            (out / broken["feed_id"] / broken["delivery_id"] / "manifest.json").read_text("utf-8")
+        )
+    enc = next(d for d in deliveries if d["expected_reason"] == "ENCODING_ERROR")
+    data = next((out / enc["feed_id"] / enc["delivery_id"]).glob("*.csv")).read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    # The duplicate carries the same files (names and bytes) as a loaded delivery of its feed.
+    dup = next(d for d in deliveries if d["expected_status"] == "duplicate")
+    dup_files = json.loads(
+        (out / dup["feed_id"] / dup["delivery_id"] / "manifest.json").read_text("utf-8")
+    )["files"]
+    fingerprints = {
+        json.dumps(
+            json.loads(
+                (out / d["feed_id"] / d["delivery_id"] / "manifest.json").read_text("utf-8")
+            )["files"]
+        )
+        for d in _loaded(city)
+        if d["feed_id"] == dup["feed_id"]
+    }
+    assert json.dumps(dup_files) in fingerprints
+    # The superseded delivery has a loaded resubmission of the same feed, unit and period.
+    old = next(d for d in deliveries if d["expected_status"] == "superseded")
+    new = [d for d in _loaded(city) if (d["feed_id"], d["source_unit"], d["period"]) ==
+           (old["feed_id"], old["source_unit"], old["period"])]  # fmt: skip
+    assert len(new) == 1 and new[0]["produced_at"] > old["produced_at"]
+
+
+def test_truth_persons_have_valid_consistent_ids(city):
+    for p in _truth(city, "persons"):
+        pid = p["id_number"]
+        assert is_valid_id(pid), pid
+        assert pid[6:14] == p["birth_date"].strftime("%Y%m%d")
+        assert int(pid[16]) % 2 == (1 if p["sex"] == "1" else 0)
+
+
+def _normalise_id(value) -> str:
+    fw = str.maketrans("０１２３４５６７８９", "0123456789")
+    text = str(value).translate(fw).replace(" ", "").replace("-", "").lstrip("'").upper()
+    return upgrade_15(text) if len(text) == 15 else text
+
+
+def test_records_agree_with_the_files(city):
+    """Every record's row, re-read from its file, names the truth's person (ID after
+    normalisation), unless its dirt breaks the ID on purpose."""
+    out = city[0]
+    persons = {p["person_uid"]: p["id_number"] for p in _truth(city, "persons")}
+    records = _truth(city, "records")
+    by_file: dict[tuple, list] = {}
+    for r in records:
+        by_file.setdefault((r["feed_id"], r["delivery_id"], r["source_file"]), []).append(r)
+    checked = 0
+    for (feed, delivery, name), recs in sorted(by_file.items()):
+        manifest = json.loads((out / feed / delivery / "manifest.json").read_text("utf-8"))
+        encoding = next(f["encoding"] for f in manifest["files"] if f["name"] == name)
+        header, rows = read_rows(out / feed / delivery / name, feed, encoding)
+        contract = get_contract(feed)
+        assert max(r["source_row"] for r in recs) == len(rows)
+        for r in recs:
+            if r["role"] is None or r["expected"] == "quarantine" or BREAKING & set(r["dirt"]):
+                continue
+            role = next(p for p in contract.persons if p.role == r["role"])
+            row = rows[r["source_row"] - 1]
+            if role.id == "id_number" and feed == "disability_certs":
+                value = _normalise_id(_cell(row, header, contract, "cert_no"))[:18]
+            else:
+                value = _normalise_id(_cell(row, header, contract, role.id))
+            assert value == persons[r["person_uid"]], (
+                feed,
+                delivery,
+                r["source_row"],
+                r["role"],
+                r["dirt"],
+            )
+            checked += 1
+    assert checked > 1000
+
+
+def _cell(row, header, contract, column):
+    if isinstance(row, dict):
+        return row.get(column) or ""
+    col = contract.column(column)
+    return row[header.index(col.header)]
+
+
+def test_quarantine_rows_and_dirt_are_recorded(city):
+    records = _truth(city, "records")
+    reasons = {x for r in records for x in r["reasons"]}
+    assert {"REQUIRED_MISSING", "DATE_INVALID", "AMOUNT_INVALID", "ENUM_INVALID", "DIVISION_UNKNOWN",
+            "USCC_INVALID", "ID_UNUSABLE", "ROW_MALFORMED"} <= reasons  # fmt: skip
+    dirt = {x for r in records for x in r["dirt"]}
+    assert {
+        "id_fullwidth",
+        "name_traditional",
+        "date_excel_serial",
+        "amount_thousands",
+        "enum_synonym",
+    } <= dirt
+    assert all((r["expected"] == "quarantine") == bool(r["reasons"]) for r in records)
+
+
+def test_findings_reference_known_persons(city):
+    ids = {p["id_number"] for p in _truth(city, "persons")}
+    findings = _truth(city, "findings")
+    assert len({f["rule_code"] for f in findings}) == 13
+    for f in findings:
+        assert (
+            (f["id_number"] in ids) if f["rule_code"] != "ORG_INACTIVE_DONATION" else f["org_uscc"]
+        )
+
+
+def test_generation_is_deterministic(tmp_path):
+    def snapshot(root: Path) -> dict[str, bytes]:
+        truth = Path(str(root) + "_truth")
+        files = sorted(p for base in (root, truth) for p in base.rglob("*") if p.is_file())
+        return {
+            str(p.relative_to(p.parents[len(p.relative_to(root.parent).parts) - 2])): p.read_bytes()
+            for p in files
+        }
+
+    a = snapshot(_gen(tmp_path / "a"))
+    b = snapshot(_gen(tmp_path / "b"))
+    assert a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def _gen(base: Path) -> Path:
+    out = base / "landing"
+    generate(out, persons=300, months=2, seed=5)
+    return out
