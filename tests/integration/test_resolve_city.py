@@ -31,7 +31,7 @@ def test_small_city_meets_clustering_targets(tmp_path, monkeypatch):
     clean_pending = _require("civlake.clean", "clean_pending")
     monkeypatch.setenv(SECRET_ENV, "city-test")
     landing = tmp_path / "landing"
-    generate(landing, persons=800, months=2, seed=3)
+    generate(landing, persons=300, months=2, seed=3)
     settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path / "home")}, landing=landing)
 
     ingest_landing(settings, now=NOW)
