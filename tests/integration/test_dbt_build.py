@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 from civlake import lake
-from civlake.build import DbtBuildError, run_dbt
+from civlake.build import DbtBuildError, generate_docs, run_dbt, source_freshness
 from civlake.build.lake_schemas import OTHER_SCHEMAS, silver_schema
 from civlake.contracts import load_contracts
 from civlake.settings import REPO_ROOT, load_settings
@@ -238,9 +238,15 @@ def built(tmp_path_factory):
     city = build_city()
     city.write(settings.lake)
     result = run_dbt(settings)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    yield settings, result, con, city
-    con.close()
+    return settings, result, city
+
+
+@pytest.fixture
+def con(built):
+    # Per test, so a test that runs dbt again (docs) finds the warehouse free.
+    connection = duckdb.connect(str(built[0].warehouse), read_only=True)
+    yield connection
+    connection.close()
 
 
 def q(con, sql: str) -> list[tuple]:
@@ -248,7 +254,7 @@ def q(con, sql: str) -> list[tuple]:
 
 
 def test_build_succeeds_and_reports_absent_tables(built):
-    _, result, _, _ = built
+    _, result, _ = built
     assert result["success"]
     names = {r["name"] for r in result["results"] if r["resource_type"] == "model"}
     assert {"dim_person", "dim_division", "mart_low_income", "mart_data_governance"} <= names
@@ -260,8 +266,7 @@ def test_build_succeeds_and_reports_absent_tables(built):
     assert "silver/divisions" not in result["absent_tables"]
 
 
-def test_marts_readable_outside_dbt(built):
-    _, _, con, _ = built
+def test_marts_readable_outside_dbt(built, con):
     marts = [
         t
         for (t,) in q(
@@ -273,8 +278,7 @@ def test_marts_readable_outside_dbt(built):
         con.sql(f'select * from mart."{table}"').fetchall()
 
 
-def test_dim_division_scd2_and_successors(built):
-    _, _, con, _ = built
+def test_dim_division_scd2_and_successors(built, con):
     versions = q(
         con,
         """select division_name, is_current, valid_to from core.dim_division
@@ -295,8 +299,7 @@ def test_dim_division_scd2_and_successors(built):
     assert dongshan == ("440104000000",)
 
 
-def test_payment_latest_line_and_profile(built):
-    _, _, con, _ = built
+def test_payment_latest_line_and_profile(built, con):
     assert q(
         con, "select payment_status, is_paid from core.fct_payment where payment_id = 'P2'"
     ) == [("returned", False)]
@@ -321,8 +324,7 @@ def test_payment_latest_line_and_profile(built):
     ) == [(True,)]
 
 
-def test_assistance_spells(built):
-    _, _, con, _ = built
+def test_assistance_spells(built, con):
     rows = q(
         con,
         """select month, spell_start_month, spell_end_month, is_head
@@ -334,15 +336,13 @@ def test_assistance_spells(built):
     ]
 
 
-def test_death_date_priority(built):
-    _, _, con, _ = built
+def test_death_date_priority(built, con):
     assert q(
         con, "select death_date, death_date_source, is_cremated, district_code from core.fct_death"
     ) == [(date(2026, 2, 10), "death_certificates", True, "440106000000")]
 
 
-def test_low_income_mart(built):
-    _, _, con, _ = built
+def test_low_income_mart(built, con):
     rows = q(
         con,
         """select division_name, assistance_type, households, persons, amount,
@@ -353,8 +353,7 @@ def test_low_income_mart(built):
                     ("天河区", "低保", 1, 2, Decimal("2200.00"), 1, 0)]  # fmt: skip
 
 
-def test_elderly_children_and_other_marts(built):
-    _, _, con, _ = built
+def test_elderly_children_and_other_marts(built, con):
     (row,) = q(
         con,
         """select population_80_plus, allowance_recipients, allowance_coverage_rate
@@ -385,8 +384,8 @@ def test_elderly_children_and_other_marts(built):
     ]
 
 
-def test_governance_mart(built):
-    _, _, con, city = built
+def test_governance_mart(built, con):
+    _, _, city = built
     rows = dict(
         ((feed, unit, month), rest)
         for feed, unit, month, *rest in q(
@@ -418,8 +417,8 @@ _ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _FORBIDDEN_COLUMNS = re.compile(r"(^|_)(id_number|name|person_key|cert_no|volunteer_no|phone)($|_)")
 
 
-def test_marts_hold_no_id_or_person_name(built):
-    settings, _, con, _ = built
+def test_marts_hold_no_id_or_person_name(built, con):
+    settings, _, _ = built
     names = set()
     for feed in load_contracts().values():
         for col in feed.columns:
@@ -462,3 +461,16 @@ def test_failed_model_is_named(tmp_path):
     # WHEN dbt builds staging THEN the error names the model that broke
     with pytest.raises(DbtBuildError, match="stg_divisions"):
         run_dbt(settings, select="stg_divisions")
+
+
+def test_docs_and_freshness(built):
+    settings, _, _ = built
+    target = generate_docs(settings)
+    catalog = json.loads((target / "catalog.json").read_text(encoding="utf-8"))
+    assert (target / "index.html").is_file()
+    assert "model.civlake.mart_low_income" in catalog["nodes"]
+    statuses = source_freshness(settings)
+    # Every silver source with a table has a verdict; the fixture's rows carry a fixed
+    # past ingestion time, so the verdict is a staleness level, never a crash.
+    assert statuses["silver.divisions"] in ("pass", "warn", "error")
+    assert "runtime error" not in statuses.values()

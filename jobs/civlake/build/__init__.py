@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
-from civlake.build.runner import DbtBuildError, absent_lake_tables, generate_docs, run_dbt
+from civlake.build.runner import (
+    DbtBuildError,
+    absent_lake_tables,
+    dbt_work_dir,
+    generate_docs,
+    run_dbt,
+    source_freshness,
+)
 
-__all__ = ["DbtBuildError", "absent_lake_tables", "generate_docs", "run_dbt"]
+__all__ = [
+    "DbtBuildError",
+    "absent_lake_tables",
+    "dbt_work_dir",
+    "generate_docs",
+    "run_dbt",
+    "source_freshness",
+]

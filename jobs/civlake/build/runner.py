@@ -152,3 +152,21 @@ def generate_docs(settings: Settings) -> Path:
             f"with run_dbt (the catalog reads the built warehouse {settings.warehouse})"
         )
     return dbt_work_dir(settings) / "target"
+
+
+def source_freshness(settings: Settings) -> dict[str, str]:
+    """``dbt source freshness``: source name -> pass | warn | error | runtime error.
+
+    Stale sources are an operator's signal, not a failed build, so nothing is raised
+    for them; only a freshness run that could not execute raises.
+    """
+    import json
+
+    result = _invoke(settings, ["source", "freshness"])
+    if result.exception is not None:
+        raise DbtBuildError(f"dbt source freshness could not run: {result.exception}")
+    path = dbt_work_dir(settings) / "target" / "sources.json"
+    report = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        ".".join(r["unique_id"].split(".")[-2:]): r["status"] for r in report.get("results", [])
+    }
