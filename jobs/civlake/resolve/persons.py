@@ -97,9 +97,11 @@ def resolve_persons(
     )
     # The HMAC input is the bare canonical ID, so a key means the same on every machine;
     # new persons hash their collapse key under a prefix that no ID can start with.
-    refs["person_key"] = [
-        person_key(secret, ref[3:] if ref.startswith("id:") else ref) for ref in refs["person_ref"]
-    ]
+    keys = {
+        ref: person_key(secret, ref[3:] if ref.startswith("id:") else ref)
+        for ref in refs["person_ref"].unique()
+    }
+    refs["person_key"] = refs["person_ref"].map(keys)
     xref = refs.assign(resolved_at=now).sort_values(
         ["feed_id", "_delivery_id", "_source_file", "_source_row", "role"]
     )

@@ -106,10 +106,11 @@ def build(lake_dir: Path, *, persons: int = 400, months: int = 3, seed: int = 7)
     people = _people(rng, persons)
     truth: list[dict] = []
     tables: dict[str, list[dict]] = {}
+    counters: dict[tuple[str, str], int] = {}
 
     def emit(feed: str, delivery: str, role: str, person: dict, row: dict) -> None:
         rows = tables.setdefault(feed, [])
-        rownum = sum(1 for r in rows if r["_delivery_id"] == delivery) + 1
+        rownum = counters[feed, delivery] = counters.get((feed, delivery), 0) + 1
         lineage = {"_delivery_id": delivery, "_source_file": f"{feed}.csv",
                    "_source_row": rownum, "_produced_at": f"{delivery[:4]}-{delivery[4:6]}-"
                    f"{delivery[6:8]}T02:00:00+08:00"}  # fmt: skip
