@@ -46,7 +46,7 @@ def build_households(world: World) -> None:
     heads = world.take(base & (age >= 25) & (age <= 85), n_hh)
     # Members come from per-district pools drawn once (one rng.choice per person would be
     # quadratic at a million persons).
-    district_all = p.district
+    district_all = world.district()
     pools: dict[str, list[int]] = {}
     free = np.flatnonzero(base & ~world.used & (age <= 85))
     free = free[rng.permutation(len(free))]
@@ -117,7 +117,7 @@ def build_children(world: World) -> None:
     for idx in kids:
         district = p.division[idx][:6]
         guardian = world.take(
-            _eligible(world) & _age_mask(world, 30, 70) & (p.district == district), 1
+            _eligible(world) & _age_mask(world, 30, 70) & (world.district() == district), 1
         )[0]
         cat = str(
             rng.choice(

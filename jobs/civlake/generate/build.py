@@ -81,12 +81,19 @@ def _close_certs_of_dead(world: World) -> None:
 
 
 def _reroute_late_donations(world: World) -> None:
-    """Background donations that would land after a near-miss org's deregistration go elsewhere."""
+    """Keep "at that time" unambiguous: no background donation to a planted org before its
+    deregistration (no weekly snapshot shows it active then), none to a near-miss org after."""
     near = {idx for rule, idx, _ in world.near_misses if rule == "ORG_INACTIVE_DONATION"}
+    planted = {idx for rule, idx, _ in world.planted if rule == "ORG_INACTIVE_DONATION"}
     targets = civic.active_charities(world)
     for d in world.donations:
         org = world.orgs[d.org]
-        if d.org in near and org.status_date and d.at[:10] >= org.status_date.isoformat():
+        if org.status_date is None:
+            continue
+        day = d.at[:10]
+        late = d.org in near and day >= org.status_date.isoformat()
+        early = d.org in planted and day < org.status_date.isoformat()
+        if late or early:
             d.org = targets[0]
 
 

@@ -127,6 +127,8 @@ def _choices(table: Table, col: str, kind: str, value: str, fmt: str, required: 
     if kind == "sex":
         return ["sex_word", "sex_letter", "sex_unknown"]
     if kind == "phone":
+        if value.startswith("020-"):
+            return ["phone_landline_compact", "phone_landline_paren"]
         return ["phone_plus86", "phone_spaces", "phone_dashes"] if len(value) == 11 else []
     if kind == "uscc":
         return ["uscc_lower", "uscc_spaces"] + (
@@ -190,6 +192,10 @@ def apply(table: Table, kind: str, col: str, i: int, rng: np.random.Generator, o
         new = f"{value[:3]} {value[3:7]} {value[7:]}"
     elif kind == "phone_dashes":
         new = f"{value[:3]}-{value[3:7]}-{value[7:]}"
+    elif kind == "phone_landline_compact":
+        new = value.replace("-", "")
+    elif kind == "phone_landline_paren":
+        new = "(020)" + value[4:]
     elif kind == "uscc_lower":
         new = value.lower()
     elif kind == "uscc_spaces":
@@ -212,6 +218,7 @@ def apply(table: Table, kind: str, col: str, i: int, rng: np.random.Generator, o
         return False
     table.cols[col][i] = new
     table.add_dirt(i, kind)
+    table.touched.add((i, col))
     return True
 
 
@@ -247,7 +254,7 @@ def dirty(
         done: set[str] = set()
         for _ in range(1 + int(rng.random() < 0.2)):
             col = cols[int(rng.integers(0, len(cols)))]
-            if col in done or (i, col) in table.cell:
+            if col in done or (i, col) in table.cell or (i, col) in table.touched:
                 continue  # one variant per value: a serial date cannot also be re-spelt
             done.add(col)
             kind, required, enum_name = kinds[col]

@@ -174,9 +174,12 @@ def _identity_findings(world: World, paid: dict) -> list[dict]:
         recipients |= set(assistance_active(world, m))
         recipients |= {i for i, e in world.elderly[m].items() if e.status == "正常"}
         recipients |= {ch.idx for ch in world.children if ch.status.get(m) == "在册"}
+    paid_to: dict[int, int] = defaultdict(int)
+    for (i, _p, _m), a in paid.items():
+        paid_to[i] += a
     for idx in sorted(recipients):
         if not pop.in_hukou[idx]:
-            total = sum(a for (i, _p, _m), a in paid.items() if i == idx)
+            total = paid_to.get(idx, 0)
             out.append(
                 _finding("NOT_IN_HUKOU", id_number=str(pop.id_number[idx]), amount_at_risk=total)
             )

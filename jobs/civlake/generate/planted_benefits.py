@@ -34,11 +34,12 @@ def rebirth(world: World, idx: int, birth: date) -> None:
     while True:
         body = old[:6] + birth.strftime("%Y%m%d") + seq
         new = body + id_check_char(body)
-        if not np.any(p.id_number == new):
+        if not world.id_taken(new):
             break
         seq = f"{(int(seq) + 2) % 1000:03d}"
     p.birth[idx] = np.datetime64(birth)
     p.id_number[idx] = new
+    world.id_changed(old, new)
     world.age0()[idx] = age_on(p.birth[idx], world.tl.start)
     for c in world.certs:
         if c.idx == idx:
@@ -243,18 +244,20 @@ def plant_disability(world: World, n: int) -> None:
         if h.kind in ("低保", "特困") and all(h.status.get(m) == "在保" for m in months)
     ]
     taken = 0
+    holders = {c.idx for c in world.certs}
+    planted = {p[1] for p in world.planted}
     for h in active:
         if taken >= n:
             break
-        planted = {p[1] for p in world.planted}
         for idx, _rel in h.members:
-            if idx == h.head or idx in planted or any(c.idx == idx for c in world.certs):
+            if idx == h.head or idx in planted or idx in holders:
                 continue
             cert = Cert(
-                idx, f"{world.pop.id_number[idx]}43", "智力", 3, date(2019, 5, 6), date(2029, 5, 5)
+                idx, f"{world.pop.id_number[idx]}53", "智力", 3, date(2019, 5, 6), date(2029, 5, 5)
             )
             cert.status = dict.fromkeys(months, "有效")
             world.certs.append(cert)
+            holders.add(idx)
             world.pay_suppress.add((idx, "CJSH", latest))
             world.planted.append(("CJSH_UNCLAIMED", idx, f"disabled member of {h.family_no}"))
             taken += 1
@@ -266,9 +269,10 @@ def plant_disability(world: World, n: int) -> None:
     ]
     for h in edge[:n]:
         idx = h.head
-        if not any(c.idx == idx for c in world.certs):
+        if idx not in holders:
+            holders.add(idx)
             cert = Cert(
-                idx, f"{world.pop.id_number[idx]}14", "肢体", 4, date(2018, 3, 1), date(2028, 2, 28)
+                idx, f"{world.pop.id_number[idx]}14", "视力", 4, date(2018, 3, 1), date(2028, 2, 28)
             )
             cert.status = dict.fromkeys(months, "有效")
             world.certs.append(cert)
@@ -335,7 +339,9 @@ def plant_not_in_hukou(world: World, n: int) -> None:
             world, idx, world.tl.start - timedelta(days=365 * 8 + int(world.rng.integers(0, 700)))
         )
         district = p.division[idx][:6]
-        g = world.take(_elig(world) & (age >= 35) & (age <= 65) & (p.district == district), 1)[0]
+        g = world.take(
+            _elig(world) & (age >= 35) & (age <= 65) & (world.district() == district), 1
+        )[0]
         ch = ChildEntry(
             idx, "孤儿", "社会散居", g, "祖父母", str(p.division[idx]), date(2023, 2, 1)
         )

@@ -119,6 +119,10 @@ def build_population(rng: np.random.Generator, n: int, tree: DivisionTree) -> Po
         np.array(["138", "139", "135", "137", "186", "189", "133", "159"])[rng.integers(0, 8, n)],
         np.char.zfill(rng.integers(0, 10**8, n).astype(str), 8),
     )
+    # ~6% give a Guangzhou landline (canonical "020-" + 8 digits) instead of a mobile.
+    landline = rng.random(n) < 0.06
+    fixed = np.char.add("020-8", np.char.zfill(rng.integers(0, 10**7, n).astype(str), 7))
+    phone = np.where(landline, fixed, phone)
     uid = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
     return Population(
         uid, sex, birth, id_number, name, division, in_hukou, status, status_date,

@@ -21,6 +21,7 @@ class Table:
     cell: dict[tuple[int, str], str] = field(default_factory=dict)  # xlsx/jsonl cell type
     protect: set[int] = field(default_factory=set)  # rows whose values must stay as given
     id_break_ok: set[str] = field(default_factory=set)  # ID columns that may be typo'd/blank
+    touched: set[tuple[int, str]] = field(default_factory=set)  # (row, column) already dirtied
 
     @property
     def n(self) -> int:

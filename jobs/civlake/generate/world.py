@@ -185,6 +185,24 @@ class World:
     planted: list[tuple[str, int | None, str]] = field(default_factory=list)
 
     _age0: np.ndarray | None = None
+    _district: np.ndarray | None = None
+    _ids: set[str] | None = None
+
+    def district(self) -> np.ndarray:
+        """6-digit district of every person (cached: 1M string conversions per call add up)."""
+        if self._district is None:
+            self._district = self.pop.district
+        return self._district
+
+    def id_taken(self, value: str) -> bool:
+        if self._ids is None:
+            self._ids = set(self.pop.id_number.tolist())
+        return value in self._ids
+
+    def id_changed(self, old: str, new: str) -> None:
+        if self._ids is not None:
+            self._ids.discard(old)
+            self._ids.add(new)
 
     def age0(self) -> np.ndarray:
         """Ages on the first day of the window (cached; `rebirth` keeps it current)."""
