@@ -17,6 +17,25 @@ import pandas as pd
 import pyarrow as pa
 
 DEATH_ORDER = ("death_certificates", "cremation_records", "hukou_population")
+PERSONS_SCHEMA = pa.schema(
+    [
+        ("person_key", pa.string()),
+        ("id_number", pa.string()),  # restricted
+        ("name", pa.string()),
+        ("sex", pa.string()),
+        ("birth_date", pa.date32()),
+        ("hukou_division_code", pa.string()),
+        ("is_alive", pa.bool_()),
+        ("death_date", pa.date32()),
+        ("death_date_source", pa.string()),
+        ("source_feeds", pa.list_(pa.string())),
+        ("first_seen", pa.date32()),
+        ("last_seen", pa.date32()),
+        ("in_hukou", pa.bool_()),
+        ("hukou_status", pa.string()),
+        ("resolved_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 _SQL = """
 with r as (
@@ -125,4 +144,5 @@ def build_persons(refs: pd.DataFrame, *, now: datetime) -> pa.Table:
     con.register("refs", frame)
     table = con.sql(_SQL.format(modes=modes)).to_arrow_table()
     resolved_at = pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
-    return table.append_column("resolved_at", resolved_at)
+    # A fixed schema: an empty lake must not write a table typed by pandas' guesses.
+    return table.append_column("resolved_at", resolved_at).cast(PERSONS_SCHEMA)

@@ -57,17 +57,20 @@ def _near(code: str, index: dict[str, set[str]], known: set[str]) -> str | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
-def _registry(lake_dir) -> pd.DataFrame:
+BASE_SCHEMA = pa.schema(
+    [("org_key", pa.string()), ("uscc", pa.string()), ("name", pa.string()),
+     ("in_registry", pa.bool_())]
+)  # fmt: skip
+
+
+def _latest_registry(lake_dir) -> pa.Table:
+    """Latest registry row per USCC (all registry columns, lineage dropped)."""
     arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", REGISTRY))
     if arrow is None or arrow.num_rows == 0:
-        return pd.DataFrame(columns=["uscc", "name", *LINEAGE, "_produced_at"])
-    return arrow.to_pandas(date_as_object=True)
-
-
-def _latest_registry(reg: pd.DataFrame) -> pd.DataFrame:
+        return BASE_SCHEMA.empty_table()
     con = duckdb.connect()
-    con.register("reg", reg)
-    return con.sql(
+    con.register("reg", arrow)
+    latest = con.sql(
         """
         select * exclude (rn) from (
             select *, row_number() over (partition by uscc order by _produced_at desc,
@@ -75,7 +78,11 @@ def _latest_registry(reg: pd.DataFrame) -> pd.DataFrame:
             from reg where uscc is not null)
         where rn = 1 order by uscc
         """
-    ).df()
+    ).to_arrow_table()
+    latest = latest.select([c for c in latest.column_names if not c.startswith("_")])
+    return latest.append_column("org_key", latest.column("uscc")).append_column(
+        "in_registry", pa.array([True] * latest.num_rows)
+    )
 
 
 def _org_key(uscc: str | None, name: str | None) -> str:
@@ -115,41 +122,43 @@ def _resolve_refs(lake_dir, by_uscc: set[str], by_name: dict[str, str]) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def _outside(refs: pd.DataFrame, by_uscc: set[str]) -> pa.Table:
+    """Organisations referred to but not in the registry: last name seen wins."""
+    if refs.empty:
+        return BASE_SCHEMA.empty_table()
+    extra = refs[~refs["org_key"].isin(by_uscc)]
+    outside = (
+        extra.sort_values(["_produced_at", "_delivery_id", "_source_row"])
+        .groupby("org_key", as_index=False)
+        .agg(uscc=("org_uscc", "last"), name=("org_name", "last"))
+        .assign(in_registry=False)
+    )
+    return pa.Table.from_pandas(outside, schema=BASE_SCHEMA, preserve_index=False)
+
+
 def resolve_organizations(settings) -> dict:
     """Writes core/organizations (one row per org_key) and core/org_source_xref."""
-    latest = _latest_registry(_registry(settings.lake))
-    by_uscc = set(latest["uscc"])
+    latest = _latest_registry(settings.lake)
+    by_uscc = set(latest.column("uscc").to_pylist())
     by_name: dict[str, str] = {}
-    for uscc, name in zip(latest["uscc"], latest["name"], strict=True):
+    for uscc, name in zip(latest["uscc"].to_pylist(), latest["name"].to_pylist(), strict=True):
         by_name.setdefault(normalize_org_name(name) or "", uscc)
     refs = _resolve_refs(settings.lake, by_uscc, by_name)
-    orgs = latest.assign(org_key=latest["uscc"], in_registry=True)
-    if not refs.empty:
-        extra = refs[~refs["org_key"].isin(by_uscc)]
-        outside = (
-            extra.sort_values("_produced_at")
-            .groupby("org_key", as_index=False)
-            .agg(uscc=("org_uscc", "last"), name=("org_name", "last"))
-            .assign(in_registry=False)
-        )
-        orgs = pd.concat([orgs, outside], ignore_index=True)
-    keep = [c for c in orgs.columns if not c.startswith("_") or c == "_produced_at"]
-    orgs = orgs[keep].sort_values("org_key", ignore_index=True)
-    lake.overwrite(lake.table_path(settings.lake, "core", "organizations"),
-                   pa.Table.from_pandas(orgs, preserve_index=False))  # fmt: skip
-    xref = refs.drop(columns=["_produced_at"]) if not refs.empty else pd.DataFrame(
-        columns=["feed_id", *LINEAGE, "role", "org_key", "org_uscc", "uscc_delivered",
-                 "org_name", "match_method"]
-    )  # fmt: skip
+    orgs = pa.concat_tables([latest, _outside(refs, by_uscc)], promote_options="default")
+    orgs = orgs.sort_by("org_key")
+    lake.overwrite(lake.table_path(settings.lake, "core", "organizations"), orgs)
+    xref_columns = ["feed_id", *LINEAGE, "role", "org_key", "org_uscc", "uscc_delivered",
+                    "org_name", "match_method"]  # fmt: skip
+    xref = refs[xref_columns] if not refs.empty else pd.DataFrame(columns=xref_columns)
     xref_schema = pa.schema(
-        [(c, pa.int64() if c == "_source_row" else pa.string()) for c in xref.columns]
+        [(c, pa.int64() if c == "_source_row" else pa.string()) for c in xref_columns]
     )
     lake.overwrite(lake.table_path(settings.lake, "core", "org_source_xref"),
                    pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
     methods = xref["match_method"].value_counts().to_dict() if len(xref) else {}
     return {
-        "organizations": len(orgs),
-        "in_registry": len(latest),
+        "organizations": orgs.num_rows,
+        "in_registry": latest.num_rows,
         "references": len(xref),
         "match_methods": {str(k): int(v) for k, v in methods.items()},
     }
