@@ -59,3 +59,10 @@ def test_registry_latest_wins_and_bad_codes_resolve_by_name_or_one_typo(tmp_path
     assert by_row[("volunteer_service", 1)]["org_uscc"] == USCC_A
     assert ("volunteer_service", 2) not in by_row  # names no organisation
     assert stats["organizations"] == 3 and stats["references"] == 4
+
+
+def test_empty_lake_writes_typed_empty_tables(tmp_path):
+    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path)})
+    assert resolve_organizations(settings)["organizations"] == 0
+    orgs = lake.read_arrow(lake.table_path(settings.lake, "core", "organizations"))
+    assert orgs.num_rows == 0 and orgs.schema.field("uscc").type == pa.string()

@@ -175,3 +175,13 @@ def test_reference_matching_two_persons_equally_is_not_linked(tmp_path, monkeypa
     hukou_keys = {r["person_key"] for r in xref if r["id_number"] in namesakes}
     assert len(hukou_keys) == 2
     assert ref["match_method"] == "new_person" and ref["person_key"] not in hukou_keys
+
+
+def test_empty_lake_writes_typed_empty_tables(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, monkeypatch)
+    assert resolve_persons(settings, now=NOW)["persons"] == 0
+    persons = lake.read_arrow(lake.table_path(settings.lake, "core", "persons"))
+    assert persons.num_rows == 0
+    assert persons.schema.field("person_key").type == pa.string()
+    assert persons.schema.field("birth_date").type == pa.date32()
+    assert _xref(settings).schema.field("_source_row").type == pa.int64()
