@@ -42,11 +42,15 @@ def make_id(rng: random.Random, born: date, male: bool) -> str:
 
 
 def typo_id(rng: random.Random, id_number: str) -> str:
-    """One digit changed or two adjacent digits swapped, such that the check char fails."""
+    """One digit changed, two adjacent digits swapped, or an impossible birth month
+    (13), such that the ID is invalid."""
     while True:
         chars = list(id_number)
         i = rng.randrange(0, 16)
-        if rng.random() < 0.5:
+        roll = rng.random()
+        if roll < 0.2:
+            chars[10:12] = ["1", "3"]
+        elif roll < 0.6:
             chars[i] = str((int(chars[i]) + rng.randrange(1, 10)) % 10)
         else:
             chars[i], chars[i + 1] = chars[i + 1], chars[i]
