@@ -89,8 +89,10 @@ _SIMPLE = {
 
 def _column(p: _Plan, c: Column) -> None:
     raw, o, label = f'"{c.name}"', f"o_{c.name}", f"{c.name}（{c.header}）"
-    present = f"cl_blank({raw}) IS NOT NULL"
-    missing = f"cl_blank({raw}) IS NULL"
+    # presence is computed once per column in stage 0; checks read the flag
+    present = f"p_{c.name}"
+    p.add(0, **{present: f"cl_present({raw})"})
+    missing = f"NOT {present}"
     if c.kind in _SIMPLE:
         macro, typ, reason, what = _SIMPLE[c.kind]
         p.add(0, **{o: macro.format(r=raw)})
@@ -201,21 +203,24 @@ def plan(contract: FeedContract) -> _Plan:
     return p
 
 
-def _sql(contract: FeedContract, p: _Plan, raw_cols: list[str]) -> str:
-    sql = (
-        "SELECT *, coalesce(try_cast(substr(_produced_at, 1, 10) AS DATE), $today) AS __maxd"
-        " FROM bronze"
-    )
-    for stage in p.stages:
-        cols = ", ".join(f"{e} AS {n}" for n, e in stage.items())
-        sql = f"SELECT *, {cols} FROM ({sql})"
-    by_reason = {r: [(c, d) for rr, c, d in p.checks if rr == r] for r in REASONS}
+def _stage_sql(stage: dict[str, str]) -> str:
+    return "SELECT *, " + ", ".join(f"{e} AS {n}" for n, e in stage.items()) + " FROM cur"
+
+
+def _checks_stage(p: _Plan) -> dict[str, str]:
+    """Each check evaluated once into ``k<i>``: reasons and details both read it."""
+    return {f"k{i}": f"coalesce({c}, false)" for i, (_, c, _) in enumerate(p.checks)}
+
+
+def _final_sql(contract: FeedContract, p: _Plan, raw_cols: list[str]) -> str:
+    ks = [(r, f"k{i}", d) for i, (r, _, d) in enumerate(p.checks)]
+    by_reason = {r: [k for rr, k, _ in ks if rr == r] for r in REASONS}
     flags = ", ".join(
-        f"CASE WHEN {' OR '.join(f'coalesce({c}, false)' for c, _ in items)} THEN {lit(r)} END"
+        f"CASE WHEN {' OR '.join(items)} THEN {lit(r)} END"
         for r, items in by_reason.items()
         if items
     )
-    details = ", ".join(f"CASE WHEN coalesce({c}, false) THEN {d} END" for _, c, d in p.checks)
+    details = ", ".join(f"CASE WHEN {k} THEN {d} END" for _, k, d in ks)
     reasons = (
         "CASE WHEN _malformed IS NOT NULL THEN ['ROW_MALFORMED']"
         f" ELSE list_filter([{flags or 'NULL'}]::VARCHAR[], x -> x IS NOT NULL) END"
@@ -230,7 +235,7 @@ def _sql(contract: FeedContract, p: _Plan, raw_cols: list[str]) -> str:
     keep = ", ".join(f'"{n}"' for n in LINEAGE)
     return (
         f"SELECT {keep}, {outs}, {reasons} AS __reasons, {detail} AS __detail,"
-        f" {raw_json} AS __raw FROM ({sql})"
+        f" {raw_json} AS __raw FROM cur"
     )
 
 
@@ -265,13 +270,26 @@ def clean_delivery(
     bronze = _prepare(contract, bronze)
     raw_cols = [*contract.names, "_extra"]
     con = canon.connection()
-    con.register("bronze", bronze)
+    # Stages run as separate queries with Arrow in between: inlined into one query,
+    # DuckDB re-evaluates a macro every time a later stage or a check mentions its
+    # column (100k rows: 10.9 s); MATERIALIZED CTEs cost 6 s; this, ~4 s.
+    con.register("bronze_in", bronze)
     con.register("divmap", divmap)
     try:
-        res = con.execute(_sql(contract, p, raw_cols), {"today": now.date()}).to_arrow_table()
+        cur = con.execute(
+            "SELECT *, coalesce(try_cast(substr(_produced_at, 1, 10) AS DATE), $today)"
+            " AS __maxd FROM bronze_in",
+            {"today": now.date()},
+        ).to_arrow_table()
+        for stage in [*p.stages, _checks_stage(p), None]:
+            con.register("cur", cur)
+            sql = _final_sql(contract, p, raw_cols) if stage is None else _stage_sql(stage)
+            cur = con.execute(sql).to_arrow_table()
+            con.unregister("cur")
     finally:
-        con.unregister("bronze")
+        con.unregister("bronze_in")
         con.unregister("divmap")
+    res = cur
     is_bad = pc.greater(pc.list_value_length(res["__reasons"]), 0)
     good, bad = res.filter(pc.invert(is_bad)), res.filter(is_bad)
     lineage = bronze.select(list(LINEAGE)).schema
