@@ -65,19 +65,23 @@ def _run(exprs: dict[str, str] | sql_macros.Layers, values: Values, **params: ob
 # --- enumerations ----------------------------------------------------------------------
 
 
-def enum_macro_sql(name: str, mapping: dict[str, list[str]], con: duckdb.DuckDBPyConnection) -> str:
-    """``cl_enum_<name>(s)``: canonical value or NULL, keys folded like delivered values."""
+def enum_macro_sql(name: str, mapping: dict[str, list[str]], keys: dict[str, str | None]) -> str:
+    """``cl_enum_<name>(s)``: canonical value or NULL, keys folded like delivered values.
+
+    ``keys`` maps each listed spelling to its ``cl_enum_key`` (computed in one query).
+    """
     if not _IDENT.match(name):
         raise ValueError(f"enum name {name!r} in _enums.yaml is not snake_case")
     pairs: dict[str, str] = {}
     for canonical, synonyms in mapping.items():
         for raw in [canonical, *synonyms]:
-            key = con.execute("SELECT cl_enum_key(?)", [raw]).fetchone()[0]
+            key = keys[raw]
             if key is None:
                 continue
             if pairs.setdefault(key, canonical) != canonical:
                 raise ValueError(
-                    f"enum {name}: {raw!r} maps to both {pairs[key]!r} and {canonical!r}"
+                    f"schemas/_enums.yaml, enum {name}: {raw!r} reads as both "
+                    f"{pairs[key]!r} and {canonical!r}; remove one of the synonyms"
                 )
     lit = sql_macros.lit
     body = ", ".join(f"{lit(k)}: {lit(v)}" for k, v in pairs.items())
@@ -85,8 +89,13 @@ def enum_macro_sql(name: str, mapping: dict[str, list[str]], con: duckdb.DuckDBP
 
 
 def install_enums(con: duckdb.DuckDBPyConnection, enums: dict | None = None) -> None:
-    for name, mapping in (enums if enums is not None else load_enums()).items():
-        con.execute(f"CREATE OR REPLACE MACRO {enum_macro_sql(name, mapping, con)}")
+    enums = enums if enums is not None else load_enums()
+    spellings = sorted({raw for m in enums.values() for c, syn in m.items() for raw in [c, *syn]})
+    v = pa.table({"s": pa.array(spellings, pa.string())})  # noqa: F841 - used by name below
+    folded = con.execute("SELECT s, cl_enum_key(s) FROM v").fetchall()
+    keys = dict(folded)
+    for name, mapping in enums.items():
+        con.execute(f"CREATE OR REPLACE MACRO {enum_macro_sql(name, mapping, keys)}")
 
 
 # --- Chinese text ------------------------------------------------------------------

@@ -141,9 +141,9 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
             divmap = None  # reload: the new release changes what is current
     if blocked:
         summary["errors"].append(_NO_DIVISIONS.format(", ".join(blocked)))
-    touched = sorted({d["feed_id"] for d in summary["cleaned"]})
-    if touched:
-        summary["errors"] += check_invariants(settings, feeds=touched)
+    done = {(d["feed_id"], d["delivery_id"]) for d in summary["cleaned"]}
+    if done:
+        summary["errors"] += check_invariants(settings, deliveries=done)
     if summary["errors"]:
         raise CleanGateError("clean gate: " + " | ".join(summary["errors"]), summary)
     return summary

@@ -18,10 +18,23 @@ def _n(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
-def check_invariants(settings: Settings, *, feeds: list[str] | None = None) -> list[str]:
-    """Every violation as one readable line (empty list: the lake balances)."""
+def check_invariants(
+    settings: Settings,
+    *,
+    feeds: list[str] | None = None,
+    deliveries: set[tuple[str, str]] | None = None,
+) -> list[str]:
+    """Every violation as one readable line (empty list: the lake balances).
+
+    ``feeds`` / ``deliveries`` (``(feed_id, delivery_id)``) narrow the check, e.g. to
+    what one gate run touched while ingestion keeps adding deliveries.
+    """
     root = settings.lake
-    audit = [a for a in ledger.read_audit(root) if feeds is None or a["feed_id"] in feeds]
+    audit = [
+        a for a in ledger.read_audit(root)
+        if (feeds is None or a["feed_id"] in feeds)
+        and (deliveries is None or (a["feed_id"], a["delivery_id"]) in deliveries)
+    ]  # fmt: skip
     out: list[str] = []
     by_feed: dict[str, list[dict]] = {}
     for a in audit:
