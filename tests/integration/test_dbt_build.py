@@ -413,7 +413,25 @@ def test_feed_cadence_matches_contracts():
     assert listed == expected
 
 
-_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# 18-character runs not inside a longer token or a decimal fraction; a run counts as a
+# citizen ID only with a right check character and a real birth date, so a long float
+# such as 0.007653061224489796 is not a false alarm.
+_ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def looks_like_citizen_id(text: str) -> bool:
+    for cand in _ID_CANDIDATE.findall(text):
+        body, check = cand[:17], cand[17].upper()
+        if citizen_id(body[:6], body[6:14], body[14:17])[-1] != check:
+            continue
+        try:
+            datetime.strptime(body[6:14], "%Y%m%d")
+        except ValueError:
+            continue
+        return True
+    return False
+
+
 _FORBIDDEN_COLUMNS = re.compile(r"(^|_)(id_number|name|person_key|cert_no|volunteer_no|phone)($|_)")
 
 
@@ -446,10 +464,18 @@ def test_marts_hold_no_id_or_person_name(built, con):
         for row in rel.fetchall():
             for value in row:
                 text = json.dumps(value, default=str, ensure_ascii=False)
-                assert not _ID.search(text), f"mart.{table} holds an ID-like value {text}"
+                assert not looks_like_citizen_id(text), f"mart.{table} holds an ID: {text}"
                 assert not any(n in text for n in names), (
                     f"mart.{table} holds a person name: {text}"
                 )
+
+
+def test_id_detector_sees_ids_not_fractions():
+    assert looks_like_citizen_id(json.dumps({"x": PEOPLE["pk_old"][0]}))
+    assert not looks_like_citizen_id(json.dumps(0.007653061224489796))
+    real = PEOPLE["pk_old"][0]
+    wrong_check = real[:17] + ("0" if real[-1] != "0" else "1")
+    assert not looks_like_citizen_id(wrong_check)
 
 
 def test_failed_model_is_named(tmp_path):
