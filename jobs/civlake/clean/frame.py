@@ -160,7 +160,7 @@ def _cert(p: _Plan, c: Column, raw: str, o: str) -> None:
     # the ID stages saw the cleaned cert number; dirt in the delivered one is normalisation
     p.out(
         f"{c.derives_id}_status",
-        f"CASE WHEN {ido}_status = 'valid' AND {o} <> cl_trim({raw}) THEN 'normalized'"
+        f"CASE WHEN {ido}_status = 'valid' AND {o} <> {raw} THEN 'normalized'"
         f" ELSE {ido}_status END",
     )
     if c.required:

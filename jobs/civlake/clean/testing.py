@@ -51,7 +51,8 @@ def bronze_rows(
     data["_source_row"] = pa.array(range(1, n + 1), pa.int64())
     data["_ingested_at"] = pa.array([INGESTED_AT] * n, UTC_US)
     data["_row_hash"] = pa.array(
-        [hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest() for r in rows]
+        [hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest() for r in rows],
+        pa.string(),
     )
     return pa.table(data)
 
