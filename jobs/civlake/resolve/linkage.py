@@ -105,41 +105,105 @@ def entity_refs(unresolved: pd.DataFrame) -> pd.Series:
     return pd.Series(keys, index=unresolved.index, dtype=object)
 
 
-def _linker(frames: list[pd.DataFrame], settings):
+def name_frequencies(all_profiles: pd.DataFrame) -> pd.DataFrame:
+    """Share of persons bearing each normalised name, over every profile in the run.
+
+    Registered as Splink's term-frequency lookup so agreement on 张伟 counts for less
+    than on 欧阳明 even when the table being scored is tiny (a handful of leftovers
+    would otherwise make every name look common). One vote per person: someone in
+    twelve monthly deliveries is not twelve times as common."""
+    named = all_profiles.dropna(subset=["name_norm"]).drop_duplicates(["person_ref", "name_norm"])
+    counts = named["name_norm"].value_counts()
+    return pd.DataFrame(
+        {"name_norm": counts.index.astype(str), "tf_name_norm": (counts / counts.sum()).values}
+    )
+
+
+def _linker(frames: list[pd.DataFrame], settings, tf: pd.DataFrame | None = None):
     from splink import DuckDBAPI, Linker
 
     db = DuckDBAPI()
     tables = [db.register(f, table_name=f"profiles_{i}") for i, f in enumerate(frames)]
-    return Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
+    linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
+    if tf is not None and not tf.empty:
+        lookup = db.register(tf, table_name="tf_lookup_name_norm")
+        linker.table_management.register_term_frequency_lookup(lookup, "name_norm")
+    return linker
 
 
-def train(training: pd.DataFrame, model_path: Path, config: LinkageConfig) -> dict:
-    """EM on a dedupe of all profiles (known persons dominate, so m for 'ID one edit
-    apart' is learned from the typos that valid-ID rows do not have: it stays near its
-    prior) and save the model; returns the model dict."""
-    linker = _linker([training], model.settings("dedupe_only", prior=config.prior))
-    linker.training.estimate_u_using_random_sampling(
+# EM drives m of never-seen levels towards 0 (1e-24 after one round); the next round then
+# underflows to 0.0, which Splink rejects. A floor far below any real level's m keeps
+# the evidence practically unchanged and the arithmetic finite.
+M_U_FLOOR = 1e-12
+
+
+def _floored(spec: dict) -> dict:
+    for comparison in spec.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            for key in ("m_probability", "u_probability"):
+                value = level.get(key)
+                if isinstance(value, int | float) and value < M_U_FLOOR:
+                    level[key] = M_U_FLOOR
+    return spec
+
+
+def train(
+    training: pd.DataFrame,
+    model_path: Path,
+    config: LinkageConfig,
+    tf: pd.DataFrame,
+    *,
+    known: pd.DataFrame | None = None,
+) -> dict:
+    """u from random pairs of distinct persons (one profile each: pairs of one person's
+    own profiles are matches and would inflate u for every agreeing field), then EM on
+    all profiles, where known persons dominate: m for 'ID one edit apart' stays near its
+    prior since valid-ID rows carry no typos. Saves and returns the model."""
+    # Unresolved entities are mostly typo'd copies of known persons: leave them out of u.
+    one_each = (training if known is None else known).drop_duplicates("person_ref")
+    u_linker = _linker([one_each], model.settings("dedupe_only", prior=config.prior), tf)
+    u_linker.training.estimate_u_using_random_sampling(
         max_pairs=config.u_max_pairs, seed=config.seed, min_count_per_level=None, num_chunks=1
     )
+    current = _floored(u_linker.misc.save_model_to_json())
     for rule in model.EM_BLOCKING:
+        # A fresh linker per round: a failed round leaves Splink's settings half
+        # rewritten (comparisons dropped), so only a completed round's model is kept.
+        linker = _linker([training], current, tf)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, max_pairs=config.em_max_pairs, record_sample_proportion=1.0
             )
         except Exception as exc:
-            log.warning("EM on %s skipped (%s); keeping prior m values", rule, exc)
+            # e.g. an m value converging to 0.0, which Splink refuses, on a tiny city
+            sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            log.warning("EM round blocked on %s skipped (%s); previous m values kept", sql, exc)
+            continue
+        current = _floored(linker.misc.save_model_to_json())
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    return linker.misc.save_model_to_json(str(model_path), overwrite=True)
+    model_path.write_text(json.dumps(current, ensure_ascii=False, indent=2), encoding="utf-8")
+    return current
 
 
-def load_or_train(training: pd.DataFrame, model_path: Path, config: LinkageConfig) -> dict:
+def load_or_train(
+    training: pd.DataFrame,
+    model_path: Path,
+    config: LinkageConfig,
+    tf: pd.DataFrame,
+    *,
+    known: pd.DataFrame | None = None,
+) -> dict:
     if model_path.exists() and not config.retrain:
         return json.loads(model_path.read_text(encoding="utf-8"))
-    return train(training, model_path, config)
+    return train(training, model_path, config, tf, known=known)
 
 
 def link(
-    left: pd.DataFrame, right: pd.DataFrame, trained: dict, config: LinkageConfig
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    trained: dict,
+    config: LinkageConfig,
+    tf: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Best known person per left ``person_ref``: columns person_ref, match (the right
     person_ref) and match_probability; only matches at or above the threshold."""
@@ -151,7 +215,7 @@ def link(
     persons = right["person_ref"].nunique()
     spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
     right = right.assign(unique_id=right["unique_id"] + len(left))
-    linker = _linker([left, right], spec)
+    linker = _linker([left, right], spec, tf)
     pairs = linker.inference.predict(threshold_match_probability=config.threshold)
     scored = pairs.as_pandas_dataframe()
     if scored.empty:
@@ -182,14 +246,19 @@ def link(
     )
 
 
-def cluster_unmatched(unmatched: pd.DataFrame, trained: dict, config: LinkageConfig) -> dict:
+def cluster_unmatched(
+    unmatched: pd.DataFrame,
+    trained: dict,
+    config: LinkageConfig,
+    tf: pd.DataFrame | None = None,
+) -> dict:
     """Entities no known person claimed, deduplicated among themselves (a person outside
     every valid-ID source whose ID was mistyped differently in two feeds). Returns
     entity person_ref -> representative person_ref (the smallest in its cluster)."""
     if unmatched["person_ref"].nunique() < 2:
         return {}
     spec = dict(trained, link_type="dedupe_only")
-    pairs = _linker([unmatched], spec).inference.predict(
+    pairs = _linker([unmatched], spec, tf).inference.predict(
         threshold_match_probability=config.threshold
     )
     scored = pairs.as_pandas_dataframe()

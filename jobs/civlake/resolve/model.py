@@ -21,16 +21,14 @@ PROFILE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _levels(column: str, *levels, m: list[float], u: list[float] | None = None) -> list:
-    """Null level, then ``levels`` and an else level with prior m (and u) values. Prior u
-    values matter for levels so rare among non-matches (an ID one edit from another
-    person's) that random sampling may not see them at all."""
+def _levels(column: str, *levels, m: list[float], u: list[float]) -> list:
+    """Null level, then ``levels`` and an else level with prior m and u values. Random
+    sampling replaces the u values it observes; the priors stand for levels so rare
+    among non-matches (an ID one edit from another person's) that it may see none."""
     out = [cll.NullLevel(column)]
     everything = [*levels, cll.ElseLevel()]
     for i, (level, m_probability) in enumerate(zip(everything, m, strict=True)):
-        if u is not None:
-            level = level.configure(u_probability=u[i])
-        out.append(level.configure(m_probability=m_probability))
+        out.append(level.configure(m_probability=m_probability, u_probability=u[i]))
     return out
 
 
@@ -56,6 +54,7 @@ def comparisons() -> list:
                 cll.ExactMatchLevel("name_pinyin"),
                 cll.JaroWinklerLevel("name_pinyin", 0.88),
                 m=[0.9, 0.04, 0.03, 0.03],
+                u=[2e-3, 3e-3, 1e-2, 0.985],
             ),
         ),
         cl.CustomComparison(
@@ -65,11 +64,14 @@ def comparisons() -> list:
                 cll.ExactMatchLevel("birth_date"),
                 cll.DamerauLevenshteinLevel("birth_date", 1),
                 m=[0.95, 0.03, 0.02],
+                u=[5e-5, 5e-4, 1.0],
             ),
         ),
         cl.CustomComparison(
             output_column_name="sex",
-            comparison_levels=_levels("sex", cll.ExactMatchLevel("sex"), m=[0.97, 0.03]),
+            comparison_levels=_levels(
+                "sex", cll.ExactMatchLevel("sex"), m=[0.97, 0.03], u=[0.5, 0.5]
+            ),
         ),
         cl.CustomComparison(
             output_column_name="division",
@@ -79,6 +81,7 @@ def comparisons() -> list:
                 cll.ExactMatchLevel("div_town"),
                 cll.ExactMatchLevel("div_county"),
                 m=[0.8, 0.08, 0.06, 0.06],
+                u=[1e-3, 1e-2, 0.1, 0.889],
             ),
         ),
         cl.CustomComparison(

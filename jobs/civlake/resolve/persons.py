@@ -63,8 +63,11 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
         left = linkage.profiles(unresolved, "new:" + entity)
         right = linkage.profiles(refs[known], refs.loc[known, "person_ref"])
         model_path = settings.state_dir / "splink_model.json"
-        trained = linkage.load_or_train(pd.concat([right, left]), model_path, config)
-        matches = linkage.link(left, right, trained, config).set_index("person_ref")
+        training = pd.concat([right, left], ignore_index=True)
+        training["unique_id"] = range(len(training))
+        tf = linkage.name_frequencies(training)
+        trained = linkage.load_or_train(training, model_path, config, tf, known=right)
+        matches = linkage.link(left, right, trained, config, tf).set_index("person_ref")
         hit = refs["person_ref"].isin(matches.index) & ~known
         refs.loc[hit, "match_method"] = "probabilistic"
         refs.loc[hit, "match_probability"] = refs.loc[hit, "person_ref"].map(
@@ -74,7 +77,7 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
         new = ~known & ~hit
         refs.loc[new, "match_method"] = "new_person"
         leftover = left[~left["person_ref"].isin(matches.index)]
-        merged = linkage.cluster_unmatched(leftover, trained, config)
+        merged = linkage.cluster_unmatched(leftover, trained, config, tf)
         refs.loc[new, "person_ref"] = refs.loc[new, "person_ref"].replace(merged)
     is_id = refs["person_ref"].str.startswith("id:")
     refs["canon_id"] = refs["person_ref"].str[3:].where(is_id, None)
