@@ -94,6 +94,14 @@ def test_manifests_match_files_and_are_written_last(city):
         assert total == d["rows_declared"]
 
 
+def test_every_delivery_has_its_own_folder(city):
+    deliveries = _truth(city, "deliveries")
+    keys = [(d["feed_id"], d["delivery_id"]) for d in deliveries]
+    assert len(keys) == len(set(keys))
+    folders = {(p.parent.name, p.name) for p in city[0].glob("*/*") if p.is_dir()}
+    assert folders == set(keys)
+
+
 def test_fault_deliveries_are_present(city):
     out = city[0]
     deliveries = _truth(city, "deliveries")

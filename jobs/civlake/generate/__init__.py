@@ -60,6 +60,7 @@ def generate(
     deliveries = render_all(world)
     if faults:
         _with_faults(world, deliveries)
+    _number(deliveries)
     targets = noise_targets(deliveries)
     obsolete = world.tree.obsolete_for
     people = cycle(world.noise)
@@ -110,6 +111,16 @@ class _Counted:
 class _Rows:
     def __init__(self, n: int) -> None:
         self.n = n
+
+
+def _number(deliveries: list) -> None:
+    """`seq` numbers a unit's deliveries of a feed on one day (a monthly full and a daily
+    change file produced the same morning are 001 and 002)."""
+    seen: Counter = Counter()
+    for d in deliveries:
+        key = (d.feed, d.unit, d.produced_on)
+        seen[key] += 1
+        d.seq = seen[key]
 
 
 def _with_faults(world, deliveries: list) -> None:

@@ -114,11 +114,17 @@ def build_children(world: World) -> None:
     p, rng, months = world.pop, world.rng, world.tl.months
     n = max(8, len(p) // 800)
     kids = world.take(_eligible(world) & _age_mask(world, 1, 16), n)
+    # Guardians: adults of the child's district, drawn from per-district pools.
+    adults = np.flatnonzero(_eligible(world) & _age_mask(world, 30, 70) & ~world.used)
+    adults = adults[rng.permutation(len(adults))]
+    district = world.district()
+    pools = {str(d): adults[district[adults] == d].tolist() for d in np.unique(district[adults])}
     for idx in kids:
-        district = p.division[idx][:6]
-        guardian = world.take(
-            _eligible(world) & _age_mask(world, 30, 70) & (world.district() == district), 1
-        )[0]
+        pool = pools.get(str(district[idx]), [])
+        if not pool:
+            continue
+        guardian = int(pool.pop())
+        world.used[guardian] = world.no_die[guardian] = True
         cat = str(
             rng.choice(
                 ["孤儿", "事实无人抚养儿童", "困境儿童", "留守儿童"], p=[0.3, 0.3, 0.25, 0.15]
@@ -126,8 +132,8 @@ def build_children(world: World) -> None:
         )
         placement = str(rng.choice(["社会散居", "机构养育", "家庭寄养"], p=[0.6, 0.25, 0.15]))
         rel = str(rng.choice(["祖父母", "外祖父母", "叔伯", "姑姨", "兄姐"]))
-        ch = ChildEntry(idx, cat, placement, guardian, rel, str(p.division[idx]),
-                        date(2022, 1, 1) + timedelta(days=int(rng.integers(0, 1000))))  # fmt: skip
+        recognized = date(2022, 1, 1) + timedelta(days=int(rng.integers(0, 1000)))
+        ch = ChildEntry(idx, cat, placement, guardian, rel, str(p.division[idx]), recognized)
         for m in months:
             ch.status[m] = "在册"
         world.children.append(ch)

@@ -85,12 +85,18 @@ def plant_death_paid(world: World, n: int) -> None:
                 entry = world.elderly[m][idx]
                 world.extra_pay.append((idx, "GL", m, entry.standard, "success"))
         world.planted.append(("DEATH_PAID", idx, f"GL paid after death in {dm}"))
-    # Near miss: paid in the month of death only (background deaths already do this).
+    # Near misses: background deaths earlier in the window, and deaths in the latest month
+    # (paid for the month of death only).
     planted = {i for rule, i, _ in world.planted if rule == "DEATH_PAID"}
     background = [(i, d) for i, d in sorted(world.deaths.items()) if i not in planted]
     for idx, d in background[:n]:
         world.near_misses.append(
             ("DEATH_PAID", idx, f"died {d.date}; paid up to the month of death only")
+        )
+    for idx in _elderly(world, max(1, n // 2)):
+        add_death(world, idx, months[-1], cert=True)
+        world.near_misses.append(
+            ("DEATH_PAID", idx, f"died in {months[-1]}, paid for that month only")
         )
 
 

@@ -101,9 +101,10 @@ def plant_marriages(world: World, n: int) -> None:
     d1 = tl.start + timedelta(days=2)
     d2 = d1 + timedelta(days=max(3, (tl.end - tl.start).days // 3))
     d3 = d2 + timedelta(days=max(3, (tl.end - tl.start).days // 3))
+    male, female = base & (world.pop.sex == "1"), base & (world.pop.sex == "2")
     for k in range(n):
-        men = world.take(base & (world.pop.sex == "1"), 2 if k % 2 else 1)
-        women = world.take(base & (world.pop.sex == "2"), 1 if k % 2 else 2)
+        men = world.take(male, 2 if k % 2 else 1)
+        women = world.take(female, 1 if k % 2 else 2)
         if k % 2 == 0:  # a man marries twice
             _registration(world, "结婚登记", d1, men[0], women[0])
             _registration(world, "结婚登记", d2, men[0], women[1])
@@ -113,8 +114,8 @@ def plant_marriages(world: World, n: int) -> None:
             _registration(world, "结婚登记", d2, men[1], women[0])
             world.planted.append(("MARRIED_TWICE", women[0], "second 结婚登记 while married"))
     for k in range(n):
-        men = world.take(base & (world.pop.sex == "1"), 1)
-        women = world.take(base & (world.pop.sex == "2"), 2)
+        men = world.take(male, 1)
+        women = world.take(female, 2)
         _registration(world, "结婚登记", d1, men[0], women[0])
         variant = k % 4
         if variant == 0:
