@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -44,7 +45,14 @@ def test_clustering_meets_targets_on_dirty_references(city):
     assert scores["overall"]["f1"] >= 0.995
     assert scores["invalid_or_missing_id"]["f1"] >= 0.98
     assert stats["match_methods"].get("probabilistic", 0) > 0
-    assert (settings.state_dir / "splink_model.json").exists()
+    saved = json.loads((settings.state_dir / "splink_model.json").read_text(encoding="utf-8"))
+    compared = [c["output_column_name"] for c in saved["comparisons"]]
+    assert compared == ["id_number", "name", "birth_date", "sex", "division", "phone",
+                        "stable_key"]  # fmt: skip
+    for comparison in saved["comparisons"]:  # trained or prior, never missing or zero
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                assert 0 < level["m_probability"] <= 1 and 0 < level["u_probability"] <= 1
 
 
 def test_no_raw_id_outside_the_restricted_column(city):
