@@ -113,10 +113,15 @@ def plant_dup_assist(world: World, n: int) -> None:
         for h in _households(world, "低保", months[0])
         if all(h.status.get(m) == "在保" for m in months)
     ]
+    by_district: dict[str, list[Household]] = {}
+    for h in dibao:
+        by_district.setdefault(h.district, []).append(h)
     for k, idx in enumerate(people[:-1]):
         a = dibao[k % len(dibao)]
-        others = [h for h in dibao if h.district != a.district]
-        b = others[k % len(others)]
+        # The k-th household of another district (districts in rotation).
+        districts = [d for d in sorted(by_district) if d != a.district] or [a.district]
+        pool = [h for h in by_district[districts[k % len(districts)]] if h is not a] or [a]
+        b = pool[(k // len(districts)) % len(pool)]
         a.members.append((idx, "子女"))
         start = 0 if k % 2 == 0 or len(months) == 1 else len(months) // 2
         if start == 0:
@@ -340,14 +345,13 @@ def plant_not_in_hukou(world: World, n: int) -> None:
         world.households.append(h)
         world.planted.append(("NOT_IN_HUKOU", idx, f"低保 head of {h.family_no} without hukou"))
     kids = world.take(~p.in_hukou & ~world.no_die, max(1, n // 2))
+    adults = _elig(world) & (age >= 35) & (age <= 65)
     for idx in kids:
         rebirth(
             world, idx, world.tl.start - timedelta(days=365 * 8 + int(world.rng.integers(0, 700)))
         )
         district = p.division[idx][:6]
-        g = world.take(
-            _elig(world) & (age >= 35) & (age <= 65) & (world.district() == district), 1
-        )[0]
+        g = world.take(adults & (world.district() == district), 1)[0]
         ch = ChildEntry(
             idx, "孤儿", "社会散居", g, "祖父母", str(p.division[idx]), date(2023, 2, 1)
         )
