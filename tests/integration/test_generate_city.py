@@ -102,6 +102,37 @@ def test_every_delivery_has_its_own_folder(city):
     assert folders == set(keys)
 
 
+PERIOD = {
+    "yearly": r"\d{4}",
+    "monthly": r"\d{4}-\d{2}",
+    "weekly": r"\d{4}-W\d{2}",
+    "daily": r"\d{4}-\d{2}-\d{2}",
+}
+DISTRICT_FEEDS = {"assistance_recipients", "child_welfare", "cremation_records"}
+
+
+def test_periods_modes_and_source_units_follow_the_contracts(city):
+    import re
+
+    for d in _truth(city, "deliveries"):
+        contract = get_contract(d["feed_id"])
+        assert re.fullmatch(PERIOD[contract.cadence], d["period"]), d
+        assert d["mode"] in contract.modes
+        assert re.fullmatch(r"\d{8}-\d{6}-\d{3}", d["delivery_id"])
+        if d["feed_id"] in DISTRICT_FEEDS:
+            assert d["source_unit"] != "440100" and d["source_unit"].startswith("4401")
+        else:
+            assert d["source_unit"] == "440100"
+    modes = {(d["feed_id"], d["mode"]) for d in _truth(city, "deliveries")}
+    assert {("hukou_population", "full"), ("hukou_population", "incremental")} <= modes
+
+
+def test_refuses_a_non_empty_landing_folder(tmp_path):
+    (tmp_path / "old").mkdir()
+    with pytest.raises(FileExistsError, match="not empty"):
+        generate(tmp_path, persons=200, months=1)
+
+
 def test_fault_deliveries_are_present(city):
     out = city[0]
     deliveries = _truth(city, "deliveries")

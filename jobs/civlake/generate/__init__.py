@@ -52,6 +52,9 @@ def generate(
     if persons < 150:
         raise ValueError(f"persons must be at least 150 to hold every planted case, got {persons}")
     out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        # Files of an earlier, larger city would linger beside the new one and be ingested.
+        raise FileExistsError(f"landing folder {out} is not empty: remove it or pass another --out")
     truth_dir = Path(str(out) + "_truth")
     out.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)

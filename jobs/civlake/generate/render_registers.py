@@ -106,7 +106,8 @@ def hukou_deliveries(world: World) -> list[Delivery]:
         idxs = np.array(sorted(changes[day]), dtype=np.int64)
         t = hukou_table(world, idxs, f"{day:%Y-%m}")
         on, at = daily_produced(day, hour=3)
-        out.append(Delivery("hukou_population", CITY, CITY_UNITS["hukou_population"], day.isoformat(),
+        # The contract's cadence is monthly, so a daily change file's period is its month.
+        out.append(Delivery("hukou_population", CITY, CITY_UNITS["hukou_population"], f"{day:%Y-%m}",
                             "incremental", on, at, [FileSpec(f"户籍变动_{day:%Y%m%d}.csv", "csv", "UTF-8-SIG", t)]))  # fmt: skip
     return out
 
