@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from civlake import lake
 from civlake.clean import ledger
 from civlake.clean.divisions import DivisionsMissingError, load_division_map
 from civlake.clean.frame import clean_delivery
@@ -70,11 +71,17 @@ def remove_superseded(settings: Settings, audit: list[dict], feeds: list[str] | 
     return removed
 
 
-def _clean_one(settings: Settings, a: dict, divmap: pa.Table, now: datetime) -> dict:
+def _clean_one(
+    settings: Settings, a: dict, divmap: pa.Table, now: datetime, bronze_tables: dict
+) -> dict:
     feed, did, root = a["feed_id"], a["delivery_id"], settings.lake
     started = time.perf_counter()
     contract = get_contract(feed, settings.schemas_dir)
-    bronze = ledger.read_rows(ledger.bronze_path(root, feed), [did])
+    # bronze rows of an audited delivery were committed before its audit row, so one
+    # open per feed and run sees them all (re-opening costs ~10 ms per delivery)
+    if feed not in bronze_tables:
+        bronze_tables[feed] = lake.open_table(ledger.bronze_path(root, feed))
+    bronze = None if bronze_tables[feed] is None else ledger.read_rows(bronze_tables[feed], [did])
     found = 0 if bronze is None else len(bronze)
     if found != a["rows_bronze"] or (
         a["rows_declared"] is not None and a["rows_declared"] != a["rows_bronze"]
@@ -120,7 +127,7 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
         "cleaned": [], "superseded_removed": remove_superseded(settings, audit, feeds),
         "errors": [], "rows_silver": 0, "rows_quarantined": 0,
     }  # fmt: skip
-    divmap, blocked = None, []
+    divmap, blocked, bronze_tables = None, [], {}
     for a in _pending(audit, feeds):
         contract = get_contract(a["feed_id"], settings.schemas_dir)
         if divmap is None or a["feed_id"] == "divisions":
@@ -130,7 +137,9 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
             continue
         empty = pa.table({"code": pa.array([], pa.string()), "current": pa.array([], pa.string())})
         try:
-            done = _clean_one(settings, a, divmap if divmap is not None else empty, now)
+            done = _clean_one(
+                settings, a, divmap if divmap is not None else empty, now, bronze_tables
+            )
         except InvariantError as exc:
             summary["errors"].append(str(exc))
             continue
