@@ -80,9 +80,13 @@ final as (
         coalesce(assistance.is_dibao, false) as is_dibao,
         coalesce(assistance.is_tekun, false) as is_tekun,
         coalesce(assistance.is_dibao_edge, false) as is_dibao_edge,
-        coalesce(persons.is_alive, true)
+        -- Unknown birth date: not tagged (the tag drives outreach, so it must be sure).
+        coalesce(
+            coalesce(persons.is_alive, true)
             and {{ age_on('persons.birth_date', month_start('as_of.as_of_month')) }}
-            >= {{ var('elderly_age') }} as is_elderly_80,
+            >= {{ var('elderly_age') }},
+            false
+        ) as is_elderly_80,
         coalesce(elderly.receives_elderly_allowance, false) as receives_elderly_allowance,
         disability.person_key is not null as is_disabled,
         disability.disability_grade,
