@@ -1,19 +1,36 @@
 """`civlake generate`: a synthetic Guangzhou civil-affairs city delivered as landing folders,
 with its exact ground truth.
 
-    generate(out, persons=2000, months=3, seed=42) -> summary dict
+    generate(out, persons=2000, months=3, seed=42, dirt_rate=0.03, faults=True) -> summary
 
-writes `out/<feed_id>/<delivery_id>/` for all 13 feeds (manifest last) and
-`<out>_truth/` with deliveries, records, persons, findings, near_misses and planted
-(Parquet). Output is byte-identical for the same (persons, months, seed, dirt_rate, faults).
+writes `out/<feed_id>/<delivery_id>/` for all 13 feeds (data files, then `manifest.json`)
+and `<out>_truth/` (Parquet). Output is byte-identical for the same arguments: "now" is
+fixed (latest complete month 2026-10), workbooks carry a fixed timestamp, nothing iterates
+an unordered set.
 
-Truth conventions a consumer needs:
-* `records` holds rows of deliveries expected `loaded` only (duplicates, superseded,
-  rejected and pending deliveries never reach silver).
-* `findings.period_start/period_end` are null for grains without a month (ID_MISMATCH,
-  NOT_IN_HUKOU); person-month rules on the latest month carry it as both.
-  `registration_no` names the registration of a MARRIED_TWICE finding.
-* Post-death payments are DEATH_PAID only (not PAY_NO_BASIS / PAY_AMOUNT_WRONG).
+How it works: `build` makes the canonical world (population, registers, payments, events)
+and plants the cases; `oracle` applies OUTPUTS.md section 3 to that world (the findings);
+`render_*` turn the world into deliveries, `dirt` and `noise` spoil rows the way upstream
+systems do, `faults` adds the delivery-level accidents, `writers` puts files on disk and
+`truth` records what every row is.
+
+Truth files (`<out>_truth/`):
+* `deliveries`: feed_id, delivery_id, source_unit, period, mode, produced_at,
+  expected_status (loaded|rejected|duplicate|superseded|pending), expected_reason,
+  rows_declared (null when the manifest is unreadable or absent).
+* `records`: one row per data row and person role of every `loaded` delivery (duplicates,
+  superseded, rejected and pending deliveries never reach silver): feed_id, delivery_id,
+  source_file, source_row (1-based data row), role, person_uid (null: no person),
+  expected (silver|quarantine), reasons, dirt.
+* `persons`: person_uid, id_number (canonical), name, sex, birth_date,
+  hukou_division_code, in_hukou, hukou_status (at the latest month), death_date,
+  death_date_source, is_noise (carrier of quarantine-only rows).
+* `findings`: rule_code, id_number / org_uscc, program_code, feed_id, attribute,
+  period_start, period_end, amount_at_risk (decimal(18,2) or null), note,
+  registration_no (MARRIED_TWICE). Periods are null for grains without a month
+  (ID_MISMATCH, NOT_IN_HUKOU: amount = all paid payments to that person); latest-month
+  rules carry that month as both. Post-death payments are DEATH_PAID only.
+* `near_misses` and `planted`: rule_code, id_number / org_uscc, note.
 """
 
 from __future__ import annotations
@@ -91,8 +108,11 @@ def generate(
             records += [truth.file_records(d, spec, world.pop.uid) for spec in d.files]
         if d.build is not None:
             d.files = [_Counted(f) for f in d.files]  # free the big table, keep its row count
-        say(f"deliver {d.feed}", rows_written)
+        nxt = deliveries[k + 1].feed if k + 1 < len(deliveries) else None
+        if nxt != d.feed:
+            say(f"deliver {d.feed}", rows_written)
     _write_truth(world, deliveries, records, findings, truth_dir)
+    say("truth", len(findings))
     status = Counter(d.expected for d in deliveries)
     return {
         "persons": persons, "months": list(world.tl.months), "seed": seed, "landing": str(out),
