@@ -41,7 +41,6 @@ from itertools import cycle
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from civlake.generate import faults, truth
 from civlake.generate.build import build_world
@@ -85,7 +84,7 @@ def generate(
     obsolete = world.tree.obsolete_for
     people = cycle(world.noise)
     counter = 0
-    records: list[pa.Table] = []
+    records = truth.RecordSink(truth_dir / "records.parquet")
     rows_written = 0
     for k, d in enumerate(deliveries):
         if d.build is not None:
@@ -105,19 +104,21 @@ def generate(
         write_delivery(out, d)
         rows_written += sum(f.table.n for f in d.files)
         if d.expected == "loaded":
-            records += [truth.file_records(d, spec, world.pop.uid) for spec in d.files]
+            for spec in d.files:
+                records.add(truth.file_records(d, spec, world.pop.uid))
         if d.build is not None:
             d.files = [_Counted(f) for f in d.files]  # free the big table, keep its row count
         nxt = deliveries[k + 1].feed if k + 1 < len(deliveries) else None
         if nxt != d.feed:
             say(f"deliver {d.feed}", rows_written)
-    _write_truth(world, deliveries, records, findings, truth_dir)
+    records.close()
+    _write_truth(world, deliveries, findings, truth_dir)
     say("truth", len(findings))
     status = Counter(d.expected for d in deliveries)
     return {
         "persons": persons, "months": list(world.tl.months), "seed": seed, "landing": str(out),
         "truth": str(truth_dir), "deliveries": len(deliveries), "deliveries_by_status": dict(sorted(status.items())),
-        "rows": rows_written, "records": sum(t.num_rows for t in records),
+        "rows": rows_written, "records": records.rows,
         "findings": dict(sorted(Counter(f["rule_code"] for f in findings).items())),
         "near_misses": len(world.near_misses),
     }  # fmt: skip
@@ -154,10 +155,8 @@ def _with_faults(world, deliveries: list) -> None:
     deliveries += faults.rejects(world)
 
 
-def _write_truth(world, deliveries, records, findings, truth_dir: Path) -> None:
+def _write_truth(world, deliveries, findings, truth_dir: Path) -> None:
     truth.write_table(truth.delivery_rows(deliveries), truth_dir / "deliveries.parquet")
-    table = pa.concat_tables(records) if records else truth.RECORD_SCHEMA.empty_table()
-    truth.write_table(table, truth_dir / "records.parquet")
     truth.write_table(truth.persons_table(world), truth_dir / "persons.parquet")
     truth.write_table(truth.findings_table(findings), truth_dir / "findings.parquet")
     truth.write_table(

@@ -21,6 +21,33 @@ RECORD_SCHEMA = pa.schema([
 ])  # fmt: skip
 
 
+class RecordSink:
+    """records.parquet written as deliveries go (three million hukou records need not sit in
+    memory); buffered into row groups of ~250k rows."""
+
+    def __init__(self, path: Path) -> None:
+        self._writer = pq.ParquetWriter(path, RECORD_SCHEMA, compression="zstd")
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        self.rows += table.num_rows
+        if self._buffered >= 250_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._writer.write_table(pa.concat_tables(self._buffer))
+        self._buffer, self._buffered = [], 0
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
 def file_records(d: Delivery, spec: FileSpec, uids: np.ndarray) -> pa.Table:
     """One record per data row and person role (rows without any person: role null)."""
     t = spec.table
