@@ -10,6 +10,7 @@ from civlake.generate import background as bg
 from civlake.generate import civic
 from civlake.generate import planted_benefits as pb
 from civlake.generate import planted_civic as pc
+from civlake.generate import planted_payments as pp
 from civlake.generate.divisions import build_divisions
 from civlake.generate.population import build_population
 from civlake.generate.timeline import Timeline, month_of
@@ -46,9 +47,9 @@ def build_world(persons: int, months: int, seed: int,
     pb.plant_death_paid(world, n)
     pb.plant_dup_assist(world, n)
     pb.plant_gl(world, n)
-    pb.plant_disability(world, n)
-    pb.plant_payments(world, n)
-    pb.plant_not_in_hukou(world, n)
+    pp.plant_disability(world, n)
+    pp.plant_payments(world, n)
+    pp.plant_not_in_hukou(world, n)
     pc.plant_id_mismatch(world, n)
     pc.plant_marriages(world, n)
     pc.plant_guardians(world, n)
