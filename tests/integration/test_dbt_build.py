@@ -500,3 +500,19 @@ def test_docs_and_freshness(built):
     # past ingestion time, so the verdict is a staleness level, never a crash.
     assert statuses["silver.divisions"] in ("pass", "warn", "error")
     assert "runtime error" not in statuses.values()
+
+
+def test_empty_lake_builds_empty_marts(tmp_path):
+    # GIVEN a lake where nothing has been ingested yet
+    settings = load_settings(
+        lake=tmp_path / "lake",
+        warehouse=tmp_path / "wh.duckdb",
+        env={"CIVLAKE_HOME": str(tmp_path)},
+    )
+    # WHEN the marts are built THEN they build, empty, and the result names every
+    # table that was read as empty.
+    result = run_dbt(settings, select="+mart_low_income +mart_data_governance")
+    assert {f"silver/{f}" for f in load_contracts()} <= set(result["absent_tables"])
+    with duckdb.connect(str(settings.warehouse), read_only=True) as empty:
+        for table in ("mart_low_income", "mart_data_governance"):
+            assert empty.sql(f"select count(*) from mart.{table}").fetchone() == (0,)
