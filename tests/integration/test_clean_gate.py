@@ -281,3 +281,13 @@ def test_bronze_not_matching_the_audit_fails_loudly(settings: Settings) -> None:
         "rows_bronze=1 but bronze.charity_donations holds 2" in v
         for v in check_invariants(settings)
     )
+
+
+def test_divisions_loaded_but_filtered_out_is_named(settings: Settings) -> None:
+    deliver(settings.lake, "divisions", divisions_rows(), delivery_id="20260101-440100-001")
+    deliver(settings.lake, "assistance_recipients", [assistance()], delivery_id="D1")
+    with pytest.raises(CleanGateError, match="20260101-440100-001 are loaded but not cleaned"):
+        clean_pending(settings, feeds=["assistance_recipients"], now=NOW)
+    # the same call after divisions were cleaned goes through
+    clean_pending(settings, feeds=["divisions"], now=NOW)
+    assert clean_pending(settings, feeds=["assistance_recipients"], now=NOW)["rows_silver"] == 1

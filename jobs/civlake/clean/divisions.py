@@ -19,10 +19,6 @@ DIVMAP_SCHEMA = pa.schema([("code", pa.string()), ("current", pa.string())])
 _MAX_CHAIN = 32  # real chains are 1-3 long; a longer one is a loop in the source data
 
 
-class DivisionsMissingError(RuntimeError):
-    """Division codes cannot be validated: no cleaned ``divisions`` delivery exists."""
-
-
 def latest_release(divisions: pa.Table) -> pa.Table:
     """Rows of the newest loaded delivery (yearly ``full``: it is the whole code table)."""
     if len(divisions) == 0:

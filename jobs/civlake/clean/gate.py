@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from civlake import lake
 from civlake.clean import ledger
-from civlake.clean.divisions import DivisionsMissingError, load_division_map
+from civlake.clean.divisions import load_division_map
 from civlake.clean.frame import clean_delivery
 from civlake.clean.invariants import InvariantError, check_invariants
 from civlake.contracts import FeedContract, get_contract
@@ -149,7 +149,16 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
         if a["feed_id"] == "divisions":
             divmap = None  # reload: the new release changes what is current
     if blocked:
-        summary["errors"].append(_NO_DIVISIONS.format(", ".join(blocked)))
+        waiting = [
+            a["delivery_id"] for a in audit
+            if a["feed_id"] == "divisions" and a["status"] == "loaded" and a["rows_silver"] is None
+        ]  # fmt: skip
+        hint = (
+            f" (divisions deliveries {', '.join(waiting)} are loaded but not cleaned: "
+            "run the gate for divisions, or without a feeds filter)"
+            if waiting else ""
+        )  # fmt: skip
+        summary["errors"].append(_NO_DIVISIONS.format(", ".join(blocked)) + hint)
     done = {(d["feed_id"], d["delivery_id"]) for d in summary["cleaned"]}
     if done:
         summary["errors"] += check_invariants(settings, deliveries=done)
@@ -158,4 +167,4 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
     return summary
 
 
-__all__ = ["CleanGateError", "DivisionsMissingError", "clean_pending"]
+__all__ = ["CleanGateError", "clean_pending", "remove_superseded"]

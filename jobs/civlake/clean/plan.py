@@ -29,6 +29,7 @@ class Plan:
     checks: list[tuple[str, str, str]] = field(default_factory=list)  # reason, cond, detail
     outputs: list[tuple[str, str, pa.DataType]] = field(default_factory=list)  # name, sql, type
     names: list[str] = field(default_factory=list)  # silver columns that go through OpenCC
+    lookups: dict[str, str] = field(default_factory=dict)  # out column -> delivered division
 
     def add(self, stage: int, **cols: str) -> None:
         while len(self.stages) <= stage:
@@ -104,7 +105,7 @@ def _column(p: Plan, c: Column) -> None:
     elif c.kind == "division":
         d = f"{o}_delivered"
         p.add(0, **{d: f"cl_div({raw})"})
-        p.add(1, **{o: f"(SELECT m.current FROM divmap AS m WHERE m.code = {d})"})
+        p.lookups[o] = d  # today's code: an Arrow lookup in divmap, see frame._run_stages
         p.out(c.name, o)
         p.out(f"{c.name}_delivered", d)
         p.bad(
