@@ -16,7 +16,8 @@ import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
 PROFILE_COLUMNS = [
-    "unique_id", "person_ref", "id_number", "id_head", "id_tail", "name_norm", "name_pinyin",
+    "unique_id", "person_ref", "id_number", "id_head", "id_tail", "id_outer", "name_norm",
+    "name_pinyin",
     "birth_date", "sex", "division", "div_town", "div_county", "phone", "stable_key",
 ]  # fmt: skip
 
@@ -100,15 +101,18 @@ def comparisons() -> list:
 
 
 def prediction_blocking() -> list:
-    """Every way a true match can still agree: birth date, name, pinyin, stable key, and
-    either half of the ID (a typo lands in one half only)."""
+    """Every way a true match can still agree. Missing-ID rows always carry a birth date
+    or a stable key (the clean gate quarantines them otherwise); a mistyped ID keeps one
+    of three segments intact (area + birth, birth + sequence, area + sequence).
+    Names block only within a county: a name alone pairs every 张伟 with every other."""
     return [
         block_on("birth_date"),
-        block_on("name_norm"),
-        block_on("name_pinyin"),
         block_on("stable_key"),
         block_on("id_head"),
         block_on("id_tail"),
+        block_on("id_outer"),
+        block_on("name_norm", "div_county"),
+        block_on("name_pinyin", "div_county"),
     ]
 
 

@@ -30,13 +30,22 @@ def normalize_name(name: str | None) -> str | None:
 
 
 @cache
-def name_pinyin(name: str | None) -> str | None:
-    """Toneless pinyin: catches homophone typos (张伟/章伟) the script cannot."""
-    if not name:
-        return None
+def _char_pinyin(char: str) -> str:
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(name.replace("·", "")))
+    return "".join(lazy_pinyin(char))
+
+
+@cache
+def name_pinyin(name: str | None) -> str | None:
+    """Toneless pinyin: catches homophone typos (张伟/章伟) the script cannot.
+
+    Character by character (cached): a city has a few thousand distinct name characters
+    but hundreds of thousands of names, and pypinyin costs ~140 us a call. Reading a
+    polyphone out of context (曾 as ceng) is harmless: both sides read it the same way."""
+    if not name:
+        return None
+    return "".join(_char_pinyin(c) for c in name if c != "·")
 
 
 def birth_from_id(id_number: str | None) -> date | None:
