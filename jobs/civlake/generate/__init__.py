@@ -27,9 +27,9 @@ Truth files (`<out>_truth/`):
   death_date_source, is_noise (carrier of quarantine-only rows).
 * `findings`: rule_code, id_number / org_uscc, program_code, feed_id, attribute,
   period_start, period_end, amount_at_risk (decimal(18,2) or null), note,
-  registration_no (MARRIED_TWICE). Periods are null for grains without a month
-  (ID_MISMATCH, NOT_IN_HUKOU: amount = all paid payments to that person); latest-month
-  rules carry that month as both. Post-death payments are DEATH_PAID only.
+  registration_no (MARRIED_TWICE). Periods are null for ID_MISMATCH; NOT_IN_HUKOU spans
+  the months the person was a recipient (amount: every paid payment to them);
+  latest-month rules carry that month as both. Post-death payments are DEATH_PAID only.
 * `near_misses` and `planted`: rule_code, id_number / org_uscc, note.
 """
 

@@ -168,21 +168,28 @@ def _identity_findings(world: World, paid: dict) -> list[dict]:
                     "ID_MISMATCH", id_number=str(pop.id_number[idx]), feed_id=feed, attribute=attr
                 )
             )
-    # NOT_IN_HUKOU: benefit recipients with no hukou record at all.
-    recipients: set[int] = {idx for (idx, _p, _m) in paid}
+    # NOT_IN_HUKOU: benefit recipients with no hukou record at all; the period spans the
+    # months in which they were a recipient.
+    months_of: dict[int, set[str]] = defaultdict(set)
+    for idx, _p, m in paid:
+        months_of[idx].add(m)
     for m in tl.months:
-        recipients |= set(assistance_active(world, m))
-        recipients |= {i for i, e in world.elderly[m].items() if e.status == "正常"}
-        recipients |= {ch.idx for ch in world.children if ch.status.get(m) == "在册"}
+        active = set(assistance_active(world, m))
+        active |= {i for i, e in world.elderly[m].items() if e.status == "正常"}
+        active |= {ch.idx for ch in world.children if ch.status.get(m) == "在册"}
+        for idx in active:
+            months_of[idx].add(m)
     paid_to: dict[int, int] = defaultdict(int)
     for (i, _p, _m), a in paid.items():
         paid_to[i] += a
-    for idx in sorted(recipients):
+    for idx in sorted(months_of):
         if not pop.in_hukou[idx]:
-            total = paid_to.get(idx, 0)
             out.append(
-                _finding("NOT_IN_HUKOU", id_number=str(pop.id_number[idx]), amount_at_risk=total)
-            )
+                _finding(
+                    "NOT_IN_HUKOU", id_number=str(pop.id_number[idx]), amount_at_risk=paid_to.get(idx, 0),
+                    period_start=min(months_of[idx]), period_end=max(months_of[idx]),
+                )
+            )  # fmt: skip
     return out
 
 
