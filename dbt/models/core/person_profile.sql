@@ -1,6 +1,6 @@
 -- 人员画像: one row per person with service tags as of each register's latest monthly
 -- snapshot (per delivering unit, so one late district does not blank its residents);
--- assistance tags from the latest roster month, programmes from the latest paid month.
+-- programmes received from the latest paid month.
 with persons as (
     select * from {{ ref('dim_person') }}
 ),
@@ -12,8 +12,13 @@ assistance as (
         bool_or(assistance_type = '特困') as is_tekun,
         bool_or(assistance_type = '低保边缘') as is_dibao_edge,
         max(month) as assistance_month
-    from {{ ref('fct_assistance_membership') }}
-    where is_active and month = (select max(month) from {{ ref('fct_assistance_membership') }})
+    from (
+        -- Each district's latest roster: rosters are delivered per district.
+        select *
+        from {{ ref('fct_assistance_membership') }}
+        qualify month = max(month) over (partition by district_code)
+    )
+    where is_active
     group by person_key
 ),
 
