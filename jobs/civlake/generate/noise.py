@@ -96,7 +96,7 @@ def _base_row(
     if feed == "social_organizations":
         from civlake.generate.ids import make_uscc
 
-        return ({"uscc": make_uscc("1", "440106", f"9{k:07d}"), "name": f"广州市噪声测试协会{k}",
+        return ({"uscc": make_uscc("1", "440106", f"9{k:07d}"), "name": f"广州市邻里互助协会第{k}分会",
                  "org_type": "社会团体", "registrar": "440106000000", "status": "正常"}, {})  # fmt: skip
     if feed == "charity_donations":
         org = next(o for o in world.orgs if o.status == "正常" and not o.abnormal and o.is_charity)

@@ -41,6 +41,7 @@ class Population:
     household_no: np.ndarray
     relation: np.ndarray
     phone: np.ndarray
+    former_name: np.ndarray  # 曾用名 ("" for most)
 
     def __len__(self) -> int:
         return len(self.uid)
@@ -123,8 +124,15 @@ def build_population(rng: np.random.Generator, n: int, tree: DivisionTree) -> Po
     landline = rng.random(n) < 0.06
     fixed = np.char.add("020-8", np.char.zfill(rng.integers(0, 10**7, n).astype(str), 7))
     phone = np.where(landline, fixed, phone)
+    # ~2% changed their given name once (曾用名): same surname, new given name.
+    former_name = np.full(n, "", dtype=object)
+    renamed = np.flatnonzero(rng.random(n) < 0.02)
+    fresh = draw_names(rng, sex[renamed])
+    for j, i in enumerate(renamed):
+        if "·" not in name[i] and "·" not in fresh[j]:
+            former_name[i] = name[i][0] + fresh[j][1:] if fresh[j][1:] != name[i][1:] else ""
     uid = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
     return Population(
         uid, sex, birth, id_number, name, division, in_hukou, status, status_date,
-        ethnicity, household_no, relation, phone,
+        ethnicity, household_no, relation, phone, former_name,
     )  # fmt: skip

@@ -57,7 +57,7 @@ def hukou_table(world: World, idxs: np.ndarray, month: str) -> Table:
     cols = {
         "id_number": p.id_number[idxs].astype(object),
         "name": p.name[idxs].astype(object),
-        "former_name": np.full(n, "", dtype=object),
+        "former_name": p.former_name[idxs].astype(object),
         "sex": p.sex[idxs].astype(object),
         "ethnicity": p.ethnicity[idxs].astype(object),
         "birth_date": p.birth[idxs].astype(str).astype(object),
