@@ -57,6 +57,42 @@ def append_row(lake_root: Path, row: dict) -> None:
     lake.append(audit_path(lake_root), pa.Table.from_pylist([full], schema=SCHEMA))
 
 
+def append_rows(lake_root: Path, rows: list[dict]) -> None:
+    full = [{name: row.get(name) for name in SCHEMA.names} for row in rows]
+    lake.append(audit_path(lake_root), pa.Table.from_pylist(full, schema=SCHEMA))
+
+
+def reconcile_supersession(lake_root: Path, feed_id: str) -> list[tuple[str, str]]:
+    """Of the loaded ``full`` deliveries of one source unit and period, only the latest
+    produced stays loaded; the others become ``superseded`` (by the latest).
+
+    Idempotent, so it also repairs a crash between an audit commit and this update.
+    Returns the (superseded, by) pairs it changed.
+    """
+    from datetime import datetime
+
+    latest: dict[tuple, dict] = {}
+    loaded = [
+        r for r in read_audit(lake_root, feed_id) if r["status"] == "loaded" and r["mode"] == "full"
+    ]
+    for r in loaded:
+        key = (r["source_unit"], r["period"])
+        rank = (datetime.fromisoformat(r["produced_at"]), r["delivery_id"])
+        best = latest.get(key)
+        if best is None or rank > (
+            datetime.fromisoformat(best["produced_at"]),
+            best["delivery_id"],
+        ):
+            latest[key] = r
+    changed = []
+    for r in loaded:
+        winner = latest[(r["source_unit"], r["period"])]
+        if winner["delivery_id"] != r["delivery_id"]:
+            mark_superseded(lake_root, feed_id, r["delivery_id"], winner["delivery_id"])
+            changed.append((r["delivery_id"], winner["delivery_id"]))
+    return changed
+
+
 def mark_superseded(lake_root: Path, feed_id: str, delivery_id: str, by: str) -> None:
     from deltalake import DeltaTable
 

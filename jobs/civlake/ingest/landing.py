@@ -149,13 +149,19 @@ def _supersession(manifest: Manifest, prior: list[dict]) -> tuple[str | None, li
     return newer_by, older
 
 
-def ingest_delivery(
+def evaluate_delivery(
     settings: Settings, contract: FeedContract, folder: Path, prior: list[dict], now: datetime
-) -> dict:
-    """Load one delivery folder; returns its audit row (also appended to ingest_audit)."""
+) -> tuple[dict, pa.Table | None]:
+    """Validate and parse one delivery folder without writing: (audit row, bronze rows).
+
+    ``prior`` is the feed's audit ledger so far (including deliveries evaluated earlier in
+    this run). Older loaded full deliveries of the same unit and period are superseded by
+    :func:`audit.reconcile_supersession` after the rows are committed.
+    """
     started = time.perf_counter()
     feed_id = contract.feed_id
     manifest = None
+    table = None
     try:
         manifest = read_manifest(folder, contract)
         fingerprints = {r["fingerprint"] for r in prior if r["status"] in ("loaded", "superseded")}
@@ -163,15 +169,12 @@ def ingest_delivery(
             # identical data already loaded: a no-op, whatever its delivery_id
             if any(sha256_file(folder / f.name) != f.sha256 for f in manifest.files):
                 raise DeliveryRejected(
-                    "HASH_MISMATCH", f"{feed_id}/{folder.name}: file hash differs"
+                    "HASH_MISMATCH", f"{feed_id}/{folder.name}: file hash differs from manifest"
                 )
             row = _audit_row(manifest, folder, feed_id, status="duplicate", rows_bronze=0)
         else:
             table = _parse_files(folder, manifest, contract, now)
-            newer_by, older = _supersession(manifest, prior)
-            if table is not None:
-                bronze_table = bronze.bronze_path(settings.lake, feed_id)
-                lake.append(bronze_table, table)
+            newer_by, _older = _supersession(manifest, prior)
             row = _audit_row(
                 manifest,
                 folder,
@@ -180,12 +183,6 @@ def ingest_delivery(
                 superseded_by=newer_by,
                 rows_bronze=0 if table is None else table.num_rows,
             )
-            row["ingested_at"] = now
-            row["ingest_seconds"] = time.perf_counter() - started
-            audit.append_row(settings.lake, row)
-            for old in older:
-                audit.mark_superseded(settings.lake, feed_id, old, manifest.delivery_id)
-            return row
     except DeliveryRejected as exc:
         row = _audit_row(
             manifest, folder, feed_id, status="rejected", reject_reason=exc.reason,
@@ -193,8 +190,48 @@ def ingest_delivery(
         )  # fmt: skip
     row["ingested_at"] = now
     row["ingest_seconds"] = time.perf_counter() - started
+    return row, table
+
+
+def ingest_delivery(
+    settings: Settings, contract: FeedContract, folder: Path, prior: list[dict], now: datetime
+) -> dict:
+    """Load one delivery folder now; returns its audit row (also appended to ingest_audit)."""
+    row, table = evaluate_delivery(settings, contract, folder, prior, now)
+    if table is not None:
+        lake.append(bronze.bronze_path(settings.lake, contract.feed_id), table)
     audit.append_row(settings.lake, row)
+    audit.reconcile_supersession(settings.lake, contract.feed_id)
     return row
+
+
+class _Buffer:
+    """Deliveries evaluated but not yet committed. One flush = one bronze commit holding
+    every buffered delivery whole (each delivery stays atomic), then one audit commit.
+    A crash between the two leaves bronze rows without an audit row: the next run deletes
+    them and loads those deliveries again. Flushing every ~500k rows bounds memory."""
+
+    FLUSH_ROWS = 500_000
+
+    def __init__(self, settings: Settings, feed_id: str) -> None:
+        self.settings, self.feed_id = settings, feed_id
+        self.tables: list[pa.Table] = []
+        self.rows: list[dict] = []
+
+    def add(self, row: dict, table: pa.Table | None) -> None:
+        self.rows.append(row)
+        if table is not None:
+            self.tables.append(table)
+        if sum(t.num_rows for t in self.tables) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.tables:
+            data = pa.concat_tables(self.tables, promote_options="default")
+            lake.append(bronze.bronze_path(self.settings.lake, self.feed_id), data)
+        if self.rows:
+            audit.append_rows(self.settings.lake, self.rows)
+        self.tables, self.rows = [], []
 
 
 def ingest_feed(
@@ -211,12 +248,11 @@ def ingest_feed(
     todo = [f for f in complete if f.name not in done]
     # Oldest production first, so resubmissions normally supersede in arrival order.
     todo.sort(key=lambda f: (_produced_key(f), f.name))
+    buffer = _Buffer(settings, feed_id)
     for folder in todo:
-        row = ingest_delivery(settings, contract, folder, prior, now)
-        if row["status"] in ("loaded", "superseded"):
-            prior = audit.read_audit(settings.lake, feed_id)  # supersession may have changed
-        else:
-            prior.append(row)
+        row, table = evaluate_delivery(settings, contract, folder, prior, now)
+        buffer.add(row, table)
+        prior.append(row)
         summary.new_deliveries.append(folder.name)
         if row["status"] == "rejected":
             summary.problems.append(
@@ -226,6 +262,9 @@ def ingest_feed(
             progress(
                 f"{feed_id}/{folder.name}: {row['status']} ({row.get('rows_bronze') or 0} rows)"
             )
+    buffer.flush()
+    if todo:
+        audit.reconcile_supersession(settings.lake, feed_id)
     for r in audit.read_audit(settings.lake, feed_id):
         setattr(summary, r["status"], getattr(summary, r["status"]) + 1)
         summary.rows_bronze += r["rows_bronze"] or 0
