@@ -16,6 +16,10 @@ STAGES = ("ingest", "clean", "resolve", "verify", "build", "publish")
 Progress = Callable[[str], None]
 
 
+# dbt selection of the compare gate: entitlement and findings with everything they read.
+COMPARE_GATE = "+path:models/verify +path:models/entitlement"
+
+
 class GateFailed(RuntimeError):
     """A quality gate stopped the run; the message says which gate, feed and check."""
 
@@ -69,7 +73,7 @@ def verify(settings: Settings, *, now: datetime) -> dict:
     from civlake.build import run_dbt
     from civlake.verify import write_worklists
 
-    result = run_dbt(settings, select="+path:models/verify +path:models/entitlement")
+    result = run_dbt(settings, select=COMPARE_GATE)
     paths = write_worklists(settings, settings.home / "worklists")
     return {"dbt": result, "worklists": [str(p) for p in paths]}
 
@@ -77,7 +81,8 @@ def verify(settings: Settings, *, now: datetime) -> dict:
 def build(settings: Settings, *, now: datetime) -> dict:
     from civlake.build import generate_docs, run_dbt
 
-    result = run_dbt(settings)
+    # The compare gate already built (and tested) its models and their ancestors.
+    result = run_dbt(settings, exclude=COMPARE_GATE)
     docs = generate_docs(settings)
     return {"dbt": result, "docs": str(docs)}
 

@@ -115,7 +115,7 @@ def _print_warehouse(settings: Settings, console: Console) -> None:
         )
         console.print(
             f"  python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
-            ".sql('select * from verify.mart_verification'))\""
+            ".sql('select * from mart.mart_verification'))\""
         )
         docs = Path(__file__).resolve().parents[2] / "dbt" / "target" / "index.html"
         if docs.exists():

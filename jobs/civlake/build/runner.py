@@ -102,7 +102,11 @@ def _failures(result: Any) -> list[str]:
 
 
 def run_dbt(
-    settings: Settings, *, select: str | None = None, full_refresh: bool = False
+    settings: Settings,
+    *,
+    select: str | None = None,
+    exclude: str | None = None,
+    full_refresh: bool = False,
 ) -> dict[str, Any]:
     """``dbt build`` (models, tests, unit tests) of the project, optionally a selection.
 
@@ -115,6 +119,8 @@ def run_dbt(
         # (fct_payment -> dim_person when only dim_person is built) is skipped instead
         # of failing on a table this run never built.
         args += ["--select", select, "--indirect-selection", "cautious"]
+    if exclude:
+        args += ["--exclude", exclude]
     if full_refresh:
         args.append("--full-refresh")
     absent = absent_lake_tables(settings)
