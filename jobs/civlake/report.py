@@ -111,7 +111,7 @@ def _print_warehouse(settings: Settings, console: Console) -> None:
         console.print(f"  marts built: {len(marts)}: {', '.join(marts)}")
         console.print("\nQuery the marts:")
         console.print(
-            f'  duckdb -readonly {settings.warehouse} "select * from mart.mart_low_income limit 10"'
+            f'  .venv/bin/duckdb -readonly {settings.warehouse} -c "select * from mart.mart_low_income limit 10"'
         )
         console.print(
             f"  python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
