@@ -65,8 +65,8 @@ def generate(
 ) -> dict:
     """Generate a city into landing root `out` and its truth into `<out>_truth/`."""
     say = progress or (lambda _stage, _n: None)
-    if persons < 150:
-        raise ValueError(f"persons must be at least 150 to hold every planted case, got {persons}")
+    if persons < 200:
+        raise ValueError(f"persons must be at least 200 to hold every planted case, got {persons}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         # Files of an earlier, larger city would linger beside the new one and be ingested.

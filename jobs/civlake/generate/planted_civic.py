@@ -97,7 +97,7 @@ def _registration(world: World, kind: str, on: date, male: int, female: int) -> 
 def plant_marriages(world: World, n: int) -> None:
     tl = world.tl
     age = _age(world)
-    base = _elig(world) & (age >= 24) & (age <= 45)
+    base = _elig(world) & (age >= 22) & (age <= 60)
     d1 = tl.start + timedelta(days=2)
     d2 = d1 + timedelta(days=max(3, (tl.end - tl.start).days // 3))
     d3 = d2 + timedelta(days=max(3, (tl.end - tl.start).days // 3))

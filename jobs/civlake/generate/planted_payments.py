@@ -116,7 +116,7 @@ def plant_payments(world: World, n: int) -> None:
     age = _age(world)
     span = months[-2:] if len(months) >= 2 else months
     # PAY_NO_BASIS: GL to a 60-75-year-old; CJHL to a grade-3 certificate holder.
-    for idx in world.take(_elig(world) & (age >= 60) & (age <= 75), n):
+    for idx in world.take(_elig(world) & (age >= 40) & (age <= 78), n):
         for m in span:
             world.extra_pay.append((idx, "GL", m, 100, "success"))
         world.planted.append(("PAY_NO_BASIS", idx, "GL paid under 80"))
@@ -124,11 +124,11 @@ def plant_payments(world: World, n: int) -> None:
         world.extra_pay.append((c.idx, "CJHL", latest, 200, "success"))
         world.planted.append(("PAY_NO_BASIS", c.idx, f"CJHL paid for grade {c.grade}"))
     # Near misses: a no-basis payment that came back; a success later marked returned.
-    for idx in world.take(_elig(world) & (age >= 60) & (age <= 75), n):
+    for idx in world.take(_elig(world) & (age >= 40) & (age <= 78), n):
         world.extra_pay.append((idx, "GL", latest, 100, "returned"))
         world.near_misses.append(("PAY_NO_BASIS", idx, "payment returned: not paid"))
     if len(months) >= 2:
-        for idx in world.take(_elig(world) & (age >= 60) & (age <= 75), n):
+        for idx in world.take(_elig(world) & (age >= 40) & (age <= 78), n):
             world.resent.append((idx, "GL", months[-2], 100, "success", "returned"))
             world.near_misses.append(("PAY_NO_BASIS", idx, "success superseded by returned"))
     # PAY_AMOUNT_WRONG: GL overpaid (300 instead of 100), DB underpaid by 100.
@@ -170,7 +170,8 @@ def plant_not_in_hukou(world: World, n: int) -> None:
             world, idx, world.tl.start - timedelta(days=365 * 8 + int(world.rng.integers(0, 700)))
         )
         district = p.division[idx][:6]
-        g = world.take(adults & (world.district() == district), 1)[0]
+        near = adults & (world.district() == district)
+        g = world.take(near if (near & ~world.used).any() else adults, 1)[0]
         ch = ChildEntry(
             idx, "孤儿", "社会散居", g, "祖父母", str(p.division[idx]), date(2023, 2, 1)
         )
