@@ -278,3 +278,24 @@ def _gen(base: Path) -> Path:
     out = base / "landing"
     generate(out, persons=300, months=2, seed=5)
     return out
+
+
+def test_district_files_vary_like_real_exports(city):
+    """Assistance: half the districts XLSX, half GB18030 CSV; XLSX with merged titles,
+    合计 rows and Excel serial dates in some districts."""
+    out = city[0]
+    titles = totals = serials = 0
+    csv_gb = 0
+    for manifest_path in sorted((out / "assistance_recipients").glob("*/manifest.json")):
+        f = json.loads(manifest_path.read_text("utf-8"))["files"][0]
+        path = manifest_path.parent / f["name"]
+        if path.suffix == ".csv":
+            assert f["encoding"] == "GB18030"
+            path.read_bytes().decode("gb18030")
+            csv_gb += 1
+            continue
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        titles += str(rows[0][0]).endswith("名册")
+        totals += any(str(r[0]) == "合计" for r in rows)
+        serials += any(isinstance(c, float) for r in rows[2:] for c in r[11:12])
+    assert csv_gb and titles and totals and serials
