@@ -275,3 +275,21 @@ def test_crash_between_bronze_and_audit_is_repaired(settings, now):
     ingest_landing(settings, now=now)
     assert bronze(settings, "elderly_allowance").num_rows == 1
     assert audit_rows(settings)["20261101-440100-001"]["status"] == "loaded"
+
+
+def test_broken_manifest_then_full_delivery_in_one_run(settings, now):
+    # A rejected delivery without a readable manifest must not break the supersession
+    # bookkeeping of later deliveries in the same run.
+    h = headers("elderly_allowance")
+    bad = write_delivery(settings.landing, "elderly_allowance", "20261101-440100-001",
+                         {"e.csv": csv_bytes(h, [ELDERLY])})  # fmt: skip
+    (bad / "manifest.json").write_text("{not json", encoding="utf-8")
+    write_delivery(settings.landing, "elderly_allowance", "20261102-440100-001",
+                   {"e.csv": csv_bytes(h, [ELDERLY])}, produced_at="2026-11-02T02:00:00+08:00")  # fmt: skip
+    write_delivery(settings.landing, "elderly_allowance", "20261103-440100-001",
+                   {"e.csv": csv_bytes(h, [ELDERLY, ELDERLY])}, produced_at="2026-11-03T02:00:00+08:00")  # fmt: skip
+    ingest_landing(settings, now=now)
+    a = audit_rows(settings)
+    assert a["20261101-440100-001"]["reject_reason"] == "MANIFEST_INVALID"
+    assert a["20261102-440100-001"]["status"] == "superseded"
+    assert a["20261103-440100-001"]["status"] == "loaded"

@@ -137,7 +137,7 @@ def _supersession(manifest: Manifest, prior: list[dict]) -> tuple[str | None, li
         return None, []
     older, newer_by = [], None
     for row in prior:
-        if (row["status"], row["mode"], row["source_unit"], row["period"]) != (
+        if (row.get("status"), row.get("mode"), row.get("source_unit"), row.get("period")) != (
             "loaded", "full", manifest.source_unit, manifest.period,
         ):  # fmt: skip
             continue
