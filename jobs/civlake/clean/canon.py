@@ -160,7 +160,8 @@ def date_(values: Values) -> pa.Array:
 
 def timestamp(values: Values) -> pa.Array:
     """timestamp(us, UTC); naive delivered times are read as Beijing time."""
-    return _one("cl_ts(s)", values).cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+    out = _run(sql_macros.ts_layers("s", "v"), values)["v"].combine_chunks()
+    return out.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
 
 
 def month(values: Values) -> pa.Array:

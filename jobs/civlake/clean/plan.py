@@ -50,7 +50,6 @@ class Plan:
 _SIMPLE = {
     # kind: (macro, silver type, reason when present but unreadable, what is wrong)
     "date": ("cl_date({r})", pa.date32(), "DATE_INVALID", "not a real date"),
-    "timestamp": ("cl_ts({r})", UTC_US, "DATE_INVALID", "not a readable date/time"),
     "month": ("cl_month({r})", pa.string(), "DATE_INVALID", "not a month (YYYY-MM)"),
     "amount": ("cl_amount({r})", pa.decimal128(18, 2), "AMOUNT_INVALID", "not an amount"),
     "integer": ("cl_int({r})", pa.int64(), "AMOUNT_INVALID", "not a whole number"),
@@ -88,6 +87,11 @@ def _column(p: Plan, c: Column) -> None:
         p.out(f"{c.name}_note", f"{o}_note")
         p.names.append(c.name)
         missing = f"{o} IS NULL"
+    elif c.kind == "timestamp":
+        for i, stage in enumerate(sql_macros.ts_layers(raw, o)):
+            p.add(i, **stage)
+        p.out(c.name, o, UTC_US)
+        p.bad("DATE_INVALID", f"{present} AND {o} IS NULL", label, "not a readable date/time", raw)
     elif c.kind == "citizen_id":
         for i, stage in enumerate(sql_macros.id_layers(raw, o, "__maxd")):
             p.add(i, **stage)

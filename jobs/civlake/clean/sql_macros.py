@@ -114,22 +114,19 @@ MACROS: list[str] = [
     r" '^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?$', '\1-\2-\3'), '%Y-%m-%d')::DATE"
     " ELSE NULL END",
     # --- timestamps: naive local times are Beijing time (UTC+8); result is naive UTC --
-    "cl_ts_rest(s) AS regexp_replace(cl_blank(s), '^([0-9]{8}|[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?)', '')",
     r"cl_ts_offset_min(z) AS CASE WHEN z IS NULL OR z = '' THEN 480 WHEN z = 'Z' THEN 0"
     r" ELSE (CASE WHEN z[1] = '-' THEN -1 ELSE 1 END) * (try_cast(substr(replace(z, ':', ''), 2, 2) AS INTEGER) * 60"
     r" + try_cast(substr(replace(z, ':', ''), 4, 2) AS INTEGER)) END",
-    r"cl_ts(s) AS CASE WHEN cl_nows(s) = '' OR s IS NULL THEN NULL"
-    r" WHEN regexp_matches(cl_nows(s), '^[0-9]{5}(\.[0-9]+)?$')"
-    r" THEN TIMESTAMP '1899-12-30 00:00:00' + to_microseconds(try_cast(round(try_cast(cl_nows(s) AS DOUBLE) * 86400e6) AS BIGINT))"
+    # Staged like the ID (see ts_layers): one-piece, binding alone took ~0.1 s per query
+    # and 100k values ~3 s.
+    r"cl_ts_fin(n, d, ok, tm, tz) AS CASE WHEN n IS NULL OR n = '' THEN NULL"
+    r" WHEN regexp_matches(n, '^[0-9]{5}(\.[0-9]+)?$')"
+    r" THEN TIMESTAMP '1899-12-30 00:00:00' + to_microseconds(try_cast(round(try_cast(n AS DOUBLE) * 86400e6) AS BIGINT))"
     r" - INTERVAL 8 HOUR"
-    r" WHEN regexp_matches(cl_nows(s), '^[0-9]{14}$')"
-    r" THEN try_strptime(cl_nows(s), '%Y%m%d%H%M%S') - INTERVAL 8 HOUR"
-    f" WHEN cl_date(regexp_extract(cl_blank(s), '^([0-9]{{8}}|[0-9]{{4}}[-/.年][0-9]{{1,2}}[-/.月][0-9]{{1,2}}日?)')) IS NOT NULL"
-    f" AND regexp_matches(cl_ts_rest(s), '{_TIME}')"
-    f" THEN cl_date(regexp_extract(cl_blank(s), '^([0-9]{{8}}|[0-9]{{4}}[-/.年][0-9]{{1,2}}[-/.月][0-9]{{1,2}}日?)'))"
-    f" + CASE WHEN regexp_extract(cl_ts_rest(s), '{_TIME}', 1) = '' THEN TIME '00:00:00'"
-    f" ELSE try_cast(regexp_extract(cl_ts_rest(s), '{_TIME}', 1) AS TIME) END"
-    f" - to_minutes(cl_ts_offset_min(regexp_extract(cl_ts_rest(s), '{_TIME}', 4)))"
+    r" WHEN regexp_matches(n, '^[0-9]{14}$') THEN try_strptime(n, '%Y%m%d%H%M%S') - INTERVAL 8 HOUR"
+    r" WHEN d IS NOT NULL AND ok"
+    r" THEN d + (CASE WHEN tm = '' THEN TIME '00:00:00' ELSE try_cast(tm AS TIME) END)"
+    r" - to_minutes(cl_ts_offset_min(tz))"
     " ELSE NULL END",
     # --- months ---------------------------------------------------------------------
     r"cl_month(s) AS CASE WHEN regexp_matches(cl_nows(s), '^[0-9]{4}[-/.年][0-9]{1,2}月?$')"
@@ -183,6 +180,26 @@ def id_layers(src: str, out: str, maxd: str) -> Layers:
         {f"{out}__b": f"cl_id_base({out}__c, {out}__miss)"},
         {out: f"cl_id_fin({out}__b, {out}__c)"},
         {f"{out}_status": f"cl_id_st({out}, {out}__c, {src}, {maxd})"},
+    ]
+
+
+_DATE_PART = "^([0-9]{8}|[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?)"
+
+
+def ts_layers(src: str, out: str) -> Layers:
+    """Stages computing timestamp ``out`` (naive UTC) from column ``src``."""
+    return [
+        {f"{out}__b": f"cl_blank({src})", f"{out}__n": f"cl_nows({src})"},
+        {
+            f"{out}__d": f"cl_date(regexp_extract({out}__b, {lit(_DATE_PART)}, 1))",
+            f"{out}__r": f"regexp_replace({out}__b, {lit(_DATE_PART)}, '')",
+        },
+        {
+            f"{out}__ok": f"coalesce(regexp_matches({out}__r, {lit(_TIME)}), false)",
+            f"{out}__tm": f"regexp_extract({out}__r, {lit(_TIME)}, 1)",
+            f"{out}__tz": f"regexp_extract({out}__r, {lit(_TIME)}, 4)",
+        },
+        {out: f"cl_ts_fin({out}__n, {out}__d, {out}__ok, {out}__tm, {out}__tz)"},
     ]
 
 
