@@ -291,3 +291,17 @@ def test_divisions_loaded_but_filtered_out_is_named(settings: Settings) -> None:
     # the same call after divisions were cleaned goes through
     clean_pending(settings, feeds=["divisions"], now=NOW)
     assert clean_pending(settings, feeds=["assistance_recipients"], now=NOW)["rows_silver"] == 1
+
+
+def test_check_invariants_sees_tables_not_only_the_audit(settings: Settings) -> None:
+    deliver(settings.lake, "charity_donations", [
+        {"donation_no": "D1", "org_uscc": ORG, "donor_type": "企业", "amount": "5",
+         "donated_at": "2026-10-31"}], delivery_id="D2")  # fmt: skip
+    clean_pending(settings, now=NOW)
+    assert check_invariants(settings) == []
+    # GIVEN silver rows written twice behind the gate's back
+    path = settings.lake / "silver" / "charity_donations"
+    lake.append(path, lake.read_arrow(path))
+    assert check_invariants(settings) == [
+        "charity_donations/D2: audit says rows_silver=1 but silver.charity_donations holds 2"
+    ]

@@ -39,18 +39,17 @@ def check_invariants(
     by_feed: dict[str, list[dict]] = {}
     for a in audit:
         by_feed.setdefault(a["feed_id"], []).append(a)
-    quarantine_counts: dict[str, dict[str, int]] = {}
     for feed, rows in sorted(by_feed.items()):
         bronze = ledger.count_by_delivery(ledger.bronze_path(root, feed))
         silver = ledger.count_by_delivery(ledger.silver_path(root, feed))
-        quarantine_counts[feed] = ledger.count_by_delivery(
-            ledger.quarantine_path(root), feed_id=feed
-        )
-        quarantine = quarantine_counts[feed]
+        quarantine = ledger.count_by_delivery(ledger.quarantine_path(root), feed_id=feed)
         for a in rows:
             d, where = a["delivery_id"], f"{feed}/{a['delivery_id']}"
-            if a["status"] == "superseded" and silver.get(d, 0):
-                out.append(f"{where}: superseded but still has {silver[d]} rows in silver.{feed}")
+            if a["status"] != "loaded" and silver.get(d, 0):
+                out.append(
+                    f"{where}: status {a['status']} but {silver[d]} rows in silver.{feed} "
+                    "(only loaded deliveries belong there; rerun the clean gate)"
+                )
             if a["status"] != "loaded":
                 continue
             declared, in_bronze = a["rows_declared"], a["rows_bronze"]
