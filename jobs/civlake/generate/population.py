@@ -55,10 +55,9 @@ class Population:
 
 
 def ages_on(birth: np.ndarray, day: np.datetime64) -> np.ndarray:
+    """Completed years on day (compares month and day, not day-of-year: leap years)."""
     b = birth.astype("datetime64[D]")
     by = b.astype("datetime64[Y]").astype(int) + 1970
-    bmd = (b - b.astype("datetime64[Y]")).astype(int)  # day of year is not enough (leap)
-    del bmd
     bm = b.astype("datetime64[M]").astype(int) % 12 + 1
     bd = (b - b.astype("datetime64[M]")).astype(int) + 1
     d = np.datetime64(day, "D")
