@@ -30,6 +30,9 @@ _NO_DIVISIONS = (
 )
 
 
+_EMPTY_DIVMAP = pa.table({"code": pa.array([], pa.string()), "current": pa.array([], pa.string())})
+
+
 class CleanGateError(RuntimeError):
     """Some deliveries could not be cleaned; ``summary`` holds what was done."""
 
@@ -122,6 +125,8 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    for feed in feeds or []:
+        get_contract(feed, settings.schemas_dir)  # a typo in feeds fails here, by name
     audit = ledger.read_audit(settings.lake)
     summary: dict = {
         "cleaned": [], "superseded_removed": remove_superseded(settings, audit, feeds),
@@ -135,11 +140,9 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
         if divmap is None and _needs_divisions(contract):
             blocked.append(f"{a['feed_id']}/{a['delivery_id']}")
             continue
-        empty = pa.table({"code": pa.array([], pa.string()), "current": pa.array([], pa.string())})
         try:
-            done = _clean_one(
-                settings, a, divmap if divmap is not None else empty, now, bronze_tables
-            )
+            dm = divmap if divmap is not None else _EMPTY_DIVMAP
+            done = _clean_one(settings, a, dm, now, bronze_tables)
         except InvariantError as exc:
             summary["errors"].append(str(exc))
             continue
