@@ -299,3 +299,19 @@ def test_district_files_vary_like_real_exports(city):
         totals += any(str(r[0]) == "合计" for r in rows)
         serials += any(isinstance(c, float) for r in rows[2:] for c in r[11:12])
     assert csv_gb and titles and totals and serials
+
+
+def test_clean_city_without_faults(tmp_path):
+    out = tmp_path / "landing"
+    summary = generate(out, persons=250, months=1, seed=3, dirt_rate=0.0, faults=False)
+    assert summary["deliveries_by_status"] == {"loaded": summary["deliveries"]}
+    records = pq.read_table(Path(str(out) + "_truth") / "records.parquet").to_pylist()
+    # Serial dates are some districts' export format, not dirt drawn at a rate.
+    assert {k for r in records for k in r["dirt"]} <= {"date_excel_serial"}
+    quarantined = {r["person_uid"] for r in records if r["expected"] == "quarantine"} - {None}
+    noise = {
+        p["person_uid"]
+        for p in pq.read_table(Path(str(out) + "_truth") / "persons.parquet").to_pylist()
+        if p["is_noise"]
+    }
+    assert quarantined <= noise  # only the noise carriers' rows are ever quarantined
