@@ -128,6 +128,9 @@ def main() -> None:
             "refs_per_second": round(result["references"] / result["seconds"]),
             "f1": round(scores["overall"]["f1"], 5),
             "f1_invalid_or_missing": round(scores["invalid_or_missing_id"]["f1"], 5),
+            "precision_recall_invalid_or_missing": [
+                round(scores["invalid_or_missing_id"][k], 5) for k in ("precision", "recall")
+            ],
         }
     a, b = report["civlake"], report["splink_default"]
     report["ratios"] = {"time_splink_over_civlake": round(b["seconds"] / a["seconds"], 2),

@@ -40,6 +40,8 @@ class LinkageConfig:
     u_max_pairs: float = 3e5
     seed: int = 20261101
     retrain: bool = True
+    # 5 bits: the best candidate must be 32 times likelier than the runner-up.
+    ambiguity_bits: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> LinkageConfig:
@@ -82,10 +84,13 @@ def profiles(refs: pd.DataFrame, person_ref: pd.Series) -> pd.DataFrame:
             "stable_key": [_text(v) for v in refs["stable_key"]],
         }
     ).drop_duplicates(ignore_index=True)
-    # Three ID segments for blocking; one mistyped character breaks at most two of them.
-    frame["id_head"] = frame["id_number"].str[:14]  # area + birth date
-    frame["id_tail"] = frame["id_number"].str[6:]  # birth date + sequence + check
-    frame["id_outer"] = frame["id_number"].str[:6] + frame["id_number"].str[14:]
+    # Blocking keys: the ID minus one of three overlapping windows (chars 0-6, 6-12,
+    # 12-17). Any one mistyped character or swapped adjacent pair lies inside some
+    # window, so the key that drops that window still agrees with the true ID.
+    ids = frame["id_number"]
+    frame["id_head"] = ids.str[:12]  # drops 12-17: area + birth year and month
+    frame["id_tail"] = ids.str[7:]  # drops 0-6
+    frame["id_outer"] = ids.str[:6] + ids.str[13:]  # drops 6-12
     frame["div_town"] = frame["division"].str[:9]
     frame["div_county"] = frame["division"].str[:6]
     frame["unique_id"] = range(len(frame))
@@ -136,19 +141,21 @@ def _linker(frames: list[pd.DataFrame], settings, tf: pd.DataFrame | None = None
     return linker
 
 
-# EM drives m of never-seen levels towards 0 (1e-24 after one round); the next round then
-# underflows to 0.0, which Splink rejects. A floor far below any real level's m keeps
-# the evidence practically unchanged and the arithmetic finite.
-M_U_FLOOR = 1e-12
+# EM on valid-ID persons learns that a true match almost never disagrees on a field
+# (m ~ 1e-24 for "else" levels), which then vetoes any match with one mistyped birth
+# date, and underflows to 0.0 in the next round (Splink rejects it). Floors: a source
+# system mistypes a field at least once in a thousand records; u is only kept finite.
+M_FLOOR = 1e-3
+U_FLOOR = 1e-12
 
 
 def _floored(spec: dict) -> dict:
     for comparison in spec.get("comparisons", []):
         for level in comparison.get("comparison_levels", []):
-            for key in ("m_probability", "u_probability"):
+            for key, floor in (("m_probability", M_FLOOR), ("u_probability", U_FLOOR)):
                 value = level.get(key)
-                if isinstance(value, int | float) and value < M_U_FLOOR:
-                    level[key] = M_U_FLOOR
+                if isinstance(value, int | float) and value < floor:
+                    level[key] = floor
     return spec
 
 
@@ -233,18 +240,24 @@ def link(
     flip = ~scored["unique_id_l"].isin(left_ids)
     scored["left_ref"] = scored["person_ref_l"].where(~flip, scored["person_ref_r"])
     scored["right_ref"] = scored["person_ref_r"].where(~flip, scored["person_ref_l"])
-    # Best profile per (entity, person), then the best person per entity. When a second
-    # person also clears the threshold the entity is ambiguous (same name and birth date,
-    # no usable ID): linking either could put one person's benefits on the other, so
-    # neither is chosen and the entity becomes a new person, which review can merge.
+    # Best profile per (entity, person), then the best person per entity. When the
+    # runner-up person is nearly as likely (within ambiguity_bits of match weight: same
+    # name and birth date, no usable ID) the entity is ambiguous: linking either could
+    # put one person's benefits on the other, so neither is chosen and the entity
+    # becomes a new person, which review can merge.
     scored = scored.sort_values(
-        ["left_ref", "match_probability", "right_ref"], ascending=[True, False, True]
+        ["left_ref", "match_weight", "right_ref"], ascending=[True, False, True]
     ).drop_duplicates(["left_ref", "right_ref"])
-    ambiguous = scored.groupby("left_ref")["right_ref"].transform("size") > 1
+    runner_up = scored.groupby("left_ref")["match_weight"].transform(
+        lambda w: w.iloc[1] if len(w) > 1 else float("-inf")
+    )
+    best = scored.drop_duplicates("left_ref")
+    runner_up = runner_up.loc[best.index]
+    ambiguous = best["match_weight"] - runner_up < config.ambiguity_bits
     if ambiguous.any():
-        log.info("%d unresolved entities match several persons; left unlinked",
-                 scored.loc[ambiguous, "left_ref"].nunique())  # fmt: skip
-    scored = scored[~ambiguous]
+        log.info("%d unresolved entities match several persons about equally; left unlinked",
+                 int(ambiguous.sum()))  # fmt: skip
+    scored = best[~ambiguous]
     return pd.DataFrame(
         {
             "person_ref": scored["left_ref"].values,

@@ -102,8 +102,8 @@ def comparisons() -> list:
 
 def prediction_blocking() -> list:
     """Every way a true match can still agree. Missing-ID rows always carry a birth date
-    or a stable key (the clean gate quarantines them otherwise); a mistyped ID keeps one
-    of three segments intact (area + birth, birth + sequence, area + sequence).
+    or a stable key (the clean gate quarantines them otherwise); a mistyped ID agrees on
+    one of three keys (linkage.profiles: the ID minus one of three overlapping windows).
     Names block only within a county: a name alone pairs every 张伟 with every other."""
     return [
         block_on("birth_date"),

@@ -112,8 +112,13 @@ def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataF
     refs.loc[refs["id_number"].isna(), "id_status"] = "missing"
     refs["name_norm"] = [normalize_name(n) for n in refs["name"]]
     refs["name_pinyin"] = [name_pinyin(n) for n in refs["name_norm"]]
-    # The row's own birth date first; else the ID's digits, which survive most typos.
-    from_id = [birth_from_id(i) for i in refs["id_number"]]
+    # The row's own birth date first; else a usable ID's digits. Not an invalid ID's: the
+    # ID comparison already weighs its digits, and a typo there (19401114 -> 19411014)
+    # would then count twice, once as an ID edit and again as a wrong birth date.
+    usable = refs["id_status"].isin(RESOLVABLE)
+    from_id = [
+        birth_from_id(i) if ok else None for i, ok in zip(refs["id_number"], usable, strict=True)
+    ]
     refs["birth_date"] = [
         b if pd.notna(b) else f for b, f in zip(refs["birth_date"], from_id, strict=True)
     ]
