@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -21,19 +22,24 @@ import pyarrow.compute as pc
 
 from civlake.clean import sql_macros
 from civlake.contracts import load_enums
+from civlake.settings import REPO_ROOT
 
 Values = pa.Array | pa.ChunkedArray | Sequence[str | None]
 _local = threading.local()
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def connection() -> duckdb.DuckDBPyConnection:
-    """This thread's DuckDB connection, macros and enum macros installed."""
+def connection(schemas_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection with the macros and the enum macros of
+    ``schemas_dir`` (default: the repo's ``schemas/``) installed."""
     con = getattr(_local, "con", None)
     if con is None:
-        con = sql_macros.connect()
-        install_enums(con)
-        _local.con = con
+        con = _local.con = sql_macros.connect()
+        _local.enums_from = None
+    source = (schemas_dir or REPO_ROOT / "schemas").resolve()
+    if _local.enums_from != source:
+        install_enums(con, load_enums(source))
+        _local.enums_from = source
     return con
 
 

@@ -87,7 +87,7 @@ def _run_stages(
     ``preserve_insertion_order``), which the column appends rely on; row counts are
     checked anyway.
     """
-    con = canon.connection()
+    con = canon.connection(contract.path.parent if contract.path else None)
     try:
         con.register("cur", bronze)
         maxd = con.execute(
