@@ -130,14 +130,25 @@ def record_clean(
     root: Path, feed_id: str, delivery_id: str, *, silver: int, quarantined: int,
     cleaned_at: datetime, seconds: float,
 ) -> None:  # fmt: skip
+    record_cleans(root, [{
+        "feed_id": feed_id, "delivery_id": delivery_id, "rows_silver": silver,
+        "rows_quarantined": quarantined, "cleaned_at": cleaned_at, "clean_seconds": seconds,
+    }])  # fmt: skip
+
+
+def record_cleans(root: Path, rows: list[dict]) -> None:
+    """Set rows_silver/rows_quarantined/cleaned_at/clean_seconds of several deliveries in
+    one audit commit (the commit marker of all of them)."""
+    if not rows:
+        return
     source = pa.table(
         {
-            "feed_id": [feed_id],
-            "delivery_id": [delivery_id],
-            "rows_silver": pa.array([silver], pa.int64()),
-            "rows_quarantined": pa.array([quarantined], pa.int64()),
-            "cleaned_at": pa.array([cleaned_at], pa.timestamp("us", tz="UTC")),
-            "clean_seconds": pa.array([seconds], pa.float64()),
+            "feed_id": pa.array([r["feed_id"] for r in rows], pa.string()),
+            "delivery_id": pa.array([r["delivery_id"] for r in rows], pa.string()),
+            "rows_silver": pa.array([r["rows_silver"] for r in rows], pa.int64()),
+            "rows_quarantined": pa.array([r["rows_quarantined"] for r in rows], pa.int64()),
+            "cleaned_at": pa.array([r["cleaned_at"] for r in rows], pa.timestamp("us", tz="UTC")),
+            "clean_seconds": pa.array([r["clean_seconds"] for r in rows], pa.float64()),
         }
     )
     updates = {
