@@ -14,6 +14,12 @@ its own process so peak RSS is its own:
 
 Prints seconds, references/s, peak RSS (MiB) and pairwise F1 (overall and on the
 invalid/missing-ID subset) per contender, and the ratios.
+
+Last run (2 shared cores, load ~6; 100,000 persons, 1 month, 134,098 references):
+civlake 21.2 s, 1,017 MiB, F1 1.0 overall / 1.0 invalid-or-missing; Splink default
+5.7 s, 748 MiB, F1 0.967 / 0.626 (recall 0.46 on the hard subset: exact-ID and
+Jaro-Winkler comparisons do not see typo'd IDs, traditional script or spaced names).
+Most of civlake's time is the fixed training cost (u on 3e5 pairs, two EM rounds).
 """
 
 from __future__ import annotations
