@@ -26,11 +26,10 @@ def test_every_dirt_kind_is_reachable():
     seen: set[str] = set()
     rng = np.random.default_rng(0)
     for d in render_all(world):
-        files = d.build() if d.build else d.files
-        for spec in files:
-            for _ in range(12 if spec.table.n < 200 else 1):
-                dirty(spec.table, 1.0, rng, spec.fmt, world.tree.obsolete_for)
-            seen |= {k for kinds in spec.table.dirt.values() for k in kinds}
+        for table, fmt in _tables(d):
+            for _ in range(12 if table.n < 200 else 1):
+                dirty(table, 1.0, rng, fmt, world.tree.obsolete_for)
+            seen |= {k for kinds in table.dirt.values() for k in kinds}
     assert seen >= EXPECTED - {"id_lowercase_x"} or seen >= EXPECTED, sorted(EXPECTED - seen)
 
 
@@ -44,8 +43,14 @@ def test_minority_dot_variants():
 def test_protected_rows_stay_clean():
     world = build_world(400, 2, 4)
     for d in render_all(world):
-        for spec in d.build() if d.build else d.files:
-            before = {c: v.copy() for c, v in spec.table.cols.items()}
-            dirty(spec.table, 1.0, np.random.default_rng(2), spec.fmt, world.tree.obsolete_for)
-            for i in spec.table.protect:
-                assert all(before[c][i] == spec.table.cols[c][i] for c in before)
+        for table, fmt in _tables(d):
+            before = {c: v.copy() for c, v in table.cols.items()}
+            dirty(table, 1.0, np.random.default_rng(2), fmt, world.tree.obsolete_for)
+            for i in table.protect:
+                assert all(before[c][i] == table.cols[c][i] for c in before)
+
+
+def _tables(d):
+    if d.chunks is not None:
+        return [(t, "csv") for t in d.chunks()]
+    return [(spec.table, spec.fmt) for spec in d.files]

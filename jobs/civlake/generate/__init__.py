@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from itertools import cycle
 from pathlib import Path
 
@@ -44,11 +45,13 @@ import numpy as np
 
 from civlake.generate import faults, truth
 from civlake.generate.build import build_world
+from civlake.generate.delivery import FileSpec
 from civlake.generate.dirt import dirty
-from civlake.generate.noise import add_noise, noise_targets
+from civlake.generate.noise import add_noise, add_noise_rows, noise_targets
 from civlake.generate.oracle import compute_findings
 from civlake.generate.render import render_all
-from civlake.generate.writers import write_delivery
+from civlake.generate.table import Table
+from civlake.generate.writers import CsvStream, write_delivery, write_manifest
 
 __all__ = ["generate"]
 
@@ -87,27 +90,30 @@ def generate(
     records = truth.RecordSink(truth_dir / "records.parquet")
     rows_written = 0
     for k, d in enumerate(deliveries):
-        if d.build is not None:
-            d.files = d.build()
-        if d.copy_of is None:
-            rng = np.random.default_rng([seed, 7919, k])
-            for spec in d.files:
-                dirty(
-                    spec.table,
-                    dirt_rate if d.expected in ("loaded", "superseded") else 0.0,
-                    rng,
-                    spec.fmt,
-                    obsolete,
-                )
-            if id(d) in targets and world.noise:
-                counter = add_noise(world, d, people, counter)
-        write_delivery(out, d)
-        rows_written += sum(f.table.n for f in d.files)
-        if d.expected == "loaded":
-            for spec in d.files:
-                records.add(truth.file_records(d, spec, world.pop.uid))
-        if d.build is not None:
-            d.files = [_Counted(f) for f in d.files]  # free the big table, keep its row count
+        rng = np.random.default_rng([seed, 7919, k])
+        rate = dirt_rate if d.expected in ("loaded", "superseded") else 0.0
+        if d.chunks is not None:
+            # Defect rows go at the end of the last chunk: add_noise_rows(table, start).
+            noise = (
+                partial(add_noise_rows, world, d.feed, fmt="csv", people=people)
+                if id(d) in targets
+                else None
+            )
+            counter, n = _write_chunked(
+                out, d, rng, rate, obsolete, noise, records, world.pop.uid, counter
+            )
+            rows_written += n
+        else:
+            if d.copy_of is None:
+                for spec in d.files:
+                    dirty(spec.table, rate, rng, spec.fmt, obsolete)
+                if id(d) in targets and world.noise:
+                    counter = add_noise(world, d, people, counter)
+            write_delivery(out, d)
+            rows_written += sum(f.table.n for f in d.files)
+            if d.expected == "loaded":
+                for spec in d.files:
+                    records.add(truth.file_records(d, spec.name, spec.table, world.pop.uid))
         nxt = deliveries[k + 1].feed if k + 1 < len(deliveries) else None
         if nxt != d.feed:
             say(f"deliver {d.feed}", rows_written)
@@ -124,17 +130,34 @@ def generate(
     }  # fmt: skip
 
 
-class _Counted:
-    """Stand-in for a written file whose table was dropped (only its row count is kept)."""
-
-    def __init__(self, spec) -> None:
-        self.name, self.fmt, self.encoding = spec.name, spec.fmt, spec.encoding
-        self.table = _Rows(spec.table.n)
-
-
-class _Rows:
-    def __init__(self, n: int) -> None:
-        self.n = n
+def _write_chunked(
+    out: Path, d, rng, rate: float, obsolete, noise, records, uids, counter: int
+) -> tuple[int, int]:
+    """Write a chunked delivery (the monthly hukou file): dirty, write and record each chunk,
+    append the noise rows to the last one, then the manifest. Returns (counter, rows)."""
+    name, encoding = d.chunk_file
+    folder = out / d.feed / d.delivery_id
+    folder.mkdir(parents=True, exist_ok=True)
+    stream = CsvStream(folder / name, d.feed, encoding)
+    offset = 0
+    chunks = d.chunks()
+    table = next(chunks)
+    while table is not None:
+        following = next(chunks, None)
+        dirty(table, rate, rng, "csv", obsolete)
+        if following is None and noise is not None:
+            counter = noise(table, start=counter)
+        stream.write(table)
+        if d.expected == "loaded":
+            records.add(truth.file_records(d, name, table, uids, offset))
+        offset += table.n
+        table = following
+    entry = {"name": name, "sha256": stream.close(), "rows": offset, "encoding": encoding}
+    write_manifest(out, d, [entry])
+    d.files = [
+        FileSpec(name, "csv", encoding, Table("hukou_population", [], {"n": np.zeros(offset)}))
+    ]
+    return counter, offset
 
 
 def _number(deliveries: list) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -36,8 +36,10 @@ class Delivery:
     reason: str | None = None
     fault: str | None = None  # hash | rows | manifest | encoding | pending
     copy_of: Delivery | None = field(default=None, repr=False)  # duplicate: same bytes
-    # Large files (hukou, a million rows) are built just before writing and dropped after.
-    build: Callable[[], list[FileSpec]] | None = field(default=None, repr=False)
+    # One big CSV (the monthly hukou file, a row per resident) is produced chunk by chunk
+    # while it is written, so a million-person city never holds it whole in memory.
+    chunks: Callable[[], Iterator[Table]] | None = field(default=None, repr=False)
+    chunk_file: tuple[str, str] | None = None  # (file name, encoding) of the chunked file
 
     @property
     def delivery_id(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from civlake.generate.delivery import Delivery
+from civlake.generate.table import Table
 from civlake.generate.world import World
 
 MALFORMED_CSV = "噪声行,字段数不对"
@@ -122,21 +123,28 @@ def noise_targets(deliveries: list[Delivery]) -> dict[int, str]:
             continue
         if d.feed == "hukou_population" and d.mode != "full":
             continue
-        if d.build is not None or (d.files and d.files[0].table.n):
+        if d.chunks is not None or (d.files and d.files[0].table.n):
             last[d.feed] = d
     return {id(d): feed for feed, d in last.items()}
 
 
 def add_noise(world: World, d: Delivery, people: Iterator[int], start: int) -> int:
-    """Append the feed's defect rows (and a malformed line for CSV/JSONL) to the first
-    file of d; returns the next free counter for generated keys."""
-    spec = d.files[0]
-    t = spec.table
+    """Append the feed's defect rows to the first file of d (see `add_noise_rows`)."""
+    return add_noise_rows(
+        world, d.feed, d.files[0].table, fmt=d.files[0].fmt, people=people, start=start
+    )
+
+
+def add_noise_rows(
+    world: World, feed: str, t: Table, fmt: str, people: Iterator[int], start: int
+) -> int:
+    """Append the feed's defect rows (and a malformed line for CSV/JSONL) to t; returns
+    the next free counter for generated keys."""
     k = start
-    for overrides, reasons in DEFECTS[d.feed]:
+    for overrides, reasons in DEFECTS[feed]:
         k += 1
         idx = next(people)
-        row, roles = _base_row(world, d.feed, idx, next(people), k)
+        row, roles = _base_row(world, feed, idx, next(people), k)
         for col, val in overrides.items():
             if val == "@badcheck":
                 alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -145,9 +153,9 @@ def add_noise(world: World, d: Delivery, people: Iterator[int], start: int) -> i
         i = t.append(row, roles)
         t.reasons[i] = list(reasons)
         t.protect.add(i)
-    if spec.fmt in ("csv", "jsonl"):
+    if fmt in ("csv", "jsonl"):
         i = t.append({}, {})
-        t.malformed[i] = MALFORMED_CSV if spec.fmt == "csv" else MALFORMED_JSONL
+        t.malformed[i] = MALFORMED_CSV if fmt == "csv" else MALFORMED_JSONL
         t.reasons[i] = ["ROW_MALFORMED"]
         t.protect.add(i)
     return k

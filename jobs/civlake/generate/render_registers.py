@@ -85,15 +85,18 @@ def _status_date(world: World, idx: int, month: str) -> str:
     return str(world.pop.status_date[idx])
 
 
+def _parts(idxs: np.ndarray, size: int = 200_000) -> list[np.ndarray]:
+    return [idxs[i : i + size] for i in range(0, len(idxs), size)] or [idxs]
+
+
 def hukou_deliveries(world: World) -> list[Delivery]:
     p = world.pop
     members = np.flatnonzero(p.in_hukou)
     out = []
     for m in world.tl.months:
         d = _monthly("hukou_population", CITY, CITY_UNITS["hukou_population"], m, [])
-        d.build = lambda m=m: [
-            FileSpec(f"户籍人口_{_ym(m)}.csv", "csv", "UTF-8-SIG", hukou_table(world, members, m))
-        ]
+        d.chunk_file = (f"户籍人口_{_ym(m)}.csv", "UTF-8-SIG")
+        d.chunks = lambda m=m: (hukou_table(world, part, m) for part in _parts(members))
         out.append(d)
     # Daily change deliveries: deaths (人员状态 死亡) and moves out inside the window.
     changes: dict = {}

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from civlake.generate.contracts_view import roles
-from civlake.generate.delivery import Delivery, FileSpec
+from civlake.generate.delivery import Delivery
 from civlake.generate.oracle import FIELDS
+from civlake.generate.table import Table
 from civlake.generate.world import World
 
 RECORD_SCHEMA = pa.schema([
@@ -48,9 +49,9 @@ class RecordSink:
         self._writer.close()
 
 
-def file_records(d: Delivery, spec: FileSpec, uids: np.ndarray) -> pa.Table:
-    """One record per data row and person role (rows without any person: role null)."""
-    t = spec.table
+def file_records(d: Delivery, name: str, t: Table, uids: np.ndarray, offset: int = 0) -> pa.Table:
+    """One record per data row and person role (rows without any person: role null);
+    `offset` = data rows of the same file already recorded (chunked files)."""
     n = t.n
     feed_roles = [r for r in roles(d.feed) if r in t.persons]
     row_parts, role_parts, who_parts = [], [], []
@@ -77,8 +78,8 @@ def file_records(d: Delivery, spec: FileSpec, uids: np.ndarray) -> pa.Table:
     return pa.table({
         "feed_id": pa.array([d.feed] * m, pa.string()),
         "delivery_id": pa.array([d.delivery_id] * m, pa.string()),
-        "source_file": pa.array([spec.name] * m, pa.string()),
-        "source_row": pa.array(rows + 1, pa.int64()),
+        "source_file": pa.array([name] * m, pa.string()),
+        "source_row": pa.array(rows + 1 + offset, pa.int64()),
         "role": pa.array(role_names[role_k], pa.string()),
         "person_uid": pa.array(person, pa.string()),
         "expected": pa.array(np.where(has_reason, "quarantine", "silver"), pa.string()),

@@ -17,52 +17,70 @@ from pathlib import Path
 from civlake.generate.contracts_view import column_kinds, headers, names
 from civlake.generate.delivery import Delivery, FileSpec
 from civlake.generate.dirt import excel_serial
+from civlake.generate.table import Table
 
 _XLSX_CREATED = datetime(2026, 11, 1, 2, 0, 0)
 _CODEC = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030", None: "utf-8"}
 
 
-def _columns(spec: FileSpec) -> tuple[list[str], list[str]]:
-    cols, heads = names(spec.table.feed), headers(spec.table.feed)
-    if spec.drop_header:
-        keep = [i for i, c in enumerate(cols) if c != spec.drop_header]
+def _columns(feed: str, drop: str | None = None) -> tuple[list[str], list[str]]:
+    cols, heads = names(feed), headers(feed)
+    if drop:
+        keep = [i for i, c in enumerate(cols) if c != drop]
         cols, heads = [cols[i] for i in keep], [heads[i] for i in keep]
     return cols, heads
 
 
-def _write_csv(spec: FileSpec, path: Path) -> bytes | None:
-    """Stream the CSV to disk in chunks (a million hukou rows would otherwise sit in memory
-    three times: as str, as encoded bytes and as the file buffer). Returns the sha256."""
-    t = spec.table
-    cols, heads = _columns(spec)
-    encoder = codecs.getincrementalencoder(_CODEC[spec.encoding])()
-    digest = hashlib.sha256()
-    data = [t.cols[c] for c in cols]
-    with path.open("wb") as fh:
+class CsvStream:
+    """A CSV file written table by table, encoded incrementally and hashed as it goes."""
+
+    def __init__(
+        self, path: Path, feed: str, encoding: str | None, drop: str | None = None
+    ) -> None:
+        self.cols, heads = _columns(feed, drop)
+        self._fh = path.open("wb")
+        self._encoder = codecs.getincrementalencoder(_CODEC[encoding])()
+        self._digest = hashlib.sha256()
+        self._emit([heads], {})
+
+    def _emit(self, rows, malformed: dict[int, str]) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
-        w.writerow(heads)
-        for i, row in enumerate(zip(*data, strict=True)):
-            if i in t.malformed:
-                buf.write(t.malformed[i] + "\r\n")
+        for i, row in enumerate(rows):
+            if i in malformed:
+                buf.write(malformed[i] + "\r\n")
             else:
                 w.writerow(row)
-            if i % 50_000 == 49_999:
-                chunk = encoder.encode(buf.getvalue())
-                fh.write(chunk)
-                digest.update(chunk)
+            if i % 50_000 == 49_999:  # bounded buffers for the million-row hukou file
+                self._put(buf.getvalue())
                 buf = io.StringIO()
                 w = csv.writer(buf, lineterminator="\r\n")
-        chunk = encoder.encode(buf.getvalue(), final=True)
-        fh.write(chunk)
-        digest.update(chunk)
-    return digest.digest()
+        self._put(buf.getvalue())
+
+    def _put(self, text: str, final: bool = False) -> None:
+        chunk = self._encoder.encode(text, final=final)
+        self._fh.write(chunk)
+        self._digest.update(chunk)
+
+    def write(self, t: Table) -> None:
+        self._emit(zip(*[t.cols[c] for c in self.cols], strict=True), t.malformed)
+
+    def close(self) -> str:
+        self._put("", final=True)
+        self._fh.close()
+        return self._digest.hexdigest()
+
+
+def _write_csv(spec: FileSpec, path: Path) -> None:
+    stream = CsvStream(path, spec.table.feed, spec.encoding, spec.drop_header)
+    stream.write(spec.table)
+    stream.close()
 
 
 def _jsonl_bytes(spec: FileSpec) -> bytes:
     t = spec.table
     kinds = column_kinds(t.feed)
-    cols, _ = _columns(spec)
+    cols, _ = _columns(spec.table.feed, spec.drop_header)
     lines = []
     for i in range(t.n):
         if i in t.malformed:
@@ -90,7 +108,7 @@ def _xlsx(spec: FileSpec, path: Path) -> None:
     import xlsxwriter
 
     t = spec.table
-    cols, heads = _columns(spec)
+    cols, heads = _columns(spec.table.feed, spec.drop_header)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})  # fmt: skip
     wb.set_properties({"created": _XLSX_CREATED, "author": "civlake generate"})
