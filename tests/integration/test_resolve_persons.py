@@ -193,3 +193,22 @@ def test_empty_lake_writes_typed_empty_tables(tmp_path, monkeypatch):
     assert persons.schema.field("person_key").type == pa.string()
     assert persons.schema.field("birth_date").type == pa.date32()
     assert _xref(settings).schema.field("_source_row").type == pa.int64()
+
+
+def test_lake_without_any_valid_id_still_resolves(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, monkeypatch)
+    lineage = {"_source_file": "f.csv", "_produced_at": "2026-02-01T02:00:00+08:00",
+               "_delivery_id": "20260201-440100-001"}  # fmt: skip
+    row = {"id_number_status": "invalid", "sex": "1", "birth_date": date(1941, 3, 9),
+           "hukou_division_code": "440106011001", **lineage}  # fmt: skip
+    lake.append(
+        lake.table_path(settings.lake, "silver", "elderly_allowance"),
+        pa.Table.from_pylist([
+            {**row, "id_number": "440106194103090011", "name": "刘国华", "_source_row": 1},
+            {**row, "id_number": "440106194103090011", "name": "劉國華", "_source_row": 2},
+            {**row, "id_number": "440106195507070021", "name": "陈红", "_source_row": 3,
+             "birth_date": date(1955, 7, 7)},
+        ]),
+    )  # fmt: skip
+    stats = resolve_persons(settings, now=NOW)
+    assert stats["match_methods"] == {"new_person": 3} and stats["persons"] == 2

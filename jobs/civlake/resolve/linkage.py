@@ -68,6 +68,10 @@ def _text(value) -> str | None:
     return text or None
 
 
+def _cut(values: pd.Series, part) -> list[str | None]:
+    return [part(v) if isinstance(v, str) else None for v in values]
+
+
 def profiles(refs: pd.DataFrame, person_ref: pd.Series) -> pd.DataFrame:
     """Distinct identifying-attribute combinations, one row each, with ``person_ref``."""
     frame = pd.DataFrame(
@@ -88,11 +92,11 @@ def profiles(refs: pd.DataFrame, person_ref: pd.Series) -> pd.DataFrame:
     # 12-17). Any one mistyped character or swapped adjacent pair lies inside some
     # window, so the key that drops that window still agrees with the true ID.
     ids = frame["id_number"]
-    frame["id_head"] = ids.str[:12]  # drops 12-17: area + birth year and month
-    frame["id_tail"] = ids.str[7:]  # drops 0-6
-    frame["id_outer"] = ids.str[:6] + ids.str[13:]  # drops 6-12
-    frame["div_town"] = frame["division"].str[:9]
-    frame["div_county"] = frame["division"].str[:6]
+    frame["id_head"] = _cut(ids, lambda v: v[:12])  # drops 12-17: area + birth year, month
+    frame["id_tail"] = _cut(ids, lambda v: v[7:])  # drops 0-6
+    frame["id_outer"] = _cut(ids, lambda v: v[:6] + v[13:])  # drops 6-12
+    frame["div_town"] = _cut(frame["division"], lambda v: v[:9])
+    frame["div_county"] = _cut(frame["division"], lambda v: v[:6])
     frame["unique_id"] = range(len(frame))
     return frame[model.PROFILE_COLUMNS]
 
@@ -172,11 +176,16 @@ def train(
     all profiles, where known persons dominate: m for 'ID one edit apart' stays near its
     prior since valid-ID rows carry no typos. Saves and returns the model."""
     # Unresolved entities are mostly typo'd copies of known persons: leave them out of u.
-    one_each = (training if known is None else known).drop_duplicates("person_ref")
+    base = known if known is not None and known["person_ref"].nunique() > 1 else training
+    one_each = base.drop_duplicates("person_ref")
     u_linker = _linker([one_each], model.settings("dedupe_only", prior=config.prior), tf)
-    u_linker.training.estimate_u_using_random_sampling(
-        max_pairs=config.u_max_pairs, seed=config.seed, min_count_per_level=None, num_chunks=1
-    )
+    try:
+        u_linker.training.estimate_u_using_random_sampling(
+            max_pairs=config.u_max_pairs, seed=config.seed, min_count_per_level=None, num_chunks=1
+        )
+    except Exception as exc:
+        # A lake with one or two persons has no pairs to sample: the prior u values stand.
+        log.warning("u estimation skipped (%s); prior u values kept", exc)
     current = _floored(u_linker.misc.save_model_to_json())
     # Small cities: every blocked pair. Large ones: Splink estimates the blocked-pair
     # count on a 2% record probe and hash-samples down to em_max_pairs (a full-count
