@@ -196,6 +196,26 @@ def _normalise_id(value) -> str:
 def test_records_agree_with_the_files(city):
     """Every record's row, re-read from its file, names the truth's person (ID after
     normalisation), unless its dirt breaks the ID on purpose."""
+    assert _check_records(city) > 1000
+
+
+def test_chunked_hukou_files_keep_row_numbers(tmp_path, monkeypatch):
+    """The monthly hukou file is written in chunks; row numbers run on across them."""
+    from civlake.generate import render_registers
+
+    real = render_registers._parts
+    monkeypatch.setattr(render_registers, "_parts", lambda idxs, size=0: real(idxs, 97))
+    out = tmp_path / "landing"
+    generate(out, persons=300, months=1, seed=8)
+    city = (out, Path(str(out) + "_truth"), {})
+    assert _check_records(city) > 300
+    hukou = [r for r in _truth(city, "records") if r["feed_id"] == "hukou_population"]
+    assert any(r["source_row"] > 97 for r in hukou) and any(
+        r["expected"] == "quarantine" for r in hukou
+    )
+
+
+def _check_records(city) -> int:
     out = city[0]
     persons = {p["person_uid"]: p["id_number"] for p in _truth(city, "persons")}
     records = _truth(city, "records")
@@ -226,7 +246,7 @@ def test_records_agree_with_the_files(city):
                 r["dirt"],
             )
             checked += 1
-    assert checked > 1000
+    return checked
 
 
 def _cell(row, header, contract, column):
