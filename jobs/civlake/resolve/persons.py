@@ -78,7 +78,7 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
         refs.loc[new, "match_method"] = "new_person"
         leftover = left[~left["person_ref"].isin(matches.index)]
         merged = linkage.cluster_unmatched(leftover, trained, config, tf)
-        refs.loc[new, "person_ref"] = refs.loc[new, "person_ref"].replace(merged)
+        refs.loc[new, "person_ref"] = [merged.get(r, r) for r in refs.loc[new, "person_ref"]]
     is_id = refs["person_ref"].str.startswith("id:")
     refs["canon_id"] = refs["person_ref"].str[3:].where(is_id, None)
     return refs
