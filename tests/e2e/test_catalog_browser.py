@@ -85,6 +85,8 @@ def test_load_search_open_dataset_and_download(site, browser: Browser) -> None:
     assert _texts(browser, ".card h3 a") == [p["title"] for p in api["results"]]
     assert "q=%E4%BD%8E%E4%BF%9D" in browser.url
     assert browser.evaluate("document.querySelector('input[name=q]').value") == "低保"
+    links = _texts(browser, ".card a[href*='/download/']")
+    assert len(links) == len(set(links)), f"download links must be told apart: {links}"
     browser.screenshot(ARTIFACTS / "catalog_search.png")
 
     # WHEN the visitor opens the first hit

@@ -6,6 +6,7 @@ under a strict CSP). Every value is escaped; filters are plain GET forms.
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from urllib.parse import urlencode
 
@@ -62,11 +63,7 @@ def index_page(
     )  # fmt: skip
     cards = []
     for p in packages:
-        downloads = " ".join(
-            f'<a href="{escape(r["url"])}">{escape(r["format"])}</a>'
-            for r in p["resources"]
-            if not r.get("restricted")
-        )
+        downloads = _download_links([r for r in p["resources"] if not r.get("restricted")])
         cards.append(
             f'<div class="card"><h3><a href="/dataset/{escape(p["name"])}">{escape(p["title"])}</a>'
             f" {_badge(p['open_type'])}</h3><p>{escape(p['notes'])}</p>"
@@ -77,6 +74,17 @@ def index_page(
         )
     body = form + f'<p class="muted">共 {len(packages)} 个数据集</p>' + "".join(cards)
     return _page("广州市民政数据开放目录", body)
+
+
+def _download_links(resources: list[dict]) -> str:
+    # The data JSON and datapackage.json share the format "JSON"; two identical link texts
+    # leave a visitor guessing, so a shared format is spelled out as the file name.
+    counts = Counter(r["format"] for r in resources)
+    return " ".join(
+        f'<a href="{escape(r["url"])}" title="{escape(r["name"])}">'
+        f"{escape(r['format'] if counts[r['format']] == 1 else r['url'].rsplit('/', 1)[-1])}</a>"
+        for r in resources
+    )
 
 
 def dataset_page(p: dict) -> str:
