@@ -148,7 +148,7 @@ def start(
                 [airflow, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
-        _wait_healthy(server, components, timeout=timeout)
+        wait_healthy(server, components, timeout=timeout)
     except BaseException:
         server.stop()
         raise
@@ -180,8 +180,9 @@ def _migrate(airflow: str, env: dict[str, str], home: Path) -> None:
     stamp.touch()
 
 
-def _wait_healthy(server: AirflowServer, components: tuple[str, ...], *, timeout: float) -> None:
-    wanted = {"scheduler", "dag_processor"} & {c.replace("-", "_") for c in components}
+def wait_healthy(server: AirflowServer, components: tuple[str, ...], *, timeout: float) -> None:
+    """Poll ``/api/v2/monitor/health`` until the components that report health are healthy."""
+    wanted = {"scheduler", "dag_processor", "triggerer"} & {c.replace("-", "_") for c in components}
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
@@ -268,6 +269,9 @@ class AirflowApi:
 
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}")
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances"

@@ -26,8 +26,9 @@ def _cmd_generate(args) -> int:
         console.print(f"  {stage}: {count:,}")
 
     summary = generate(
-        out, persons=args.persons, months=args.months, seed=args.seed, progress=progress
-    )
+        out, persons=args.persons, months=args.months, seed=args.seed,
+        dirt_rate=args.dirt_rate, faults=not args.no_faults, progress=progress,
+    )  # fmt: skip
     console.print(f"Done: {summary}")
     console.print(f"Ground truth: {out}_truth")
     return 0
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--persons", type=int, default=2000)
     g.add_argument("--months", type=int, default=3)
     g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--dirt-rate", type=float, default=0.03, help="share of values made dirty")
+    g.add_argument("--no-faults", action="store_true", help="no faulty deliveries")
     g.set_defaults(func=_cmd_generate)
 
     r = sub.add_parser("run", help="run the pipeline through Airflow on the landing folder")

@@ -293,3 +293,30 @@ def test_broken_manifest_then_full_delivery_in_one_run(settings, now):
     assert a["20261101-440100-001"]["reject_reason"] == "MANIFEST_INVALID"
     assert a["20261102-440100-001"]["status"] == "superseded"
     assert a["20261103-440100-001"]["status"] == "loaded"
+
+
+@pytest.mark.parametrize(("period", "ok"), [("2026-11-02", True), ("2026-W44", True), ("2026", True),
+                                            ("2026-02-30", False), ("2026-13", False)])  # fmt: skip
+def test_period_formats_of_any_cadence_are_accepted_when_well_formed(settings, now, period, ok):
+    hk = headers("hukou_population")
+    row = [
+        "440106195001011230",
+        "王芳",
+        "2",
+        "01",
+        "1950-01-01",
+        "440106",
+        "",
+        "",
+        "",
+        "",
+        "正常",
+        "",
+        "",
+    ]
+    write_delivery(settings.landing, "hukou_population", "20261102-440100-001",
+                   {"h.csv": csv_bytes(hk, [row], "utf-8-sig")}, encoding="UTF-8-SIG",
+                   period=period, mode="incremental")  # fmt: skip
+    ingest_landing(settings, now=now)
+    a = audit_rows(settings)["20261102-440100-001"]
+    assert (a["status"] == "loaded") is ok, a["reject_detail"]

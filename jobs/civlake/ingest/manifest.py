@@ -11,7 +11,7 @@ from pathlib import Path
 
 from civlake.contracts import FeedContract
 
-DELIVERY_ID = re.compile(r"^(\d{8})-(\d{6})-(\d{3})$")
+DELIVERY_ID = re.compile(r"^(\d{8})-(\d{6})-(\d{1,6})$")
 PERIOD_PATTERNS = {
     "yearly": re.compile(r"^\d{4}$"),
     "monthly": re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"),
@@ -60,6 +60,19 @@ class Manifest:
         return ";".join(sorted(f"{f.name}:{f.sha256.lower()}" for f in self.files))
 
 
+def valid_period(period: str) -> bool:
+    from datetime import date
+
+    if not any(p.match(period) for p in PERIOD_PATTERNS.values()):
+        return False
+    if PERIOD_PATTERNS["daily"].match(period):
+        try:
+            date.fromisoformat(period)
+        except ValueError:
+            return False
+    return True
+
+
 def python_codec(encoding: str | None, file_format: str) -> str:
     """Map a manifest encoding to a strict Python codec name."""
     if file_format == "xlsx":
@@ -104,8 +117,13 @@ def read_manifest(folder: Path, contract: FeedContract) -> Manifest:
     if not re.fullmatch(r"\d{6}", source_unit) or source_unit != m.group(2):
         raise bad(f"source_unit {source_unit!r} must be 6 digits and match the delivery_id")
     period = str(raw["period"])
-    if not PERIOD_PATTERNS[contract.cadence].match(period):
-        raise bad(f"period {period!r} is not in the feed's {contract.cadence} format")
+    # A feed may deliver in more than one cadence (hukou: monthly full + daily changes),
+    # so any well-formed period is accepted; an impossible one (2026-13, 2026-02-30) is not.
+    if not valid_period(period):
+        raise bad(
+            f"period {period!r} is not YYYY, YYYY-MM, YYYY-Www or YYYY-MM-DD "
+            f"(this feed is delivered {contract.cadence})"
+        )
     if raw["mode"] not in contract.modes:
         raise bad(f"mode {raw['mode']!r} not allowed for this feed (allowed: {contract.modes})")
     try:
