@@ -9,18 +9,28 @@ every process the test started is gone afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from civlake.airflow_server import AirflowApi, AirflowServerError, start
+from civlake.airflow_server import (
+    AirflowApi,
+    AirflowServer,
+    AirflowServerError,
+    free_port,
+    start,
+    wait_healthy,
+)
 from civlake.settings import load_settings
 
 pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
 CIVLAKE = str(Path(sys.executable).with_name("civlake"))
 RUN_TIMEOUT = 600  # seconds; the build takes ~1-2 min on 2 shared cores, retries add more
 
@@ -31,6 +41,20 @@ def _civlake(home: Path, *args: str) -> None:
     assert done.returncode == 0, (
         f"civlake {args[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}"
     )
+
+
+def _airflow_cli(settings, port: int, command: str) -> str:
+    script = (
+        f'eval "$({sys.executable} -m civlake.airflow_server --port {port})"; airflow {command}'
+    )
+    env = {**os.environ, "CIVLAKE_HOME": str(settings.home)}
+    done = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, (
+        f"airflow {command} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
+    )
+    return done.stdout
 
 
 def _tables(warehouse: Path) -> set[tuple[str, str]]:
@@ -50,12 +74,18 @@ def _task_logs(airflow_home: Path, run_id: str, *, tail: int = 40) -> str:
     return "\n".join(parts)
 
 
-def test_build_dag_triggered_over_rest_succeeds_and_leaves_no_process(tmp_path):
-    # GIVEN: a small city through the clean gate, nothing built yet.
-    home = tmp_path / "data"
+@pytest.fixture(scope="module")
+def cleaned_city(tmp_path_factory):
+    """A small city through the clean gate (``civlake run``, in-process DAGs), nothing built."""
+    home = tmp_path_factory.mktemp("airflow_api") / "data"
     _civlake(home, "generate", "--out", str(home / "landing"), "--persons", "300", "--months", "1")
     _civlake(home, "run", "--through", "clean")
-    settings = load_settings(env={"CIVLAKE_HOME": str(home)})
+    return load_settings(env={"CIVLAKE_HOME": str(home)})
+
+
+def test_build_dag_triggered_over_rest_succeeds_and_leaves_no_process(cleaned_city):
+    # GIVEN: a small city through the clean gate, nothing built yet.
+    settings = cleaned_city
     assert not {s for s, _ in _tables(settings.warehouse)} & {"verify", "mart"}
 
     # WHEN: Airflow's own processes run the DAG triggered over REST.
@@ -64,7 +94,9 @@ def test_build_dag_triggered_over_rest_succeeds_and_leaves_no_process(tmp_path):
     try:
         api = AirflowApi(server)
         assert server.password_file.exists(), "api-server did not write the admin password file"
-        assert api.unpause("civlake_build")["is_paused"] is False
+        # The README's second-shell recipe: civlake's env, then the airflow CLI.
+        _airflow_cli(settings, port, "dags unpause civlake_build")
+        assert api.unpause("civlake_build")["is_paused"] is False  # and PATCH is idempotent
         run = api.trigger(
             "civlake_build", logical_date="2026-11-02T08:00:00Z", conf={"through": "build"}
         )
@@ -100,3 +132,83 @@ def test_build_dag_triggered_over_rest_succeeds_and_leaves_no_process(tmp_path):
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         findings = con.sql("select count(*) from verify.findings").fetchone()[0]
     assert findings > 0, "the generated city plants findings; the compare gate found none"
+
+
+def test_airflow_ui_script_serves_the_runs_civlake_run_recorded(cleaned_city):
+    # GIVEN: the metadata DB `civlake run` wrote; WHEN: scripts/airflow-ui starts standalone.
+    settings = cleaned_city
+    port = free_port()
+    log_dir = settings.home / "airflow-ui-test"
+    log_dir.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "CIVLAKE_HOME": str(settings.home),
+        # Free ports for the log servers (8793/8794 by default) on a shared machine.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    }
+    with open(log_dir / "standalone.log", "wb") as log:
+        proc = subprocess.Popen(
+            ["bash", str(REPO / "scripts" / "airflow-ui"), "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        server = AirflowServer(
+            url=f"http://127.0.0.1:{port}", env={"AIRFLOW_HOME": str(settings.airflow_home)},
+            log_dir=log_dir, processes={"standalone": proc},
+        )  # fmt: skip
+        try:
+            wait_healthy(server, ("scheduler", "dag-processor", "triggerer"), timeout=300)
+            api = AirflowApi(server)
+            runs = api.dag_runs("ingest_divisions")
+        finally:
+            left = server.stop()
+
+    # THEN: the banner says where to go, the API (with the admin JWT) shows civlake run's
+    # in-process runs, and nothing is left running.
+    banner = (log_dir / "standalone.log").read_text(errors="replace")
+    assert f"http://127.0.0.1:{port}" in banner
+    assert str(server.password_file) in banner
+    assert server.password_file.exists()
+    assert any(r["state"] == "success" for r in runs), runs
+    assert left == [], f"processes survived stop(): {left}"
+
+
+def test_stop_reaches_processes_that_left_the_process_group(tmp_path):
+    # Airflow's task supervisor moves each task into its own process group; stop() must
+    # still find it. A shell with one plain and one new-group child stands in (no Airflow).
+    script = "sleep 300 & perl -e 'setpgrp(0, 0); sleep 300' & wait"
+    proc = subprocess.Popen(["bash", "-c", script], start_new_session=True)
+    (tmp_path / "fake.log").write_text("")
+    server = AirflowServer(
+        url="http://127.0.0.1:9", env={}, log_dir=tmp_path, processes={"fake": proc}
+    )
+    deadline = time.monotonic() + 10
+    while _groups(proc.pid) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    children = _children(proc.pid)
+    assert _groups(proc.pid) == 2, "the stand-in did not start a child in its own group"
+
+    assert server.stop(grace=5) == []
+    assert proc.returncode is not None
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+def _groups(pid: int) -> int:
+    """How many process groups the children of ``pid`` are in."""
+    pgids = set()
+    for child in _children(pid):
+        with contextlib.suppress(ProcessLookupError):
+            pgids.add(os.getpgid(child))
+    return len(pgids)
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
