@@ -125,3 +125,9 @@ def test_bools() -> None:
 def test_unknown_enum_name_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="unknown enum"):
         canon.enum(["x"], "no_such_enum")
+
+
+def test_negative_amounts_are_unreadable() -> None:
+    # A negative 元 amount is impossible in these feeds: AMOUNT_INVALID, never silver
+    # (a critical expectation on silver would otherwise stop the whole run).
+    assert canon.amount(["-100", "-1,120.00元", "+5"]).to_pylist() == [None, None, Decimal("5.00")]

@@ -108,7 +108,7 @@ def month(s: str | None) -> str | None:
 
 def amount(s: str | None) -> Decimal | None:
     n = re.sub(r"([\s\u00a0\u3000]|[,元¥\uffe5]|RMB|CNY)+", "", (s or "").translate(_FW))
-    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", n):
+    if not re.fullmatch(r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", n):
         return None
     try:
         return Decimal(n).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

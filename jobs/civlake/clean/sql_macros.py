@@ -136,7 +136,9 @@ MACROS: list[str] = [
     r" END) END",
     # --- amounts and integers -------------------------------------------------------
     f"cl_amount_text(s) AS regexp_replace(cl_fw(s), '({_WS}|[,元¥\uffe5]|RMB|CNY)+', '', 'g')",
-    r"cl_amount(s) AS CASE WHEN regexp_matches(cl_amount_text(s), '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$')"
+    # No '-': a negative 元 amount (or hours) is impossible in these feeds (reversals
+    # arrive as payment status `returned`), so it is AMOUNT_INVALID, not silver.
+    r"cl_amount(s) AS CASE WHEN regexp_matches(cl_amount_text(s), '^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$')"
     r" THEN try_cast(cl_amount_text(s) AS DECIMAL(18, 2)) END",
     f"cl_int(s) AS CASE WHEN regexp_matches(regexp_replace(cl_fw(s), '({_WS}|,)+', '', 'g'), '^[+-]?[0-9]+(\\.0*)?$')"
     f" THEN try_cast(regexp_replace(regexp_replace(cl_fw(s), '({_WS}|,)+', '', 'g'), '\\.0*$', '') AS BIGINT) END",
