@@ -122,6 +122,7 @@ def run_vectorised(n: int) -> tuple[float, int]:
 
 def run_pandas(n: int) -> tuple[float, int]:
     import pandas as pd
+
     from civlake.clean import scalar
     from civlake.contracts import get_contract, load_enums
 

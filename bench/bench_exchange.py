@@ -96,6 +96,7 @@ def http_only(url: str, page_size: int) -> dict:
 
 def bulk_commit(url: str, page_size: int, settings, now) -> dict:
     import pyarrow as pa
+
     from civlake.contracts import get_contract
     from civlake.exchange import pages as bronze_pages
 

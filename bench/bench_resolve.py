@@ -59,9 +59,10 @@ def run_civlake(home: str, queue) -> None:
 def run_splink_default(home: str, queue) -> None:
     import pandas as pd
     import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
     from civlake.resolve.references import read_references
     from civlake.settings import load_settings
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     settings = load_settings(env={"CIVLAKE_HOME": home})
     started = time.perf_counter()

@@ -31,6 +31,7 @@ DEFAULT_ARGS = {
 def _stage(stage: str):
     """Run one pipeline stage unless the run was asked to stop before it."""
     from airflow.sdk.exceptions import AirflowSkipException
+
     from civlake import pipeline
     from civlake.settings import load_settings
 

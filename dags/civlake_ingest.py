@@ -66,6 +66,7 @@ def make_ingest_dag(feed_id: str) -> DAG:
         @task(task_id="clean")
         def clean_task(**context) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
+
             from civlake import pipeline
             from civlake.settings import load_settings
 
@@ -76,6 +77,7 @@ def make_ingest_dag(feed_id: str) -> DAG:
         @task(task_id="expectations", outlets=[silver_asset(feed_id)])
         def expectations_task(**context) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
+
             from civlake import pipeline
             from civlake.settings import load_settings
 

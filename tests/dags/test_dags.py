@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from civlake import lake
 from civlake.contracts import load_contracts
 from civlake.orchestrate import airflow_env
-
 from tests.deliveries import csv_bytes, headers, write_delivery
 
 pytestmark = pytest.mark.dags

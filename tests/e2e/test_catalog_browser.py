@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pyshacl
 import pytest
+from rdflib import Graph
+from rdflib import namespace as ns
+
 from civlake.publish import load_catalog, publish_all
 from civlake.publish.sample import build_sample_warehouse
 from civlake.serve.app import create_app
 from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
-from rdflib import Graph
-from rdflib import namespace as ns
-
 from tests.e2e.browser import Browser, find_chromium
 
 pytestmark = pytest.mark.e2e

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+
 from civlake import lake
 from civlake.contracts import load_contracts
 

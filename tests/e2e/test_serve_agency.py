@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import duckdb
 import httpx
 import pytest
+
 from civlake.agency import AgencyError, create_agency, load_agencies
 from civlake.publish import publish_all
 from civlake.publish.sample import build_sample_warehouse

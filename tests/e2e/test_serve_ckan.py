@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 
 import ckanapi
 import pytest
+from frictionless import validate
+
 from civlake.publish import load_catalog, publish_all
 from civlake.publish.sample import build_sample_warehouse
 from civlake.serve.app import create_app
 from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
-from frictionless import validate
 
 pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

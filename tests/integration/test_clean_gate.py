@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from civlake import lake
 from civlake.clean import CleanGateError, check_invariants, clean_pending
 from civlake.clean.frame import clean_delivery

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+
 from civlake import lake
 from civlake.build import DbtBuildError, generate_docs, run_dbt, source_freshness
 from civlake.build.lake_schemas import OTHER_SCHEMAS, silver_schema

@@ -7,6 +7,7 @@ from collections import Counter
 
 import httpx
 import pytest
+
 from civlake import lake, pipeline
 from civlake.exchange import ExchangeAuthError, RetryPolicy, pull_api_feeds
 from civlake.exchange.faults import FaultConfig

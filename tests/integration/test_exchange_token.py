@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from civlake.exchange.client import retry_after_seconds
 from civlake.exchange.faults import FaultConfig
 from civlake.exchange.token import resolve_token

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+
 from civlake import lake
 from civlake.expectations import GateFailed, run_silver_gate
 from civlake.settings import load_settings

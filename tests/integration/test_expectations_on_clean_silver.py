@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from civlake import lake
 from civlake.clean import clean_pending
 from civlake.clean.testing import deliver, id18, uscc18

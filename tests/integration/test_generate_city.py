@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from python_calamine import CalamineWorkbook
+
 from civlake.contracts import get_contract, load_contracts
 from civlake.generate import generate
 from civlake.generate.ids import is_valid_id, upgrade_15
-from python_calamine import CalamineWorkbook
 
 pytestmark = pytest.mark.integration
 CODECS = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030"}

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import xlsxwriter
+
 from civlake import lake
 from civlake.ingest import ingest_landing
-
 from tests.deliveries import csv_bytes, headers, write_delivery
 
 pytestmark = pytest.mark.integration

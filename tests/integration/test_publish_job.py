@@ -12,11 +12,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from frictionless import validate
+
 from civlake.publish import load_catalog, publish_all
 from civlake.publish.sample import build_sample_warehouse
 from civlake.publish.versions import list_versions
 from civlake.settings import load_settings
-from frictionless import validate
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

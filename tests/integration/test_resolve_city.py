@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from civlake import lake
 from civlake.resolve import evaluate_clustering, resolve_persons
 from civlake.resolve.keys import SECRET_ENV

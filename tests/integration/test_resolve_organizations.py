@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+
 from civlake import lake
 from civlake.resolve import resolve_organizations
 from civlake.settings import load_settings

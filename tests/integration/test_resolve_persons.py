@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
+
 from civlake import lake
 from civlake.resolve import evaluate_clustering, resolve_persons
 from civlake.resolve.keys import SECRET_ENV

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+
 from civlake import lake
 from civlake.build import run_dbt
 from civlake.build.lake_schemas import schema_for
@@ -680,8 +681,9 @@ def test_finding_ids_stable_when_a_month_arrives(built, findings):
 
 
 def test_worklists_per_district_masked(built, findings, tmp_path):
-    from civlake.verify import write_worklists
     from openpyxl import load_workbook
+
+    from civlake.verify import write_worklists
 
     paths = write_worklists(built, tmp_path / "worklists")
     assert paths and all(p.suffix == ".xlsx" for p in paths)

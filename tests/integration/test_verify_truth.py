@@ -15,6 +15,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+
 from civlake.build import run_dbt
 from civlake.settings import load_settings
 

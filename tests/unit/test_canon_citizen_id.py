@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from civlake.clean import canon
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from civlake.clean import canon
 
 PRODUCED = date(2026, 11, 1)
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+
 from civlake.clean.frame import clean_delivery
 from civlake.clean.testing import bronze_rows, id18
 from civlake.contracts import get_contract

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from civlake.clean import canon, scalar
-from civlake.contracts import load_enums
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from civlake.clean import canon, scalar
+from civlake.contracts import load_enums
 
 PRODUCED = date(2026, 11, 1)
 PARTS = st.sampled_from(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyarrow as pa
-from civlake.clean import canon
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from civlake.clean import canon
 
 DIRT = "0123456789０１２３年月日-/.:T+Z元￥¥,，．　 ()（）·•張偉李娜已故xXeE"
 texts = st.lists(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pandas as pd
-from civlake.publish.catalog import Suppression
-from civlake.publish.suppress import suppress
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from civlake.publish.catalog import Suppression
+from civlake.publish.suppress import suppress
 
 RULE = Suppression(
     counts=("persons",), dimensions=("district", "category"), linked={"amount": "persons"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from civlake.publish.catalog import CATALOG_DIR, REQUIRED, CatalogError, load_catalog
 
 

@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from civlake.contracts import get_contract, load_contracts, load_enums
 from civlake.expectations import export_suites, silver_specs
 from civlake.expectations.batches import add_ages

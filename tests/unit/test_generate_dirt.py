@@ -4,6 +4,7 @@ protected rows (planted mismatches, quarantine rows)."""
 from __future__ import annotations
 
 import numpy as np
+
 from civlake.generate.build import build_world
 from civlake.generate.dirt import apply, dirty
 from civlake.generate.render import render_all

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from civlake.generate.dirt import _amount, _date, _id, excel_serial
 from civlake.generate.ids import (
     id_check_char,

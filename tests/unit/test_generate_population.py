@@ -4,6 +4,7 @@ age pyramid, and ages computed like the policy does (birthday passed or not)."""
 from __future__ import annotations
 
 import numpy as np
+
 from civlake.generate.divisions import DISTRICTS, build_divisions
 from civlake.generate.ids import is_valid_id
 from civlake.generate.population import REF_DATE, ages_on, build_population

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from civlake.generate.timeline import Timeline, daily_produced, delivery_id, monthly_produced
 
 

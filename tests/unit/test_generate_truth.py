@@ -4,6 +4,7 @@ and every planted case (and no near miss) is found."""
 from __future__ import annotations
 
 import pytest
+
 from civlake.generate.build import build_world
 from civlake.generate.oracle import compute_findings
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from civlake.resolve import evaluate_clustering
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pandas as pd
+
 from civlake.resolve.golden import build_persons
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

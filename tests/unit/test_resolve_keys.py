@@ -3,6 +3,7 @@ from __future__ import annotations
 import stat
 
 import pytest
+
 from civlake.resolve.keys import SECRET_ENV, SecretError, load_secret, person_key
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pyarrow as pa
+
 from civlake import lake
 from civlake.resolve.references import read_references
 from civlake.resolve.synthetic import make_id
