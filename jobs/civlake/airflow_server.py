@@ -4,7 +4,8 @@
 Airflow's own processes (api-server, scheduler, dag-processor) on the same AIRFLOW_HOME, so a
 run triggered over REST API v2 or from the UI executes exactly as in a deployment. Used by
 ``tests/e2e/test_airflow_api.py``; ``scripts/airflow-ui`` is the person-facing equivalent
-(``airflow standalone``).
+(``airflow standalone``, with this module's environment). ``AirflowApi`` is a small REST API v2
+client (JWT from the simple auth manager; trigger, unpause, wait for a run).
 
 Stopping is strict on purpose: Airflow's task supervisor puts each task in its own process
 group, so killing the started processes' groups is not enough. ``stop`` signals every
@@ -92,8 +93,9 @@ class AirflowServer:
         """The last lines of each process's output, for a failure message."""
         parts = []
         for name in self.processes:
-            lines = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()
-            parts.append(f"----- airflow {name} ({self.log_dir / name}.log) -----")
+            path = self.log_dir / f"{name}.log"
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            parts.append(f"----- airflow {name} ({path}) -----")
             parts.extend(lines[-tail:])
         return "\n".join(parts)
 
@@ -163,8 +165,9 @@ def running(settings: Settings, **kwargs: Any):
         yield server
     finally:
         left = server.stop()
-        if left:
-            raise AirflowServerError(f"Airflow processes still alive after stop: pids {left}")
+    # Only reached when the body succeeded: a body's own error is the more useful one.
+    if left:
+        raise AirflowServerError(f"Airflow processes still alive after stop: pids {left}")
 
 
 def _migrate(airflow: str, env: dict[str, str], home: Path) -> None:
