@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from civlake.airflow_server import (
     AirflowApi,
     AirflowServer,
