@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +38,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         # Task logs go to files; the terminal shows civlake's own per-stage lines.
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
+            "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
+        ),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "CIVLAKE_HOME": str(settings.home),
         "CIVLAKE_LANDING": str(settings.landing),
@@ -100,8 +103,36 @@ def run_pipeline(
     feeds = sorted(d.removeprefix("ingest_") for d in dags if d.startswith("ingest_"))
     ordered = [f for f in FIRST_FEEDS if f in feeds] + [f for f in feeds if f not in FIRST_FEEDS]
     for i, feed in enumerate(ordered, start=1):
-        progress(f"[{i}/{len(ordered)}] DAG ingest_{feed}")
+        started = time.perf_counter()
         run_dag(dags[f"ingest_{feed}"], logical_date=logical_date, conf={"through": through})
+        progress(
+            f"[{i}/{len(ordered)}] ingest_{feed}: {_feed_counts(settings, feed)} "
+            f"({time.perf_counter() - started:.1f}s)"
+        )
     if through not in ("ingest", "clean"):
-        progress("DAG civlake_build")
+        started = time.perf_counter()
+        progress(
+            f"civlake_build: resolve -> verify -> dbt build -> publish (through {through}) ..."
+        )
         run_dag(dags["civlake_build"], logical_date=logical_date, conf={"through": through})
+        progress(f"civlake_build: done ({time.perf_counter() - started:.1f}s)")
+
+
+def _feed_counts(settings: Settings, feed: str) -> str:
+    """One line of delivery accounting for a feed, read back from ingest_audit."""
+    from civlake.ingest.audit import read_audit
+
+    rows = read_audit(settings.lake, feed)
+    if not rows:
+        return "no deliveries"
+    status: dict[str, int] = {}
+    for r in rows:
+        status[r["status"]] = status.get(r["status"], 0) + 1
+    loaded = [r for r in rows if r["status"] == "loaded"]
+    silver = sum(r["rows_silver"] or 0 for r in loaded)
+    quarantined = sum(r["rows_quarantined"] or 0 for r in loaded)
+    deliveries = ", ".join(f"{n} {s}" for s, n in sorted(status.items()))
+    return (
+        f"{deliveries}; {sum(r['rows_bronze'] or 0 for r in loaded):,} rows -> "
+        f"silver {silver:,}, quarantined {quarantined:,}"
+    )
