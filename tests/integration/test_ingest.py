@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pyarrow as pa
 import pytest
 import xlsxwriter
 
@@ -320,3 +321,35 @@ def test_period_formats_of_any_cadence_are_accepted_when_well_formed(settings, n
     ingest_landing(settings, now=now)
     a = audit_rows(settings)["20261102-440100-001"]
     assert (a["status"] == "loaded") is ok, a["reject_detail"]
+
+
+def test_fast_and_exact_csv_readers_agree(tmp_path):
+    # The Arrow fast path must give exactly what the row-by-row reader gives.
+    from civlake.contracts import get_contract
+    from civlake.ingest.readers import _read_csv_arrow, _read_csv_rows
+
+    contract = get_contract("elderly_allowance")
+    tricky = [
+        ["'440106193001011234", "欧阳 娜娜", "女", "1930/1/1", "440106", " 90～99岁 ", "300元", "2020年1月", "正常", "说明，含逗号\n和换行"],
+        ["", "　", "  ", "", "", "", "", "", "", ""],
+        ["44010619300101123x", "李娜（已故）", "2", "19300101", "440106001", "90-99岁", "1,300.00", "202001", "发放中", '引号"内"'],
+    ]  # fmt: skip
+    for encoding in ("utf-8", "utf-8-sig", "gb18030"):
+        path = tmp_path / f"e-{encoding}.csv"
+        path.write_bytes(csv_bytes(headers("elderly_allowance"), tricky, encoding))
+        fast = _read_csv_arrow(path, contract, encoding, "t")
+        assert fast is not None, encoding
+        exact = list(_read_csv_rows(path, contract, encoding, "t"))
+        assert pa.Table.from_batches(fast).to_pylist() == pa.Table.from_batches(exact).to_pylist()
+
+
+def test_irregular_csv_falls_back_to_the_exact_reader(tmp_path):
+    from civlake.contracts import get_contract
+    from civlake.ingest.readers import _read_csv_arrow
+
+    contract = get_contract("elderly_allowance")
+    path = tmp_path / "e.csv"
+    path.write_bytes(csv_bytes(headers("elderly_allowance"), [ELDERLY]) + b"a,b\r\n")
+    assert _read_csv_arrow(path, contract, "utf-8", "t") is None
+    path.write_bytes(csv_bytes([*headers("elderly_allowance"), "备注"], [[*ELDERLY, "x"]]))
+    assert _read_csv_arrow(path, contract, "utf-8", "t") is None  # unknown column -> _extra

@@ -24,6 +24,8 @@ from civlake.contracts import FeedContract, normalize_header
 from civlake.ingest.manifest import DeliveryRejected
 
 BATCH_ROWS = 50_000
+# A blank cell, as str.strip() sees it (Unicode spaces incl. the full-width 　), in RE2.
+BLANK_RE2 = r"^[\s\p{Z}\x{1c}-\x{1f}\x{85}]*$"
 TOTAL_ROW = re.compile(r"^\s*(合\s*计|总\s*计|小\s*计)")
 csv.field_size_limit(10_000_000)
 
@@ -95,6 +97,97 @@ def _emit(builder, contract, names, header, values, row_no):
 
 
 def read_csv(
+    path: Path, contract: FeedContract, codec: str, label: str
+) -> Iterator[pa.RecordBatch]:
+    """CSV through Arrow's parser when the file is regular (the common case, ~4x faster);
+    the exact row-by-row reader when it is not (malformed rows, unknown columns, bad
+    bytes), which then names the row and field of every problem."""
+    fast = _read_csv_arrow(path, contract, codec, label)
+    if fast is not None:
+        return iter(fast)
+    return _read_csv_rows(path, contract, codec, label)
+
+
+def _validated_utf8(path: Path, codec: str) -> bytes | None:
+    """The file's bytes as UTF-8 if they are valid in ``codec`` (None if not).
+
+    Decodes in 16 MiB chunks so a large file never exists as one Python str."""
+    import codecs as _codecs
+
+    decoder = _codecs.getincrementaldecoder(codec)(errors="strict")
+    reencode = codec.replace("_", "-") not in ("utf-8", "utf-8-sig")
+    parts: list[bytes] = []
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(16 << 20):
+                text = decoder.decode(chunk)
+                parts.append(text.encode("utf-8") if reencode else chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    data = b"".join(parts)
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def _read_csv_arrow(
+    path: Path, contract: FeedContract, codec: str, label: str
+) -> list[pa.RecordBatch] | None:
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    data = _validated_utf8(path, codec)
+    if not data or not data.strip():
+        return None
+    irregular: list[int] = []
+
+    def on_invalid(row) -> str:
+        irregular.append(1)
+        return "skip"
+
+    try:
+        first = next(csv.reader(io.StringIO(data[: 1 << 16].decode("utf-8", "ignore"))), None)
+        if not first:
+            return None
+        header = [str(h) for h in first]
+        names = _map_header(contract, header, label)  # SCHEMA_MISMATCH is raised here
+        if None in names or len(set(names)) != len(names):
+            return None  # unknown or repeated columns: the exact reader keeps them in _extra
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))],
+                                           skip_rows=1, use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{i}": pa.string() for i in range(len(header))},
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+        )  # fmt: skip
+    except pa.ArrowInvalid:
+        return None
+    if irregular:
+        return None
+    by_name = {name: table.column(i) for i, name in enumerate(names)}
+    n = table.num_rows
+    arrays = []
+    for col in contract.names:
+        if col in by_name:
+            values = by_name[col].combine_chunks()
+            blank = pc.match_substring_regex(values, BLANK_RE2)
+            arrays.append(pc.if_else(blank, pa.scalar(None, pa.string()), values))
+        else:
+            arrays.append(pa.nulls(n, pa.string()))
+    arrays += [
+        pa.nulls(n, pa.string()),
+        pa.nulls(n, pa.string()),
+        pa.array(range(1, n + 1), pa.int64()),
+    ]
+    out = pa.Table.from_arrays(
+        arrays, names=[*contract.names, "_extra", "_malformed", "_source_row"]
+    )
+    return out.to_batches(max_chunksize=BATCH_ROWS)
+
+
+def _read_csv_rows(
     path: Path, contract: FeedContract, codec: str, label: str
 ) -> Iterator[pa.RecordBatch]:
     builder = _BatchBuilder(contract.names)
