@@ -343,13 +343,34 @@ def test_fast_and_exact_csv_readers_agree(tmp_path):
         assert pa.Table.from_batches(fast).to_pylist() == pa.Table.from_batches(exact).to_pylist()
 
 
+def test_malformed_rows_and_blank_lines_agree_between_readers(tmp_path):
+    from civlake.contracts import get_contract
+    from civlake.ingest.readers import _read_csv_arrow, _read_csv_rows
+
+    contract = get_contract("elderly_allowance")
+    body = (
+        csv_bytes(headers("elderly_allowance"), [ELDERLY])
+        + b"\r\na,b\r\n"
+        + (csv_bytes(headers("elderly_allowance"), [ELDERLY, ELDERLY]).split(b"\r\n", 1)[1])
+        + b"x,y,z\r\n\r\n"
+    )
+    path = tmp_path / "e.csv"
+    path.write_bytes(body)
+    fast = _read_csv_arrow(path, contract, "utf-8", "t")
+    assert fast is not None
+    exact = pa.Table.from_batches(list(_read_csv_rows(path, contract, "utf-8", "t"))).to_pylist()
+    assert pa.Table.from_batches(fast).to_pylist() == exact
+    assert [r["_source_row"] for r in exact if r["_malformed"]] == [2, 5]
+
+
 def test_irregular_csv_falls_back_to_the_exact_reader(tmp_path):
     from civlake.contracts import get_contract
     from civlake.ingest.readers import _read_csv_arrow
 
     contract = get_contract("elderly_allowance")
     path = tmp_path / "e.csv"
-    path.write_bytes(csv_bytes(headers("elderly_allowance"), [ELDERLY]) + b"a,b\r\n")
-    assert _read_csv_arrow(path, contract, "utf-8", "t") is None
+    quoted = [*ELDERLY[:-1], "含,逗号"]
+    path.write_bytes(csv_bytes(headers("elderly_allowance"), [quoted]) + b"a,b\r\n")
+    assert _read_csv_arrow(path, contract, "utf-8", "t") is None  # quotes + malformed
     path.write_bytes(csv_bytes([*headers("elderly_allowance"), "备注"], [[*ELDERLY, "x"]]))
     assert _read_csv_arrow(path, contract, "utf-8", "t") is None  # unknown column -> _extra

@@ -132,58 +132,95 @@ def _validated_utf8(path: Path, codec: str) -> bytes | None:
 def _read_csv_arrow(
     path: Path, contract: FeedContract, codec: str, label: str
 ) -> list[pa.RecordBatch] | None:
-    import pyarrow.compute as pc
+    """Arrow's parser; None when the exact reader must decide (bad bytes, unknown or
+    repeated columns, malformed rows in a file that also has quoted fields)."""
     import pyarrow.csv as pacsv
 
     data = _validated_utf8(path, codec)
     if not data or not data.strip():
         return None
-    irregular: list[int] = []
+    first = next(csv.reader(io.StringIO(data[: 1 << 16].decode("utf-8", "ignore"))), None)
+    if not first:
+        return None
+    header = [str(h) for h in first]
+    names = _map_header(contract, header, label)  # SCHEMA_MISMATCH is raised here
+    if None in names or len(set(names)) != len(names):
+        return None  # unknown or repeated columns: the exact reader keeps them in _extra
+    columns = [f"c{i}" for i in range(len(header))]
+    irregular: list[tuple[int | None, str]] = []
 
-    def on_invalid(row) -> str:
-        irregular.append(1)
-        return "skip"
+    def parse(*, quoted_newlines: bool) -> pa.Table:
+        irregular.clear()
 
-    try:
-        first = next(csv.reader(io.StringIO(data[: 1 << 16].decode("utf-8", "ignore"))), None)
-        if not first:
-            return None
-        header = [str(h) for h in first]
-        names = _map_header(contract, header, label)  # SCHEMA_MISMATCH is raised here
-        if None in names or len(set(names)) != len(names):
-            return None  # unknown or repeated columns: the exact reader keeps them in _extra
-        table = pacsv.read_csv(
+        def on_invalid(row) -> str:
+            irregular.append((row.number, row.text))
+            return "skip"
+
+        return pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))],
-                                           skip_rows=1, use_threads=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            # serial parsing when rows are malformed: only then are line numbers reported
+            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1,
+                                           use_threads=quoted_newlines),
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted_newlines,
+                                             invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(header))},
+                column_types=dict.fromkeys(columns, pa.string()),
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
             ),
         )  # fmt: skip
+
+    try:
+        table = parse(quoted_newlines=True)
+        if irregular:
+            if b'"' in data:
+                return None  # a quoted field may span lines: only the exact reader knows rows
+            table = parse(quoted_newlines=False)
     except pa.ArrowInvalid:
         return None
-    if irregular:
+    if any(number is None for number, _ in irregular):
         return None
+    return _arrow_batches(table, names, contract, _malformed_rows(irregular))
+
+
+def _malformed_rows(irregular: list[tuple[int, str]]) -> dict[int, str]:
+    """Data-row index -> raw row, for rows Arrow skipped as malformed (no quoted fields).
+
+    Arrow numbers the non-blank lines of the file, header included, so the data-row
+    index (blank lines not counted either) is that number minus the header line."""
+    out = {}
+    for number, text in irregular:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(next(csv.reader([text]), []))
+        out[number - 1] = buf.getvalue()
+    return out
+
+
+def _arrow_batches(
+    table: pa.Table, names: list[str], contract: FeedContract, malformed: dict[int, str]
+) -> list[pa.RecordBatch]:
+    import pyarrow.compute as pc
+
+    good = table.num_rows
+    total = good + len(malformed)
+    good_rows = [i for i in range(1, total + 1) if i not in malformed]
     by_name = {name: table.column(i) for i, name in enumerate(names)}
-    n = table.num_rows
-    arrays = []
+    cols = {}
     for col in contract.names:
         if col in by_name:
             values = by_name[col].combine_chunks()
             blank = pc.match_substring_regex(values, BLANK_RE2)
-            arrays.append(pc.if_else(blank, pa.scalar(None, pa.string()), values))
+            cols[col] = pc.if_else(blank, pa.scalar(None, pa.string()), values)
         else:
-            arrays.append(pa.nulls(n, pa.string()))
-    arrays += [
-        pa.nulls(n, pa.string()),
-        pa.nulls(n, pa.string()),
-        pa.array(range(1, n + 1), pa.int64()),
-    ]
-    out = pa.Table.from_arrays(
-        arrays, names=[*contract.names, "_extra", "_malformed", "_source_row"]
-    )
+            cols[col] = pa.nulls(good, pa.string())
+    cols["_extra"] = pa.nulls(good, pa.string())
+    cols["_malformed"] = pa.nulls(good, pa.string())
+    cols["_source_row"] = pa.array(good_rows, pa.int64())
+    out = pa.table(cols)
+    if malformed:
+        bad = {c: pa.nulls(len(malformed), pa.string()) for c in [*contract.names, "_extra"]}
+        bad["_malformed"] = pa.array(list(malformed.values()), pa.string())
+        bad["_source_row"] = pa.array(list(malformed), pa.int64())
+        out = pa.concat_tables([out, pa.table(bad)]).sort_by("_source_row")
     return out.to_batches(max_chunksize=BATCH_ROWS)
 
 
