@@ -31,6 +31,12 @@ def test_dates_every_variant() -> None:
     assert got.to_pylist() == [expected] * 6 + [None, None, expected, expected]
 
 
+def test_excel_date_time_serial_reads_as_its_day() -> None:
+    # XLSX date-time cells that arrive as plain numbers carry the time as a fraction.
+    got = canon.date_(["43832.5", "43832.999", "43832.0"]).to_pylist()
+    assert got == [date(2020, 1, 2)] * 3
+
+
 @pytest.mark.parametrize(
     "bad", ["2026-02-30", "2026-13-01", "20261340", "昨天", "2026-1", "12/31/2026"]
 )

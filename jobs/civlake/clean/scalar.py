@@ -85,7 +85,7 @@ def date_(s: str | None) -> date | None:
         return None
     n = _WS.sub("", s.translate(_FW))
     try:
-        if re.fullmatch(r"[0-9]{5}(\.0+)?", n):
+        if re.fullmatch(r"[0-9]{5}(\.[0-9]+)?", n):  # a date-time serial: its day
             return _EXCEL_EPOCH + timedelta(days=int(float(n)))
         if re.fullmatch(r"[0-9]{8}", n):
             return datetime.strptime(n, "%Y%m%d").date()

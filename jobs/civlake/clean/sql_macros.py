@@ -105,8 +105,9 @@ MACROS: list[str] = [
     r" '(\s*[(][^()]*[)])+\s*$', ''), '" + _WS + r"+', '', 'g'), '[.•・‧∙⋅·]+', '·', 'g'), '')",
     # --- dates ----------------------------------------------------------------------
     # Excel serial day 0 is 1899-12-30 (Lotus leap-year bug); 5 digits = 1927..2173.
+    # A date-time cell's serial carries the time as a fraction (43832.5 = noon): its day.
     r"cl_date(s) AS CASE WHEN cl_nows(s) = '' OR s IS NULL THEN NULL"
-    r" WHEN regexp_matches(cl_nows(s), '^[0-9]{5}(\.0+)?$')"
+    r" WHEN regexp_matches(cl_nows(s), '^[0-9]{5}(\.[0-9]+)?$')"
     r" THEN DATE '1899-12-30' + try_cast(floor(try_cast(cl_nows(s) AS DOUBLE)) AS INTEGER)"
     r" WHEN regexp_matches(cl_nows(s), '^[0-9]{8}$') THEN try_strptime(cl_nows(s), '%Y%m%d')::DATE"
     f" WHEN regexp_matches(cl_blank(s), '{_DATE_YMD}([T ][0-9:.]+)?$')"
