@@ -81,6 +81,13 @@ def python_codec(encoding: str | None, file_format: str) -> str:
         return "utf-8"
     name = str(encoding).strip().lower().replace("_", "-")
     aliases = {"utf8": "utf-8", "utf-8-bom": "utf-8-sig", "utf8-sig": "utf-8-sig"}
+    # Senders label GB18030 files GBK or GB2312 (Windows' name for CP936); GB18030 is a
+    # superset of both and the feed's declared encoding, so decode those labels with it,
+    # as the WHATWG Encoding Standard does (a GBK-labelled name with 䶮 or 𠮷 is valid).
+    aliases |= dict.fromkeys(
+        ["gbk", "gb2312", "gb-2312", "gb-2312-80", "cp936", "ms936", "windows-936", "x-gbk",
+         "euc-cn", "csgb2312"], "gb18030"
+    )  # fmt: skip
     name = aliases.get(name, name)
     try:
         codecs.lookup(name)
