@@ -85,6 +85,39 @@ def test_gb18030_and_bom_decoding(settings, now):
     ]
 
 
+@pytest.mark.parametrize("label", ["GBK", "gb2312", "CP936"])
+def test_gbk_and_gb2312_labels_decode_as_gb18030(settings, now, label):
+    # The feed is GB18030; senders often label it GBK/GB2312. 𠮷 and 䶮 are GB18030-only,
+    # 镕 is GBK-only: all must load.
+    h = headers("cremation_records")
+    row = ["HH001", "440106195001011230", "欧阳䶮𠮷镕", "1", "2026-10-01", "", "银河园", "440106"]
+    write_delivery(settings.landing, "cremation_records", "20261101-440106-001",
+                   {"c.csv": csv_bytes(h, [row], "gb18030")}, period="2026-11-01",
+                   encoding=label)  # fmt: skip
+    ingest_landing(settings, now=now)
+    assert audit_rows(settings)["20261101-440106-001"]["status"] == "loaded"
+    assert bronze(settings, "cremation_records").column("name").to_pylist() == ["欧阳䶮𠮷镕"]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_csv_rows_of_only_empty_cells_are_not_data_rows(settings, now, quoted):
+    # Excel's CSV export writes ",,,," for rows it once formatted; like blank XLSX rows
+    # they are not data rows and do not count in the manifest's rows.
+    h = headers("elderly_allowance")
+    other = [ELDERLY[0][:-4] + "2345", *ELDERLY[1:-1], "含,逗号" if quoted else ""]
+    body = csv_bytes(h, [ELDERLY, [""] * len(h), ["　", " "], other]) + b",,,,,,,,,\r\n,,\r\n"
+    write_delivery(settings.landing, "elderly_allowance", "20261101-440100-001", {"e.csv": body},
+                   rows={"e.csv": 2})  # fmt: skip
+    ingest_landing(settings, now=now)
+    a = audit_rows(settings)["20261101-440100-001"]
+    assert (a["status"], a["rows_bronze"]) == ("loaded", 2), a["reject_detail"]
+    t = bronze(settings, "elderly_allowance").sort_by("_source_row").to_pylist()
+    assert [(r["_source_row"], r["id_number"], r["_malformed"]) for r in t] == [
+        (1, ELDERLY[0], None),
+        (2, other[0], None),
+    ]
+
+
 def _xlsx(rows_before: list[list], header: list[str], data: list[list], after: list[list]) -> bytes:
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})

@@ -26,6 +26,8 @@ from civlake.ingest.manifest import DeliveryRejected
 BATCH_ROWS = 50_000
 # A blank cell, as str.strip() sees it (Unicode spaces incl. the full-width 　), in RE2.
 BLANK_RE2 = r"^[\s\p{Z}\x{1c}-\x{1f}\x{85}]*$"
+# A row of only blank cells as the CSV writer renders it (empty fields, commas).
+BLANK_RE2_ROW = r"^[\s\p{Z}\x{1c}-\x{1f}\x{85},]*$"
 TOTAL_ROW = re.compile(r"^\s*(合\s*计|总\s*计|小\s*计)")
 csv.field_size_limit(10_000_000)
 
@@ -221,7 +223,28 @@ def _arrow_batches(
         bad["_malformed"] = pa.array(list(malformed.values()), pa.string())
         bad["_source_row"] = pa.array(list(malformed), pa.int64())
         out = pa.concat_tables([out, pa.table(bad)]).sort_by("_source_row")
+    out = _drop_blank_rows(out, contract)
     return out.to_batches(max_chunksize=BATCH_ROWS)
+
+
+def _drop_blank_rows(table: pa.Table, contract: FeedContract) -> pa.Table:
+    """Rows of only empty cells are not data rows (as in the exact reader): drop them and
+    number the rest as the exact reader does."""
+    import pyarrow.compute as pc
+
+    blank = pc.is_null(table.column("_malformed"))
+    for col in contract.names:
+        blank = pc.and_(blank, pc.is_null(table.column(col)))
+    malformed = table.column("_malformed")
+    blank_malformed = pc.and_(
+        pc.is_valid(malformed), pc.match_substring_regex(malformed, BLANK_RE2_ROW)
+    )
+    blank = pc.or_(blank, pc.fill_null(blank_malformed, False))
+    if not pc.any(blank).as_py():
+        return table
+    kept = table.filter(pc.invert(blank))
+    rows = pa.array(range(1, kept.num_rows + 1), pa.int64())
+    return kept.set_column(kept.schema.get_field_index("_source_row"), "_source_row", rows)
 
 
 def _read_csv_rows(
@@ -239,7 +262,9 @@ def _read_csv_rows(
             names = _map_header(contract, header, label)
             width = len(header)
             for fields in reader:
-                if not fields:  # blank line: not a data row
+                # A blank line, or one of only empty cells (",,,," as Excel writes rows it
+                # once formatted): not a data row, like blank rows of an XLSX.
+                if not fields or all(not f.strip() for f in fields):
                     continue
                 row_no += 1
                 if len(fields) != width:
