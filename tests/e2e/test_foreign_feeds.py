@@ -193,6 +193,15 @@ def test_planted_findings(city):
         )
 
 
+def test_id_mismatch_against_hukou_after_normalisation(city):
+    rows = _warehouse(city["home"], "SELECT * FROM verify.findings WHERE rule_code = 'ID_MISMATCH'")
+    got = {(r["id_number"], r["feed_id"], r["attribute"]) for r in rows}
+    for key in city["expect"].id_mismatch:
+        assert key in got, (key, got)
+    for who in city["expect"].no_id_mismatch:
+        assert not [k for k in got if k[0] == who], (who, got)
+
+
 def test_marts_hold_no_raw_id_or_name(city):
     secrets = city["expect"].secret_values
     tables = _warehouse(
