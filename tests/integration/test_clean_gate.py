@@ -7,12 +7,21 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from civlake import lake
 from civlake.clean import CleanGateError, check_invariants, clean_pending
 from civlake.clean.frame import clean_delivery
-from civlake.clean.testing import bronze_rows, deliver, id18, set_audit_status, uscc18
+from civlake.clean.testing import (
+    AUDIT_SCHEMA,
+    audit_row,
+    bronze_rows,
+    deliver,
+    id18,
+    set_audit_status,
+    uscc18,
+)
 from civlake.contracts import get_contract
 from civlake.settings import Settings, load_settings
 
@@ -306,3 +315,28 @@ def test_check_invariants_sees_tables_not_only_the_audit(settings: Settings) -> 
     assert check_invariants(settings) == [
         "charity_donations/D2: audit says rows_silver=1 but silver.charity_donations holds 2"
     ]
+
+
+def test_empty_delivery_before_the_feed_has_a_bronze_table(settings: Settings) -> None:
+    # An incremental with no changes (0 rows) can be a feed's first delivery: ingestion
+    # writes no bronze table for it, and cleaning must still account for it (0 + 0).
+
+    deliver(settings.lake, "divisions", divisions_rows(), delivery_id="20260101-440100-001",
+            period="2026")  # fmt: skip
+    lake.append(
+        lake.table_path(settings.lake, "ingest_audit"),
+        pa.Table.from_pylist(
+            [audit_row("benefit_payments", "20261001-440100-001", 0, mode="incremental")],
+            AUDIT_SCHEMA,
+        ),
+    )
+    clean_pending(settings, now=NOW)
+    a = _audit(settings)[("benefit_payments", "20261001-440100-001")]
+    assert (a["rows_silver"], a["rows_quarantined"]) == (0, 0)
+    deliver(settings.lake, "benefit_payments", [
+        {"payment_id": "P1", "pay_month": "2026-10", "program_code": "DB", "id_number": GOOD_ID,
+         "name": "张伟", "amount": "1120", "status": "success"},
+    ], delivery_id="20261101-440100-001", mode="incremental")  # fmt: skip
+    clean_pending(settings, now=NOW)
+    assert [r["payment_id"] for r in _silver(settings, "benefit_payments")] == ["P1"]
+    check_invariants(settings)

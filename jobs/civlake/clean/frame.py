@@ -123,7 +123,9 @@ def _prepare(contract: FeedContract, bronze: pa.Table) -> pa.Table:
     """Absent optional columns read as blank (SOURCE_FEEDS.md section 2)."""
     for name in [*contract.names, "_extra", "_malformed", *LINEAGE]:
         if name not in bronze.column_names:
-            typ = pa.int64() if name == "_source_row" else pa.string()
+            typ = {"_source_row": pa.int64(), "_ingested_at": pa.timestamp("us", tz="UTC")}.get(
+                name, pa.string()
+            )
             bronze = bronze.append_column(name, pa.nulls(len(bronze), typ))
     for name in contract.names:
         if bronze.schema.field(name).type != pa.string():

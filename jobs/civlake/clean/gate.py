@@ -135,6 +135,10 @@ def _clean_one(
         bronze_tables[feed] = lake.open_table(ledger.bronze_path(root, feed))
     bronze = None if bronze_tables[feed] is None else ledger.read_rows(bronze_tables[feed], [did])
     found = 0 if bronze is None else len(bronze)
+    if bronze is None:
+        # A delivery of 0 rows (an incremental with no changes) may come before the
+        # feed's bronze table exists: it cleans as an empty table.
+        bronze = pa.table({})
     if found != a["rows_bronze"] or (
         a["rows_declared"] is not None and a["rows_declared"] != a["rows_bronze"]
     ):
