@@ -4,7 +4,8 @@ A hand-written city (tests/fixtures/foreign/city.py) goes through the stable com
 (OUTPUTS.md section 6) exactly as an acceptance check would send it; the assertions read
 only the outputs (lake tables and warehouse) and compare them with what SOURCE_FEEDS.md
 and OUTPUTS.md say, planted row by row. The resubmission of 越秀区 arrives *before* the
-delivery it replaces (the older one lands in a second run).
+delivery it replaces (the older one lands in a second run), and the first run holds an
+empty delivery of a feed that has no rows yet.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 
 from civlake import lake
 from civlake.contracts import load_contracts
-from tests.fixtures.foreign.city import add_late_original, build_landing
+from tests.fixtures.foreign.city import add_late_arrivals, build_landing
 
 pytestmark = pytest.mark.e2e
 CIVLAKE = str(Path(sys.executable).with_name("civlake"))
@@ -74,7 +75,7 @@ def city(tmp_path_factory):
     home = tmp_path_factory.mktemp("foreign") / "data"
     expect = build_landing(home / "landing")
     _run(home)
-    add_late_original(home / "landing", expect)
+    add_late_arrivals(home / "landing", expect)
     _run(home)
     return {"home": home, "expect": expect}
 
