@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -171,6 +172,36 @@ def test_secondary_reference_without_id_is_dropped(city):
         assert (feed, delivery, file, row, role) not in xref
         subject = {k for k in xref if k[:4] == (feed, delivery, file, row)}
         assert subject, f"{feed} {delivery} row {row}: the subject must still be referenced"
+
+
+def test_golden_records_follow_hukou_the_id_and_the_death_precedence(city):
+    from tests.fixtures.foreign.city import P2, P3, P11, P12
+
+    people = {
+        r["id_number"]: r
+        for r in _warehouse(
+            city["home"], "SELECT * FROM core.dim_person WHERE id_number IS NOT NULL"
+        )
+    }
+    # certificate 2026-08-10 beats cremation 2026-08-11 and the hukou status date 2026-08-12
+    assert (people[P3.id]["is_alive"], people[P3.id]["death_date"]) == (False, date(2026, 8, 10))
+    assert people[P2.id]["is_alive"] is True and people[P2.id]["death_date"] is None
+    assert people[P2.id]["hukou_division_code"] == "440104000000"
+    # hukou delivered 9 (unspecified) and 鄭潔: the golden record takes the ID's sex, simplified
+    assert (people[P12.id]["sex"], people[P12.id]["name"]) == ("2", "郑洁")
+    assert people[P11.id]["birth_date"] == date(1955, 5, 5)
+    keys = [r["person_key"] for r in people.values()]
+    assert len(set(keys)) == len(keys) and not set(keys) & set(people)
+
+
+def test_repaired_ids_match_by_their_repair(city):
+    got = {
+        (r["feed_id"], r["_delivery_id"], r["_source_file"], r["_source_row"], r["role"]): r
+        for r in _warehouse(city["home"], "SELECT * FROM core.person_source_xref")
+    }
+    for key, method in city["expect"].match_methods.items():
+        assert key in got, key
+        assert got[key]["match_method"] == method, (key, got[key]["match_method"])
 
 
 def test_planted_findings(city):
