@@ -118,6 +118,16 @@ def test_csv_rows_of_only_empty_cells_are_not_data_rows(settings, now, quoted):
     ]
 
 
+def test_a_column_delivered_twice_keeps_the_first_and_the_second_in_extra(settings, now):
+    h = [*headers("elderly_allowance"), "姓名"]
+    write_delivery(settings.landing, "elderly_allowance", "20261101-440100-001",
+                   {"e.csv": csv_bytes(h, [[*ELDERLY, "张伟伟"]])})  # fmt: skip
+    ingest_landing(settings, now=now)
+    (row,) = bronze(settings, "elderly_allowance").to_pylist()
+    assert row["name"] == ELDERLY[1]
+    assert json.loads(row["_extra"]) == {"姓名": "张伟伟"}
+
+
 def _xlsx(rows_before: list[list], header: list[str], data: list[list], after: list[list]) -> bytes:
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})

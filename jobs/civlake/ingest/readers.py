@@ -73,6 +73,13 @@ def _map_header(contract: FeedContract, header: list[str], where: str) -> list[s
     """Column position -> contract name (None for unknown); SCHEMA_MISMATCH if required absent."""
     mapping = contract.header_map
     names = [mapping.get(normalize_header(h)) for h in header]
+    # A column delivered twice: the first is the field, a later one goes to _extra (a
+    # later value silently replacing the first would lose delivered data).
+    seen: set[str] = set()
+    for pos, name in enumerate(names):
+        if name in seen:
+            names[pos] = None
+        seen.add(name)
     present = {n for n in names if n}
     missing = [c.header for c in contract.columns if c.required and c.name not in present]
     if missing:
@@ -92,7 +99,8 @@ def _emit(builder, contract, names, header, values, row_no):
         name = names[pos]
         if name is None:
             if value not in (None, ""):
-                extra[str(header[pos])] = value
+                key = str(header[pos])
+                extra[key if key not in extra else f"{key}#{pos + 1}"] = value
         else:
             out[index[name]] = _blank_to_none(value)
     builder.add(out, json.dumps(extra, ensure_ascii=False) if extra else None, None, row_no)
