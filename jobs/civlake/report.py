@@ -67,7 +67,9 @@ def print_summary(settings: Settings, console: Console, *, through: str) -> None
         _print_warehouse(settings, console)
     if (settings.publish).is_dir() and through == "publish":
         console.print(f"Published datasets:   {settings.publish}")
-        console.print("  serve them:  civlake serve   (catalog page at http://127.0.0.1:8000/)")
+        console.print(
+            "  serve them:  .venv/bin/civlake serve   (catalog page at http://127.0.0.1:8000/)"
+        )
 
 
 def _print_warehouse(settings: Settings, console: Console) -> None:
@@ -114,11 +116,19 @@ def _print_warehouse(settings: Settings, console: Console) -> None:
             f'  .venv/bin/duckdb -readonly {settings.warehouse} -c "select * from mart.mart_low_income limit 10"'
         )
         console.print(
-            f"  python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
+            f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
             ".sql('select * from mart.mart_verification'))\""
         )
-        docs = Path(__file__).resolve().parents[2] / "dbt" / "target" / "index.html"
+        from civlake.build import dbt_work_dir
+
+        docs = dbt_work_dir(settings) / "target" / "index.html"
         if docs.exists():
-            console.print(f"  lineage docs: {docs}")
+            console.print(f"  lineage docs (dbt):      {docs}")
+        for label, path in (
+            ("district worklists:     ", settings.home / "worklists"),
+            ("silver quality report:  ", settings.home / "data_docs" / "index.html"),
+        ):
+            if path.exists():
+                console.print(f"  {label}{path}")
     finally:
         con.close()
