@@ -257,6 +257,23 @@ def test_marts_hold_no_raw_id_or_name(city):
     assert not leaks, leaks[:10]
 
 
+def test_open_datasets_hold_no_raw_id_or_name(city):
+    # Conditional (有条件共享) datasets are person-level by design and go to granted
+    # agencies only; every other published file is open and must be aggregate.
+    secrets = city["expect"].secret_values
+    publish = city["home"] / "publish"
+    checked = 0
+    for package in publish.glob("*/v*/datapackage.json"):
+        if "有条件" in package.read_text(encoding="utf-8"):
+            continue
+        for path in package.parent.glob("*.csv"):
+            text = path.read_text(encoding="utf-8-sig")
+            leaked = sorted(s for s in secrets if s in text)
+            assert not leaked, (path.relative_to(publish), leaked)
+            checked += 1
+    assert checked
+
+
 def test_a_second_run_changes_nothing(city):
     before = _state(city["home"])
     _run(city["home"])
