@@ -10,6 +10,7 @@ import pytest
 import xlsxwriter
 
 from civlake import lake
+from civlake.contracts import get_contract
 from civlake.ingest import ingest_landing
 from tests.deliveries import csv_bytes, headers, write_delivery
 
@@ -197,6 +198,31 @@ def test_xlsx_title_total_blank_rows_serials_and_ids(settings, now):
     assert t[0]["birth_date"] == "42005"  # an Excel serial, kept as delivered
     assert t[1]["child_id_number"] == "4.40106201501011e+17"  # unrecoverable, visible as such
     assert t[0]["monthly_allowance"] == "2500"
+
+
+def test_xlsx_vertically_merged_cells_fill_every_row_of_the_merge(settings, now):
+    # 家庭编号 merged down the rows of a household: each member row carries it.
+    h = [c.header for c in get_contract("assistance_recipients").columns]
+    member = ["", "440106", "低保", "", "", "", "", "", "", "", "1120", "", "在保", "", ""]
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet()
+    ws.merge_range(0, 0, 0, len(h) - 1, "天河区2026年10月低保对象名册")
+    ws.write_row(1, 0, h)
+    for r, name in enumerate(["张伟", "李娜", "张小伟"], start=2):
+        ws.write_row(r, 1, [*member[1:6], name])
+    ws.merge_range(2, 0, 4, 0, "F001")
+    ws.merge_range(5, 0, 5, 6, "合计")
+    wb.close()
+    write_delivery(settings.landing, "assistance_recipients", "20261101-440106-001",
+                   {"a.xlsx": buf.getvalue()}, rows={"a.xlsx": 3}, encoding=None)  # fmt: skip
+    ingest_landing(settings, now=now)
+    t = bronze(settings, "assistance_recipients").sort_by("_source_row").to_pylist()
+    assert [(r["family_no"], r["member_name"]) for r in t] == [
+        ("F001", "张伟"),
+        ("F001", "李娜"),
+        ("F001", "张小伟"),
+    ]
 
 
 def test_jsonl_non_object_line_is_kept_as_malformed(settings, now):

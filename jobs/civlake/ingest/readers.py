@@ -330,6 +330,7 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
     try:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
     except Exception as exc:  # calamine raises its own error types for corrupt files
         raise DeliveryRejected(
             "ENCODING_ERROR", f"{label}: not a readable XLSX workbook ({exc})"
@@ -346,6 +347,7 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
             "SCHEMA_MISMATCH",
             f"{label}: no header row with the feed's columns in the first 20 rows",
         )
+    _fill_vertical_merges(rows, merged, below=header_at)
     header = [_cell_to_str(c) or "" for c in rows[header_at]]
     names = _map_header(contract, header, label)
     builder = _BatchBuilder(contract.names)
@@ -362,6 +364,19 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
             yield builder.flush()
     if len(builder):
         yield builder.flush()
+
+
+def _fill_vertical_merges(rows: list[list], merged: list, *, below: int) -> None:
+    """Registers merge 家庭编号 or 户主 down the rows of one household; the value belongs to
+    every row of the merge (the file stores it only in the top cell). Horizontal merges
+    (titles, 合计 labels, notes) are left alone."""
+    for (r0, c0), (r1, c1) in merged:
+        if c0 != c1 or r0 <= below or r1 >= len(rows):
+            continue
+        for r in range(r0 + 1, r1 + 1):
+            row = rows[r]
+            if c0 < len(row) and _cell_to_str(row[c0]) is None:
+                row[c0] = rows[r0][c0]
 
 
 def _json_value(value) -> str | None:
