@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
         return 130
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        # A person's mistake (a folder, an option, a contract): say it, no traceback.
+        # ContractError is a ValueError; bugs still raise with their traceback.
+        console.print(f"[red]civlake {args.command}: {exc}[/]")
+        return 2
 
 
 if __name__ == "__main__":
