@@ -3,7 +3,6 @@
 from civlake.ingest.landing import (
     FeedSummary,
     discover,
-    ingest_delivery,
     ingest_feed,
     ingest_landing,
 )
@@ -13,7 +12,6 @@ __all__ = [
     "DeliveryRejected",
     "FeedSummary",
     "discover",
-    "ingest_delivery",
     "ingest_feed",
     "ingest_landing",
     "read_manifest",

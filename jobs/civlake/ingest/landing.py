@@ -193,18 +193,6 @@ def evaluate_delivery(
     return row, table
 
 
-def ingest_delivery(
-    settings: Settings, contract: FeedContract, folder: Path, prior: list[dict], now: datetime
-) -> dict:
-    """Load one delivery folder now; returns its audit row (also appended to ingest_audit)."""
-    row, table = evaluate_delivery(settings, contract, folder, prior, now)
-    if table is not None:
-        lake.append(bronze.bronze_path(settings.lake, contract.feed_id), table)
-    audit.append_row(settings.lake, row)
-    audit.reconcile_supersession(settings.lake, contract.feed_id)
-    return row
-
-
 class _Buffer:
     """Deliveries evaluated but not yet committed. One flush = one bronze commit holding
     every buffered delivery whole (each delivery stays atomic), then one audit commit.
