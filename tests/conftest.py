@@ -18,3 +18,14 @@ def settings(tmp_path):
 @pytest.fixture
 def now():
     return NOW
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local Spark session with Delta for the whole test run (the JVM starts once)."""
+    from civlake.engine.spark import get_spark
+
+    home = tmp_path_factory.mktemp("spark-home")
+    return get_spark(
+        load_settings(env={"CIVLAKE_HOME": str(home), "CIVLAKE_SPARK_MASTER": "local[2]"})
+    )

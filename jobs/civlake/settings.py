@@ -21,6 +21,7 @@ class Settings:
     warehouse: Path
     publish: Path
     engine: str = "duckdb"
+    spark_master: str = "local[*]"
     exchange_url: str | None = None
     schemas_dir: Path = REPO_ROOT / "schemas"
 
@@ -44,6 +45,7 @@ def load_settings(
     warehouse: str | Path | None = None,
     publish: str | Path | None = None,
     engine: str | None = None,
+    spark_master: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
     env = dict(os.environ) if env is None else env
@@ -60,5 +62,6 @@ def load_settings(
         warehouse=pick(warehouse, "CIVLAKE_WAREHOUSE", home / "warehouse.duckdb"),
         publish=pick(publish, "CIVLAKE_PUBLISH", home / "publish"),
         engine=engine or env.get("CIVLAKE_ENGINE", "duckdb"),
+        spark_master=spark_master or env.get("CIVLAKE_SPARK_MASTER", "local[*]"),
         exchange_url=env.get("CIVLAKE_EXCHANGE_URL") or None,
     )

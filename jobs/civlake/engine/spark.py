@@ -1,0 +1,136 @@
+"""The Spark edge: Delta's jars (resolved once from Maven Central) and the session.
+
+Delta's Spark jars are resolved with Maven into a cache under the project data folder
+(``data/spark-jars``, or ``CIVLAKE_SPARK_JARS``) on first use, and read from there ever
+after, so runs and tests work offline. Spark's own Ivy resolver is not used: it does
+not go through this machine's registry proxy, Maven does. On a cluster the same two
+jars come from the image or ``--packages io.delta:delta-spark_4.2_2.13:<version>``
+(README, "Running on a Spark cluster").
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from civlake.settings import REPO_ROOT, Settings
+
+SPARK_LINE = "4.2"  # pyspark 4.2.x: Delta publishes one artifact per Spark line
+# The pip package delta-spark is 4.4.1, but Maven Central serves 4.4.0 as the newest
+# delta-spark_4.2_2.13; the Python side is a thin wrapper over the same JVM API.
+DELTA_VERSION = "4.4.0"
+DELTA_ARTIFACTS = (f"delta-spark_{SPARK_LINE}_2.13", "delta-storage")
+
+
+class SparkSetupError(RuntimeError):
+    """The Spark engine cannot start; the message says what to do."""
+
+
+def jars_dir(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("CIVLAKE_SPARK_JARS") or REPO_ROOT / "data" / "spark-jars").resolve()
+
+
+def delta_jars(env: dict[str, str] | None = None) -> list[Path]:
+    """Paths of Delta's Spark jars, fetched into the cache with Maven the first time."""
+    cache = jars_dir(env)
+    wanted = [cache / f"{a}-{DELTA_VERSION}.jar" for a in DELTA_ARTIFACTS]
+    if all(p.is_file() for p in wanted):
+        return wanted
+    cache.mkdir(parents=True, exist_ok=True)
+    for artifact, path in zip(DELTA_ARTIFACTS, wanted, strict=True):
+        if not path.is_file():
+            _maven_copy(f"io.delta:{artifact}:{DELTA_VERSION}", cache)
+        if not path.is_file():
+            raise SparkSetupError(f"Maven did not produce {path}")
+    return wanted
+
+
+def _maven_copy(coordinate: str, dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            "mvn", "-q", "-B", "-f", _empty_pom(Path(tmp)),
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+            f"-Dartifact={coordinate}", f"-DoutputDirectory={dest}",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except FileNotFoundError as exc:
+            raise SparkSetupError(
+                "the Spark engine needs Delta's jars and Maven (mvn) is not installed to "
+                f"fetch {coordinate}; install Maven, or put the jar in {dest} "
+                "(CIVLAKE_SPARK_JARS)"
+            ) from exc
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        raise SparkSetupError(
+            f"could not fetch {coordinate} from Maven Central into {dest}: "
+            + " | ".join(tail)
+            + ". Check the network or registry mirror, or copy the jar there by hand."
+        )
+
+
+def _empty_pom(folder: Path) -> str:
+    pom = folder / "pom.xml"
+    pom.write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>civlake</groupId><artifactId>jars</artifactId><version>1</version>"
+        "<packaging>pom</packaging></project>"
+    )
+    return str(pom)
+
+
+def spark_conf(settings: Settings, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Session configuration of the Spark engine (also what a cluster submit passes)."""
+    env = dict(os.environ) if env is None else env
+    cores = os.cpu_count() or 2
+    return {
+        "spark.jars": ",".join(str(p) for p in delta_jars(env)),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # Small shuffles on one machine: 200 partitions of a few rows each cost more
+        # than the work; on a cluster set CIVLAKE_SPARK_SHUFFLE_PARTITIONS.
+        "spark.sql.shuffle.partitions": env.get(
+            "CIVLAKE_SPARK_SHUFFLE_PARTITIONS", str(max(2, 2 * cores))
+        ),
+        "spark.databricks.delta.snapshotPartitions": str(max(1, cores)),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"),
+        "spark.driver.memory": env.get("CIVLAKE_SPARK_DRIVER_MEMORY", "6g"),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+
+
+def get_spark(settings: Settings, env: dict[str, str] | None = None):
+    """The process's SparkSession for these settings (created once, then reused)."""
+    env = dict(os.environ) if env is None else env
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.master(settings.spark_master).appName("civlake")
+    for key, value in spark_conf(settings, env).items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start: say why in a person's words
+        raise SparkSetupError(
+            f"Spark did not start (master {settings.spark_master}): {exc}. "
+            "Check that Java 17+ is installed (java -version) and JAVA_HOME is set."
+        ) from exc
+    spark.sparkContext.setLogLevel(env.get("CIVLAKE_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
+
+
+def stop_spark() -> None:
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()

@@ -1,0 +1,64 @@
+"""Delta I/O through delta-spark: what ``civlake.lake`` calls inside ``use_spark``.
+
+Arrow in, Arrow out, so the jobs hand the same tables to either engine. Filters and
+predicates are written in DuckDB's dialect (the embedded engine's) and transpiled to
+Spark SQL with sqlglot, so no predicate is written twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+
+def is_delta(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def to_spark_sql(expr: str) -> str:
+    """A DuckDB SQL expression (a ``where`` clause) in Spark SQL."""
+    import sqlglot
+
+    return sqlglot.transpile(expr, read="duckdb", write="spark")[0]
+
+
+def read_df(spark, path: Path):
+    """The Delta table as a Spark DataFrame (None: no table there)."""
+    if not is_delta(path):
+        return None
+    return spark.read.format("delta").load(str(path))
+
+
+def read_arrow(spark, path: Path, *, filter_sql: str | None = None, columns=None):
+    df = read_df(spark, path)
+    if df is None:
+        return None
+    if filter_sql is not None:
+        df = df.where(to_spark_sql(filter_sql))
+    if columns:
+        df = df.select(*[f"`{c}`" for c in columns])
+    return df.toArrow()
+
+
+def write(spark, path: Path, data, *, mode: str, merge_schema: bool = True) -> None:
+    """Append or overwrite (schema too) with one Delta commit; ``data`` is Arrow or a DataFrame."""
+    df = spark.createDataFrame(data) if isinstance(data, pa.Table) else data
+    writer = df.write.format("delta").mode(mode)
+    if mode == "overwrite":
+        writer = writer.option("overwriteSchema", "true")
+    elif merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    writer.save(str(path))
+
+
+def delete_where(spark, path: Path, predicate: str) -> int:
+    if not is_delta(path):
+        return 0
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, str(path))
+    before = table.toDF().where(to_spark_sql(predicate)).count()
+    if before:
+        table.delete(to_spark_sql(predicate))
+    return before
