@@ -7,7 +7,8 @@ Stage order: ingest -> clean (+ expectations gate) -> resolve -> verify -> build
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from civlake.settings import Settings
@@ -22,6 +23,25 @@ COMPARE_GATE = "+path:models/verify +path:models/entitlement"
 
 class GateFailed(RuntimeError):
     """A quality gate stopped the run; the message says which gate, feed and check."""
+
+
+@contextmanager
+def engine_scope(settings: Settings, spark=None) -> Iterator[object | None]:
+    """Run the enclosed stage on the configured engine.
+
+    On the Spark engine, lake I/O inside goes through delta-spark on ``spark`` (the
+    session a ``@task.pyspark`` task was given, else the process's own); the jobs read
+    ``lake.active_spark()`` to choose their Spark path. On the embedded engine, nothing.
+    """
+    if settings.engine != "spark":
+        yield None
+        return
+    from civlake import lake
+    from civlake.engine.spark import get_spark
+
+    spark = spark or get_spark(settings)
+    with lake.use_spark(spark):
+        yield spark
 
 
 def reaches(through: str, stage: str) -> bool:
