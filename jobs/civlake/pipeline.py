@@ -51,7 +51,15 @@ def reaches(through: str, stage: str) -> bool:
     return STAGES.index(stage) <= STAGES.index(through)
 
 
-def ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None = None):
+def ingest(
+    settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None = None,
+    spark=None,
+):  # fmt: skip
+    with engine_scope(settings, spark):
+        return _ingest(settings, feed_id, now=now, progress=progress)
+
+
+def _ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None):
     from civlake.contracts import get_contract
     from civlake.ingest import ingest_landing
 
@@ -68,46 +76,53 @@ def ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progres
     return summary
 
 
-def clean(settings: Settings, feed_id: str, *, now: datetime) -> dict:
+def clean(settings: Settings, feed_id: str, *, now: datetime, spark=None) -> dict:
     from civlake.clean import clean_pending
 
-    return clean_pending(settings, feeds=[feed_id], now=now)
+    with engine_scope(settings, spark):
+        return clean_pending(settings, feeds=[feed_id], now=now)
 
 
-def expectations(settings: Settings, feed_id: str, *, run_id: str):
+def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
     from civlake.expectations import run_silver_gate
 
-    return run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
+    with engine_scope(settings, spark):
+        return run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
 
 
-def resolve(settings: Settings, *, now: datetime) -> dict:
+def resolve(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake.resolve import resolve_organizations, resolve_persons
 
-    persons = resolve_persons(settings, now=now)
-    orgs = resolve_organizations(settings)
+    with engine_scope(settings, spark):
+        persons = resolve_persons(settings, now=now)
+        orgs = resolve_organizations(settings)
     return {"persons": persons, "organizations": orgs}
 
 
-def verify(settings: Settings, *, now: datetime) -> dict:
+def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
     """The compare gate: entitlement and findings models (dbt), then district worklists."""
     from civlake.build import run_dbt
     from civlake.verify import write_worklists
 
-    result = run_dbt(settings, select=COMPARE_GATE)
+    with engine_scope(settings, spark):
+        result = run_dbt(settings, select=COMPARE_GATE)
     paths = write_worklists(settings, settings.home / "worklists")
     return {"dbt": result, "worklists": [str(p) for p in paths]}
 
 
-def build(settings: Settings, *, now: datetime) -> dict:
+def build(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake.build import generate_docs, run_dbt
 
     # The compare gate already built (and tested) its models and their ancestors.
-    result = run_dbt(settings, exclude=COMPARE_GATE)
+    with engine_scope(settings, spark):
+        result = run_dbt(settings, exclude=COMPARE_GATE)
     docs = generate_docs(settings)
     return {"dbt": result, "docs": str(docs)}
 
 
-def publish(settings: Settings, *, now: datetime) -> dict:
+def publish(settings: Settings, *, now: datetime, spark=None) -> dict:
+    # Publishing reads the serving warehouse (DuckDB on both engines: the Spark engine's
+    # build leaves a serving copy there), so ``spark`` is accepted and not needed.
     from civlake.publish import publish_all
 
     return publish_all(settings, now=now, gates_ok=True)
