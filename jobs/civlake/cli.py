@@ -41,18 +41,14 @@ def _cmd_run(args) -> int:
 
     settings = load_settings(
         landing=args.landing, lake=args.lake, warehouse=args.warehouse, publish=args.publish,
-        engine=args.engine,
+        engine=args.engine, spark_master=args.master,
     )  # fmt: skip
-    if args.engine == "spark":
-        console.print(
-            "[red]The Spark engine is not available in this version; use --engine duckdb.[/]"
-        )
-        return 2
     if not settings.landing.is_dir():
         console.print(f"[red]Landing folder {settings.landing} does not exist.[/] Generate sample feeds "
                       "with `civlake generate --out DIR` or pass --landing DIR.")  # fmt: skip
         return 2
-    console.print(f"civlake run through {args.through}: landing {settings.landing}")
+    engine = settings.engine if settings.engine != "spark" else f"spark ({settings.spark_master})"
+    console.print(f"civlake run through {args.through} on {engine}: landing {settings.landing}")
     try:
         run_pipeline(
             settings, through=args.through, logical_date=datetime.now(UTC), progress=console.print
@@ -110,7 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--warehouse")
     r.add_argument("--publish")
     r.add_argument("--through", choices=STAGES, default="publish")
-    r.add_argument("--engine", choices=("duckdb", "spark"), default=None)
+    r.add_argument(
+        "--engine", choices=("duckdb", "spark"), default=None,
+        help="duckdb (embedded, default) or spark; env CIVLAKE_ENGINE",
+    )  # fmt: skip
+    r.add_argument(
+        "--master", default=None,
+        help="Spark master URL for --engine spark (default local[*]); env CIVLAKE_SPARK_MASTER",
+    )  # fmt: skip
     r.set_defaults(func=_cmd_run)
 
     s = sub.add_parser("serve", help="serve the open-data catalog, agency pulls and verification")

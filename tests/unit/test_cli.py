@@ -25,8 +25,25 @@ def test_run_without_a_landing_folder_says_what_to_do(tmp_path, capsys, monkeypa
     assert "does not exist" in printed and "civlake generate" in printed
 
 
-def test_spark_engine_is_refused_clearly(tmp_path, capsys, monkeypatch):
+def test_engine_and_master_reach_the_settings_of_a_run(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run_pipeline(settings, **kwargs):
+        seen["settings"] = settings
+
     monkeypatch.setenv("CIVLAKE_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr("civlake.orchestrate.run_pipeline", fake_run_pipeline)
+    monkeypatch.setattr("civlake.report.print_summary", lambda *a, **k: None)
     (tmp_path / "landing").mkdir()
-    assert main(["run", "--landing", str(tmp_path / "landing"), "--engine", "spark"]) == 2
-    assert "Spark engine is not available" in capsys.readouterr().out
+    argv = ["run", "--landing", str(tmp_path / "landing"), "--engine", "spark"]
+    assert main([*argv, "--master", "spark://head:7077", "--through", "clean"]) == 0
+    assert seen["settings"].engine == "spark"
+    assert seen["settings"].spark_master == "spark://head:7077"
+
+
+def test_spark_master_defaults_to_local_from_the_environment(monkeypatch):
+    from civlake.settings import load_settings
+
+    assert load_settings(env={}).spark_master == "local[*]"
+    assert load_settings(env={"CIVLAKE_SPARK_MASTER": "yarn"}).spark_master == "yarn"
+    assert load_settings(env={}, engine="spark").engine == "spark"
