@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -109,6 +110,9 @@ def get_spark(settings: Settings, env: dict[str, str] | None = None):
     """The process's SparkSession for these settings (created once, then reused)."""
     env = dict(os.environ) if env is None else env
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers (mapInArrow, UDFs) must import civlake: run them on this interpreter,
+    # not whatever ``python3`` is on PATH (a cluster sets PYSPARK_PYTHON to its own env).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
