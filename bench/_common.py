@@ -19,16 +19,42 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def tree_rss_mib(pid: int | None = None) -> float:
+    """RSS of this process and all its descendants (the Spark engine's JVM is a child)."""
+    import os
+
+    root = os.getpid() if pid is None else pid
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0.0, [root]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        todo.extend(children.get(p, []))
+    return total
+
+
 @contextmanager
-def measure(result: dict):
+def measure(result: dict, *, tree: bool = False):
     """Wall time and peak RSS growth (sampled every 20 ms) of the block."""
-    base = rss_mib()
+    read = tree_rss_mib if tree else rss_mib
+    base = read()
     peak = [base]
     stop = threading.Event()
 
     def sample():
-        while not stop.wait(0.02):
-            peak[0] = max(peak[0], rss_mib())
+        while not stop.wait(0.2 if tree else 0.02):
+            peak[0] = max(peak[0], read())
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
@@ -39,5 +65,5 @@ def measure(result: dict):
         result["seconds"] = time.perf_counter() - started
         stop.set()
         t.join()
-        result["peak_rss_mib"] = max(peak[0], rss_mib())
+        result["peak_rss_mib"] = max(peak[0], read())
         result["rss_growth_mib"] = result["peak_rss_mib"] - base

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def normalise(table: pa.Table, *, ignore: tuple[str, ...] = ()) -> pa.Table:
@@ -30,6 +31,18 @@ def normalise(table: pa.Table, *, ignore: tuple[str, ...] = ()) -> pa.Table:
         cols.append(col)
         names.append(name)
     return pa.table(dict(zip(names, cols, strict=True)))
+
+
+def _sorted(table: pa.Table, key: list[str] | None) -> pa.Table:
+    """Rows in a total order: by ``key``, then by every other sortable column."""
+    sortable = [
+        c for c in table.column_names
+        if not pa.types.is_nested(table[c].type) and not pa.types.is_binary(table[c].type)
+    ]  # fmt: skip
+    order = list(key or []) + [c for c in sortable if c not in (key or [])]
+    if not order or not len(table):
+        return table
+    return table.take(pc.sort_indices(table, [(c, "ascending") for c in order]))
 
 
 def _sort_key(row: dict, key: list[str]) -> tuple:
@@ -67,6 +80,8 @@ def compare_tables(
     out = []
     if len(a) != len(b):
         out.append(f"{name}: {len(a)} rows vs {len(b)} rows")
+    elif _sorted(a, key).equals(_sorted(b, key)):
+        return []  # the common case, vectorised; the row diff below is for failures
     ra = sorted(a.to_pylist(), key=lambda r: _sort_key(r, key or []))
     rb = sorted(b.to_pylist(), key=lambda r: _sort_key(r, key or []))
     for i, (x, y) in enumerate(zip(ra, rb, strict=False)):
@@ -77,3 +92,87 @@ def compare_tables(
                 out.append(f"{name}: ... (more differences not shown)")
                 break
     return out
+
+
+# Wall-clock columns: when something ran, not what it produced.
+CLOCK_COLUMNS = ("ingested_at", "cleaned_at", "ingest_seconds", "clean_seconds", "_ingested_at")
+LINEAGE_KEY = ["_delivery_id", "_source_file", "_source_row"]
+# Warehouse schemas built by the models (the lake_* schemas are the sources themselves).
+MODEL_SCHEMAS = ("core", "verify", "mart", "publish")
+
+
+def _lake_tables(lake_root) -> dict[str, object]:
+    from pathlib import Path
+
+    root = Path(lake_root)
+    found = {}
+    for log in sorted(root.glob("**/_delta_log")):
+        found[str(log.parent.relative_to(root))] = log.parent
+    return found
+
+
+def _read_delta(path) -> pa.Table:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).to_pyarrow_table()
+
+
+def _key_for(name: str, table: pa.Table) -> list[str] | None:
+    if name == "ingest_audit":
+        return ["feed_id", "delivery_id"]
+    if all(k in table.column_names for k in LINEAGE_KEY):
+        return (["feed_id"] if "feed_id" in table.column_names else []) + LINEAGE_KEY
+    return None
+
+
+def compare_lakes(left_root, right_root) -> list[str]:
+    """Every Delta table of two lakes, row for row (wall-clock columns ignored)."""
+    left, right = _lake_tables(left_root), _lake_tables(right_root)
+    out = [f"lake table {n}: only on one engine" for n in sorted(set(left) ^ set(right))]
+    for name in sorted(set(left) & set(right)):
+        a, b = _read_delta(left[name]), _read_delta(right[name])
+        out += compare_tables(name, a, b, key=_key_for(name, a), ignore=CLOCK_COLUMNS)
+    return out
+
+
+def warehouse_tables(path) -> dict[str, pa.Table]:
+    """The model tables of a DuckDB warehouse file, by ``schema.table``."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema IN ({}) AND table_type = 'BASE TABLE'".format(
+                ", ".join(f"'{s}'" for s in MODEL_SCHEMAS)
+            )
+        ).fetchall()
+        return {
+            f"{s}.{t}": con.execute(f'SELECT * FROM "{s}"."{t}"').to_arrow_table() for s, t in names
+        }
+    finally:
+        con.close()
+
+
+def compare_warehouses(left: dict[str, pa.Table], right: dict[str, pa.Table]) -> list[str]:
+    out = [f"model {n}: built on one engine only" for n in sorted(set(left) ^ set(right))]
+    for name in sorted(set(left) & set(right)):
+        out += compare_tables(name, left[name], right[name])
+    return out
+
+
+def compare_engines(embedded, spark) -> list[str]:
+    """All outputs of two runs (settings of each): lake tables, then model tables."""
+    out = compare_lakes(embedded.lake, spark.lake)
+    right = _spark_models(spark)
+    out += compare_warehouses(warehouse_tables(embedded.warehouse), right)
+    return out
+
+
+def _spark_models(settings) -> dict[str, pa.Table]:
+    """The Spark engine's model tables (its serving copy when no native reader exists)."""
+    try:
+        from civlake.build import read_spark_models
+    except ImportError:
+        return warehouse_tables(settings.warehouse)
+    return read_spark_models(settings, MODEL_SCHEMAS)

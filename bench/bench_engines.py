@@ -1,0 +1,110 @@
+"""Both engines on the same city, stage by stage, then a parity check of their outputs.
+
+    .venv/bin/python bench/bench_engines.py --persons 1000000 --months 1
+
+Generates one city, runs the stage functions the DAGs call (``civlake.pipeline``) on the
+embedded engine into one home and on Spark (``--master``, default ``local[*]``) into
+another, from the same landing folder, and prints wall time and peak memory per stage for
+each (peak memory of the process tree: Spark's JVM is a child process), the Spark/DuckDB
+time ratio, and whether every output table is identical (``civlake.engine.parity``).
+``--engines spark`` runs one engine only (to find the largest city it finishes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import measure
+
+STAGES = ("ingest", "clean", "expectations", "resolve", "verify", "build", "publish")
+
+
+def run_engine(engine: str, landing: Path, home: Path, master: str, now: datetime) -> dict:
+    from civlake import pipeline
+    from civlake.contracts import load_contracts
+    from civlake.settings import load_settings
+
+    settings = load_settings(
+        env={"CIVLAKE_HOME": str(home), "CIVLAKE_LANDING": str(landing)},
+        engine=engine, spark_master=master,
+    )  # fmt: skip
+    feeds = ["divisions", "hukou_population"]
+    feeds += [f for f in sorted(load_contracts()) if f not in feeds]
+    spark = None
+    timings: dict[str, dict] = {}
+    if engine == "spark":
+        from civlake.engine.spark import get_spark
+
+        res: dict = {}
+        with measure(res, tree=True):
+            spark = get_spark(settings)
+        timings["session"] = res
+    calls = {
+        "ingest": lambda: [pipeline.ingest(settings, f, now=now, spark=spark) for f in feeds],
+        "clean": lambda: [pipeline.clean(settings, f, now=now, spark=spark) for f in feeds],
+        "expectations": lambda: [
+            pipeline.expectations(settings, f, run_id="bench", spark=spark) for f in feeds
+        ],
+        "resolve": lambda: pipeline.resolve(settings, now=now, spark=spark),
+        "verify": lambda: pipeline.verify(settings, now=now, spark=spark),
+        "build": lambda: pipeline.build(settings, now=now, spark=spark),
+        "publish": lambda: pipeline.publish(settings, now=now, spark=spark),
+    }
+    for stage in STAGES:
+        res = {}
+        with measure(res, tree=True):
+            calls[stage]()
+        timings[stage] = res
+        print(
+            f"{engine:<8}{stage:<14}{res['seconds']:>10.1f}{res['peak_rss_mib']:>14,.0f}",
+            flush=True,
+        )
+    return {"settings": settings, "timings": timings}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=100_000)
+    ap.add_argument("--months", type=int, default=1)
+    ap.add_argument("--master", default="local[*]")
+    ap.add_argument("--engines", default="duckdb,spark")
+    args = ap.parse_args()
+
+    from civlake.generate import generate
+
+    work = Path(tempfile.mkdtemp(prefix="civlake-engines-"))
+    landing = work / "landing"
+    res: dict = {}
+    with measure(res):
+        summary = generate(landing, persons=args.persons, months=args.months, seed=7)
+    print(f"generated {summary.get('rows', 0):,} rows in {res['seconds']:.0f}s: {landing}")
+    now = datetime.now(UTC)
+    print(f"{'engine':<8}{'stage':<14}{'seconds':>10}{'peak MiB':>14}")
+    runs = {e: run_engine(e, landing, work / e, args.master, now) for e in args.engines.split(",")}
+    if set(runs) == {"duckdb", "spark"}:
+        d, s = runs["duckdb"]["timings"], runs["spark"]["timings"]
+        print(f"\n{'stage':<14}{'duckdb s':>10}{'spark s':>10}{'spark/duckdb':>14}")
+        for stage in STAGES:
+            ratio = s[stage]["seconds"] / max(d[stage]["seconds"], 1e-9)
+            print(
+                f"{stage:<14}{d[stage]['seconds']:>10.1f}{s[stage]['seconds']:>10.1f}{ratio:>13.1f}x"
+            )
+        total_d = sum(d[x]["seconds"] for x in STAGES)
+        total_s = sum(s[x]["seconds"] for x in STAGES)
+        print(f"{'total':<14}{total_d:>10.1f}{total_s:>10.1f}{total_s / total_d:>13.1f}x")
+        from civlake.engine.parity import compare_engines
+
+        diffs = compare_engines(runs["duckdb"]["settings"], runs["spark"]["settings"])
+        print(f"\nparity: {'identical' if not diffs else f'{len(diffs)} differences'}")
+        for line in diffs[:40]:
+            print("  " + line)
+    print(f"work dir: {work}")
+
+
+if __name__ == "__main__":
+    main()
