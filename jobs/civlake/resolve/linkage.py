@@ -1,10 +1,13 @@
-"""Probabilistic linkage of unresolved references to known persons (Splink, DuckDB).
+"""Probabilistic linkage of unresolved references to known persons (Splink).
 
 Unresolved references (ID invalid or missing) are first collapsed into *entities* by
 exact evidence that they are the same person (the same invalid ID and name, or the same
 name with the same birth date or source stable key), so a typo repeated in twelve
 monthly deliveries is one decision, not twelve. Entities are then linked against the
 profiles of known persons; the best candidate at or above the threshold wins.
+
+Splink runs embedded (DuckDB) for training, and on the lake's engine for scoring: inside
+``lake.use_spark`` that is Spark (``splink_backend`` says why and how).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from civlake import lake
 from civlake.resolve import model
 from civlake.resolve.references import LINEAGE
+from civlake.resolve.splink_backend import Backend, backend
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +138,23 @@ def name_frequencies(all_profiles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _linker(frames: list[pd.DataFrame], settings, tf: pd.DataFrame | None = None):
-    from splink import DuckDBAPI, Linker
+def _linker(
+    frames: list[pd.DataFrame],
+    settings,
+    tf: pd.DataFrame | None = None,
+    *,
+    db: Backend | None = None,
+):
+    """A Linker over ``frames`` on ``db`` (a fresh embedded DuckDB when None)."""
+    from splink import Linker
 
-    db = DuckDBAPI()
-    tables = [db.register(f, table_name=f"profiles_{i}") for i, f in enumerate(frames)]
+    db = db or Backend()
+    if isinstance(settings, dict):  # a trained model: its SQL in this backend's dialect
+        settings = model.in_dialect(settings, db.api.sql_dialect.sql_dialect_str)
+    tables = [db.register(f, f"profiles_{i}") for i, f in enumerate(frames)]
     linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
     if tf is not None and not tf.empty:
-        lookup = db.register(tf, table_name="tf_lookup_name_norm")
+        lookup = db.register(tf, "tf_lookup_name_norm")
         linker.table_management.register_term_frequency_lookup(lookup, "name_norm")
     return linker
 
@@ -174,7 +188,12 @@ def train(
     """u from random pairs of distinct persons (one profile each: pairs of one person's
     own profiles are matches and would inflate u for every agreeing field), then EM on
     all profiles, where known persons dominate: m for 'ID one edit apart' stays near its
-    prior since valid-ID rows carry no typos. Saves and returns the model."""
+    prior since valid-ID rows carry no typos. Saves and returns the model.
+
+    Always embedded, whatever the engine: the pairs it learns from are bounded
+    (``u_max_pairs``, ``em_max_pairs``), and Splink's random samplers draw different
+    pairs on DuckDB and on Spark, so training on each engine would give each its own
+    model and, near the threshold, its own clusters."""
     # Unresolved entities are mostly typo'd copies of known persons: leave them out of u.
     base = known if known is not None and known["person_ref"].nunique() > 1 else training
     one_each = base.drop_duplicates("person_ref")
@@ -239,9 +258,10 @@ def link(
     persons = right["person_ref"].nunique()
     spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
     right = right.assign(unique_id=right["unique_id"] + len(left))
-    linker = _linker([left, right], spec, tf)
-    pairs = linker.inference.predict(threshold_match_probability=config.threshold)
-    scored = pairs.as_pandas_dataframe()
+    with backend(lake.active_spark()) as db:
+        linker = _linker([left, right], spec, tf, db=db)
+        pairs = linker.inference.predict(threshold_match_probability=config.threshold)
+        scored = pairs.as_pandas_dataframe()
     if scored.empty:
         return empty
     # Link-only pairs may come out either way round: orient them left -> right.
@@ -288,10 +308,11 @@ def cluster_unmatched(
     if unmatched["person_ref"].nunique() < 2:
         return {}
     spec = dict(trained, link_type="dedupe_only")
-    pairs = _linker([unmatched], spec, tf).inference.predict(
-        threshold_match_probability=config.threshold
-    )
-    scored = pairs.as_pandas_dataframe()
+    with backend(lake.active_spark()) as db:
+        pairs = _linker([unmatched], spec, tf, db=db).inference.predict(
+            threshold_match_probability=config.threshold
+        )
+        scored = pairs.as_pandas_dataframe()
     parent: dict[str, str] = {}
 
     def root(ref: str) -> str:

@@ -11,6 +11,8 @@ model usable; EM refines them on the city's own data.
 
 from __future__ import annotations
 
+import json
+
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
@@ -132,3 +134,32 @@ def settings(link_type: str, *, prior: float = 1e-4) -> SettingsCreator:
 # EM runs once per blocking rule; each rule leaves the compared columns it blocks on
 # untrained, so the two rules cover each other.
 EM_BLOCKING = (block_on("birth_date"), block_on("name_norm"))
+
+
+def in_dialect(trained: dict, dialect: str) -> dict:
+    """The trained model with its SQL rewritten for another backend, values untouched.
+
+    A saved model holds SQL in the dialect it was trained on (DuckDB quotes columns as
+    ``"name_norm_l"``, which Spark reads as a string literal: every level would silently
+    disagree). The SQL is regenerated from the comparisons above in ``dialect`` and the
+    trained m, u and priors are kept, so both engines score with one set of parameters."""
+    if trained.get("sql_dialect") == dialect:
+        return trained
+    fresh = settings(trained["link_type"]).create_settings_dict(dialect)
+    out = json.loads(json.dumps(trained))
+    out["sql_dialect"] = dialect
+    rules = fresh["blocking_rules_to_generate_predictions"]
+    if len(rules) != len(out["blocking_rules_to_generate_predictions"]):
+        raise ValueError("saved Splink model does not match model.py: retrain it")
+    out["blocking_rules_to_generate_predictions"] = rules
+    for saved, new in zip(out["comparisons"], fresh["comparisons"], strict=True):
+        old_levels, new_levels = saved["comparison_levels"], new["comparison_levels"]
+        labels = [lv["label_for_charts"] for lv in old_levels]
+        if labels != [lv["label_for_charts"] for lv in new_levels]:
+            raise ValueError(
+                f"saved Splink model's {saved['output_column_name']} levels {labels} do not "
+                "match model.py: retrain it before scoring"
+            )
+        for old, level in zip(old_levels, new_levels, strict=True):
+            old["sql_condition"] = level["sql_condition"]
+    return out

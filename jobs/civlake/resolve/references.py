@@ -77,6 +77,12 @@ def _wanted(feed: FeedContract) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def _columns(path: Path) -> set[str] | None:
+    """Column names of a lake table (None: no table), read on the lake's engine."""
+    empty = lake.read_arrow(path, filter_sql="false")
+    return None if empty is None else set(empty.column_names)
+
+
 def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataFrame:
     """All person references in silver, with comparison forms of name and birth date."""
     frames = []
@@ -84,13 +90,12 @@ def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataF
         if not feed.persons:
             continue
         path = lake.table_path(lake_dir, "silver", feed.feed_id)
-        dt = lake.open_table(path)
-        if dt is None:
+        present = _columns(path)
+        if present is None:
             continue
-        present = set(dt.schema().to_arrow().names)
         # Only the columns a person reference needs: silver rows are wide, cities large.
         wanted = [c for c in _wanted(feed) if c in present]
-        table = dt.to_pyarrow_table(columns=wanted).to_pandas(date_as_object=True)
+        table = lake.read_arrow(path, columns=wanted).to_pandas(date_as_object=True)
         if table.empty:
             continue
         for role in feed.persons:
@@ -123,4 +128,7 @@ def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataF
         b if pd.notna(b) else f for b, f in zip(refs["birth_date"], from_id, strict=True)
     ]
     refs["_source_row"] = refs["_source_row"].astype("int64")
+    # Storage order is the engine's (delta-rs and Spark read files differently); profile
+    # ids and Splink's samples follow row order, so fix it by lineage.
+    refs = refs.sort_values(["feed_id", *LINEAGE, "role"], ignore_index=True, kind="stable")
     return refs[REF_COLUMNS]

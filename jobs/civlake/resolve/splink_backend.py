@@ -1,0 +1,130 @@
+"""Which database Splink runs on: embedded DuckDB, or the lake's Spark session.
+
+The linkage code (``linkage.py``) is written once against Splink's Linker; this module is
+the only place that knows the two backends apart. Scoring (``link``, ``cluster_unmatched``)
+follows the lake: inside ``lake.use_spark`` it runs on ``SparkAPI``, so the blocked
+pairs, which grow with the city, are computed by Spark. Training always runs embedded
+(see ``linkage.train``): it works on a bounded sample of pairs, and Splink's samplers
+draw differently on each backend, so one trainer is what keeps the engines' models equal.
+
+Spark needs two things Splink does not set up itself:
+
+* the Damerau-Levenshtein and Jaro-Winkler functions our comparisons call, which Spark
+  lacks; Splink ships them as a Scala jar (``scala-udf-similarity``), added to the session
+  with ``ADD JAR`` (driver and executors) the first time a linker is made;
+* a way to cut the lineage of its intermediate tables. On a local master they are
+  cached (``persist``); on a cluster they are written as parquet to the checkpoint
+  directory, the session's own when set (``spark.checkpoint.dir``, shared storage),
+  else a local temporary one. The views, caches and parquet files a linker created are
+  removed when it is done, so a long-lived session does not accumulate them.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+_JAR_ADDED: set[int] = set()  # id() of sessions whose classpath has Splink's jar
+
+
+def _add_similarity_jar(spark) -> None:
+    key = id(spark)
+    if key in _JAR_ADDED:
+        return
+    from splink.backends.spark import similarity_jar_location
+
+    spark.sql(f"ADD JAR '{similarity_jar_location()}'")
+    _JAR_ADDED.add(key)
+
+
+def _checkpoint_dir(spark) -> str:
+    jsc = spark.sparkContext._jsc.sc()
+    if jsc.getCheckpointDir().isEmpty():
+        folder = tempfile.mkdtemp(prefix="civlake-splink-")
+        spark.sparkContext.setCheckpointDir(folder)
+        log.info("Spark had no checkpoint dir; Splink's intermediate tables go to %s", folder)
+    return jsc.getCheckpointDir().get()
+
+
+def _spark_frame(spark, frame: pd.DataFrame):
+    """A Spark DataFrame typed by us, not inferred: a column null in every row (no phone
+    among the leftovers) would otherwise be NullType, which Splink's SQL cannot compare."""
+    from pyspark.sql import types as T
+
+    fields = []
+    for name in frame.columns:
+        if name == "unique_id":
+            typ = T.LongType()
+        elif name.startswith("tf_"):
+            typ = T.DoubleType()
+        else:
+            typ = T.StringType()
+        fields.append(T.StructField(name, typ, True))
+    rows = frame.astype(object).where(frame.notna(), None)
+    return spark.createDataFrame(rows, schema=T.StructType(fields))
+
+
+def _lineage_method(spark) -> str:
+    return "persist" if spark.sparkContext.master.startswith("local") else "parquet"
+
+
+class Backend:
+    """One linker's database: registers frames, then cleans up what it made."""
+
+    def __init__(self, spark=None):
+        self.spark = spark
+        self._views: list[str] = []
+        if spark is None:
+            from splink import DuckDBAPI
+
+            self.api = DuckDBAPI()
+            return
+        from splink import SparkAPI
+
+        _add_similarity_jar(spark)
+        # One machine: cached tables (memory, spilling to its disk) are the cheap way to
+        # cut lineage. A cluster: parquet in the checkpoint dir survives a lost executor.
+        method = _lineage_method(spark)
+        self.checkpoint_dir = _checkpoint_dir(spark) if method == "parquet" else None
+        self.api = SparkAPI(spark_session=spark, break_lineage_method=method)
+
+    def register(self, frame: pd.DataFrame, name: str):
+        """Register ``frame`` under ``name`` (made unique on Spark, where temp views are
+        shared by every job using the session)."""
+        if self.spark is None:
+            return self.api.register(frame, table_name=name)
+        name = f"{name}_{uuid.uuid4().hex[:12]}"
+        self._views.append(name)
+        return self.api.register(_spark_frame(self.spark, frame), table_name=name)
+
+    def close(self) -> None:
+        if self.spark is None:
+            return
+        created = set(getattr(self.api, "_created_tables", ()))
+        self.api.delete_tables_created_by_splink_from_db()
+        for name in self._views:
+            self.spark.catalog.dropTempView(name)
+        if self.checkpoint_dir is None:
+            return  # cached tables: dropping their views above uncached them
+        local = self.checkpoint_dir.removeprefix("file:")
+        if Path(local).is_dir():
+            for physical in created:
+                shutil.rmtree(Path(local) / physical, ignore_errors=True)
+
+
+@contextmanager
+def backend(spark=None) -> Iterator[Backend]:
+    db = Backend(spark)
+    try:
+        yield db
+    finally:
+        db.close()
