@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -89,8 +90,9 @@ def engines(tmp_path_factory, spark):
     yield a, b, stats_a, stats_b, on_spark
 
 
-def test_splink_scored_on_spark_with_the_embedded_model(engines):
+def test_splink_scored_on_spark_with_the_embedded_model(engines, spark):
     a, b, stats_a, stats_b, on_spark = engines
+    assert _splink_views(spark) == set()  # the linkers' views and caches are gone
     # link() and cluster_unmatched() each made a Spark linker; training stayed embedded.
     assert on_spark.count(True) == 2 and on_spark.count(False) == 3
     methods = stats_b[0]["match_methods"]
@@ -119,3 +121,40 @@ def test_same_golden_records_and_organizations(engines):
                       ("org_source_xref", XREF_KEY)):  # fmt: skip
         assert _core(b, name) is not None and _core(b, name).num_rows > 0, name
         assert compare_tables(name, _core(a, name), _core(b, name), key=key) == []
+
+
+def _splink_views(spark) -> set[str]:
+    names = {t.name for t in spark.catalog.listTables() if t.isTemporary}
+    return {n for n in names if n.startswith(("__splink__", "profiles_", "tf_lookup_"))}
+
+
+def test_cluster_lineage_as_parquet_matches_embedded_and_leaves_nothing(spark, monkeypatch):
+    """The cluster setting (intermediate tables as parquet in the checkpoint dir) on the
+    local session: same merges as DuckDB, and no view or parquet file left behind."""
+    import pandas as pd
+
+    from civlake.resolve import linkage, model
+    from civlake.resolve.names import name_pinyin, normalize_name
+
+    rng = random.Random(1)
+    true_id = make_id(rng, date(1940, 2, 2), male=True)
+    names = ["欧阳明", "歐陽明", "陈红"]
+    refs = pd.DataFrame({
+        "id_number": [typo_id(rng, true_id), typo_id(rng, true_id), "440106195507070021"],
+        "name_norm": [normalize_name(n) for n in names],
+        "birth_date": ["1940-02-02", "1940-02-02", "1955-07-07"],
+        "sex": ["1", "1", "2"], "division": ["440106011001"] * 3, "phone": [None] * 3,
+        "stable_key": [None] * 3,
+    })  # fmt: skip
+    refs["name_pinyin"] = [name_pinyin(n) for n in refs["name_norm"]]
+    unmatched = linkage.profiles(refs, pd.Series(["new:a", "new:b", "new:c"]))
+    priors = model.settings("dedupe_only").create_settings_dict("duckdb")
+    config = linkage.LinkageConfig()
+    embedded = linkage.cluster_unmatched(unmatched, priors, config)
+    monkeypatch.setattr(splink_backend, "_lineage_method", lambda session: "parquet")
+    with lake.use_spark(spark):
+        on_spark = linkage.cluster_unmatched(unmatched, priors, config)
+    assert on_spark == embedded == {"new:b": "new:a"}
+    assert _splink_views(spark) == set()
+    checkpoint = Path(spark.sparkContext._jsc.sc().getCheckpointDir().get().removeprefix("file:"))
+    assert checkpoint.is_dir() and not [p for p in checkpoint.iterdir() if "splink" in p.name]

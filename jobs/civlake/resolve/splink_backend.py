@@ -96,6 +96,11 @@ class Backend:
         method = _lineage_method(spark)
         self.checkpoint_dir = _checkpoint_dir(spark) if method == "parquet" else None
         self.api = SparkAPI(spark_session=spark, break_lineage_method=method)
+        self._before = self._splink_views()
+
+    def _splink_views(self) -> set[str]:
+        tables = self.spark.catalog.listTables()
+        return {t.name for t in tables if t.isTemporary and t.name.startswith("__splink__")}
 
     def register(self, frame: pd.DataFrame, name: str):
         """Register ``frame`` under ``name`` (made unique on Spark, where temp views are
@@ -107,18 +112,21 @@ class Backend:
         return self.api.register(_spark_frame(self.spark, frame), table_name=name)
 
     def close(self) -> None:
+        """Drop what this linker made. Splink forgets some of its own tables (the blocked
+        pairs it drops itself are only dropped on Delta-table lineage), so every Splink
+        view that appeared since this backend was made goes, with its cache or parquet."""
         if self.spark is None:
             return
-        created = set(getattr(self.api, "_created_tables", ()))
-        self.api.delete_tables_created_by_splink_from_db()
-        for name in self._views:
-            self.spark.catalog.dropTempView(name)
+        made = set(getattr(self.api, "_created_tables", ()))
+        made |= self._splink_views() - self._before
+        for name in [*made, *self._views]:
+            self.spark.catalog.dropTempView(name)  # also uncaches a persisted table
         if self.checkpoint_dir is None:
-            return  # cached tables: dropping their views above uncached them
-        local = self.checkpoint_dir.removeprefix("file:")
-        if Path(local).is_dir():
-            for physical in created:
-                shutil.rmtree(Path(local) / physical, ignore_errors=True)
+            return
+        local = Path(self.checkpoint_dir.removeprefix("file:"))
+        if local.is_dir():
+            for name in made:
+                shutil.rmtree(local / name, ignore_errors=True)
 
 
 @contextmanager
