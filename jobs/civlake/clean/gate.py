@@ -18,7 +18,7 @@ from civlake import lake
 from civlake.clean import ledger
 from civlake.clean.divisions import load_division_map
 from civlake.clean.frame import clean_delivery
-from civlake.clean.invariants import InvariantError, check_invariants
+from civlake.clean.invariants import InvariantError, bronze_mismatch, check_invariants
 from civlake.contracts import FeedContract, get_contract
 from civlake.settings import Settings
 
@@ -57,6 +57,18 @@ def _pending(audit: list[dict], feeds: list[str] | None) -> list[dict]:
         key=lambda a: (a["feed_id"] != "divisions", a["feed_id"], a["produced_at"] or "",
                        a["delivery_id"]),
     )  # fmt: skip
+
+
+def _groups(pending: list[dict]) -> list[list[dict]]:
+    """Runs of pending deliveries of one feed, cleaned with one division map (on Spark: one
+    job). Each divisions delivery is a run of its own: the map is reloaded after it."""
+    groups: list[list[dict]] = []
+    for a in pending:
+        if groups and groups[-1][0]["feed_id"] == a["feed_id"] != "divisions":
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    return groups
 
 
 def remove_superseded(settings: Settings, audit: list[dict], feeds: list[str] | None) -> dict:
@@ -133,20 +145,16 @@ def _clean_one(
     # open per feed and run sees them all (re-opening costs ~10 ms per delivery)
     if feed not in bronze_tables:
         bronze_tables[feed] = lake.open_table(ledger.bronze_path(root, feed))
-    bronze = None if bronze_tables[feed] is None else ledger.read_rows(bronze_tables[feed], [did])
+    handle = bronze_tables[feed]
+    bronze = None if handle is None else ledger.read_rows(handle, [did])
     found = 0 if bronze is None else len(bronze)
     if bronze is None:
         # A delivery of 0 rows (an incremental with no changes) may come before the
         # feed's bronze table exists: it cleans as an empty table.
         bronze = pa.table({})
-    if found != a["rows_bronze"] or (
-        a["rows_declared"] is not None and a["rows_declared"] != a["rows_bronze"]
-    ):
-        raise InvariantError(
-            f"{feed}/{did}: manifest declared {a['rows_declared']} rows, audit rows_bronze="
-            f"{a['rows_bronze']}, bronze.{feed} holds {found}; the delivery was not cleaned. "
-            "Re-ingest it (or repair its ingest_audit row) before cleaning."
-        )
+    problem = bronze_mismatch(a, found)
+    if problem:
+        raise InvariantError(problem)
     out = clean_delivery(contract, bronze, divmap=divmap, now=now)
     if len(out.silver) + len(out.quarantine) != found:
         raise InvariantError(f"{feed}/{did}: {found} bronze rows but silver+quarantine differ")
@@ -181,25 +189,35 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
         "errors": [], "rows_silver": 0, "rows_quarantined": 0,
     }  # fmt: skip
     divmap, blocked, bronze_tables = None, [], {}
+    spark = lake.active_spark()
     batch = _Batch(settings)
-    for a in _pending(audit, feeds):
-        contract = get_contract(a["feed_id"], settings.schemas_dir)
-        if divmap is None or a["feed_id"] == "divisions":
+    for group in _groups(_pending(audit, feeds)):
+        feed = group[0]["feed_id"]
+        contract = get_contract(feed, settings.schemas_dir)
+        if divmap is None or feed == "divisions":
             batch.flush()  # the division map reads what divisions deliveries wrote
             divmap = load_division_map(settings.lake, today=now.date())
         if divmap is None and _needs_divisions(contract):
-            blocked.append(f"{a['feed_id']}/{a['delivery_id']}")
+            blocked += [f"{a['feed_id']}/{a['delivery_id']}" for a in group]
             continue
-        try:
-            dm = divmap if divmap is not None else _EMPTY_DIVMAP
-            done = _clean_one(settings, a, dm, now, bronze_tables, batch)
-        except InvariantError as exc:
-            summary["errors"].append(str(exc))
-            continue
-        summary["cleaned"].append(done)
-        summary["rows_silver"] += done["rows_silver"]
-        summary["rows_quarantined"] += done["rows_quarantined"]
-        if a["feed_id"] == "divisions":
+        dm = divmap if divmap is not None else _EMPTY_DIVMAP
+        if spark is None:
+            cleaned, errors = [], []
+            for a in group:
+                try:
+                    cleaned.append(_clean_one(settings, a, dm, now, bronze_tables, batch))
+                except InvariantError as exc:
+                    errors.append(str(exc))
+        else:
+            from civlake.clean import spark_job
+
+            cleaned, errors = spark_job.clean_feed(spark, settings, contract, group, dm, now)
+        summary["errors"] += errors
+        for done in cleaned:
+            summary["cleaned"].append(done)
+            summary["rows_silver"] += done["rows_silver"]
+            summary["rows_quarantined"] += done["rows_quarantined"]
+        if feed == "divisions":
             divmap = None  # reload: the new release changes what is current
     batch.flush()
     if blocked:

@@ -18,6 +18,21 @@ def _n(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
+def bronze_mismatch(a: dict, found: int) -> str | None:
+    """Why a pending delivery must not be cleaned (its bronze rows do not match its audit
+    row), or None. ``a`` is its audit row, ``found`` the rows bronze holds for it."""
+    if found != a["rows_bronze"] or (
+        a["rows_declared"] is not None and a["rows_declared"] != a["rows_bronze"]
+    ):
+        feed, did = a["feed_id"], a["delivery_id"]
+        return (
+            f"{feed}/{did}: manifest declared {a['rows_declared']} rows, audit rows_bronze="
+            f"{a['rows_bronze']}, bronze.{feed} holds {found}; the delivery was not cleaned. "
+            "Re-ingest it (or repair its ingest_audit row) before cleaning."
+        )
+    return None
+
+
 def check_invariants(
     settings: Settings,
     *,

@@ -91,13 +91,16 @@ def deliver(lake_root: Path, feed_id: str, rows: list[dict], *, delivery_id: str
 
 def set_audit_status(lake_root: Path, feed_id: str, delivery_id: str, status: str) -> None:
     """What ingestion does on a resubmission: the earlier delivery becomes ``superseded``."""
-    from deltalake import DeltaTable
-
-    src = pa.table({"f": [feed_id], "d": [delivery_id], "st": [status]})
-    DeltaTable(str(lake.table_path(lake_root, "ingest_audit"))).merge(
-        src, predicate="t.feed_id = s.f AND t.delivery_id = s.d", source_alias="s",
-        target_alias="t",
-    ).when_matched_update(updates={"status": "s.st"}).execute()  # fmt: skip
+    src = pa.table(
+        {
+            "feed_id": pa.array([feed_id], pa.string()),
+            "delivery_id": pa.array([delivery_id], pa.string()),
+            "status": pa.array([status], pa.string()),
+        }
+    )
+    lake.merge_update(
+        lake.table_path(lake_root, "ingest_audit"), src, on=["feed_id", "delivery_id"]
+    )
 
 
 def id18(area: str, birth: str, seq: str) -> str:

@@ -62,3 +62,63 @@ def delete_where(spark, path: Path, predicate: str) -> int:
     if before:
         table.delete(to_spark_sql(predicate))
     return before
+
+
+def _column_filter(match):
+    """``lake.Match`` as a Spark Column (values bound as literals, never pasted SQL)."""
+    from pyspark.sql import functions as F
+
+    cond = None
+    for col, want in match.items():
+        c = F.col(f"`{col}`")
+        part = c == F.lit(want) if isinstance(want, str) else c.isin(list(want))
+        cond = part if cond is None else cond & part
+    return cond
+
+
+def read_matching(spark, path: Path, match, *, columns=None):
+    df = read_df(spark, path)
+    if df is None:
+        return None
+    df = df.where(_column_filter(match))
+    if columns:
+        df = df.select(*[f"`{c}`" for c in columns])
+    return df.toArrow()
+
+
+def count_by(spark, path: Path, column: str, *, match=None) -> dict[str, int]:
+    df = read_df(spark, path)
+    if df is None:
+        return {}
+    if match:
+        df = df.where(_column_filter(match))
+    return {r[0]: int(r[1]) for r in df.groupBy(f"`{column}`").count().collect()}
+
+
+def _merge(spark, path: Path, source: pa.Table, on: list[str]):
+    from delta.tables import DeltaTable
+
+    cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
+    src = spark.createDataFrame(source).alias("s")
+    return DeltaTable.forPath(spark, str(path)).alias("t").merge(src, cond)
+
+
+def _metric(result, name: str) -> int:
+    """A row-count metric of a MERGE's result DataFrame (0 when not reported)."""
+    if result is None or name not in result.columns:
+        return 0
+    row = result.first()
+    return int(row[name] or 0) if row is not None else 0
+
+
+def merge_delete(spark, path: Path, source: pa.Table, on: list[str]) -> int:
+    """Delete target rows matching a source row on ``on`` with one Delta MERGE."""
+    return _metric(
+        _merge(spark, path, source, on).whenMatchedDelete().execute(), "num_deleted_rows"
+    )
+
+
+def merge_update(spark, path: Path, source: pa.Table, on: list[str], sets: list[str]) -> None:
+    """Set ``sets`` from the source on the target rows matching it on ``on`` (one MERGE)."""
+    updates = {f"`{c}`": f"s.`{c}`" for c in sets}
+    _merge(spark, path, source, on).whenMatchedUpdate(set=updates).execute()

@@ -62,19 +62,19 @@ def append_rows(lake_root: Path, rows: list[dict]) -> None:
     lake.append(audit_path(lake_root), pa.Table.from_pylist(full, schema=SCHEMA))
 
 
-def reconcile_supersession(lake_root: Path, feed_id: str) -> list[tuple[str, str]]:
+def reconcile_supersession(
+    lake_root: Path, feed_id: str, rows: list[dict] | None = None
+) -> list[tuple[str, str]]:
     """Of the loaded ``full`` deliveries of one source unit and period, only the latest
     produced stays loaded; the others become ``superseded`` (by the latest).
 
     Idempotent, so it also repairs a crash between an audit commit and this update.
-    Returns the (superseded, by) pairs it changed.
+    ``rows``: the feed's ledger just read by the caller (saves a read; on Spark each is a
+    job). Changed rows are updated in it too. Returns the (superseded, by) pairs changed.
     """
-    from datetime import datetime
-
     latest: dict[tuple, dict] = {}
-    loaded = [
-        r for r in read_audit(lake_root, feed_id) if r["status"] == "loaded" and r["mode"] == "full"
-    ]
+    rows = read_audit(lake_root, feed_id) if rows is None else rows
+    loaded = [r for r in rows if r["status"] == "loaded" and r["mode"] == "full"]
     for r in loaded:
         key = (r["source_unit"], r["period"])
         rank = (datetime.fromisoformat(r["produced_at"]), r["delivery_id"])
@@ -89,17 +89,23 @@ def reconcile_supersession(lake_root: Path, feed_id: str) -> list[tuple[str, str
         winner = latest[(r["source_unit"], r["period"])]
         if winner["delivery_id"] != r["delivery_id"]:
             mark_superseded(lake_root, feed_id, r["delivery_id"], winner["delivery_id"])
+            r.update(status="superseded", superseded_by=winner["delivery_id"])
             changed.append((r["delivery_id"], winner["delivery_id"]))
     return changed
 
 
 def mark_superseded(lake_root: Path, feed_id: str, delivery_id: str, by: str) -> None:
-    from deltalake import DeltaTable
-
-    DeltaTable(str(audit_path(lake_root))).update(
-        predicate=f"feed_id = '{_q(feed_id)}' AND delivery_id = '{_q(delivery_id)}'",
-        updates={"status": "'superseded'", "superseded_by": f"'{_q(by)}'"},
+    """One audit commit: this delivery is ``superseded`` by ``by`` (a MERGE keyed on the
+    ids, so they are never pasted into SQL; delta-rs or delta-spark, per ``lake``)."""
+    source = pa.table(
+        {
+            "feed_id": pa.array([feed_id], pa.string()),
+            "delivery_id": pa.array([delivery_id], pa.string()),
+            "status": pa.array(["superseded"], pa.string()),
+            "superseded_by": pa.array([by], pa.string()),
+        }
     )
+    lake.merge_update(audit_path(lake_root), source, on=["feed_id", "delivery_id"])
 
 
 def now_utc(now: datetime) -> datetime:

@@ -81,6 +81,5 @@ def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[
 
 
 def remove_delivery(lake_root: Path, feed_id: str, delivery_id: str) -> int:
-    return lake.delete_where(
-        bronze_path(lake_root, feed_id), f"_delivery_id = '{delivery_id.replace(chr(39), '')}'"
-    )
+    """Delete a delivery's bronze rows (crash repair); the id is matched, not pasted into SQL."""
+    return lake.merge_delete(bronze_path(lake_root, feed_id), {"_delivery_id": delivery_id})

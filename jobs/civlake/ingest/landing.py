@@ -251,9 +251,10 @@ def ingest_feed(
                 f"{feed_id}/{folder.name}: {row['status']} ({row.get('rows_bronze') or 0} rows)"
             )
     buffer.flush()
+    ledger = audit.read_audit(settings.lake, feed_id)
     if todo:
-        audit.reconcile_supersession(settings.lake, feed_id)
-    for r in audit.read_audit(settings.lake, feed_id):
+        audit.reconcile_supersession(settings.lake, feed_id, ledger)
+    for r in ledger:
         setattr(summary, r["status"], getattr(summary, r["status"]) + 1)
         summary.rows_bronze += r["rows_bronze"] or 0
     return summary
