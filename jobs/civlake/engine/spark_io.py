@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from civlake.engine.compat import spark_frame
+
 
 def is_delta(path: Path) -> bool:
     return (path / "_delta_log").is_dir()
@@ -43,7 +45,7 @@ def read_arrow(spark, path: Path, *, filter_sql: str | None = None, columns=None
 
 def write(spark, path: Path, data, *, mode: str, merge_schema: bool = True) -> None:
     """Append or overwrite (schema too) with one Delta commit; ``data`` is Arrow or a DataFrame."""
-    df = spark.createDataFrame(data) if isinstance(data, pa.Table) else data
+    df = spark_frame(spark, data) if isinstance(data, pa.Table) else data
     writer = df.write.format("delta").mode(mode)
     if mode == "overwrite":
         writer = writer.option("overwriteSchema", "true")
