@@ -10,7 +10,7 @@ left join {{ ref('stg_person_source_xref') }} as {{ alias }}
 
 {#- Latest-first order of silver lines: a resent record supersedes the earlier line. -#}
 {% macro latest_first() -%}
-    try_cast(_produced_at as timestamptz) desc nulls last, _ingested_at desc, _source_row desc
+    try_cast(_produced_at as {{ type_tstz() }}) desc nulls last, _ingested_at desc, _source_row desc
 {%- endmacro %}
 
 {#- Rows of each source unit's latest full delivery of a register (the state "now"). -#}

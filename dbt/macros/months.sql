@@ -12,12 +12,12 @@
 
 {#- 'YYYY-MM' of a date or timestamp. -#}
 {% macro to_month(date_col) -%}
-    strftime(cast({{ date_col }} as date), '%Y-%m')
+    {{ format_date('cast(' ~ date_col ~ ' as date)', '%Y-%m') }}
 {%- endmacro %}
 
 {#- Whole years of age on a given date. -#}
 {% macro age_on(birth_col, on_date) -%}
-    date_sub('year', {{ birth_col }}, {{ on_date }})
+    {{ years_between(birth_col, on_date) }}
 {%- endmacro %}
 
 {#- The county/district (level 3) code of a 12-digit statistical code: its first six
@@ -32,10 +32,8 @@
     a year by its January. -#}
 {% macro period_month(period_col) -%}
     case
-        when {{ period_col }} similar to '\d{4}-\d{2}(-\d{2})?' then substr({{ period_col }}, 1, 7)
-        when {{ period_col }} similar to '\d{4}-W\d{2}' then strftime(
-            date_trunc('week', make_date(cast(substr({{ period_col }}, 1, 4) as integer), 1, 4))
-            + to_days(7 * (cast(substr({{ period_col }}, 7, 2) as integer) - 1) + 3), '%Y-%m')
-        when {{ period_col }} similar to '\d{4}' then {{ period_col }} || '-01'
+        when {{ regex_full_match(period_col, '\\d{4}-\\d{2}(-\\d{2})?') }} then substr({{ period_col }}, 1, 7)
+        when {{ regex_full_match(period_col, '\\d{4}-W\\d{2}') }} then {{ iso_week_month(period_col) }}
+        when {{ regex_full_match(period_col, '\\d{4}') }} then {{ period_col }} || '-01'
     end
 {%- endmacro %}

@@ -58,14 +58,14 @@ chain as (
 ),
 
 current_codes as (
-    select division_code, arg_max(reached_code, depth) as current_division_code
+    select division_code, max_by(reached_code, depth) as current_division_code
     from chain
     group by division_code
 ),
 
 final as (
     select
-        versions.division_code || '@' || strftime(versions.valid_from, '%Y-%m-%d')
+        versions.division_code || '@' || {{ format_date('versions.valid_from', '%Y-%m-%d') }}
             as division_version_key,
         versions.division_code,
         versions.division_name,

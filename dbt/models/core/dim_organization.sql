@@ -12,7 +12,7 @@ donations as (
 ),
 
 volunteering as (
-    select org_uscc as uscc, cast(null as varchar) as name, _produced_at
+    select org_uscc as uscc, cast(null as string) as name, _produced_at
     from {{ ref('stg_volunteer_service') }}
     where org_uscc_status in ('valid', 'normalized')
 ),
@@ -48,13 +48,24 @@ referenced as (
 
 final as (
     select * from registered
-    union all by name
+    union all
     select
         uscc,
         org_name,
+        null as org_type,
+        null as registrar_division_code,
+        null as district_code,
+        null as founded_on,
+        null as registered_capital,
+        null as supervisor_unit,
+        null as org_status,
+        null as status_date,
+        null as last_inspection_year,
+        null as last_inspection_result,
         false as is_abnormal,
         false as is_charity,
-        false as is_registered
+        false as is_registered,
+        null as last_seen_period
     from referenced
 )
 

@@ -21,8 +21,8 @@ by_certificate as (
     select
         p.person_key,
         -- A reissued certificate corrects the earlier one: the latest issued wins.
-        arg_max(c.death_date, coalesce(c.issued_at, c._ingested_at)) as death_date,
-        arg_max(c.death_place_type, coalesce(c.issued_at, c._ingested_at)) as death_place_type
+        max_by(c.death_date, coalesce(c.issued_at, c._ingested_at)) as death_date,
+        max_by(c.death_place_type, coalesce(c.issued_at, c._ingested_at)) as death_place_type
     from certificates as c
     {{ join_person_key('c', 'death_certificates', 'deceased', 'p') }}
     where p.person_key is not null
@@ -34,7 +34,7 @@ by_cremation as (
         p.person_key,
         min(c.death_date) as death_date,
         min(c.cremated_on) as cremated_on,
-        arg_min(c.handling_division_code, c.cremated_on) as handling_division_code
+        min_by(c.handling_division_code, c.cremated_on) as handling_division_code
     from cremations as c
     {{ join_person_key('c', 'cremation_records', 'deceased', 'p') }}
     where p.person_key is not null

@@ -36,9 +36,9 @@ final as (
         keyed.registrar_name,
         -- Registrar codes arrive as 6-digit county codes or 12-digit statistical codes.
         case
-            when regexp_full_match(keyed.registrar_code, '\d{6}')
+            when {{ regex_full_match('keyed.registrar_code', '\\d{6}') }}
                 then keyed.registrar_code || '000000'
-            when regexp_full_match(keyed.registrar_code, '\d{12}')
+            when {{ regex_full_match('keyed.registrar_code', '\\d{12}') }}
                 then substr(keyed.registrar_code, 1, 6) || '000000'
         end as district_code,
         keyed.male_person_key,

@@ -33,7 +33,7 @@ disability as (
     select
         person_key,
         min(disability_grade_level) as disability_grade_level,
-        arg_min(disability_grade, disability_grade_level) as disability_grade,
+        min_by(disability_grade, disability_grade_level) as disability_grade,
         max(month) as month
     from {{ ref('int_disability__months') }}
     where is_latest_snapshot and is_valid and person_key is not null
@@ -56,7 +56,7 @@ children as (
 payments as (
     select
         person_key,
-        list(distinct program_code order by program_code) as programmes_received,
+        {{ sorted_set("program_code") }} as programmes_received,
         max(pay_month) as last_paid_month
     from {{ ref('fct_payment') }}
     where is_paid and person_key is not null
@@ -99,7 +99,7 @@ final as (
         coalesce(children.is_de_facto_unattended, false) as is_de_facto_unattended,
         coalesce(children.is_child_in_difficulty, false) as is_child_in_difficulty,
         coalesce(children.is_left_behind_child, false) as is_left_behind_child,
-        coalesce(payments.programmes_received, []::varchar[]) as programmes_received,
+        coalesce(payments.programmes_received, {{ empty_string_list() }}) as programmes_received,
         payments.last_paid_month
     from persons
     cross join as_of

@@ -5,7 +5,7 @@ with register as (
     select * from {{ ref('stg_assistance_recipients') }}
     qualify dense_rank() over (
         partition by _source_unit, _period
-        order by try_cast(_produced_at as timestamptz) desc nulls last, _delivery_id desc
+        order by try_cast(_produced_at as {{ type_tstz() }}) desc nulls last, _delivery_id desc
     ) = 1
 ),
 

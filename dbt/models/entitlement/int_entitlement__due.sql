@@ -31,7 +31,7 @@ gl_age as (
     select
         persons.person_key,
         months.month,
-        strptime(months.month || '-01', '%Y-%m-%d')::date as month_start,
+        {{ month_start('months.month') }} as month_start,
         persons.birth_date,
         year(month_start) - year(persons.birth_date)
         - case when month(persons.birth_date) > month(month_start)
@@ -44,7 +44,7 @@ gl_age as (
         and persons.in_hukou
         and persons.birth_date is not null
         and (persons.hukou_left_month is null or months.month < persons.hukou_left_month)
-        and strptime(months.month || '-01', '%Y-%m-%d')::date
+        and {{ month_start('months.month') }}
         > date_trunc('month', persons.birth_date + interval 80 year)
 ),
 
@@ -79,7 +79,7 @@ register_due as (
         case when feed_id = 'disability_certs' then 'CJHL'
             when register_key like '孤儿|%' then 'GE' else 'SW' end as program_code,
         month,
-        strptime(month || '-01', '%Y-%m-%d')::date as month_start,
+        {{ month_start('month') }} as month_start,
         case when feed_id = 'disability_certs' then register_key
             else split_part(register_key, '|', 2) end as standard_key,
         null::decimal(18, 2) as household_amount,
@@ -92,7 +92,7 @@ register_due as (
 cjsh as (
     select
         d.person_key, 'CJSH' as program_code, d.month,
-        strptime(d.month || '-01', '%Y-%m-%d')::date as month_start,
+        {{ month_start('d.month') }} as month_start,
         '*' as standard_key, null::decimal(18, 2) as household_amount,
         d.feed_id, d._delivery_id, d._source_file, d._source_row
     from registers as d
@@ -107,7 +107,7 @@ cjsh as (
 assistance_due as (
     select
         coalesce(head_key, self_key) as person_key, program_code, month,
-        strptime(month || '-01', '%Y-%m-%d')::date as month_start,
+        {{ month_start('month') }} as month_start,
         null as standard_key, household_amount,
         'assistance_recipients', basis_delivery_id, basis_source_file, basis_source_row
     from households

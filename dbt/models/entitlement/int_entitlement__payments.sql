@@ -6,7 +6,7 @@ with payments as (
     qualify row_number() over (
         partition by payment_id
         order by
-            try_cast(_produced_at as timestamptz) desc nulls last,
+            try_cast(_produced_at as {{ type_tstz() }}) desc nulls last,
             paid_at desc nulls last,
             _source_row desc
     ) = 1

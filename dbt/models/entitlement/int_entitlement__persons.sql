@@ -30,7 +30,7 @@ hukou as (
     -- monthly full plus daily incremental deliveries: the latest record wins
     qualify row_number() over (
         partition by xref.person_key
-        order by try_cast(h._produced_at as timestamptz) desc nulls last, h._source_row desc
+        order by try_cast(h._produced_at as {{ type_tstz() }}) desc nulls last, h._source_row desc
     ) = 1
 ),
 
@@ -49,7 +49,7 @@ final as (
         -- person is no longer in the city; without a change date, never shown to be.
         case
             when hukou.person_status in ('迁出', '注销')
-                then coalesce(strftime(hukou.status_changed_on, '%Y-%m'), '0000-00')
+                then coalesce({{ format_date('hukou.status_changed_on', '%Y-%m') }}, '0000-00')
         end as hukou_left_month,
         hukou.name as hukou_name,
         hukou.sex as hukou_sex,
@@ -64,5 +64,5 @@ final as (
 
 select
     *,
-    strftime(death_date, '%Y-%m') as death_month
+    {{ format_date('death_date', '%Y-%m') }} as death_month
 from final

@@ -5,7 +5,7 @@ with elderly as (
     select * from {{ ref('stg_elderly_allowance') }}
     qualify dense_rank() over (
         partition by _source_unit, _period
-        order by try_cast(_produced_at as timestamptz) desc nulls last, _delivery_id desc
+        order by try_cast(_produced_at as {{ type_tstz() }}) desc nulls last, _delivery_id desc
     ) = 1
 ),
 
@@ -13,7 +13,7 @@ disability as (
     select * from {{ ref('stg_disability_certs') }}
     qualify dense_rank() over (
         partition by _source_unit, _period
-        order by try_cast(_produced_at as timestamptz) desc nulls last, _delivery_id desc
+        order by try_cast(_produced_at as {{ type_tstz() }}) desc nulls last, _delivery_id desc
     ) = 1
 ),
 
@@ -21,7 +21,7 @@ child as (
     select * from {{ ref('stg_child_welfare') }}
     qualify dense_rank() over (
         partition by _source_unit, _period
-        order by try_cast(_produced_at as timestamptz) desc nulls last, _delivery_id desc
+        order by try_cast(_produced_at as {{ type_tstz() }}) desc nulls last, _delivery_id desc
     ) = 1
 ),
 
@@ -33,7 +33,7 @@ unioned as (
     select
         'elderly_allowance' as feed_id, _period as month, tier as register_key,
         monthly_standard as register_standard, hukou_division_code as division_code,
-        status = '正常' as is_active, status, null::varchar as guardian_key,
+        status = '正常' as is_active, status, null::string as guardian_key,
         'person' as role, _delivery_id, _source_file, _source_row
     from elderly
     union all
@@ -41,7 +41,7 @@ unioned as (
         'disability_certs', _period, disability_grade, null::decimal(18, 2),
         hukou_division_code,
         cert_status = '有效'
-        and (valid_until is null or valid_until >= strptime(_period || '-01', '%Y-%m-%d')::date),
+        and (valid_until is null or valid_until >= {{ month_start('_period') }}),
         cert_status, null, 'person', _delivery_id, _source_file, _source_row
     from disability
     union all
@@ -54,7 +54,7 @@ unioned as (
 
 final as (
     select
-        unioned.* exclude (guardian_key),
+        unioned.* {{ star_exclude() }} (guardian_key),
         subject.person_key,
         guardian.person_key as guardian_key
     from unioned

@@ -27,10 +27,11 @@ units as (
 ),
 
 months as (
-    select strftime(m, '%Y-%m') as month, m as month_start
-    from (select min(first_month) as lo from units),
-        (select max(month) as hi from audit),
-        generate_series({{ month_start('lo') }}, {{ month_start('hi') }}, interval 1 month) as t(m)
+    select {{ format_date('m', '%Y-%m') }} as month, m as month_start
+    from (
+        select (select min(first_month) from units) as lo, (select max(month) from audit) as hi
+    ) as bounds
+    {{ date_series(month_start('lo'), month_start('hi'), '1 month', 't', 'm') }}
 ),
 
 spine as (
@@ -43,12 +44,7 @@ spine as (
             when 'yearly' then case when months.month like '%-01' then 1 else 0 end
             when 'daily' then dayofmonth(last_day(months.month_start))
             -- ISO weeks are assigned to the month of their Thursday.
-            when 'weekly' then (
-                select count(*)
-                from generate_series(months.month_start, last_day(months.month_start),
-                    interval 1 day) as d(day)
-                where isodow(d.day) = 4
-            )
+            when 'weekly' then {{ thursdays_in_month('months.month_start') }}
         end as deliveries_expected,
         feeds.primary_mode
     from units
@@ -74,7 +70,7 @@ received as (
         coalesce(sum(audit.rows_quarantined) filter (where audit.status = 'loaded'), 0)
             as rows_quarantined,
         max(audit.ingested_at) as last_ingested_at,
-        max(epoch(audit.ingested_at - audit.produced_at)) / 3600.0 as max_ingest_lag_hours
+        max({{ seconds_between('audit.produced_at', 'audit.ingested_at') }}) / 3600.0 as max_ingest_lag_hours
     from audit
     inner join feeds on feeds.feed_id = audit.feed_id
     group by all
@@ -84,7 +80,7 @@ freshness as (
     select
         feed_id,
         max(ingested_at) as feed_last_ingested_at,
-        epoch((select max(ingested_at) from audit) - max(ingested_at)) / 3600.0
+        {{ seconds_between('max(ingested_at)', '(select max(ingested_at) from audit)') }} / 3600.0
             as hours_behind_latest_ingest
     from audit
     where status in ('loaded', 'superseded')
@@ -97,7 +93,7 @@ expectations as (
         select *
         from {{ ref('stg_expectation_results') }}
         -- The latest run of each feed's suites says how good the data is now.
-        qualify run_id = arg_max(run_id, checked_at) over (partition by feed_id)
+        qualify run_id = max_by(run_id, checked_at) over (partition by feed_id)
     )
     group by feed_id
 ),

@@ -27,7 +27,7 @@ final as (
     select
         counts.district_code as division_code,
         districts.division_name,
-        counts.* exclude (district_code)
+        counts.* {{ star_exclude() }} (district_code)
     from counts
     left join districts on districts.division_code = counts.district_code
 )

@@ -13,7 +13,7 @@ couple_events as (
     select
         male_person_key,
         female_person_key,
-        arg_max(business_type, registered_on) as last_event
+        max_by(business_type, registered_on) as last_event
     from marriages
     where business_type in ('结婚登记', '离婚登记', '撤销婚姻')
         and male_person_key is not null

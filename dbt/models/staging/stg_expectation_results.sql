@@ -13,7 +13,7 @@ renamed as (
         expectation,
         severity,
         cast(success as boolean) as is_success,
-        "at" as checked_at
+        {{ adapter.quote('at') }} as checked_at
     from source
 )
 

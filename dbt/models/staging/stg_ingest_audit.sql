@@ -12,7 +12,7 @@ renamed as (
         period,
         mode,
         -- A rejected manifest may carry an unreadable produced_at: null, not a failed build.
-        try_cast(produced_at as timestamptz) as produced_at,
+        try_cast(produced_at as {{ type_tstz() }}) as produced_at,
         channel,
         status,
         reject_reason,

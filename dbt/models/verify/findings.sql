@@ -38,7 +38,7 @@ previous as (
 
 final as (
     select
-        substr(sha256(unioned.rule_code || '|' || unioned.grain_key), 1, 32) as finding_id,
+        substr({{ sha256_hex("unioned.rule_code || '|' || unioned.grain_key") }}, 1, 32) as finding_id,
         unioned.rule_code,
         rules.severity,
         unioned.person_key,
@@ -48,7 +48,7 @@ final as (
         unioned.feed_id,
         unioned.attribute,
         case when unioned.rule_code = 'MARRIED_TWICE'
-            then json_extract_string(unioned.evidence, '$.registration.values.cert_no')
+            then {{ json_string('unioned.evidence', '$.registration.values.cert_no') }}
         end as registration_no,
         unioned.period_start,
         unioned.period_end,
@@ -58,9 +58,9 @@ final as (
         rules.rule_title,
         coalesce(unioned.division_code, districts.district_code) as district_code,
         {% if previous is not none %}
-        coalesce(previous.first_detected_at, '{{ run_started_at }}'::timestamptz)
+        coalesce(previous.first_detected_at, cast('{{ run_started_at }}' as {{ type_tstz() }}))
         {% else %}
-        '{{ run_started_at }}'::timestamptz
+        cast('{{ run_started_at }}' as {{ type_tstz() }})
         {% endif %} as first_detected_at,
         'open' as status
     from unioned
@@ -69,7 +69,7 @@ final as (
     left join districts on districts.person_key = unioned.person_key
     {% if previous is not none %}
     left join previous
-        on previous.finding_id = substr(sha256(unioned.rule_code || '|' || unioned.grain_key), 1, 32)
+        on previous.finding_id = substr({{ sha256_hex("unioned.rule_code || '|' || unioned.grain_key") }}, 1, 32)
     {% endif %}
 )
 

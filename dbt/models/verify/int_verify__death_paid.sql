@@ -13,20 +13,20 @@ final as (
     select
         'DEATH_PAID' as rule_code,
         paid.person_key,
-        null::varchar as org_uscc,
+        null::string as org_uscc,
         paid.program_code,
-        null::varchar as feed_id,
-        null::varchar as attribute,
+        null::string as feed_id,
+        null::string as attribute,
         min(paid.pay_month) as period_start,
         max(paid.pay_month) as period_end,
         sum(paid.amount)::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'death_date': any_value(persons.death_date)::varchar,
-            'death_month': any_value(persons.death_month),
-            'payments': list(paid.evidence_row order by paid.pay_month, paid.payment_id)
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'death_date', 'any_value(persons.death_date)::string',
+            'death_month', 'any_value(persons.death_month)',
+            'payments', ordered_list('paid.evidence_row', ['paid.pay_month', 'paid.payment_id'])
+        )) }} as evidence,
         paid.person_key || '|' || paid.program_code as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from paid
     inner join persons on persons.person_key = paid.person_key
     where paid.pay_month > persons.death_month

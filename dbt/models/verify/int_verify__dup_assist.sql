@@ -10,14 +10,14 @@ per_month as (
     select
         member_key as person_key,
         month,
-        list({
-            'feed': 'assistance_recipients', 'delivery': _delivery_id, 'file': _source_file,
-            'row': _source_row,
-            'values': {
-                'month': month, 'family_no': family_no, 'division_code': division_code,
-                'assistance_type': assistance_type, 'status': status
-            }
-        } order by household_key) as rows
+        {{ ordered_list(struct_of(
+            'feed', "'assistance_recipients'", 'delivery', '_delivery_id', 'file', '_source_file',
+            'row', '_source_row',
+            'values', struct_of(
+                'month', 'month', 'family_no', 'family_no', 'division_code', 'division_code',
+                'assistance_type', 'assistance_type', 'status', 'status'
+            )
+        ), ['household_key']) }} as rows
     from active
     group by member_key, month
     having count(distinct household_key) > 1
@@ -37,17 +37,18 @@ final as (
     select
         'DUP_ASSIST' as rule_code,
         person_key,
-        null::varchar as org_uscc,
-        null::varchar as program_code,
+        null::string as org_uscc,
+        null::string as program_code,
         'assistance_recipients' as feed_id,
-        null::varchar as attribute,
+        null::string as attribute,
         min(month) as period_start,
         max(month) as period_end,
         null::decimal(18, 2) as amount_at_risk,
-        to_json({'months': list({'month': month, 'rows': rows} order by month)})::varchar
-            as evidence,
+        {{ json_text(struct_of(
+            'months', ordered_list(struct_of('month', 'month', 'rows', 'rows'), ['month'])
+        )) }} as evidence,
         person_key || '|' || min(month) as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from islands
     group by person_key, island
 )

@@ -19,7 +19,7 @@ policy as (
 aged as (
     select
         register.*,
-        strptime(register.month || '-01', '%Y-%m-%d')::date as month_start,
+        {{ month_start('register.month') }} as month_start,
         year(month_start) - year(persons.birth_date)
         - case when month(persons.birth_date) > month(month_start)
             or (month(persons.birth_date) = month(month_start) and day(persons.birth_date) > 1)
@@ -49,15 +49,15 @@ per_month as (
         person_key,
         month,
         max(register_standard) - coalesce(max(due_standard), 0) as difference,
-        list({
-            'feed': 'elderly_allowance', 'delivery': _delivery_id,
-            'file': _source_file, 'row': _source_row,
-            'values': {
-                'month': month, 'tier': register_key,
-                'monthly_standard': register_standard::varchar, 'age': age_on_first::varchar,
-                'due_tier': due_tier, 'due_standard': due_standard::varchar
-            }
-        }) as rows
+        {{ ordered_list(struct_of(
+            'feed', "'elderly_allowance'", 'delivery', '_delivery_id',
+            'file', '_source_file', 'row', '_source_row',
+            'values', struct_of(
+                'month', 'month', 'tier', 'register_key',
+                'monthly_standard', 'register_standard::string', 'age', 'age_on_first::string',
+                'due_tier', 'due_tier', 'due_standard', 'due_standard::string'
+            )
+        ), ['_delivery_id', '_source_file', '_source_row']) }} as rows
     from wanted
     where due_tier is null
         or register_key is distinct from due_tier
@@ -77,16 +77,17 @@ final as (
     select
         'GL_TIER_WRONG' as rule_code,
         person_key,
-        null::varchar as org_uscc,
+        null::string as org_uscc,
         'GL' as program_code,
         'elderly_allowance' as feed_id,
-        null::varchar as attribute,
+        null::string as attribute,
         min(month) as period_start,
         max(month) as period_end,
         sum(difference)::decimal(18, 2) as amount_at_risk,
-        to_json({'months': flatten(list(rows order by month))})::varchar as evidence,
+        {{ json_text(struct_of('months', 'flatten(' ~ ordered_list('rows', ['month']) ~ ')')) }}
+            as evidence,
         person_key || '|' || min(month) as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from islands
     group by person_key, island
 )

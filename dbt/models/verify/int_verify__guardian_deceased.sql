@@ -21,27 +21,27 @@ final as (
     select
         'GUARDIAN_DECEASED' as rule_code,
         children.person_key,
-        null::varchar as org_uscc,
-        null::varchar as program_code,
+        null::string as org_uscc,
+        null::string as program_code,
         'child_welfare' as feed_id,
-        null::varchar as attribute,
+        null::string as attribute,
         any_value(children.month) as period_start,
         any_value(children.month) as period_end,
         null::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'guardian_death_date': min(deaths.death_date)::varchar,
-            'rows': list({
-                'feed': 'child_welfare', 'delivery': children._delivery_id,
-                'file': children._source_file, 'row': children._source_row,
-                'values': {'month': children.month, 'category': children.register_key,
-                    'guardian_key': children.guardian_key}
-            })
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'guardian_death_date', 'min(deaths.death_date)::string',
+            'rows', ordered_list(struct_of(
+                'feed', "'child_welfare'", 'delivery', 'children._delivery_id',
+                'file', 'children._source_file', 'row', 'children._source_row',
+                'values', struct_of('month', 'children.month', 'category', 'children.register_key',
+                    'guardian_key', 'children.guardian_key')
+            ), ['children._delivery_id', 'children._source_file', 'children._source_row'])
+        )) }} as evidence,
         children.person_key as grain_key,
         {{ district_of('any_value(children.division_code)') }} as division_code
     from children
     inner join deaths on deaths.person_key = children.guardian_key
-    where deaths.death_date < strptime(children.month || '-01', '%Y-%m-%d')::date
+    where deaths.death_date < {{ month_start('children.month') }}
     group by children.person_key
 )
 

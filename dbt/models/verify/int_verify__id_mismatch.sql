@@ -13,7 +13,7 @@ expected as (
         hukou_name,
         hukou_birth_date,
         case
-            when regexp_full_match(coalesce(id_number, ''), '\d{17}[\dX]')
+            when {{ regex_full_match("coalesce(id_number, '')", '\\d{17}[\\dX]') }}
                 then case when cast(substr(id_number, 17, 1) as integer) % 2 = 1 then '1' else '2' end
             else hukou_sex
         end as expected_sex,
@@ -34,7 +34,7 @@ differences as (
     from attributes as a inner join expected as e using (person_key)
     where a.sex in ('1', '2') and e.expected_sex in ('1', '2') and a.sex <> e.expected_sex
     union all
-    select a.*, 'birth_date', a.birth_date::varchar, e.hukou_birth_date::varchar, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row
+    select a.*, 'birth_date', a.birth_date::string, e.hukou_birth_date::string, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row
     from attributes as a inner join expected as e using (person_key)
     where a.birth_date is not null and e.hukou_birth_date is not null
         and a.birth_date <> e.hukou_birth_date
@@ -44,26 +44,26 @@ final as (
     select
         'ID_MISMATCH' as rule_code,
         person_key,
-        null::varchar as org_uscc,
-        null::varchar as program_code,
+        null::string as org_uscc,
+        null::string as program_code,
         feed_id,
         attribute,
-        null::varchar as period_start,
-        null::varchar as period_end,
+        null::string as period_start,
+        null::string as period_end,
         null::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'hukou': {
-                'feed': 'hukou_population', 'delivery': any_value(hukou_delivery_id),
-                'file': any_value(hukou_source_file), 'row': any_value(hukou_source_row),
-                'value': any_value(expected_value)
-            },
-            'rows': list({
-                'feed': feed_id, 'delivery': _delivery_id, 'file': _source_file,
-                'row': _source_row, 'role': role, 'value': stated
-            } order by _delivery_id, _source_row)[1:20]
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'hukou', struct_of(
+                'feed', "'hukou_population'", 'delivery', 'any_value(hukou_delivery_id)',
+                'file', 'any_value(hukou_source_file)', 'row', 'any_value(hukou_source_row)',
+                'value', 'any_value(expected_value)'
+            ),
+            'rows', list_head(ordered_list(struct_of(
+                'feed', 'feed_id', 'delivery', '_delivery_id', 'file', '_source_file',
+                'row', '_source_row', 'role', 'role', 'value', 'stated'
+            ), ['_delivery_id', '_source_row']), 20)
+        )) }} as evidence,
         person_key || '|' || feed_id || '|' || attribute as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from differences
     group by person_key, feed_id, attribute
 )

@@ -61,30 +61,31 @@ final as (
     select
         'MARRIED_TWICE' as rule_code,
         person_key,
-        null::varchar as org_uscc,
-        null::varchar as program_code,
+        null::string as org_uscc,
+        null::string as program_code,
         'marriage_registrations' as feed_id,
-        null::varchar as attribute,
-        strftime(any_value(registered_on), '%Y-%m') as period_start,
-        strftime(any_value(registered_on), '%Y-%m') as period_end,
+        null::string as attribute,
+        {{ format_date('any_value(registered_on)', '%Y-%m') }} as period_start,
+        {{ format_date('any_value(registered_on)', '%Y-%m') }} as period_end,
         null::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'registration': {
-                'feed': 'marriage_registrations', 'delivery': any_value(_delivery_id),
-                'file': any_value(_source_file), 'row': any_value(_source_row),
-                'values': {'cert_no': cert_no, 'registered_on': any_value(registered_on)::varchar}
-            },
-            'existing_marriages': list({
-                'feed': 'marriage_registrations', 'delivery': prior_delivery_id,
-                'file': prior_source_file, 'row': prior_source_row,
-                'values': {
-                    'cert_no': prior_cert_no, 'registered_on': prior_registered_on::varchar,
-                    'spouse_key': prior_spouse_key
-                }
-            })
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'registration', struct_of(
+                'feed', "'marriage_registrations'", 'delivery', 'any_value(_delivery_id)',
+                'file', 'any_value(_source_file)', 'row', 'any_value(_source_row)',
+                'values', struct_of('cert_no', 'cert_no',
+                    'registered_on', 'any_value(registered_on)::string')
+            ),
+            'existing_marriages', ordered_list(struct_of(
+                'feed', "'marriage_registrations'", 'delivery', 'prior_delivery_id',
+                'file', 'prior_source_file', 'row', 'prior_source_row',
+                'values', struct_of(
+                    'cert_no', 'prior_cert_no', 'registered_on', 'prior_registered_on::string',
+                    'spouse_key', 'prior_spouse_key'
+                )
+            ), ['prior_registered_on', 'prior_cert_no', 'prior_delivery_id', 'prior_source_row'])
+        )) }} as evidence,
         person_key || '|' || cert_no as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from flagged
     group by person_key, cert_no
 )

@@ -20,7 +20,7 @@ recipients as (
 ),
 
 paid as (
-    select person_key, sum(amount) as amount, list(evidence_row order by pay_month) as rows
+    select person_key, sum(amount) as amount, {{ ordered_list('evidence_row', ['pay_month', 'payment_id']) }} as rows
     from {{ ref('int_verify__paid_lines') }}
     group by person_key
 ),
@@ -29,19 +29,19 @@ final as (
     select
         'NOT_IN_HUKOU' as rule_code,
         recipients.person_key,
-        null::varchar as org_uscc,
-        null::varchar as program_code,
-        null::varchar as feed_id,
-        null::varchar as attribute,
+        null::string as org_uscc,
+        null::string as program_code,
+        null::string as feed_id,
+        null::string as attribute,
         min(recipients.month) as period_start,
         max(recipients.month) as period_end,
         coalesce(any_value(paid.amount), 0)::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'recipient_of': list(distinct recipients.feed_id),
-            'payments': any_value(paid.rows)
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'recipient_of', sorted_set('recipients.feed_id'),
+            'payments', 'any_value(paid.rows)'
+        )) }} as evidence,
         recipients.person_key as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from recipients
     inner join persons on persons.person_key = recipients.person_key
     left join paid on paid.person_key = recipients.person_key

@@ -9,7 +9,7 @@ with orgs as (
 latest_org as (
     select * from orgs
     qualify row_number() over (
-        partition by uscc order by _period desc, try_cast(_produced_at as timestamptz) desc
+        partition by uscc order by _period desc, try_cast(_produced_at as {{ type_tstz() }}) desc
     ) = 1
 ),
 
@@ -17,8 +17,8 @@ donations as (
     select
         d.*,
         cast(d.donated_at + interval 8 hour as date) as donated_on,
-        strftime(d.donated_at + interval 8 hour, '%G-W%V') as donated_week,
-        strftime(d.donated_at + interval 8 hour, '%Y-%m') as donated_month,
+        {{ format_date('d.donated_at + interval 8 hour', '%G-W%V') }} as donated_week,
+        {{ format_date('d.donated_at + interval 8 hour', '%Y-%m') }} as donated_month,
         coalesce(
             case when d.org_uscc_status in ('valid', 'normalized') then d.org_uscc end,
             (select min(o.uscc) from latest_org as o where o.name = d.org_name)
@@ -26,8 +26,20 @@ donations as (
     from {{ ref('stg_charity_donations') }} as d
 ),
 
--- the organisation as the snapshot of the donation's week (else the nearest earlier,
--- else the earliest) shows it; status changes carry their own date
+-- the snapshot of the donation's week, else the nearest earlier, else the earliest
+-- (a join and group by, not a correlated subquery: Spark cannot correlate an aggregate
+-- whose filter mixes outer and local columns)
+snap_period as (
+    select
+        d._delivery_id, d._source_file, d._source_row,
+        coalesce(max(o._period) filter (where o._period <= d.donated_week), min(o._period))
+            as snap_period
+    from donations as d
+    inner join (select distinct uscc, _period from orgs) as o on o.uscc = d.resolved_uscc
+    group by d._delivery_id, d._source_file, d._source_row
+),
+
+-- the organisation as that snapshot shows it; status changes carry their own date
 as_of as (
     select
         donations.*,
@@ -38,12 +50,13 @@ as_of as (
         latest_org.name as registered_name
     from donations
     inner join latest_org on latest_org.uscc = donations.resolved_uscc
+    left join snap_period
+        on snap_period._delivery_id = donations._delivery_id
+        and snap_period._source_file = donations._source_file
+        and snap_period._source_row = donations._source_row
     left join orgs as snap
         on snap.uscc = donations.resolved_uscc
-        and snap._period = (
-            select coalesce(max(o._period) filter (where o._period <= donations.donated_week), min(o._period))
-            from orgs as o where o.uscc = donations.resolved_uscc
-        )
+        and snap._period = snap_period.snap_period
 ),
 
 flagged as (
@@ -57,29 +70,31 @@ flagged as (
 final as (
     select
         'ORG_INACTIVE_DONATION' as rule_code,
-        null::varchar as person_key,
+        null::string as person_key,
         resolved_uscc as org_uscc,
-        null::varchar as program_code,
+        null::string as program_code,
         'charity_donations' as feed_id,
-        null::varchar as attribute,
+        null::string as attribute,
         donated_month as period_start,
         donated_month as period_end,
         sum(amount)::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'organization': {
-                'uscc': resolved_uscc, 'name': any_value(registered_name),
-                'status': any_value(org_status), 'status_date': any_value(org_status_date)::varchar,
-                'abnormal_list': bool_or(coalesce(snapshot_abnormal, false))
-            },
-            'donations': list({
-                'feed': 'charity_donations', 'delivery': _delivery_id, 'file': _source_file,
-                'row': _source_row,
-                'values': {
-                    'donation_no': donation_no, 'amount': amount::varchar,
-                    'donated_at': donated_at::varchar, 'org_uscc': org_uscc, 'org_name': org_name
-                }
-            } order by donated_at)
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'organization', struct_of(
+                'uscc', 'resolved_uscc', 'name', 'any_value(registered_name)',
+                'status', 'any_value(org_status)',
+                'status_date', 'any_value(org_status_date)::string',
+                'abnormal_list', 'bool_or(coalesce(snapshot_abnormal, false))'
+            ),
+            'donations', ordered_list(struct_of(
+                'feed', "'charity_donations'", 'delivery', '_delivery_id', 'file', '_source_file',
+                'row', '_source_row',
+                'values', struct_of(
+                    'donation_no', 'donation_no', 'amount', 'amount::string',
+                    'donated_at', tstz_text('donated_at'), 'org_uscc', 'org_uscc',
+                    'org_name', 'org_name'
+                )
+            ), ['donated_at', 'donation_no', '_delivery_id', '_source_row'])
+        )) }} as evidence,
         resolved_uscc || '|' || donated_month as grain_key,
         {{ district_of('any_value(org_registrar)') }} as division_code
     from flagged

@@ -7,19 +7,19 @@ select
     amount,
     person_key,
     payer_division,
-    {
-        'feed': 'benefit_payments',
-        'delivery': _delivery_id,
-        'file': _source_file,
-        'row': _source_row,
-        'values': {
-            'payment_id': payment_id,
-            'pay_month': pay_month,
-            'program_code': program_code,
-            'amount': amount::varchar,
-            'status': status,
-            'paid_at': paid_at::varchar
-        }
-    } as evidence_row
+    {{ struct_of(
+        'feed', "'benefit_payments'",
+        'delivery', '_delivery_id',
+        'file', '_source_file',
+        'row', '_source_row',
+        'values', struct_of(
+            'payment_id', 'payment_id',
+            'pay_month', 'pay_month',
+            'program_code', 'program_code',
+            'amount', 'amount::string',
+            'status', 'status',
+            'paid_at', tstz_text('paid_at')
+        )
+    ) }} as evidence_row
 from {{ ref('int_entitlement__payments') }}
 where is_paid and person_key is not null

@@ -28,7 +28,7 @@ flagged as (
 with_payments as (
     select
         flagged.*,
-        list(paid.evidence_row order by paid.payment_id) as payments
+        {{ ordered_list('paid.evidence_row', ['paid.payment_id']) }} as payments
     from flagged
     left join {{ ref('int_verify__paid_lines') }} as paid
         on paid.person_key = flagged.person_key
@@ -50,22 +50,22 @@ final as (
     select
         rule_code,
         person_key,
-        null::varchar as org_uscc,
+        null::string as org_uscc,
         program_code,
-        null::varchar as feed_id,
-        null::varchar as attribute,
+        null::string as feed_id,
+        null::string as attribute,
         min(month) as period_start,
         max(month) as period_end,
         sum(amount)::decimal(18, 2) as amount_at_risk,
-        to_json({
-            'months': list({
-                'month': month, 'due_amount': due_amount::varchar,
-                'paid_amount': paid_amount::varchar
-            } order by month),
-            'payments': flatten(list(payments order by month))
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'months', ordered_list(struct_of(
+                'month', 'month', 'due_amount', 'due_amount::string',
+                'paid_amount', 'paid_amount::string'
+            ), ['month']),
+            'payments', 'flatten(' ~ ordered_list('payments', ['month']) ~ ')'
+        )) }} as evidence,
         person_key || '|' || program_code || '|' || min(month) as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from islands
     group by rule_code, person_key, program_code, island
 )

@@ -21,7 +21,7 @@ with rows as (
     select
         '{{ feed }}' as feed_id, '{{ role }}' as role,
         {{ name_col }} as name,
-        {{ sex_col if sex_col else 'null::varchar' }} as sex,
+        {{ sex_col if sex_col else 'null::string' }} as sex,
         {{ birth_col if birth_col else 'null::date' }} as birth_date,
         _delivery_id, _source_file, _source_row
     from {{ ref('stg_' ~ feed) }}

@@ -45,25 +45,25 @@ final as (
     select
         flagged.program_code || '_UNCLAIMED' as rule_code,
         flagged.person_key,
-        null::varchar as org_uscc,
+        null::string as org_uscc,
         flagged.program_code,
-        null::varchar as feed_id,
-        null::varchar as attribute,
+        null::string as feed_id,
+        null::string as attribute,
         flagged.month as period_start,
         flagged.month as period_end,
         flagged.due_amount as amount_at_risk,
-        to_json({
-            'month': flagged.month,
-            'due_amount': flagged.due_amount::varchar,
-            'paid_amount': flagged.paid_amount::varchar,
-            'standard_key': basis.standard_key,
-            'basis': {
-                'feed': basis.basis_feed, 'delivery': basis.delivery, 'file': basis.file,
-                'row': basis.row_no
-            }
-        })::varchar as evidence,
+        {{ json_text(struct_of(
+            'month', 'flagged.month',
+            'due_amount', 'flagged.due_amount::string',
+            'paid_amount', 'flagged.paid_amount::string',
+            'standard_key', 'basis.standard_key',
+            'basis', struct_of(
+                'feed', 'basis.basis_feed', 'delivery', 'basis.delivery', 'file', 'basis.file',
+                'row', 'basis.row_no'
+            )
+        )) }} as evidence,
         flagged.person_key as grain_key,
-        null::varchar as division_code
+        null::string as division_code
     from flagged
     left join basis
         on basis.person_key = flagged.person_key

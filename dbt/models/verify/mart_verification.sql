@@ -19,7 +19,7 @@ final as (
         any_value(findings.severity) as severity,
         findings.district_code as division_code,
         any_value(divisions.division_name) as division_name,
-        coalesce(findings.period_end, strftime(findings.first_detected_at, '%Y-%m')) as month,
+        coalesce(findings.period_end, {{ format_date('findings.first_detected_at', '%Y-%m') }}) as month,
         count(*) as findings,
         count(distinct findings.person_key) as persons,
         count(distinct findings.org_uscc) as organizations,

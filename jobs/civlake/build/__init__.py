@@ -7,6 +7,7 @@ from civlake.build.runner import (
     absent_lake_tables,
     dbt_work_dir,
     generate_docs,
+    read_model,
     run_dbt,
     source_freshness,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "absent_lake_tables",
     "dbt_work_dir",
     "generate_docs",
+    "read_model",
     "run_dbt",
     "source_freshness",
 ]

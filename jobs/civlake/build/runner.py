@@ -54,7 +54,11 @@ def dbt_work_dir(settings: Settings) -> Path:
     return settings.warehouse.parent / f"{settings.warehouse.stem}_dbt"
 
 
-def _invoke(settings: Settings, args: list[str]) -> Any:
+def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None) -> Any:
+    """One dbt command on the settings' engine (dbt-duckdb, or dbt-spark when
+    ``settings.engine == "spark"``: see civlake.build.spark_target)."""
+    import json
+
     from dbt.cli.main import dbtRunner
 
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +70,13 @@ def _invoke(settings: Settings, args: list[str]) -> Any:
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
     env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
+    if settings.engine == "spark":
+        from civlake.build import spark_target
+
+        absent = absent_lake_tables(settings) if absent is None else absent
+        spark_target.prepare(settings, absent)
+        env["CIVLAKE_SPARK_WAREHOUSE"] = str(spark_target.spark_warehouse(settings))
+        common += ["--target", "spark", "--vars", json.dumps({"absent_lake_tables": absent})]
     with _env(env):
         try:
             return dbtRunner().invoke([*args, *common])
@@ -101,6 +112,21 @@ def _failures(result: Any) -> list[str]:
     return out
 
 
+def read_model(settings: Settings, schema: str, name: str) -> Any:
+    """A built model as an Arrow table, from the engine that built it (parity tests)."""
+    if settings.engine == "spark":
+        from civlake.build.spark_target import read_spark_model
+
+        return read_spark_model(settings, schema, name)
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(f'select * from "{schema}"."{name}"').to_arrow_table()
+    finally:
+        con.close()
+
+
 def run_dbt(
     settings: Settings,
     *,
@@ -124,7 +150,7 @@ def run_dbt(
     if full_refresh:
         args.append("--full-refresh")
     absent = absent_lake_tables(settings)
-    result = _invoke(settings, args)
+    result = _invoke(settings, args, absent)
     if result.exception is not None:
         raise DbtBuildError(
             f"dbt could not run ({type(result.exception).__name__}: {result.exception}); "
@@ -149,7 +175,13 @@ def run_dbt(
         }
         for r in result.result.results
     ]
-    return {"success": True, "absent_tables": absent, "results": results}
+    out: dict[str, Any] = {"success": True, "absent_tables": absent, "results": results}
+    if settings.engine == "spark":
+        # Serving reads the DuckDB warehouse whichever engine built the models.
+        from civlake.build.spark_target import export_serving_copy
+
+        out["serving_copy"] = export_serving_copy(settings)
+    return out
 
 
 def generate_docs(settings: Settings) -> Path:

@@ -1,0 +1,37 @@
+{#- The Spark engine's edges (target type spark, civlake.build.run_dbt sets it up).
+
+    Sources: on Spark a lake table is read by path, delta.`<lake>/<table>`, so nothing has
+    to be registered in the session catalog for the lake; an absent lake table is the
+    empty temporary view run_dbt created with the lake's schema (the same tolerance as
+    the DuckDB delta plugin, jobs/civlake/build/delta_source.py). builtins.source is
+    always called first, so lineage (the DAG, docs, freshness) is dbt's own. -#}
+{% macro source(source_name, table_name) %}
+    {%- set relation = builtins.source(source_name, table_name) -%}
+    {%- if target.type != 'spark' or not execute -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set node = graph.sources.values()
+        | selectattr('source_name', 'equalto', source_name)
+        | selectattr('name', 'equalto', table_name) | first -%}
+    {%- set lake_table = node.meta.get('lake_table') -%}
+    {%- if lake_table and lake_table in var('absent_lake_tables', []) -%}
+        {{ return(civlake_absent_view(lake_table)) }}
+    {%- endif -%}
+    {{ return('delta.`' ~ node.meta['delta_table_path'] ~ '`') }}
+{% endmacro %}
+
+{#- Name of the empty stand-in view of an absent lake table (mirrored in
+    civlake.build.spark_target.absent_view_name). -#}
+{% macro civlake_absent_view(lake_table) -%}
+    {{ return('civlake_absent__' ~ lake_table | replace('/', '__')) }}
+{%- endmacro %}
+
+{#- Every model and seed lives at <CIVLAKE_SPARK_WAREHOUSE>/<schema>/<name>: the session
+    catalog is in memory, so a later process finds the tables again by this layout
+    (civlake.build.spark_target.register_tables), whatever folder declared the schema. -#}
+{% macro spark__location_clause() %}
+    {%- set root = env_var('CIVLAKE_SPARK_WAREHOUSE', '') -%}
+    {%- if root %}
+    location '{{ root }}/{{ model["schema"] }}/{{ model["alias"] }}'
+    {%- endif %}
+{%- endmacro %}

@@ -1,0 +1,135 @@
+"""The dbt project on the Spark engine: session, catalog, serving copy, reading models.
+
+dbt-spark's ``session`` method runs every statement on ``SparkSession.builder
+.getOrCreate()``; :func:`prepare` creates the process's Delta-configured session first
+(``civlake.engine.spark.get_spark``), so that call returns it instead of a bare session.
+
+Where the tables live: the session catalog is in memory (no Hive metastore), so it is
+empty in every new process, yet ``verify`` and ``build`` run in separate tasks and the
+findings model reads its previous table. Every model is therefore a Delta table at a
+fixed place, ``<home>/spark-warehouse/<schema>/<name>`` (``spark__location_clause``
+in dbt/macros/spark_engine.sql), and :func:`register_tables` points the catalog at what
+is on disk before each dbt run. Re-registering is cheap (metadata only) and also moves
+the catalog when one process builds for two homes (tests, two cities).
+
+Serving (publish, catalog API, verification service) reads the DuckDB warehouse file;
+:func:`export_serving_copy` copies the built tables there, same schemas and names, so
+serving does not know which engine built them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from civlake.settings import Settings
+
+log = logging.getLogger("civlake.build")
+
+
+def spark_warehouse(settings: Settings) -> Path:
+    """Root of the Spark engine's model tables: ``<home>/spark-warehouse``."""
+    return settings.home / "spark-warehouse"
+
+
+def model_path(settings: Settings, schema: str, name: str) -> Path:
+    return spark_warehouse(settings) / schema / name
+
+
+def absent_view_name(lake_table: str) -> str:
+    """Temporary view standing in for an absent lake table (macro civlake_absent_view)."""
+    return "civlake_absent__" + lake_table.replace("/", "__")
+
+
+def built_tables(settings: Settings) -> list[tuple[str, str]]:
+    """(schema, name) of every Delta table under the Spark warehouse, sorted."""
+    root = spark_warehouse(settings)
+    found = [
+        (log_dir.parent.parent.name, log_dir.parent.name)
+        for log_dir in root.glob("*/*/_delta_log")
+        if log_dir.is_dir()
+    ]
+    return sorted(found)
+
+
+def prepare(settings: Settings, absent: list[str]) -> Any:
+    """Session, catalog and absent-source views ready for a dbt-spark run; the session."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from civlake.build.lake_schemas import schema_for
+    from civlake.engine.spark import get_spark
+
+    spark = get_spark(settings)
+    register_tables(spark, settings)
+    for table in absent:
+        empty = spark.createDataFrame([], from_arrow_schema(schema_for(table)))
+        empty.createOrReplaceTempView(absent_view_name(table))
+        log.warning("lake table %s is absent: building from an empty table", table)
+    return spark
+
+
+def register_tables(spark: Any, settings: Settings) -> None:
+    """Make the session catalog name exactly the model tables on disk for these settings.
+
+    Catalog entries of our schemas that point elsewhere (another home built earlier in
+    this process) are dropped first: they are external tables, so only the entry goes.
+    """
+    on_disk = built_tables(settings)
+    schemas = {s for s, _ in on_disk}
+    for db in spark.catalog.listDatabases():
+        if db.name != "default":
+            schemas.add(db.name)
+    for schema in sorted(schemas):
+        spark.sql(f"create schema if not exists `{schema}`")
+        for table in spark.catalog.listTables(schema):
+            if table.isTemporary:
+                continue
+            want = model_path(settings, schema, table.name)
+            moved = _location(spark, schema, table.name) != want.resolve()
+            if moved and table.tableType == "EXTERNAL":
+                spark.sql(f"drop table if exists `{schema}`.`{table.name}`")
+    for schema, name in on_disk:
+        path = model_path(settings, schema, name)
+        spark.sql(f"create table if not exists `{schema}`.`{name}` using delta location '{path}'")
+
+
+def _location(spark: Any, schema: str, name: str) -> Path | None:
+    rows = spark.sql(f"describe table extended `{schema}`.`{name}`").collect()
+    for row in rows:
+        if row[0] == "Location":
+            loc = str(row[1])
+            return Path(loc.removeprefix("file:")).resolve()
+    return None
+
+
+def read_spark_model(settings: Settings, schema: str, name: str) -> pa.Table:
+    """A model built by dbt-spark, read by path as Arrow."""
+    from civlake.engine.spark import get_spark
+
+    spark = get_spark(settings)
+    return spark.read.format("delta").load(str(model_path(settings, schema, name))).toArrow()
+
+
+def export_serving_copy(settings: Settings) -> list[str]:
+    """Copy every Spark-built model table into the DuckDB warehouse (same schema.name).
+
+    Called by ``run_dbt`` after a successful Spark build. Each table is replaced whole,
+    in one transaction per table; returns the ``schema.name`` list copied.
+    """
+    import duckdb
+
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    copied = []
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        for schema, name in built_tables(settings):
+            data = read_spark_model(settings, schema, name)  # noqa: F841 (DuckDB scans it)
+            con.execute(f'create schema if not exists "{schema}"')
+            con.execute(f'create or replace table "{schema}"."{name}" as select * from data')
+            copied.append(f"{schema}.{name}")
+    finally:
+        con.close()
+    return copied
