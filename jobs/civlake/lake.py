@@ -6,7 +6,10 @@ Every write is one Delta commit, so a failed task leaves the table as it was.
 
 The same functions serve the Spark engine: inside ``with use_spark(session):`` they read
 and write through delta-spark (``format("delta")``) instead of delta-rs, so the jobs
-above them are written once and the engine is chosen at this edge.
+above them are written once and the engine is chosen at this edge. Besides whole-table
+reads and writes, the jobs' row-level operations live here too (``read_matching``,
+``count_by``, ``merge_delete``, ``merge_update``, ``retry``): ids are matched as values
+(an Arrow filter or a MERGE source table), never pasted into SQL, on either engine.
 """
 
 from __future__ import annotations

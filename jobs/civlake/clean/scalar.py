@@ -111,9 +111,11 @@ def amount(s: str | None) -> Decimal | None:
     if not re.fullmatch(r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", n):
         return None
     try:
-        return Decimal(n).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        value = Decimal(n).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return None
+    # silver holds DECIMAL(18, 2): 16 integer digits at most (the macro's try_cast is NULL)
+    return value if value < Decimal(10) ** 16 else None
 
 
 def division_code(s: str | None) -> str | None:
