@@ -7,6 +7,10 @@ astronomer-cosmos: the project is small enough that one task with dbt's own DAG 
 retries is simpler to operate, runs in-process on the embedded default (no second
 interpreter, no per-model task overhead of ~1 s each), and a failure names the dbt model
 or test in the task log. Cosmos stays an option once models need per-model retries.
+On the Spark engine (``CIVLAKE_ENGINE`` when this file is parsed) resolve, verify and the
+dbt build are ``@task.pyspark`` tasks of the Apache Spark provider and run on the session
+it gives them (``civlake.orchestrate.stage_task``); publish only copies the warehouse's
+publish schema out, so it stays a plain task on both engines.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from functools import reduce
 from pathlib import Path
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
+
+from civlake.orchestrate import stage_task
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 FEEDS = sorted(p.stem for p in SCHEMAS.glob("*.yaml") if not p.name.startswith("_"))
@@ -28,8 +34,8 @@ DEFAULT_ARGS = {
 }
 
 
-def _stage(stage: str):
-    """Run one pipeline stage unless the run was asked to stop before it."""
+def _stage(stage: str, spark=None):
+    """Run one pipeline stage (on ``spark`` when given) unless the run stops before it."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     from civlake import pipeline
@@ -39,7 +45,7 @@ def _stage(stage: str):
     through = context["params"].get("through", "publish")
     if not pipeline.reaches(through, stage):
         raise AirflowSkipException(f"run stops after {through}")
-    return getattr(pipeline, stage)(load_settings(), now=context["logical_date"])
+    return getattr(pipeline, stage)(load_settings(), now=context["logical_date"], spark=spark)
 
 
 with DAG(
@@ -54,17 +60,17 @@ with DAG(
     params={"through": Param("publish", type="string")},
 ) as dag:
 
-    @task(task_id="resolve")
-    def resolve_task() -> dict:
-        return _json_safe(_stage("resolve"))
+    @stage_task(task_id="resolve")
+    def resolve_task(spark=None) -> dict:
+        return _json_safe(_stage("resolve", spark))
 
-    @task(task_id="verify")
-    def verify_task() -> dict:
-        return _json_safe(_stage("verify"))
+    @stage_task(task_id="verify")
+    def verify_task(spark=None) -> dict:
+        return _json_safe(_stage("verify", spark))
 
-    @task(task_id="dbt_build", outlets=[Asset(name="warehouse", uri="civlake://warehouse")])
-    def build_task() -> dict:
-        return _json_safe(_stage("build"))
+    @stage_task(task_id="dbt_build", outlets=[Asset(name="warehouse", uri="civlake://warehouse")])
+    def build_task(spark=None) -> dict:
+        return _json_safe(_stage("build", spark))
 
     @task(task_id="publish", retries=0)
     def publish_task() -> dict:

@@ -5,6 +5,9 @@ loads the feed's new complete deliveries into bronze, runs the clean gate into s
 quarantine, then the feed's Great Expectations suite; it emits the feed's bronze and
 silver Assets, which schedule the build DAG (``civlake_build``).
 Logic lives in ``civlake.pipeline``; tasks import it at run time, not at parse time.
+The engine is chosen once, when this file is parsed (``CIVLAKE_ENGINE``): on Spark every
+task is a ``@task.pyspark`` task of the Apache Spark provider and passes the session it is
+given to the stage (``civlake.orchestrate.stage_task``); otherwise ``spark`` is None.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, Asset, Param, get_current_context, task
+from airflow.sdk import DAG, Asset, Param, get_current_context
+
+from civlake.orchestrate import stage_task
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 DEFAULT_ARGS = {
@@ -54,17 +59,19 @@ def make_ingest_dag(feed_id: str) -> DAG:
         params={"through": Param("publish", type="string")},
     ) as dag:
 
-        @task(task_id="ingest", outlets=[bronze_asset(feed_id)])
-        def ingest_task(**context) -> dict:
+        @stage_task(task_id="ingest", outlets=[bronze_asset(feed_id)])
+        def ingest_task(spark=None, **context) -> dict:
             from civlake import pipeline
             from civlake.settings import load_settings
 
-            summary = pipeline.ingest(load_settings(), feed_id, now=context["logical_date"])
+            summary = pipeline.ingest(
+                load_settings(), feed_id, now=context["logical_date"], spark=spark
+            )
             return {"loaded": summary.loaded, "rejected": summary.rejected,
                     "rows_bronze": summary.rows_bronze, "problems": summary.problems}  # fmt: skip
 
-        @task(task_id="clean")
-        def clean_task(**context) -> dict:
+        @stage_task(task_id="clean")
+        def clean_task(spark=None, **context) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
             from civlake import pipeline
@@ -72,10 +79,12 @@ def make_ingest_dag(feed_id: str) -> DAG:
 
             if not pipeline.reaches(_through(), "clean"):
                 raise AirflowSkipException("run stops after ingest")
-            return pipeline.clean(load_settings(), feed_id, now=context["logical_date"])
+            return pipeline.clean(
+                load_settings(), feed_id, now=context["logical_date"], spark=spark
+            )
 
-        @task(task_id="expectations", outlets=[silver_asset(feed_id)])
-        def expectations_task(**context) -> dict:
+        @stage_task(task_id="expectations", outlets=[silver_asset(feed_id)])
+        def expectations_task(spark=None, **context) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
             from civlake import pipeline
@@ -83,7 +92,9 @@ def make_ingest_dag(feed_id: str) -> DAG:
 
             if not pipeline.reaches(_through(), "clean"):
                 raise AirflowSkipException("run stops after ingest")
-            result = pipeline.expectations(load_settings(), feed_id, run_id=context["run_id"])
+            result = pipeline.expectations(
+                load_settings(), feed_id, run_id=context["run_id"], spark=spark
+            )
             return {"success": bool(getattr(result, "success", True))}
 
         ingest_task() >> clean_task() >> expectations_task()

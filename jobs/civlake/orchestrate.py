@@ -5,10 +5,17 @@ examples off, low parallelism), then runs the ingest DAGs (divisions first: the 
 validates division codes against it, then hukou: the authority for identity) and the build
 DAG with ``dag.test()``: real Airflow task runs, recorded in the metadata DB, without a
 scheduler process. ``airflow standalone`` on the same AIRFLOW_HOME shows them in the UI.
+
+On the Spark engine (``CIVLAKE_ENGINE=spark``) the DAG files make their stage tasks
+``@task.pyspark`` tasks of the Apache Spark provider (``stage_task``): the provider builds
+the SparkSession from the ``civlake_spark`` connection, which this module provides through
+the environment (``AIRFLOW_CONN_CIVLAKE_SPARK``, master from ``CIVLAKE_SPARK_MASTER``), and
+hands it to the stage. The embedded engine keeps plain ``@task`` tasks, in-process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +27,7 @@ from pathlib import Path
 from civlake.settings import REPO_ROOT, Settings
 
 FIRST_FEEDS = ("divisions", "hukou_population")
+SPARK_CONN_ID = "civlake_spark"
 
 
 class RunFailed(RuntimeError):
@@ -48,7 +56,44 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "CIVLAKE_WAREHOUSE": str(settings.warehouse),
         "CIVLAKE_PUBLISH": str(settings.publish),
         "CIVLAKE_ENGINE": settings.engine,
+        **(spark_env(settings) if settings.engine == "spark" else {}),
     }
+
+
+def spark_env(settings: Settings) -> dict[str, str]:
+    """What ``@task.pyspark`` tasks need: the Spark connection and the workers' Python.
+
+    The connection is JSON (host = the master URL as Spark takes it: ``local[*]``,
+    ``spark://host:7077``, ``yarn``), so the provider's PySparkOperator uses it verbatim.
+    """
+    conn = {"conn_type": "spark", "host": settings.spark_master}
+    return {
+        "CIVLAKE_SPARK_MASTER": settings.spark_master,
+        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": json.dumps(conn),
+        # Python workers run civlake code (mapInArrow): this interpreter, unless a
+        # cluster image says otherwise.
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+    }
+
+
+def stage_task(**kwargs):
+    """The task decorator for a pipeline stage on the engine chosen when the DAG is parsed.
+
+    Spark engine: ``@task.pyspark`` on the ``civlake_spark`` connection with civlake's
+    session configuration (Delta jars and extensions, UTC), so the provider submits the
+    stage to Spark and passes the session as ``spark``; embedded: plain ``@task`` (the
+    stage gets ``spark=None``). This is the only place the DAG files differ per engine.
+    """
+    from airflow.sdk import task
+
+    from civlake.settings import load_settings
+
+    settings = load_settings()
+    if settings.engine != "spark":
+        return task(**kwargs)
+    from civlake.engine.spark import spark_conf
+
+    return task.pyspark(conn_id=SPARK_CONN_ID, config_kwargs=spark_conf(settings), **kwargs)
 
 
 def prepare_airflow(settings: Settings) -> None:
@@ -56,6 +101,10 @@ def prepare_airflow(settings: Settings) -> None:
     env = airflow_env(settings)
     os.environ.update(env)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    if settings.engine == "spark":  # fetch Delta's jars now, not while a DAG file parses
+        from civlake.engine.spark import delta_jars
+
+        delta_jars()
     stamp = settings.airflow_home / ".db-migrated"
     if not stamp.exists():
         airflow = Path(sys.executable).with_name("airflow")
