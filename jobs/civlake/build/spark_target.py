@@ -29,6 +29,10 @@ from civlake.settings import Settings
 
 log = logging.getLogger("civlake.build")
 
+# The schemas the dbt project builds (generate_schema_name uses them verbatim); only
+# catalog entries in these are ever re-pointed or dropped.
+MODEL_SCHEMAS = ("staging", "core", "verify", "mart", "publish")
+
 
 def spark_warehouse(settings: Settings) -> Path:
     """Root of the Spark engine's model tables: ``<home>/spark-warehouse``."""
@@ -78,10 +82,7 @@ def register_tables(spark: Any, settings: Settings) -> None:
     this process) are dropped first: they are external tables, so only the entry goes.
     """
     on_disk = built_tables(settings)
-    schemas = {s for s, _ in on_disk}
-    for db in spark.catalog.listDatabases():
-        if db.name != "default":
-            schemas.add(db.name)
+    schemas = {s for s, _ in on_disk} | set(MODEL_SCHEMAS)
     for schema in sorted(schemas):
         spark.sql(f"create schema if not exists `{schema}`")
         for table in spark.catalog.listTables(schema):
