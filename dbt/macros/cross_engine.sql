@@ -60,10 +60,9 @@
 {% macro years_between(start_date, end_date) -%}{{ return(adapter.dispatch('years_between', 'civlake')(start_date, end_date)) }}{%- endmacro %}
 {% macro default__years_between(start_date, end_date) -%}date_sub('year', {{ start_date }}, {{ end_date }}){%- endmacro %}
 {% macro spark__years_between(start_date, end_date) -%}
-    {#- Same rule as DuckDB: a year is complete once month and day are reached. -#}
-    (year({{ end_date }}) - year({{ start_date }})
-     - case when month({{ end_date }}) * 100 + day({{ end_date }})
-                 < month({{ start_date }}) * 100 + day({{ start_date }}) then 1 else 0 end)
+    {#- months_between counts month-end to month-end as whole months, as DuckDB's
+        date_sub does (born 29 Feb: a year older on 28 Feb of a common year). -#}
+    cast(months_between({{ end_date }}, {{ start_date }}) / 12 as bigint)
 {%- endmacro %}
 
 {#- A struct from alternating names and SQL expressions: struct_of('a', 'x.a', 'b', ...).
