@@ -101,7 +101,7 @@ def _merge(spark, path: Path, source: pa.Table, on: list[str]):
     from delta.tables import DeltaTable
 
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
-    src = spark.createDataFrame(source).alias("s")
+    src = spark_frame(spark, source).alias("s")
     return DeltaTable.forPath(spark, str(path)).alias("t").merge(src, cond)
 
 
