@@ -11,6 +11,7 @@ from civlake.build.runner import (
     run_dbt,
     source_freshness,
 )
+from civlake.build.spark_target import read_spark_models
 
 __all__ = [
     "DbtBuildError",
@@ -18,6 +19,7 @@ __all__ = [
     "dbt_work_dir",
     "generate_docs",
     "read_model",
+    "read_spark_models",
     "run_dbt",
     "source_freshness",
 ]

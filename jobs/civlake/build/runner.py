@@ -133,8 +133,13 @@ def run_dbt(
     select: str | None = None,
     exclude: str | None = None,
     full_refresh: bool = False,
+    resource_types: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``dbt build`` (models, tests, unit tests) of the project, optionally a selection.
+
+    ``resource_types`` narrows the build (``("model", "seed")``: tables only, no tests);
+    the engine parity test uses it because each data test is one more Spark job and the
+    tests read tables the parity check already compares row for row.
 
     Returns ``{"success", "absent_tables", "results": [{name, resource_type, status,
     execution_time, message}]}``; raises DbtBuildError naming every failed model or test.
@@ -149,6 +154,8 @@ def run_dbt(
         args += ["--exclude", exclude]
     if full_refresh:
         args.append("--full-refresh")
+    for kind in resource_types:
+        args += ["--resource-type", kind]
     absent = absent_lake_tables(settings)
     result = _invoke(settings, args, absent)
     if result.exception is not None:

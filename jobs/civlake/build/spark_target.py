@@ -49,12 +49,16 @@ def absent_view_name(lake_table: str) -> str:
 
 
 def built_tables(settings: Settings) -> list[tuple[str, str]]:
-    """(schema, name) of every Delta table under the Spark warehouse, sorted."""
+    """(schema, name) of every Delta table under the Spark warehouse, sorted.
+
+    A table counts once its log holds a commit: a build killed while creating a table
+    leaves an empty ``_delta_log`` that Delta refuses to register.
+    """
     root = spark_warehouse(settings)
     found = [
         (log_dir.parent.parent.name, log_dir.parent.name)
         for log_dir in root.glob("*/*/_delta_log")
-        if log_dir.is_dir()
+        if log_dir.is_dir() and any(log_dir.glob("*.json"))
     ]
     return sorted(found)
 
@@ -112,6 +116,23 @@ def read_spark_model(settings: Settings, schema: str, name: str) -> pa.Table:
 
     spark = get_spark(settings)
     return spark.read.format("delta").load(str(model_path(settings, schema, name))).toArrow()
+
+
+def read_spark_models(
+    settings: Settings, schemas: tuple[str, ...] | list[str]
+) -> dict[str, pa.Table]:
+    """Every Spark-built model table of ``schemas``, by ``schema.name``, read by path.
+
+    The parity check (civlake.engine.parity) compares these with the DuckDB warehouse's
+    tables; reading the Delta tables themselves, not the serving copy, keeps the copy
+    step out of what is compared.
+    """
+    wanted = set(schemas)
+    return {
+        f"{schema}.{name}": read_spark_model(settings, schema, name)
+        for schema, name in built_tables(settings)
+        if schema in wanted
+    }
 
 
 def export_serving_copy(settings: Settings) -> list[str]:
