@@ -103,6 +103,7 @@ run_dag(dag, logical_date=datetime(2026, 11, 2, 8, tzinfo=UTC), conf={{"through"
 """
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_ingest_dag_runs_on_spark_and_spark_writes_the_lake(spark_settings):
     # GIVEN one complete delivery of one feed: two valid rows, one with an unknown level
     rows = [

@@ -88,6 +88,7 @@ def _versions(root: Path) -> dict[str, int]:
     return {name: lake.open_table(p).version() for name, p in _tables(root).items()}
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_spark_lake_equals_embedded_lake(lakes):
     a, b, ingested, cleaned = lakes
     diff = _diff(a, b)
@@ -108,6 +109,7 @@ def test_spark_lake_equals_embedded_lake(lakes):
     assert sum(s.loaded for s in ingested.values()) == len(loaded) == len(cleaned["cleaned"])
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_rerun_on_spark_commits_nothing(lakes, spark, now):
     _, b, _, _ = lakes
     before = _versions(b)
@@ -119,6 +121,7 @@ def test_rerun_on_spark_commits_nothing(lakes, spark, now):
     assert _versions(b) == before
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_spark_repairs_a_crash_between_bronze_and_audit(lakes, spark, now):
     """Delete one delivery's audit row: its bronze, silver and quarantine rows are now what
     a crash before the audit commit leaves behind (rows without their ledger entry). The

@@ -90,6 +90,7 @@ def engines(tmp_path_factory, spark):
     yield a, b, stats_a, stats_b, on_spark
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_splink_scored_on_spark_with_the_embedded_model(engines, spark):
     a, b, stats_a, stats_b, on_spark = engines
     assert _splink_views(spark) == set()  # the linkers' views and caches are gone
@@ -104,6 +105,7 @@ def test_splink_scored_on_spark_with_the_embedded_model(engines, spark):
     assert model_a == model_b
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_same_partition_of_source_records(engines):
     a, b, *_ = engines
     xref_a, xref_b = _core(a, "person_source_xref"), _core(b, "person_source_xref")
@@ -115,6 +117,7 @@ def test_same_partition_of_source_records(engines):
     assert key
 
 
+@pytest.mark.slow  # the per-stage Spark parity suite: scripts/test -m slow (README)
 def test_same_golden_records_and_organizations(engines):
     a, b, *_ = engines
     for name, key in (("persons", ["person_key"]), ("organizations", ["org_key"]),
