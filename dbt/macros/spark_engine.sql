@@ -35,3 +35,36 @@
     location '{{ root }}/{{ model["schema"] }}/{{ model["alias"] }}'
     {%- endif %}
 {%- endmacro %}
+
+{#- Seeds on Spark: dbt-spark drops the old catalog entry and runs `create table ...`, but
+    our tables are external (a fixed location), so the old Delta data stays, the new
+    table adopts it and the insert doubles the rows on every rerun. `create or replace`
+    replaces the data at the location (schema included) when the catalog entry is kept
+    (run_dbt registers every table on disk first), so it is not dropped here. -#}
+{% macro spark__reset_csv_table(model, full_refresh, old_relation, agate_table) %}
+    {{ return(create_csv_table(model, agate_table)) }}
+{% endmacro %}
+
+{% macro spark__create_csv_table(model, agate_table) %}
+  {%- set column_override = model['config'].get('column_types', {}) -%}
+  {%- set quote_seed_column = model['config'].get('quote_columns', None) -%}
+  {% set sql %}
+    create or replace table {{ this.render() }} (
+        {%- for col_name in agate_table.column_names -%}
+            {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
+            {%- set type = column_override.get(col_name, inferred_type) -%}
+            {%- set column_name = (col_name | string) -%}
+            {{ adapter.quote_seed_column(column_name, quote_seed_column) }} {{ type }} {%- if not loop.last -%}, {%- endif -%}
+        {%- endfor -%}
+    )
+    {{ file_format_clause() }}
+    {{ partition_cols(label="partitioned by") }}
+    {{ clustered_cols(label="clustered by") }}
+    {{ location_clause() }}
+    {{ comment_clause() }}
+  {% endset %}
+  {% call statement('_') -%}
+    {{ sql }}
+  {%- endcall %}
+  {{ return(sql) }}
+{% endmacro %}
