@@ -25,7 +25,7 @@ from civlake.settings import load_settings
 from tests.integration import test_dbt_build
 from tests.integration.test_verify_rules import SELECT, build_city
 
-pytestmark = [pytest.mark.integration, pytest.mark.spark]
+pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow]  # scripts/test -m slow
 
 
 def _settings(root, engine: str):
