@@ -13,6 +13,8 @@ time ratio, and whether every output table is identical (``civlake.engine.parity
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -77,6 +79,8 @@ def main() -> None:
 
     from civlake.generate import generate
 
+    # person_key is an HMAC: both homes must use one secret or every key differs.
+    os.environ.setdefault("CIVLAKE_PERSON_KEY_SECRET", secrets.token_hex(32))
     work = Path(tempfile.mkdtemp(prefix="civlake-engines-"))
     landing = work / "landing"
     res: dict = {}
