@@ -12,10 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from civlake.engine.compat import spark_frame
-
-
-def is_delta(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
+from civlake.lake import exists
 
 
 def to_spark_sql(expr: str) -> str:
@@ -27,7 +24,7 @@ def to_spark_sql(expr: str) -> str:
 
 def read_df(spark, path: Path):
     """The Delta table as a Spark DataFrame (None: no table there)."""
-    if not is_delta(path):
+    if not exists(path):
         return None
     return spark.read.format("delta").load(str(path))
 
@@ -55,14 +52,15 @@ def write(spark, path: Path, data, *, mode: str, merge_schema: bool = True) -> N
 
 
 def delete_where(spark, path: Path, predicate: str) -> int:
-    if not is_delta(path):
+    if not exists(path):
         return 0
     from delta.tables import DeltaTable
 
     table = DeltaTable.forPath(spark, str(path))
-    before = table.toDF().where(to_spark_sql(predicate)).count()
+    condition = to_spark_sql(predicate)
+    before = table.toDF().where(condition).count()
     if before:
-        table.delete(to_spark_sql(predicate))
+        table.delete(condition)
     return before
 
 
