@@ -267,3 +267,27 @@ def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
     lake.append(lake.table_path(settings.lake, "ingest_audit"), rows)
     df = audit_frame(settings.lake, "assistance_recipients")
     assert list(df["quarantine_rate"]) == [0.25]
+
+
+@pytest.mark.parametrize("write_order", [("1102", "1101"), ("1101", "1102")])
+def test_examples_follow_lineage_order_not_file_order(settings, write_order):
+    # GIVEN two deliveries written to silver in either order (file order is the writer's
+    # business: delta-rs and delta-spark lay out and list files differently), every row
+    # with a non-canonical enum
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    rows = [{**r, "assistance_type": "最低生活保障"} for r in _good_rows()]
+    for delivery in (f"2026{day}-440106-001" for day in write_order):
+        table = _assistance(rows)
+        at = table.column_names.index("_delivery_id")
+        lake.append(path, table.set_column(at, "_delivery_id", pa.array([delivery] * len(rows))))
+
+    # WHEN the gate runs
+    with pytest.raises(GateFailed) as info:
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="order", at=AT)
+
+    # THEN its examples are the first failing rows in lineage order, whichever engine
+    # wrote the table, so both engines record the same examples
+    failed = next(o for o in info.value.result.critical_failures if o.column == "assistance_type")
+    seen = [(e["_delivery_id"], e["_source_row"]) for e in failed.examples]
+    assert seen == sorted(seen)
+    assert seen[0] == ("20261101-440106-001", 1) and len(seen) == 2 * len(rows)

@@ -61,3 +61,31 @@ def test_missing_rows_and_columns_are_named():
         in compare_tables("t", left, left.append_column("c", pa.array([1, 2])))[0]
     )
     assert compare_tables("t", left, None) == ["t: present on one engine only"]
+
+
+def test_floats_from_two_math_libraries_are_equal_in_their_last_bits_only():
+    # Measured at 1,000,000 persons: Splink on Spark and on DuckDB gave these two
+    # probabilities for one reference (the JVM's log/exp round differently).
+    key = pa.array(["p1", "p2", "p3"])
+    left = pa.table({"k": key, "p": [0.994889571199426, 0.5, None]})
+    last_bits = pa.table({"k": key, "p": [0.9948895711994256, 0.5, None]})
+    assert compare_tables("xref", left, last_bits, key=["k"]) == []
+    # a difference in the 7th digit is a different result, and is reported with its row
+    other = pa.table({"k": key, "p": [0.9948899, 0.5, None]})
+    diff = compare_tables("xref", left, other, key=["k"])
+    assert diff == ["xref row 0: {'p': (0.994889571199426, 0.9948899)}"]
+    # a null on one side only is a difference too
+    missing = pa.table({"k": key, "p": [0.994889571199426, None, None]})
+    assert compare_tables("xref", left, missing, key=["k"]) == ["xref row 1: {'p': (0.5, None)}"]
+
+
+@settings(deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=20), st.data())
+def test_float_tolerance_never_hides_a_real_change(values, draw):
+    i = draw.draw(st.integers(0, len(values) - 1))
+    changed = list(values)
+    changed[i] = values[i] + max(abs(values[i]), 1.0) * 1e-9
+    left = pa.table({"i": list(range(len(values))), "x": values})
+    right = pa.table({"i": list(range(len(values))), "x": changed})
+    diff = compare_tables("t", left, right, key=["i"])
+    assert diff and f"t row {i}:" in diff[0]

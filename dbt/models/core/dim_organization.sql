@@ -39,11 +39,27 @@ registered as (
     qualify row_number() over (partition by uscc order by _period desc, {{ latest_first() }}) = 1
 ),
 
-referenced as (
-    select uscc, mode(name) as org_name
+-- An unregistered organisation is named by the name its feeds use most often; on a
+-- tie, the most recently delivered, then the first in code-point order, so that both
+-- engines (and every rerun) pick the same one (mode() leaves the tie to the engine).
+name_counts as (
+    select uscc, name, count(*) as times_named, max(_produced_at) as last_named_at
     from (select * from donations union all select * from volunteering)
     where uscc not in (select uscc from registered)
-    group by uscc
+    group by uscc, name
+),
+
+referenced as (
+    select uscc, name as org_name
+    from name_counts
+    qualify row_number() over (
+        partition by uscc
+        order by
+            case when name is null then 1 else 0 end,
+            times_named desc,
+            last_named_at desc,
+            name
+    ) = 1
 ),
 
 final as (

@@ -181,10 +181,14 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
         ledger.quarantine_path(root), mine.where(F.col(FLAG)).select(*quarantine_cols),
         rows=n_quarantine,
     )  # fmt: skip
-    # one job cleaned them all: each delivery is charged an equal share of the wall time
-    seconds = (time.perf_counter() - started) / len(done)
+    # One job cleaned them all: each delivery is charged the job's wall time in
+    # proportion to its rows (equal shares for a job of empty deliveries).
+    seconds = time.perf_counter() - started
+    total = n_silver + n_quarantine
     for d in done:
-        d.update(cleaned_at=now, clean_seconds=seconds)
+        rows = d["rows_silver"] + d["rows_quarantined"]
+        share = rows / total if total else 1 / len(done)
+        d.update(cleaned_at=now, clean_seconds=seconds * share)
     ledger.record_cleans(root, done)
     log.info("cleaned %d %s deliveries on Spark: %d silver, %d quarantined in %.2fs",
-             len(done), feed, n_silver, n_quarantine, seconds * len(done))  # fmt: skip
+             len(done), feed, n_silver, n_quarantine, seconds)  # fmt: skip

@@ -59,10 +59,23 @@ def add_ages(df: pd.DataFrame, rules: list[AgeRule]) -> pd.DataFrame:
     return df
 
 
+# GX reports the first failing rows it meets as examples, so a batch's row order is part
+# of the result: the file order of a Delta table depends on the engine that wrote it
+# (delta-rs and delta-spark lay out and list files differently), lineage order does not.
+SILVER_ORDER = ("_delivery_id", "_source_file", "_source_row")
+AUDIT_ORDER = ("feed_id", "delivery_id")
+
+
+def in_lineage_order(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    keys = [(c, "ascending") for c in columns if c in table.column_names]
+    return table.sort_by(keys) if keys and len(table) else table
+
+
 def silver_frame(lake_root: Path, feed_id: str, rules: list[AgeRule]) -> pd.DataFrame | None:
     table = lake.read_arrow(lake.table_path(lake_root, "silver", feed_id))
     if table is None:
         return None
+    table = in_lineage_order(table, SILVER_ORDER)
     # One consolidated block layout before GX: GX copies the frame per metric, and a frame
     # of many single-column blocks is re-consolidated on every copy (~60 % of the run).
     return add_ages(_to_pandas(table), rules).copy()
@@ -79,7 +92,7 @@ def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
             f"ingest_audit at {lake_root / 'ingest_audit'} lacks column(s) {sorted(missing)}; "
             "the quarantine-rate expectation needs the layout of docs/CONVENTIONS.md"
         )
-    df = table.to_pandas()
+    df = in_lineage_order(table, AUDIT_ORDER).to_pandas()
     df = df[(df["feed_id"] == feed_id) & (df["status"] == "loaded")]
     # Rows not yet cleaned (rows_quarantined null) or empty deliveries have no rate.
     df = df[df["rows_quarantined"].notna() & (df["rows_declared"].fillna(0) > 0)]
