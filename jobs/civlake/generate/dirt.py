@@ -102,8 +102,9 @@ def _choices(table: Table, col: str, kind: str, value: str, fmt: str, required: 
         if value[6:8] == "19":
             out.append("id_15digit")
         if col in table.id_break_ok:
+            # only an all-digit ID can be a numeric Excel cell (not one ending in X)
             out += ["id_typo", "id_bad_birthdate", "id_blank"] + (
-                ["id_sci"] if fmt == "xlsx" else []
+                ["id_sci"] if fmt == "xlsx" and value.isdigit() else []
             )
         return out
     if kind == "disability_cert_no":
