@@ -75,3 +75,25 @@ def test_the_spark_lake_was_written_by_spark(runs):
         if line.startswith('{"commitInfo"')
     }
     assert engines and all("Apache-Spark" in e for e in engines), engines
+
+
+def test_the_serving_copy_is_what_the_embedded_warehouse_serves(runs):
+    # Analysts, publish, the catalog API and the verification service read the DuckDB
+    # warehouse whichever engine built it: the Spark build's serving copy must hold the
+    # same tables, with the same column types, as the embedded build.
+    from civlake.engine.parity import CLOCK_COLUMNS, compare_tables, warehouse_tables
+
+    embedded = warehouse_tables(_settings(runs["duckdb"]["home"], "duckdb").warehouse)
+    served = warehouse_tables(_settings(runs["spark"]["home"], "spark").warehouse)
+    assert sorted(served) == sorted(embedded)
+    diffs, types = [], []
+    for name, table in embedded.items():
+        diffs += compare_tables(name, table, served[name], ignore=CLOCK_COLUMNS)
+        theirs = {f.name: f.type for f in served[name].schema}
+        types += [
+            f"{name}.{f.name}: {f.type} vs {theirs.get(f.name)}"
+            for f in table.schema
+            if f.name not in CLOCK_COLUMNS and theirs.get(f.name) != f.type
+        ]
+    assert diffs == [], "serving copy differs:\n" + "\n".join(diffs)
+    assert types == [], "serving copy column types differ:\n" + "\n".join(types)
