@@ -21,11 +21,15 @@ counts as (
         any_value(donations.org_name) as delivered_org_name,
         any_value(donations.project_name) as project_name,
         count(*) as donations,
-        sum(amount) as amount,
-        coalesce(sum(amount) filter (where donor_type = '个人'), 0) as amount_individual,
-        coalesce(sum(amount) filter (where donor_type = '企业'), 0) as amount_enterprise,
-        coalesce(sum(amount) filter (where donor_type = '社会组织'), 0) as amount_organization,
-        coalesce(sum(amount) filter (where is_anonymous), 0) as amount_anonymous,
+        sum(amount)::decimal(18, 2) as amount,
+        coalesce(sum(amount) filter (where donor_type = '个人'), 0)::decimal(18, 2)
+            as amount_individual,
+        coalesce(sum(amount) filter (where donor_type = '企业'), 0)::decimal(18, 2)
+            as amount_enterprise,
+        coalesce(sum(amount) filter (where donor_type = '社会组织'), 0)::decimal(18, 2)
+            as amount_organization,
+        coalesce(sum(amount) filter (where is_anonymous), 0)::decimal(18, 2)
+            as amount_anonymous,
         count(*) filter (where is_receipt_issued) as receipts_issued
     from donations
     group by all

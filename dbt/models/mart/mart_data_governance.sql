@@ -45,7 +45,7 @@ spine as (
             when 'daily' then dayofmonth(last_day(months.month_start))
             -- ISO weeks are assigned to the month of their Thursday.
             when 'weekly' then {{ thursdays_in_month('months.month_start') }}
-        end as deliveries_expected,
+        end::bigint as deliveries_expected,
         feeds.primary_mode
     from units
     inner join months on months.month >= units.first_month
@@ -64,10 +64,11 @@ received as (
         count(*) filter (where audit.status in ('loaded', 'superseded')) as deliveries_received,
         count(*) filter (where audit.status = 'rejected') as deliveries_rejected,
         count(*) filter (where audit.status = 'duplicate') as deliveries_duplicate,
-        coalesce(sum(audit.rows_declared) filter (where audit.status = 'loaded'), 0)
+        coalesce(sum(audit.rows_declared) filter (where audit.status = 'loaded'), 0)::bigint
             as rows_declared,
-        coalesce(sum(audit.rows_silver) filter (where audit.status = 'loaded'), 0) as rows_silver,
-        coalesce(sum(audit.rows_quarantined) filter (where audit.status = 'loaded'), 0)
+        coalesce(sum(audit.rows_silver) filter (where audit.status = 'loaded'), 0)::bigint
+            as rows_silver,
+        coalesce(sum(audit.rows_quarantined) filter (where audit.status = 'loaded'), 0)::bigint
             as rows_quarantined,
         max(audit.ingested_at) as last_ingested_at,
         max({{ seconds_between('audit.produced_at', 'audit.ingested_at') }}) / 3600.0 as max_ingest_lag_hours

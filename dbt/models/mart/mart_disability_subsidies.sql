@@ -38,10 +38,10 @@ paid as (
         -- An unresolved payee still counts once, by its payment.
         count(distinct coalesce(payments.person_key, payments.payment_id))
             filter (where program_code = 'CJHL') as cjhl_recipients,
-        coalesce(sum(amount) filter (where program_code = 'CJHL'), 0) as cjhl_amount,
+        coalesce(sum(amount) filter (where program_code = 'CJHL'), 0)::decimal(18, 2) as cjhl_amount,
         count(distinct coalesce(payments.person_key, payments.payment_id))
             filter (where program_code = 'CJSH') as cjsh_recipients,
-        coalesce(sum(amount) filter (where program_code = 'CJSH'), 0) as cjsh_amount
+        coalesce(sum(amount) filter (where program_code = 'CJSH'), 0)::decimal(18, 2) as cjsh_amount
     from payments
     left join persons on persons.person_key = payments.person_key
     group by all

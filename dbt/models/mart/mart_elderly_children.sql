@@ -44,7 +44,7 @@ recipients as (
         district_code,
         month,
         count(*) as allowance_recipients,
-        sum(monthly_standard) as allowance_amount
+        sum(monthly_standard)::decimal(18, 2) as allowance_amount
     from allowance
     group by all
 ),

@@ -33,7 +33,7 @@ households as (
         assistance_type,
         count(distinct family_no) as households,
         -- 月保障金额 is the household's total, repeated on every member line.
-        sum(household_amount) as amount
+        sum(household_amount)::decimal(18, 2) as amount
     from (
         select division_code, _period, assistance_type, family_no,
             max(monthly_amount) as household_amount

@@ -15,7 +15,7 @@ counts as (
         month,
         coalesce(service_category, '其他') as service_category,
         count(*) as service_records,
-        sum(hours) as hours,
+        sum(hours)::decimal(18, 2) as hours,
         -- 志愿者编号 is the platform's stable volunteer key; it is counted, never shown.
         count(distinct volunteer_no) as active_volunteers,
         count(distinct org_uscc) as organizations
