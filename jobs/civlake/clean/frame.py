@@ -140,14 +140,33 @@ def silver_schema(contract: FeedContract, lineage: pa.Schema) -> pa.Schema:
     return pa.schema(fields + [lineage.field(n) for n in LINEAGE])
 
 
+# Rows canonicalised at a time. Each stage adds columns to its slice, so a 10-million-row
+# hukou snapshot cleaned in one piece needs ~25 GiB; in slices, the stages' columns
+# exist for one slice only.
+SLICE_ROWS = 500_000
+
+
 def clean_delivery(
-    contract: FeedContract, bronze: pa.Table, *, divmap: pa.Table, now: datetime
-) -> Cleaned:
+    contract: FeedContract, bronze: pa.Table, *, divmap: pa.Table, now: datetime,
+    slice_rows: int = SLICE_ROWS,
+) -> Cleaned:  # fmt: skip
     """Canonicalise one delivery's bronze rows; every row lands in exactly one output.
 
     ``divmap`` maps any known 12-digit division code to today's code (``divisions``).
-    Rows without ``_produced_at`` check birth dates against ``now``.
+    Rows without ``_produced_at`` check birth dates against ``now``. Every output value
+    of a row reads only that row, so a delivery is cleaned in slices of ``slice_rows``
+    (the Spark engine relies on the same property: its batches split deliveries).
     """
+    if len(bronze) > slice_rows:
+        starts = range(0, len(bronze), slice_rows)
+        parts = [
+            clean_delivery(contract, bronze.slice(at, slice_rows), divmap=divmap, now=now)
+            for at in starts
+        ]
+        return Cleaned(
+            silver=pa.concat_tables([part.silver for part in parts]),
+            quarantine=pa.concat_tables([part.quarantine for part in parts]),
+        )
     p = plan(contract)
     bronze = _prepare(contract, bronze)
     res = _run_stages(contract, p, bronze, divmap=divmap, today=now.date())
