@@ -100,6 +100,10 @@ def spark_conf(settings: Settings, env: dict[str, str] | None = None) -> dict[st
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"),
         "spark.driver.memory": env.get("CIVLAKE_SPARK_DRIVER_MEMORY", "6g"),
+        # The expectations gate and resolution collect whole tables to the driver (ADR
+        # 0004, measured limits): Spark's 1 GiB default stopped a 3,000,000-person
+        # city's silver hukou (1.1 GiB of Arrow) in the expectations gate.
+        "spark.driver.maxResultSize": env.get("CIVLAKE_SPARK_MAX_RESULT_SIZE", "4g"),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
