@@ -14,6 +14,7 @@ final as (
         person_key,
         match_method,
         match_probability,
+        match_detail,
         id_number
     from xref
 )

@@ -13,6 +13,7 @@ renamed as (
         person_key,
         match_method,
         cast(match_probability as double) as match_probability,
+        match_detail,
         id_number
     from source
 )

@@ -88,7 +88,7 @@ OTHER_SCHEMAS: dict[str, pa.Schema] = {
         [
             ("feed_id", _S), ("_delivery_id", _S), ("_source_file", _S), ("_source_row", _I),
             ("role", _S), ("person_key", _S), ("match_method", _S),
-            ("match_probability", _F), ("id_number", _S),
+            ("match_probability", _F), ("match_detail", _S), ("id_number", _S),
         ]
     ),
     "core/persons": pa.schema(

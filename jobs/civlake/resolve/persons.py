@@ -40,6 +40,9 @@ XREF_SCHEMA = pa.schema(
         ("person_key", pa.string()),
         ("match_method", pa.string()),
         ("match_probability", pa.float64()),
+        # Why a record without a usable ID was (or was not) tied to a person, for review:
+        # "id_one_edit ...", "ambiguous: ..." (None for IDs that match as they are).
+        ("match_detail", pa.string()),
         ("id_number", pa.string()),  # restricted: the ID as silver holds it
         ("resolved_at", pa.timestamp("us", tz="UTC")),
     ]
@@ -56,6 +59,7 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
     refs.loc[known, "person_ref"] = "id:" + refs.loc[known, "id_number"]
     refs["match_method"] = refs["id_status"].map(METHOD_BY_STATUS)
     refs["match_probability"] = known.astype(float).where(known, None)
+    refs["match_detail"] = None
     unresolved = refs[~known]
     if not unresolved.empty:
         entity = linkage.entity_refs(unresolved)
@@ -96,7 +100,10 @@ def resolve_persons(
     refs = (
         assign(refs, settings, config)
         if not refs.empty
-        else refs.assign(person_ref=None, canon_id=None, match_method=None, match_probability=None)
+        else refs.assign(
+            person_ref=None, canon_id=None, match_method=None, match_probability=None,
+            match_detail=None,
+        )
     )
     # The HMAC input is the bare canonical ID, so a key means the same on every machine;
     # new persons hash their collapse key under a prefix that no ID can start with.
