@@ -20,6 +20,9 @@ from civlake.generate.ids import is_valid_id, upgrade_15
 pytestmark = pytest.mark.integration
 CODECS = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030"}
 BREAKING = {"id_typo", "id_bad_birthdate", "id_blank", "id_sci"}
+# civlake.generate.corrupt's kinds: invalid, one edit from the person's ID (checked below).
+CORRUPTED = {"id_date_impossible", "id_date_wrong", "id_digit_typo", "id_check_wrong",
+             "id_transposed", "id_15_date"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +197,16 @@ def _normalise_id(value) -> str:
     return upgrade_15(text) if len(text) == 15 else text
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """One substitution or one swap of adjacent characters (a 15-digit upgrade recomputes
+    the check character, so there only the 17-digit body is compared)."""
+    diff = [i for i in range(min(len(a), len(b))) if a[i] != b[i]]
+    if len(a) != len(b) or not diff:
+        return False
+    i, j = diff[0], diff[-1]
+    return len(diff) == 1 or (len(diff) == 2 and j == i + 1 and (a[i], a[j]) == (b[j], b[i]))
+
+
 def test_records_agree_with_the_files(city):
     """Every record's row, re-read from its file, names the truth's person (ID after
     normalisation), unless its dirt breaks the ID on purpose."""
@@ -223,7 +236,7 @@ def _check_records(city) -> int:
     by_file: dict[tuple, list] = {}
     for r in records:
         by_file.setdefault((r["feed_id"], r["delivery_id"], r["source_file"]), []).append(r)
-    checked = 0
+    checked = corrupted = 0
     for (feed, delivery, name), recs in sorted(by_file.items()):
         manifest = json.loads((out / feed / delivery / "manifest.json").read_text("utf-8"))
         encoding = next(f["encoding"] for f in manifest["files"] if f["name"] == name)
@@ -239,7 +252,14 @@ def _check_records(city) -> int:
                 value = _normalise_id(_cell(row, header, contract, "cert_no"))[:18]
             else:
                 value = _normalise_id(_cell(row, header, contract, role.id))
-            assert value == persons[r["person_uid"]], (
+            true_id = persons[r["person_uid"]]
+            if CORRUPTED & set(r["dirt"]) and value != true_id:  # (or another role's ID)
+                assert not is_valid_id(value) or value[6:14] > "20261231", (feed, r["dirt"], value)
+                legacy = "id_15_date" in r["dirt"]
+                assert _one_edit(value[:17], true_id[:17]) if legacy else _one_edit(value, true_id)
+                corrupted += 1
+                continue
+            assert value == true_id, (
                 feed,
                 delivery,
                 r["source_row"],
@@ -247,7 +267,7 @@ def _check_records(city) -> int:
                 r["dirt"],
             )
             checked += 1
-    return checked
+    return checked + corrupted
 
 
 def _cell(row, header, contract, column):
@@ -255,6 +275,66 @@ def _cell(row, header, contract, column):
         return row.get(column) or ""
     col = contract.column(column)
     return row[header.index(col.header)]
+
+
+def test_corrupted_ids_land_on_the_roles_that_carry_little_else(city):
+    records = _truth(city, "records")
+    hit = {(r["feed_id"], r["role"]) for r in records if CORRUPTED & set(r["dirt"])}
+    assert ("benefit_payments", "payee") in hit and len({feed for feed, _ in hit}) >= 3, hit
+    assert hit <= {("benefit_payments", "payee"), ("volunteer_service", "volunteer"),
+                   ("disability_certs", "person"), ("child_welfare", "guardian"),
+                   ("child_welfare", "child"), ("elderly_allowance", "person")}  # fmt: skip
+    # An invalid ID is kept (SOURCE_FEEDS.md section 2): those rows all reach silver.
+    assert all(r["expected"] == "silver" for r in records if CORRUPTED & set(r["dirt"]))
+
+
+def test_xlsx_error_cells_are_quarantined_amounts(city):
+    """A `#DIV/0!`-style amount cell (t="e" in the sheet XML) is an AMOUNT_INVALID row."""
+    import re
+    import zipfile
+
+    out = city[0]
+    errors = [r for r in _truth(city, "records") if r["reasons"] == ["AMOUNT_INVALID"]
+              and r["source_file"].endswith(".xlsx")]  # fmt: skip
+    rows = {(r["feed_id"], r["delivery_id"], r["source_file"], r["source_row"]) for r in errors}
+    found = {}
+    for feed, delivery, name in {k[:3] for k in rows}:
+        sheet = zipfile.ZipFile(out / feed / delivery / name).read("xl/worksheets/sheet1.xml")
+        cells = re.findall(rb'<c r="[A-Z]+\d+" t="e"><f>[^<]+</f><v>(#[A-Z0-9/!]+[!A])</v>', sheet)
+        # the other AMOUNT_INVALID rows are noise.py's text amounts ("壹仟元")
+        assert len(cells) <= sum(1 for k in rows if k[:3] == (feed, delivery, name))
+        assert set(cells) <= {b"#DIV/0!", b"#VALUE!", b"#N/A", b"#REF!"}
+        found[feed] = found.get(feed, 0) + len(cells)
+    assert found.get("assistance_recipients") and found.get("child_welfare"), found
+
+
+def test_namesakes_are_distinct_persons_with_near_valid_ids(city):
+    persons = {p["person_uid"]: p for p in _truth(city, "persons")}
+    pairs = _truth(city, "namesakes")
+    assert pairs
+    for pair in pairs:
+        a, b = persons[pair["person_uid"]], persons[pair["namesake_uid"]]
+        assert a["person_uid"] != b["person_uid"] and a["id_number"] != b["id_number"]
+        assert is_valid_id(a["id_number"]) and is_valid_id(b["id_number"])
+        assert (a["name"], a["birth_date"]) == (b["name"], b["birth_date"])
+        assert a["id_number"][:14] == b["id_number"][:14]
+        assert sum(x != y for x, y in zip(a["id_number"], b["id_number"], strict=True)) == 2
+
+
+def test_findings_do_not_depend_on_id_corruption(tmp_path, monkeypatch):
+    """The oracle reads the truth persons: corrupted IDs and error cells change files and
+    records, never the expected findings."""
+    import civlake.generate as gen
+
+    with_dirt = _findings(generate(tmp_path / "a" / "landing", persons=400, months=2, seed=9))
+    monkeypatch.setattr(gen, "ID_CORRUPT_SHARE", 0.0)
+    monkeypatch.setattr(gen, "ERROR_CELL_SHARE", 0.0)
+    without = _findings(generate(tmp_path / "b" / "landing", persons=400, months=2, seed=9))
+    assert with_dirt == without and with_dirt
+
+
+def _findings(summary) -> list[dict]:
+    return pq.read_table(Path(summary["truth"]) / "findings.parquet").to_pylist()
 
 
 def test_quarantine_rows_and_dirt_are_recorded(city):

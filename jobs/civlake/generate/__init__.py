@@ -31,6 +31,11 @@ Truth files (`<out>_truth/`):
   the months the person was a recipient (amount: every paid payment to them);
   latest-month rules carry that month as both. Post-death payments are DEATH_PAID only.
 * `near_misses` and `planted`: rule_code, id_number / org_uscc, note.
+* `namesakes`: person_uid, namesake_uid: two persons with the same name, birth date and
+  ID area whose valid IDs differ in one sequence digit (and the check character).
+
+Dirt kinds in `records.dirt` that leave an ID `invalid` (the row still names its person):
+dirt.py's `id_typo`, `id_bad_birthdate` and corrupt.py's `KINDS`.
 """
 
 from __future__ import annotations
@@ -45,15 +50,28 @@ import numpy as np
 
 from civlake.generate import faults, truth
 from civlake.generate.build import build_world
+from civlake.generate.corrupt import corrupt
 from civlake.generate.delivery import FileSpec
 from civlake.generate.dirt import dirty
-from civlake.generate.noise import add_noise, add_noise_rows, noise_targets
+from civlake.generate.noise import (
+    ERROR_CELL_FEEDS,
+    add_error_row,
+    add_noise,
+    add_noise_rows,
+    noise_targets,
+)
 from civlake.generate.oracle import compute_findings
 from civlake.generate.render import render_all
 from civlake.generate.table import Table
 from civlake.generate.writers import CsvStream, write_delivery, write_manifest
 
 __all__ = ["generate"]
+
+# Corrupted (invalid) IDs on a quarter of the dirt rate per corruptible ID column: 0.75%
+# at the default 3% (hand-keyed IDs), against ~0.1% for dirt.py's two fixed typos.
+ID_CORRUPT_SHARE = 0.25
+# Share of loaded XLSX deliveries of ERROR_CELL_FEEDS with one `#DIV/0!`-style amount cell.
+ERROR_CELL_SHARE = 0.3
 
 
 def generate(
@@ -91,6 +109,9 @@ def generate(
     rows_written = 0
     for k, d in enumerate(deliveries):
         rng = np.random.default_rng([seed, 7919, k])
+        # Corrupted IDs and error cells draw from their own stream: the row dirt above
+        # stays what it was before they existed.
+        rng_id = np.random.default_rng([seed, 7927, k])
         rate = dirt_rate if d.expected in ("loaded", "superseded") else 0.0
         if d.chunks is not None:
             # Defect rows go at the end of the last chunk: add_noise_rows(table, start).
@@ -106,9 +127,14 @@ def generate(
         else:
             if d.copy_of is None:
                 for spec in d.files:
+                    corrupt(spec.table, rate * ID_CORRUPT_SHARE, rng_id, spec.fmt)
                     dirty(spec.table, rate, rng, spec.fmt, obsolete)
                 if id(d) in targets and world.noise:
                     counter = add_noise(world, d, people, counter)
+                if _gets_error_cell(world, d, rng_id):
+                    counter = add_error_row(
+                        world, d.feed, d.files[0].table, people, counter, rng_id
+                    )
             write_delivery(out, d)
             rows_written += sum(f.table.n for f in d.files)
             if d.expected == "loaded":
@@ -160,6 +186,13 @@ def _write_chunked(
     return counter, offset
 
 
+def _gets_error_cell(world, d, rng: np.random.Generator) -> bool:
+    """A loaded XLSX delivery of an ERROR_CELL_FEEDS feed, drawn at ERROR_CELL_SHARE."""
+    if d.feed not in ERROR_CELL_FEEDS or d.expected != "loaded" or not world.noise:
+        return False
+    return bool(d.files and d.files[0].fmt == "xlsx" and rng.random() < ERROR_CELL_SHARE)
+
+
 def _number(deliveries: list) -> None:
     """`seq` numbers a unit's deliveries of a feed on one day (a monthly full and a daily
     change file produced the same morning are 001 and 002)."""
@@ -186,3 +219,4 @@ def _write_truth(world, deliveries, findings, truth_dir: Path) -> None:
         truth.cases_table(world, world.near_misses), truth_dir / "near_misses.parquet"
     )
     truth.write_table(truth.cases_table(world, world.planted), truth_dir / "planted.parquet")
+    truth.write_table(truth.namesakes_table(world), truth_dir / "namesakes.parquet")

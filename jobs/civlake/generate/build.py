@@ -12,7 +12,7 @@ from civlake.generate import planted_benefits as pb
 from civlake.generate import planted_civic as pc
 from civlake.generate import planted_payments as pp
 from civlake.generate.divisions import build_divisions
-from civlake.generate.population import build_population
+from civlake.generate.population import add_namesakes, build_population
 from civlake.generate.timeline import Timeline, month_of
 from civlake.generate.world import World
 
@@ -30,6 +30,8 @@ def build_world(persons: int, months: int, seed: int,
     tree = build_divisions(rng, persons)
     pop = build_population(rng, persons, tree)
     say("population", persons)
+    # Namesakes draw from their own stream, so the rest of the city is drawn as before.
+    pairs = add_namesakes(pop, np.random.default_rng([seed, 104729]))
     world = World(tl, tree, pop, rng, np.zeros(persons, bool), np.zeros(persons, bool))
     bg.build_households(world)
     bg.build_certs(world)
@@ -57,6 +59,11 @@ def build_world(persons: int, months: int, seed: int,
     _reroute_late_donations(world)
     _noise(world, n)
     bg.build_payments(world)
+    # A planted case may have re-dated (and so re-IDed) one of a pair: keep the intact ones.
+    ids = pop.id_number.astype("U18")
+    a, b = pairs[:, 0], pairs[:, 1]
+    intact = (pop.name[a] == pop.name[b]) & (ids[a].astype("U14") == ids[b].astype("U14"))
+    world.namesakes = pairs[intact]
     say("payments", len(world.payments))
     return world
 

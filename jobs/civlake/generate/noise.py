@@ -114,6 +114,29 @@ def _base_row(
     raise KeyError(feed)
 
 
+# Spreadsheet error values as Excel caches them, with a formula that yields each.
+ERROR_FORMULAS = {"#DIV/0!": "=1/0", "#VALUE!": '="元"*1', "#N/A": "=NA()", "#REF!": "=#REF!"}
+# XLSX feeds -> their amount column that a district's spreadsheet computes.
+ERROR_CELL_FEEDS = {"assistance_recipients": "monthly_amount", "child_welfare": "monthly_allowance"}
+
+
+def add_error_row(world: World, feed: str, t: Table, people: Iterator[int], start: int,
+                  rng) -> int:  # fmt: skip
+    """Append one row whose amount cell is a spreadsheet formula error (`#DIV/0!`, ...):
+    unreadable, so `AMOUNT_INVALID`. Like the other defect rows it is about a noise
+    carrier, so quarantining it changes no finding. Returns the next free counter."""
+    k = start + 1
+    idx = next(people)
+    row, roles = _base_row(world, feed, idx, next(people), k)
+    col = ERROR_CELL_FEEDS[feed]
+    row[col] = list(ERROR_FORMULAS)[int(rng.integers(0, len(ERROR_FORMULAS)))]
+    i = t.append(row, roles)
+    t.cell[(i, col)] = "error"
+    t.reasons[i] = ["AMOUNT_INVALID"]
+    t.protect.add(i)
+    return k
+
+
 def noise_targets(deliveries: list[Delivery]) -> dict[int, str]:
     """id(delivery) -> feed: the last loaded delivery of each feed (the latest monthly full
     for hukou) receives that feed's defect rows."""

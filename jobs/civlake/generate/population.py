@@ -135,3 +135,49 @@ def build_population(rng: np.random.Generator, n: int, tree: DivisionTree) -> Po
         uid, sex, birth, id_number, name, division, in_hukou, status, status_date,
         ethnicity, household_no, relation, phone, former_name,
     )  # fmt: skip
+
+
+# ~0.2% of persons share name, birth date and ID area with another person whose sequence
+# differs in one digit: both IDs are valid and two edits apart (that digit and the check
+# character), the case that must not be merged on "ID nearly equal, same name and birth".
+NAMESAKE_SHARE = 0.001
+
+
+def add_namesakes(pop: Population, rng: np.random.Generator) -> np.ndarray:
+    """Turn some persons into namesakes of others, in place; returns the (k, 2) pairs
+    (original, namesake). Vectorised: sort-based collision checks, no per-person Python."""
+    n = len(pop)
+    k = min(max(2, int(n * NAMESAKE_SHARE)), n // 4)
+    pick = rng.choice(n, 2 * k, replace=False)
+    a, b = np.sort(pick[:k]), pick[k:]
+    pop.sex[b], pop.birth[b], pop.name[b] = pop.sex[a], pop.birth[a], pop.name[a]
+    pop.ethnicity[b], pop.former_name[b] = pop.ethnicity[a], ""
+    ids = pop.id_number.astype("U18")
+    new = ids[b].copy()
+    todo = np.arange(k)
+    others = np.sort(ids)  # a draw equal to the namesake's own old ID is redrawn too: rare
+    for _ in range(50):
+        if not len(todo):
+            break
+        body = _digits(ids[a[todo]], 18)[:, :17].copy()
+        pos = rng.integers(14, 17, len(todo))
+        rows = np.arange(len(todo))
+        old = body[rows, pos]
+        # Chars 15-16: any other digit. Char 17 (the sex digit): two up or down, same sex.
+        step = np.where(pos < 16, rng.integers(1, 10, len(todo)), np.where(old >= 2, -2, 2))
+        step = np.where((pos == 16) & (old <= 7) & (rng.random(len(todo)) < 0.5), 2, step)
+        body[rows, pos] = np.where(pos < 16, (old + step) % 10, old + step)
+        check = id_check_chars(body)
+        text = np.ascontiguousarray((body + ord("0")).astype(np.uint8)).view("S17").ravel()
+        cand = np.char.add(text.astype("U17"), check)
+        new[todo] = cand
+        at = np.minimum(np.searchsorted(others, cand), len(others) - 1)
+        clash = others[at] == cand
+        _, first = np.unique(new, return_index=True)
+        dup = np.ones(k, bool)
+        dup[first] = False
+        todo = np.union1d(todo[clash], np.flatnonzero(dup))
+    if len(todo):
+        raise RuntimeError("could not draw unique namesake IDs")
+    pop.id_number[b] = new
+    return np.stack([a, b], axis=1)

@@ -204,6 +204,7 @@ def disability_deliveries(world: World) -> list[Delivery]:
             who.append(c.idx)
         t = Table.from_rows("disability_certs", names("disability_certs"), rows, {"person": who})
         t.protect = protect
+        t.id_corrupt_ok = {"cert_no"}  # the ID inside 残疾人证号
         out.append(_monthly("disability_certs", CITY, CITY_UNITS["disability_certs"], m,
                             [FileSpec(f"残疾人证信息_{m.replace('-', '')}.csv", "csv", "GB18030", t)]))  # fmt: skip
     return out
@@ -244,6 +245,7 @@ def child_deliveries(world: World) -> list[Delivery]:
             )
             t.protect = protect
             t.id_break_ok = {"child_id_number"}
+            t.id_corrupt_ok = {"guardian_id_number"}
             title = f"{dname}{_ym(m)}儿童福利对象名册"
             if k % 3 == 0:
                 serial_dates(t)
@@ -270,6 +272,7 @@ def payment_deliveries(world: World) -> list[Delivery]:
             })  # fmt: skip
             who.append(pl.idx)
         t = Table.from_rows("benefit_payments", names("benefit_payments"), rows, {"payee": who})
+        t.id_corrupt_ok = {"id_number"}  # a payee is only a name and an ID
         for i in range(0, t.n, 3):
             t.cell[(i, "amount")] = (
                 "number"  # the payment system sends some amounts as JSON numbers

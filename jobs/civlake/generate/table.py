@@ -21,6 +21,9 @@ class Table:
     cell: dict[tuple[int, str], str] = field(default_factory=dict)  # xlsx/jsonl cell type
     protect: set[int] = field(default_factory=set)  # rows whose values must stay as given
     id_break_ok: set[str] = field(default_factory=set)  # ID columns that may be typo'd/blank
+    # ID columns that may carry an invalid ID (corrupt.py) though never a blank one: roles
+    # whose row has little else, where an invalid ID is still kept (SOURCE_FEEDS.md s. 2).
+    id_corrupt_ok: set[str] = field(default_factory=set)
     touched: set[tuple[int, str]] = field(default_factory=set)  # (row, column) already dirtied
 
     @property

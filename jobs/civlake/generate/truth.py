@@ -176,5 +176,13 @@ def cases_table(world: World, cases: list[tuple[str, int | None, str]]) -> pa.Ta
     ]))  # fmt: skip
 
 
+def namesakes_table(world: World) -> pa.Table:
+    uid, pairs = world.pop.uid, world.namesakes
+    return pa.table({
+        "person_uid": pa.array(uid[pairs[:, 0]].astype(str), pa.string()),
+        "namesake_uid": pa.array(uid[pairs[:, 1]].astype(str), pa.string()),
+    })  # fmt: skip
+
+
 def write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")

@@ -182,6 +182,8 @@ class World:
     # Noise rows (quarantine-level dirt) are added at render time for these persons.
     noise: list[int] = field(default_factory=list)
     near_misses: list[tuple[str, int | None, str]] = field(default_factory=list)
+    # (person, namesake) index pairs: same name, birth date and ID area, IDs two edits apart.
+    namesakes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     planted: list[tuple[str, int | None, str]] = field(default_factory=list)
 
     _age0: np.ndarray | None = None

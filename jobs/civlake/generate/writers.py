@@ -17,6 +17,7 @@ from pathlib import Path
 from civlake.generate.contracts_view import column_kinds, headers, names
 from civlake.generate.delivery import Delivery, FileSpec
 from civlake.generate.dirt import excel_serial
+from civlake.generate.noise import ERROR_FORMULAS
 from civlake.generate.table import Table
 
 _XLSX_CREATED = datetime(2026, 11, 1, 2, 0, 0)
@@ -131,6 +132,8 @@ def _xlsx(spec: FileSpec, path: Path) -> None:
                 ws.write_number(r, c, float(v), sci)
             elif kind == "serial":
                 ws.write_number(r, c, excel_serial(v))
+            elif kind == "error":  # a formula whose cached value is the error (#DIV/0!)
+                ws.write_formula(r, c, ERROR_FORMULAS[v], None, v)
             elif v:
                 ws.write_string(r, c, v)
         r += 1
