@@ -144,13 +144,20 @@ def _linker(
     tf: pd.DataFrame | None = None,
     *,
     db: Backend | None = None,
+    blocking: list | None = None,
 ):
-    """A Linker over ``frames`` on ``db`` (a fresh embedded DuckDB when None)."""
+    """A Linker over ``frames`` on ``db`` (a fresh embedded DuckDB when None); a trained
+    model scores the pairs of ``blocking`` instead of its own when that is given."""
     from splink import Linker
 
     db = db or Backend()
     if isinstance(settings, dict):  # a trained model: its SQL in this backend's dialect
-        settings = model.in_dialect(settings, db.api.sql_dialect.sql_dialect_str)
+        dialect = db.api.sql_dialect.sql_dialect_str
+        settings = model.in_dialect(settings, dialect)
+        if blocking is not None:
+            settings["blocking_rules_to_generate_predictions"] = [
+                rule.get_blocking_rule(dialect).as_dict() for rule in blocking
+            ]
     tables = [db.register(f, f"profiles_{i}") for i, f in enumerate(frames)]
     linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
     if tf is not None and not tf.empty:

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from civlake import lake
-from civlake.resolve import linkage
+from civlake.resolve import id_link, linkage
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
 from civlake.resolve.references import RESOLVABLE, read_references
@@ -47,6 +47,9 @@ XREF_SCHEMA = pa.schema(
         ("resolved_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+SPLINK_DETAIL = (
+    "scored by the trained model on ID, name, birth date, sex, division, phone, source key"
+)
 XREF = "person_source_xref"
 PERSONS = "persons"
 
@@ -71,12 +74,21 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
         training["unique_id"] = range(len(training))
         tf = linkage.name_frequencies(training)
         trained = linkage.load_or_train(training, model_path, config, tf, known=right)
-        matches = linkage.link(left, right, trained, config, tf).set_index("person_ref")
+        # A typo'd ID one keystroke from a known person's first (id_link says when that
+        # decides), then the general model on what is left.
+        by_edit, ambiguous = id_link.link_by_id_edit(left, right, trained, tf)
+        decided = set(by_edit["person_ref"]) | set(ambiguous["person_ref"])
+        scored = linkage.link(left[~left["person_ref"].isin(decided)], right, trained, config, tf)
+        scored = scored.assign(match_detail=SPLINK_DETAIL)
+        matches = pd.concat([by_edit, scored], ignore_index=True).set_index("person_ref")
         hit = refs["person_ref"].isin(matches.index) & ~known
         refs.loc[hit, "match_method"] = "probabilistic"
-        refs.loc[hit, "match_probability"] = refs.loc[hit, "person_ref"].map(
-            matches["match_probability"]
-        )
+        for column in ("match_probability", "match_detail"):
+            refs.loc[hit, column] = refs.loc[hit, "person_ref"].map(matches[column])
+        open_ = ambiguous.set_index("person_ref")
+        unsure = refs["person_ref"].isin(open_.index) & ~known
+        for column in ("match_probability", "match_detail"):
+            refs.loc[unsure, column] = refs.loc[unsure, "person_ref"].map(open_[column])
         refs.loc[hit, "person_ref"] = refs.loc[hit, "person_ref"].map(matches["match"])
         new = ~known & ~hit
         refs.loc[new, "match_method"] = "new_person"
@@ -101,7 +113,10 @@ def resolve_persons(
         assign(refs, settings, config)
         if not refs.empty
         else refs.assign(
-            person_ref=None, canon_id=None, match_method=None, match_probability=None,
+            person_ref=None,
+            canon_id=None,
+            match_method=None,
+            match_probability=None,
             match_detail=None,
         )
     )
