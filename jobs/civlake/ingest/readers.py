@@ -324,11 +324,56 @@ def _cell_to_str(value) -> str | None:
     return None if text.strip() == "" else text
 
 
+# A cell attribute t="e": the cell holds a spreadsheet error value (a failed formula).
+_ERROR_TYPE = re.compile(rb"""\st\s*=\s*["']e["']""")
+_ERROR_CELL = re.compile(rb"""(<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\st\s*=\s*)(["'])e\2""")
+_SHEET_XML = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
+
+
+def _has_error_cells(archive, name: str) -> bool:
+    """Streams one sheet's XML looking for t="e" (no sheet is held in memory for this)."""
+    tail = b""
+    with archive.open(name) as fh:
+        while chunk := fh.read(4 << 20):
+            if _ERROR_TYPE.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
+
+
+def _error_cells_as_text(path: Path) -> Path | io.BytesIO:
+    """The workbook with its error cells retyped as formula text (t="e" -> t="str").
+
+    python-calamine 0.9 reads an error cell (#DIV/0!, #N/A, #VALUE!, #REF!, #NAME?, #NUM!,
+    #NULL!) as "" - a blank - and rejects the whole workbook on error codes it does not
+    know (#SPILL!, #CALC!, #GETTING_DATA). Typed as text, calamine reads the cached error
+    text itself, so bronze keeps it as delivered. Workbooks without error cells (the
+    usual case) are read from ``path`` untouched."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        sheets = [n for n in archive.namelist() if _SHEET_XML.match(n)]
+        dirty = {n for n in sheets if _has_error_cells(archive, n)}
+        if not dirty:
+            return path
+        out = io.BytesIO()
+        # stored, not deflated: this copy lives for one read and compressing it is slow
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
+            for info in archive.infolist():
+                data = archive.read(info)
+                if info.filename in dirty:
+                    data = _ERROR_CELL.sub(rb"\1\2str\2", data)
+                copy.writestr(info.filename, data)
+    out.seek(0)
+    return out
+
+
 def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.RecordBatch]:
     from python_calamine import CalamineWorkbook
 
     try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        source = _error_cells_as_text(path)
+        sheet = CalamineWorkbook.from_object(source).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
         merged = sheet.merged_cell_ranges or []
     except Exception as exc:  # calamine raises its own error types for corrupt files
