@@ -159,6 +159,16 @@ def _one(expr: str, values: Values) -> pa.Array:
     return _run({"v": expr}, values)["v"].combine_chunks()
 
 
+def text(values: Values) -> pa.Array:
+    """Free text with its ends trimmed; NULL for blank and spreadsheet error values."""
+    return _one("cl_trim(s)", values)
+
+
+def spreadsheet_error(values: Values) -> pa.Array:
+    """The spreadsheet error value (``#N/A``, ``#DIV/0!``, ...) a value holds, else NULL."""
+    return _one("cl_xlerr(s)", values)
+
+
 def date_(values: Values) -> pa.Array:
     """date32; NULL for blank and for unreadable/impossible dates (see ``is_present``)."""
     return _one("cl_date(s)", values)

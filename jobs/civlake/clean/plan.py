@@ -40,10 +40,16 @@ class Plan:
         self.outputs.append((name, sql, typ or pa.string()))
 
     def bad(self, reason: str, cond: str, label: str, what: str, raw: str | None) -> None:
-        """Register a check; its detail names the field and, if given, the bad value."""
+        """Register a check; its detail names the field and, if given, the bad value (a
+        spreadsheet error value by name: its JSON alone reads like any other typo)."""
         detail = lit(f"{label}: {what}")
         if raw is not None:
-            detail += f" || coalesce(' (delivered ' || to_json({raw}) || ')', '')"
+            value = (
+                f"CASE WHEN cl_xlerr({raw}) IS NOT NULL"
+                f" THEN 'spreadsheet error value ' || cl_xlerr({raw})"
+                f" ELSE 'delivered ' || to_json({raw}) END"
+            )
+            detail += f" || coalesce(' (' || {value} || ')', '')"
         self.checks.append((reason, cond, detail))
 
 
@@ -73,6 +79,8 @@ def _column(p: Plan, c: Column) -> None:
         p.out(c.name, o, typ)
         if reason:
             p.bad(reason, f"{present} AND {o} IS NULL", label, what, raw)
+        else:  # text: NULL when blank or a spreadsheet error value, which are both missing
+            missing = f"{o} IS NULL"
     elif c.kind == "enum":
         p.add(0, **{o: f"cl_enum_{c.enum}({raw})"})
         p.out(c.name, o)
@@ -123,8 +131,11 @@ def _column(p: Plan, c: Column) -> None:
 
 
 def _cert(p: Plan, c: Column, raw: str, o: str) -> None:
-    """残疾人证号 = 18-char ID (or legacy 15) + category digit + grade digit."""
-    p.add(0, **{o: f"nullif(upper(cl_nows({raw})), '')"})
+    """残疾人证号 = 18-char ID (or legacy 15) + category digit + grade digit.
+
+    Cleaned like an ID (width, spaces, hyphens, text-marker apostrophes) before the ID is
+    cut out of it: cut first, a leading ' took an ID digit. An error value is no number."""
+    p.add(0, **{o: f"CASE WHEN cl_xlerr({raw}) IS NULL THEN nullif(cl_id_clean({raw}), '') END"})
     idsrc, ido = f"{o}__idsrc", f"o_{c.derives_id}"
     p.add(
         1,
@@ -144,8 +155,9 @@ def _cert(p: Plan, c: Column, raw: str, o: str) -> None:
     )
     if c.required:
         p.bad(
-            "REQUIRED_MISSING", f"{o} IS NULL", f"{c.name}（{c.header}）", "required but blank", raw
-        )
+            "REQUIRED_MISSING", f"{o} IS NULL", f"{c.name}（{c.header}）",
+            "required but blank or unusable", raw,
+        )  # fmt: skip
 
 
 def _roles(p: Plan, contract: FeedContract) -> None:

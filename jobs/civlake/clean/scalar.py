@@ -12,10 +12,19 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
-from civlake.clean.sql_macros import ID_CHECK, ID_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
+from civlake.clean.sql_macros import (
+    ID_CHECK,
+    ID_WEIGHTS,
+    SPREADSHEET_ERRORS,
+    USCC_ALPHABET,
+    USCC_WEIGHTS,
+)
 
 _FW = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
 _WS = re.compile(r"[\s\u00a0\u3000]+")
+_RE2_WS = re.compile(r"[\t\n\f\r \u00a0\u3000]+")  # what the macros' \s matches (RE2)
+# Spaces, hyphens and text markers (' ‘ ’ `) as cl_id_clean removes them
+_ID_DIRT = re.compile(r"([\t\n\f\r \u00a0\u3000]|[-\u2010-\u2015\u2212'\u2018\u2019`])+")
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
@@ -23,8 +32,20 @@ def blank(s: str | None) -> bool:
     return s is None or _WS.sub("", s) == ""
 
 
+def spreadsheet_error(s: str | None) -> str | None:
+    """The spreadsheet error value ``s`` holds (``#N/A``), else None."""
+    if s is None:
+        return None
+    t = _RE2_WS.sub(" ", s.translate(_FW)).strip(" ").upper()
+    return t if t in SPREADSHEET_ERRORS else None
+
+
 def citizen_id(s: str | None, produced: date) -> tuple[str | None, str]:
-    if blank(s) or re.fullmatch(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+", _WS.sub("", s.translate(_FW))):
+    if (
+        blank(s)
+        or re.fullmatch(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+", _WS.sub("", s.translate(_FW)))
+        or spreadsheet_error(s)
+    ):
         return None, "missing"
     c = re.sub(
         r"([\s\u00a0\u3000]|[-\u2010-\u2015\u2212'\u2018\u2019`])+", "", s.translate(_FW)
@@ -49,6 +70,22 @@ def citizen_id(s: str | None, produced: date) -> tuple[str | None, str]:
     return c, "upgraded_15" if upgraded else ("valid" if c == s else "normalized")
 
 
+def disability_cert(s: str | None, produced: date) -> tuple[str | None, str | None, str]:
+    """(cleaned 残疾人证号, the citizen ID it starts with, that ID's status)."""
+    cert = None if spreadsheet_error(s) else _ID_DIRT.sub("", (s or "").translate(_FW)).upper()
+    if not cert:
+        return None, None, "missing"
+    value, status = citizen_id(cert[:15] if len(cert) == 17 else cert[:18], produced)
+    return cert, value, "normalized" if status == "valid" and cert != s else status
+
+
+def text(s: str | None) -> str | None:
+    """Free text: the ends trimmed; blank and spreadsheet error values are None."""
+    if s is None or spreadsheet_error(s):
+        return None
+    return re.sub(r"\A[\t\n\f\r \u00a0\u3000]+|[\t\n\f\r \u00a0\u3000]+\Z", "", s) or None
+
+
 def uscc(s: str | None) -> tuple[str | None, str]:
     c = re.sub(r"([\s\u00a0\u3000]|-)+", "", (s or "").translate(_FW)).upper()
     if not c:
@@ -68,7 +105,7 @@ def _t2s():
 
 
 def name(s: str | None) -> tuple[str | None, str | None]:
-    if s is None:
+    if s is None or spreadsheet_error(s):
         return None, None
     t = s.translate(_FW)
     m = re.search(r"((\s*\([^()]*\))+)\s*$", t)
@@ -132,7 +169,7 @@ def sex(s: str | None) -> str | None:
 
 
 def phone(s: str | None) -> str | None:
-    if blank(s):
+    if blank(s) or spreadsheet_error(s):
         return None
     t = re.sub(r"([\s\u00a0\u3000]|[-()\u2010-\u2015])+", "", s.translate(_FW))
     if re.fullmatch(r"(\+?86|0086)[1-9][0-9]{8,10}", t):

@@ -26,6 +26,14 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # Spaces: ASCII whitespace, NBSP, full-width space (already folded by cl_fw, kept for
 # callers that skip it).
 _WS = r"[\s\x{00a0}\x{3000}]"
+# What a spreadsheet cell holds when its formula failed, and what an export of it writes
+# as text: the seven of ECMA-376 and the later Excel ones. Such a value was delivered but
+# says nothing about its field: never a blank, never a value (see plan.py).
+SPREADSHEET_ERRORS = (
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+    "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+    "#EXTERNAL!", "#PYTHON!",
+)  # fmt: skip
 
 
 def lit(text: str) -> str:
@@ -64,8 +72,15 @@ MACROS: list[str] = [
     # One regex search that stops at the first visible character: cheaper than
     # cl_blank(s) IS NOT NULL, and the gate asks it of every cell.
     "cl_present(s) AS coalesce(regexp_matches(s, '[^\\s\\x{00a0}\\x{3000}]'), false)",
-    # Free text keeps its characters; only the ends are trimmed.
-    f"cl_trim(s) AS nullif(regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g'), '')",
+    # The error value a cell holds (upper case, as Excel shows it), NULL for any other
+    # value. contains() first: almost no value has a '#', and it is ~10x cheaper than
+    # the fold and the list lookup.
+    "cl_xlerr(s) AS CASE WHEN (contains(s, '#') OR contains(s, '\uff03'))"
+    f" AND upper(cl_blank(s)) IN ({', '.join(lit(e) for e in SPREADSHEET_ERRORS)})"
+    " THEN upper(cl_blank(s)) END",
+    # Free text keeps its characters; only the ends are trimmed. An error value is no text.
+    f"cl_trim(s) AS CASE WHEN cl_xlerr(s) IS NULL"
+    f" THEN nullif(regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g'), '') END",
     # --- citizen ID (GB 11643) ------------------------------------------------------
     # Excel shows 18-digit numeric cells as 4.40106199001011e+17: digits are lost.
     r"cl_id_sci(s) AS coalesce(regexp_matches(cl_nows(s), '^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$'), false)",
@@ -76,7 +91,7 @@ MACROS: list[str] = [
     # Staged on purpose: DuckDB inlines macros, so a one-piece status macro expanded the
     # 17-term checksum hundreds of times and took ~0.9 s just to bind. ``id_layers``
     # feeds each stage the previous stage's column instead.
-    "cl_id_miss(s) AS cl_blank(s) IS NULL OR cl_id_sci(s)",
+    "cl_id_miss(s) AS cl_blank(s) IS NULL OR cl_id_sci(s) OR cl_xlerr(s) IS NOT NULL",
     "cl_id_base(c, miss) AS CASE WHEN miss THEN NULL"
     " WHEN regexp_matches(c, '^[0-9]{15}$') THEN substr(c, 1, 6) || '19' || substr(c, 7, 9)"
     " ELSE nullif(c, '') END",
@@ -99,10 +114,11 @@ MACROS: list[str] = [
     " WHEN cl_uscc_value(s) = s THEN 'valid' ELSE 'normalized' END",
     # --- names: remark in trailing brackets, spaces, middle dots (OpenCC is Python) ---
     # Several trailing remarks (李娜（已故）（重复）) all go to the note, joined by '；'.
-    r"cl_name_note(s) AS nullif(trim(regexp_replace(regexp_replace(regexp_extract(cl_fw(s),"
-    r" '((\s*[(][^()]*[)])+)\s*$', 1), '\s*[(]\s*([^()]*?)\s*[)]', '\1；', 'g'), '；$', '')), '')",
-    r"cl_name_value(s) AS nullif(regexp_replace(regexp_replace(regexp_replace(cl_fw(s),"
-    r" '(\s*[(][^()]*[)])+\s*$', ''), '" + _WS + r"+', '', 'g'), '[.•・‧∙⋅·]+', '·', 'g'), '')",
+    r"cl_name_note(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN nullif(trim(regexp_replace(regexp_replace(regexp_extract(cl_fw(s),"
+    r" '((\s*[(][^()]*[)])+)\s*$', 1), '\s*[(]\s*([^()]*?)\s*[)]', '\1；', 'g'), '；$', '')), '') END",
+    r"cl_name_value(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN"
+    r" nullif(regexp_replace(regexp_replace(regexp_replace(cl_fw(s),"
+    r" '(\s*[(][^()]*[)])+\s*$', ''), '" + _WS + r"+', '', 'g'), '[.•・‧∙⋅·]+', '·', 'g'), '') END",
     # --- dates ----------------------------------------------------------------------
     # Excel serial day 0 is 1899-12-30 (Lotus leap-year bug); 5 digits = 1927..2173.
     # A date-time cell's serial carries the time as a fraction (43832.5 = noon): its day.
@@ -157,7 +173,7 @@ MACROS: list[str] = [
     r" THEN (CASE WHEN regexp_matches(regexp_replace(t, '^(\+?86|0086)', ''), '^1[0-9]{10}$')"
     r" THEN regexp_replace(t, '^(\+?86|0086)', '') ELSE '0' || regexp_replace(t, '^(\+?86|0086)', '') END)"
     r" ELSE t END",
-    r"cl_phone(s) AS CASE WHEN cl_nows(s) = '' OR s IS NULL THEN NULL"
+    r"cl_phone(s) AS CASE WHEN cl_nows(s) = '' OR s IS NULL OR cl_xlerr(s) IS NOT NULL THEN NULL"
     r" WHEN regexp_matches(cl_phone_local(cl_phone_text(s)), '^1[3-9][0-9]{9}$') THEN cl_phone_local(cl_phone_text(s))"
     r" WHEN regexp_matches(cl_phone_local(cl_phone_text(s)), '^(010|02[0-9])[0-9]{7,8}$')"
     r" THEN regexp_replace(cl_phone_local(cl_phone_text(s)), '^(010|02[0-9])', '\1-')"
