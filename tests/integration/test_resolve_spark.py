@@ -94,8 +94,9 @@ def engines(tmp_path_factory, spark):
 def test_splink_scored_on_spark_with_the_embedded_model(engines, spark):
     a, b, stats_a, stats_b, on_spark = engines
     assert _splink_views(spark) == set()  # the linkers' views and caches are gone
-    # link() and cluster_unmatched() each made a Spark linker; training stayed embedded.
-    assert on_spark.count(True) == 2 and on_spark.count(False) == 3
+    # The one-keystroke ID pairs (id_link), link() and cluster_unmatched() each made a
+    # Spark linker; training stayed embedded.
+    assert on_spark.count(True) == 3 and on_spark.count(False) == 3
     methods = stats_b[0]["match_methods"]
     assert methods.get("probabilistic", 0) > 5 and methods.get("new_person", 0) >= 2
     assert stats_a[0]["match_methods"] == methods

@@ -80,7 +80,10 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
         decided = set(by_edit["person_ref"]) | set(ambiguous["person_ref"])
         scored = linkage.link(left[~left["person_ref"].isin(decided)], right, trained, config, tf)
         scored = scored.assign(match_detail=SPLINK_DETAIL)
-        matches = pd.concat([by_edit, scored], ignore_index=True).set_index("person_ref")
+        found = [f for f in (by_edit, scored) if len(f)]
+        matches = (pd.concat(found, ignore_index=True) if found else by_edit).set_index(
+            "person_ref"
+        )
         hit = refs["person_ref"].isin(matches.index) & ~known
         refs.loc[hit, "match_method"] = "probabilistic"
         for column in ("match_probability", "match_detail"):
