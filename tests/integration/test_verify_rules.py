@@ -32,6 +32,12 @@ SELECT = "+findings +mart_verification"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
+# (match_method, match_probability, match_detail) of an xref row
+Match = tuple[str, float | None, str | None]
+EXACT: Match = ("id_exact", 1.0, None)
+NORMALIZED: Match = ("id_normalized", 1.0, None)
+PROBABLE: Match = ("probabilistic", 0.9981, "身份证号与已知号码仅差一位；姓名一致")
+
 
 def citizen_id(birth: date, seq: int, *, male: bool, area: str = "440106") -> str:
     """A valid GB 11643 number: sex digit odd for men, even for women."""
@@ -110,7 +116,9 @@ class City:
         roles: dict[str, str | None],
         produced_at: str | None = None,
         mode: str = "full",
+        match: dict[str, Match] | None = None,
     ) -> None:
+        """One silver row and its xref rows; ``match`` ties a role other than by exact ID."""
         self._rows[(feed, delivery)] += 1
         source_row = self._rows[(feed, delivery)]
         file = f"{delivery}.dat"
@@ -130,6 +138,7 @@ class City:
         for role, key in roles.items():
             if key is None:
                 continue
+            method, probability, detail = (match or {}).get(role, EXACT)
             self.tables["core/person_source_xref"].append(
                 {
                     "feed_id": feed,
@@ -138,8 +147,10 @@ class City:
                     "_source_row": source_row,
                     "role": role,
                     "person_key": key,
-                    "match_method": "id_exact",
-                    "match_probability": 1.0,
+                    "match_method": method,
+                    "match_probability": probability,
+                    "match_detail": detail,
+                    "id_number": values.get("id_number"),
                 }
             )
 
@@ -153,6 +164,8 @@ class City:
         status: str = "success",
         *,
         delivery: str | None = None,
+        match: Match | None = None,
+        id_number: str | None = None,
     ) -> None:
         delivery = delivery or f"{month.replace('-', '')}28-440100-001"
         self.row(
@@ -167,9 +180,12 @@ class City:
                 "amount": Decimal(amount),
                 "status": status,
                 "payer_division": "440106000000",
+                "id_number": id_number,
+                "id_number_status": "invalid" if id_number else None,
             },
             roles={"payee": key},
             mode="incremental",
+            match={"payee": match} if match else None,
         )
 
     def assistance(
@@ -185,6 +201,7 @@ class City:
         status: str = "在保",
         produced_at: str | None = None,
         seq: int = 1,
+        match: Match | None = None,
     ) -> None:
         delivery = f"{month.replace('-', '')}01-{district}-{seq:03d}"
         self.row(
@@ -204,10 +221,19 @@ class City:
             },
             roles={"member": member, "head": head},
             produced_at=produced_at,
+            match={"member": match} if match else None,
         )
 
     def elderly(
-        self, key: str, month: str, tier: str, standard: str, status: str = "正常", **values
+        self,
+        key: str,
+        month: str,
+        tier: str,
+        standard: str,
+        status: str = "正常",
+        *,
+        match: Match | None = None,
+        **values,
     ) -> None:
         self.row(
             "elderly_allowance",
@@ -222,6 +248,7 @@ class City:
                 **values,
             },
             roles={"person": key},
+            match={"person": match} if match else None,
         )
 
     def disability(
@@ -232,6 +259,7 @@ class City:
         *,
         status: str = "有效",
         valid_until: date | None = None,
+        match: Match | None = None,
         **values,
     ) -> None:
         self.row(
@@ -248,6 +276,7 @@ class City:
                 **values,
             },
             roles={"person": key},
+            match={"person": match} if match else None,
         )
 
     def child(
@@ -258,6 +287,8 @@ class City:
         category: str,
         placement: str,
         status: str = "在册",
+        *,
+        guardian_match: Match | None = None,
     ) -> None:
         self.row(
             "child_welfare",
@@ -271,9 +302,19 @@ class City:
                 "division_code": "440106001001",
             },
             roles={"child": key, "guardian": guardian},
+            match={"guardian": guardian_match} if guardian_match else None,
         )
 
-    def marriage(self, male: str, female: str, cert_no: str, kind: str, on: date) -> None:
+    def marriage(
+        self,
+        male: str,
+        female: str,
+        cert_no: str,
+        kind: str,
+        on: date,
+        *,
+        male_match: Match | None = None,
+    ) -> None:
         self.row(
             "marriage_registrations",
             f"{on:%Y%m%d}-440106-001",
@@ -288,6 +329,7 @@ class City:
             },
             roles={"male": male, "female": female},
             mode="incremental",
+            match={"male": male_match} if male_match else None,
         )
 
     # -- write --------------------------------------------------------------------
@@ -311,8 +353,13 @@ def build_city() -> City:
     for m in (M1, M2, M3):
         c.disability("P_DEAD", m, "一级")
         c.disability("P_DEAD_OK", m, "一级")
-        c.payment("P_DEAD", f"PD-{m}", m, "CJHL", "300")
+        if m != M3:
+            c.payment("P_DEAD", f"PD-{m}", m, "CJHL", "300")
         c.payment("P_DEAD_OK", f"PO-{m}", m, "CJHL", "300")
+    # ... the payment after death carries an ID one digit off: tied by the model
+    c.payment(
+        "P_DEAD", f"PD-{M3}", M3, "CJHL", "300", match=PROBABLE, id_number="44010619600101123"
+    )
     # returned payment after death is not money at risk; a resent payment_id whose
     # latest line is "returned" supersedes its earlier "success" line.
     p("P_RET", "赵退", date(1960, 3, 1), death_date=date(2026, 8, 20))
@@ -342,7 +389,7 @@ def build_city() -> City:
     p("P_GLYOUNG", "冯七十八", date(1948, 1, 1))
     c.elderly("P_GLYOUNG", M3, "80-89岁", "100")
     for m in (M1, M2, M3):
-        c.elderly("P_GLT", m, "80-89岁", "100")
+        c.elderly("P_GLT", m, "80-89岁", "100", match=NORMALIZED if m == M2 else None)
         c.elderly("P_GL90", m, *(("80-89岁", "100") if m == M1 else ("90-99岁", "300")))
 
     # CJHL_UNCLAIMED: 二级, nothing paid in the latest month; near misses: paid, expired
@@ -351,7 +398,7 @@ def build_city() -> City:
     p("P_CJHL_PAID", "陈已发", date(1970, 1, 2))
     p("P_CJHL_EXP", "褚过期", date(1970, 1, 3))
     p("P_CJHL3", "卫三级", date(1970, 1, 4))
-    c.disability("P_CJHL", M3, "二级")
+    c.disability("P_CJHL", M3, "二级", match=("id_upgraded", 1.0, None))
     c.disability("P_CJHL_PAID", M3, "一级")
     c.payment("P_CJHL_PAID", "CH-1", M3, "CJHL", "300")
     c.disability("P_CJHL_EXP", M3, "一级", valid_until=date(2026, 9, 30))
@@ -370,7 +417,14 @@ def build_city() -> City:
     c.disability("P_CJSH", M3, "三级")
     c.disability("P_CJSH_EDGE", M3, "三级")
     c.payment("P_HEAD1", "DB-1", M3, "DB", "1500")  # exact: no finding
-    c.payment("P_HEAD2", "DBBY-1", M3, "DBBY", "1000")  # PAY_AMOUNT_WRONG +200
+    c.payment(
+        "P_HEAD2",
+        "DBBY-1",
+        M3,
+        "DBBY",
+        "1000",
+        match=("probabilistic", 0.9312, "姓名一致；出生日期一致"),
+    )  # PAY_AMOUNT_WRONG +200
 
     # DUP_ASSIST: 低保 in 天河 and 特困 in 越秀 in September and October; near miss: moved
     # household between months. Superseded delivery: 荔湾's first October delivery lists
@@ -380,7 +434,7 @@ def build_city() -> City:
     p("P_SUP", "尤更正", date(1980, 1, 3))
     for m in (M2, M3):
         c.assistance("P_DUP", "P_DUP", "F3", m, "低保", "900")
-        c.assistance("P_DUP", "P_DUP", "F4", m, "特困", "1200", district="440104")
+        c.assistance("P_DUP", "P_DUP", "F4", m, "特困", "1200", district="440104", match=NORMALIZED)
     c.assistance("P_MOVE", "P_MOVE", "F5", M1, "低保", "900")
     c.assistance("P_MOVE", "P_MOVE", "F6", M2, "低保", "900", district="440104")
     early, late = "2026-10-01T02:00:00+08:00", "2026-10-03T02:00:00+08:00"
@@ -406,13 +460,14 @@ def build_city() -> City:
         name="许鸣",
         birth_date=date(1950, 1, 2),
         sex="9",
+        match=("probabilistic", 0.9123, "无有效身份证号；姓名相差一字；出生日期相差一天"),
     )
     c.disability("P_IDM", M3, "四级", name="许明", sex="2")
 
     # NOT_IN_HUKOU: paid recipient without any hukou record; near miss: a volunteer only.
     p("P_NOHK", "何外地", date(1975, 1, 1), hukou=False)
     c.disability("P_NOHK", M3, "一级")
-    c.payment("P_NOHK", "NH-1", M3, "CJHL", "300")
+    c.payment("P_NOHK", "NH-1", M3, "CJHL", "300", match=("new_person", None, None))
     p("P_NOHK2", "吕志愿", date(1975, 1, 2), hukou=False)
     c.row(
         "volunteer_service",
@@ -430,7 +485,14 @@ def build_city() -> City:
     p("P_G1", "张监护", date(1970, 5, 1), death_date=date(2026, 8, 10))
     p("P_CH2", "孔事实", date(2016, 1, 1))
     p("P_G2", "曹监护", date(1970, 6, 1), death_date=date(2026, 10, 3))
-    c.child("P_CH1", "P_G1", M3, "孤儿", "社会散居")
+    c.child(
+        "P_CH1",
+        "P_G1",
+        M3,
+        "孤儿",
+        "社会散居",
+        guardian_match=("probabilistic", 0.9876, "监护人身份证号缺失；姓名、出生日期一致"),
+    )
     c.child("P_CH2", "P_G2", M3, "事实无人抚养儿童", "机构养育")
     c.payment("P_CH1", "GE-1", M3, "GE", "1900")
     c.payment("P_CH2", "SW-1", M3, "SW", "1900")
@@ -451,7 +513,7 @@ def build_city() -> City:
     p("P_F5", "谢五", date(1981, 1, 1), male=False, death_date=date(2019, 3, 1))
     c.marriage("P_M1", "P_F1", "J2020-001", "结婚登记", date(2020, 1, 6))
     c.marriage("P_M1", "P_F1", "BJ2022-001", "补领结婚证", date(2022, 3, 1))
-    c.marriage("P_M1", "P_F2", "J2026-001", "结婚登记", date(2026, 9, 1))
+    c.marriage("P_M1", "P_F2", "J2026-001", "结婚登记", date(2026, 9, 1), male_match=NORMALIZED)
     c.marriage("P_M2", "P_F3", "J2015-001", "结婚登记", date(2015, 5, 1))
     c.marriage("P_M2", "P_F3", "L2018-001", "离婚登记", date(2018, 5, 1))
     c.marriage("P_M2", "P_F4", "J2026-002", "结婚登记", date(2026, 9, 2))
@@ -659,6 +721,93 @@ def test_org_inactive_donation(findings):
         for f in findings["ORG_INACTIVE_DONATION"]
     }
     assert got == {("ORG-A", M2): 80, ("ORG-A", M3): 20, ("ORG-B", M2): 100}
+
+
+# Rules whose evidence cites source records standing for the finding's person.
+PERSON_RULES = {
+    "DEATH_PAID", "DUP_ASSIST", "GL_UNCLAIMED", "CJHL_UNCLAIMED", "CJSH_UNCLAIMED",
+    "GL_TIER_WRONG", "PAY_NO_BASIS", "PAY_AMOUNT_WRONG", "ID_MISMATCH", "NOT_IN_HUKOU",
+    "MARRIED_TWICE", "GUARDIAN_DECEASED",
+}  # fmt: skip
+
+
+def source_records(node) -> list[dict]:
+    """Every source record (feed + lineage) anywhere in an evidence tree."""
+    if isinstance(node, list):
+        return [r for item in node for r in source_records(item)]
+    if not isinstance(node, dict):
+        return []
+    if "feed" in node and "row" in node:
+        return [node]
+    return [r for value in node.values() for r in source_records(value)]
+
+
+@pytest.fixture(scope="module")
+def xref(built) -> dict[tuple, dict]:
+    table = lake.read_arrow(lake.table_path(built.lake, "core", "person_source_xref"))
+    return {
+        (r["feed_id"], r["_delivery_id"], r["_source_file"], r["_source_row"], r["role"]): r
+        for r in table.to_pylist()
+    }
+
+
+def assert_identity(identity: dict | None, record: dict, person_key: str, xref) -> str:
+    """The record's identity is its xref row for the person; returns the method."""
+    assert identity is not None, record
+    row = xref[
+        (record["feed"], record["delivery"], record["file"], record["row"], identity["role"])
+    ]
+    assert row["person_key"] == person_key
+    assert identity["method"] == row["match_method"]
+    expected = row["match_probability"]
+    assert identity["probability"] == (None if expected is None else round(expected, 4))
+    assert identity.get("detail") == row["match_detail"]
+    return identity["method"]
+
+
+def test_every_person_record_states_how_it_was_tied(findings, xref):
+    # GIVEN person records tied by exact, normalised and upgraded IDs, by the model and as
+    # a new person; WHEN the rules cite them; THEN each cited record carries the method,
+    # probability and detail the dedupe gate's xref has for it and that person.
+    methods: dict[str, set[str]] = defaultdict(set)
+    for rule in PERSON_RULES:
+        assert findings[rule], rule
+        for f in findings[rule]:
+            records = source_records(json.loads(f["evidence"]))
+            assert records, rule
+            for record in records:
+                method = assert_identity(record.get("identity"), record, f["person_key"], xref)
+                methods[rule].add(method)
+                if "role" in record:  # ID_MISMATCH names the role itself
+                    assert record["identity"]["role"] == record["role"]
+                if "guardian_identity" in record:
+                    guardian = record["values"]["guardian_key"]
+                    methods[rule].add(
+                        assert_identity(record["guardian_identity"], record, guardian, xref)
+                    )
+    assert "probabilistic" in methods["DEATH_PAID"]
+    assert "probabilistic" in methods["PAY_AMOUNT_WRONG"]
+    assert "probabilistic" in methods["ID_MISMATCH"] and "id_exact" in methods["ID_MISMATCH"]
+    assert "probabilistic" in methods["GUARDIAN_DECEASED"]
+    assert "id_normalized" in methods["DUP_ASSIST"] and "id_normalized" in methods["GL_TIER_WRONG"]
+    assert "id_normalized" in methods["MARRIED_TWICE"]
+    assert "id_upgraded" in methods["CJHL_UNCLAIMED"]
+    assert "new_person" in methods["NOT_IN_HUKOU"]
+
+
+def test_probabilistic_tie_explained_in_evidence(findings):
+    # the payment after death was tied by the model, not by its (invalid) ID
+    [row] = json.loads(one(findings, "DEATH_PAID", "P_DEAD")["evidence"])["payments"]
+    assert row["identity"] == {
+        "role": "payee",
+        "method": "probabilistic",
+        "probability": 0.9981,
+        "detail": "身份证号与已知号码仅差一位；姓名一致",
+    }
+    # GL rests on the hukou record, which the evidence now cites by lineage
+    basis = json.loads(one(findings, "GL_UNCLAIMED", "P_GLU")["evidence"])["basis"]
+    assert basis["feed"] == "hukou_population" and basis["row"] >= 1
+    assert basis["identity"]["method"] == "id_exact"
 
 
 def test_finding_ids_stable_when_a_month_arrives(built, findings):

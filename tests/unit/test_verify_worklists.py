@@ -40,3 +40,63 @@ def test_describe_evidence_names_feed_delivery_file_row_and_values():
 
 def test_describe_evidence_empty():
     assert describe_evidence(None) == ""
+
+
+def _payment(identity: dict | None) -> dict:
+    return {
+        "feed": "benefit_payments",
+        "delivery": "20261028-440100-001",
+        "file": "api",
+        "row": 17,
+        "values": {"payment_id": "P1", "amount": "300.00"},
+        "identity": identity,
+    }
+
+
+def test_describe_evidence_says_how_a_record_was_tied_to_the_person():
+    evidence = {
+        "payments": [
+            _payment(
+                {
+                    "role": "payee",
+                    "method": "probabilistic",
+                    "probability": 0.9981,
+                    "detail": "身份证号与已知号码仅差一位；姓名一致",
+                }
+            ),
+            _payment({"role": "payee", "method": "id_exact", "probability": 1.0, "detail": None}),
+            _payment({"role": "payee", "method": "new_person", "probability": None}),
+        ]
+    }
+    probable, exact, new = describe_evidence(json.dumps(evidence, ensure_ascii=False)).splitlines()
+    assert probable.startswith("【民政资金发放明细】交付 20261028-440100-001 文件 api 第17行：")
+    assert "发放流水号=P1" in probable
+    assert probable.endswith("；身份匹配：概率匹配（0.9981）：身份证号与已知号码仅差一位；姓名一致")
+    assert exact.endswith("金额=300.00；身份匹配：身份证号一致")  # certainty by ID: no number
+    assert new.endswith("；身份匹配：未匹配到已知人员（新建人员）")
+
+
+def test_describe_evidence_names_the_guardian_tie_and_masks_ids_in_the_detail():
+    record = {
+        "feed": "child_welfare",
+        "delivery": "20261004-440106-001",
+        "file": "x.xlsx",
+        "row": 3,
+        "values": {"guardian_key": "G1"},
+        "identity": {"role": "child", "method": "id_normalized", "probability": 1.0},
+        "guardian_identity": {
+            "role": "guardian",
+            "method": "probabilistic",
+            "probability": 0.97,
+            "detail": "与 440106197005011234 仅差一位",
+        },
+    }
+    [line] = describe_evidence({"rows": [record]}).splitlines()
+    assert "；身份匹配：身份证号规范化后一致；" in line
+    assert line.endswith("监护人身份匹配：概率匹配（0.97）：与 440106********1234 仅差一位")
+    assert "197005011234" not in line
+
+
+def test_describe_evidence_record_without_identity_is_unchanged():
+    [line] = describe_evidence({"rows": [_payment(None)]}).splitlines()
+    assert line.endswith("第17行：发放流水号=P1，金额=300.00")

@@ -2,8 +2,10 @@
 -- or in both 低保 and 特困, in the same month. Grain person x overlapping spell
 -- (consecutive months); the spell's first month is part of the key.
 with active as (
-    select * from {{ ref('int_entitlement__assistance_months') }}
-    where is_active and member_key is not null
+    select assistance.*, {{ record_identity('member') }} as identity
+    from {{ ref('int_entitlement__assistance_months') }} as assistance
+    {{ join_person_key('assistance', 'assistance_recipients', 'member', 'member') }}
+    where assistance.is_active and assistance.member_key is not null
 ),
 
 per_month as (
@@ -16,7 +18,8 @@ per_month as (
             'values', struct_of(
                 'month', 'month', 'family_no', 'family_no', 'division_code', 'division_code',
                 'assistance_type', 'assistance_type', 'status', 'status'
-            )
+            ),
+            'identity', 'identity'
         ), ['household_key']) }} as rows
     from active
     group by member_key, month

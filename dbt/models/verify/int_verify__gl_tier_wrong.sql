@@ -3,8 +3,11 @@
 -- x month range; amount_at_risk = (register standard - age standard, 0 below 80) summed
 -- over the range. Read against age only: hukou and death have rules of their own.
 with register as (
-    select * from {{ ref('int_entitlement__register_months') }}
-    where feed_id = 'elderly_allowance' and is_active and person_key is not null
+    select elderly.*, {{ record_identity('xref') }} as identity
+    from {{ ref('int_entitlement__register_months') }} as elderly
+    {{ join_person_key('elderly', 'elderly_allowance', 'person', 'xref') }}
+    where elderly.feed_id = 'elderly_allowance' and elderly.is_active
+        and elderly.person_key is not null
 ),
 
 persons as (
@@ -56,7 +59,8 @@ per_month as (
                 'month', 'month', 'tier', 'register_key',
                 'monthly_standard', 'register_standard::string', 'age', 'age_on_first::string',
                 'due_tier', 'due_tier', 'due_standard', 'due_standard::string'
-            )
+            ),
+            'identity', 'identity'
         ), ['_delivery_id', '_source_file', '_source_row']) }} as rows
     from wanted
     where due_tier is null

@@ -5,9 +5,14 @@ with latest as (
 ),
 
 children as (
-    select r.*
+    select
+        r.*,
+        {{ record_identity('child_xref') }} as identity,
+        {{ record_identity('guardian_xref') }} as guardian_identity
     from {{ ref('int_entitlement__register_months') }} as r
     inner join latest on r.month = latest.latest_month
+    {{ join_person_key('r', 'child_welfare', 'child', 'child_xref') }}
+    {{ join_person_key('r', 'child_welfare', 'guardian', 'guardian_xref') }}
     where r.feed_id = 'child_welfare' and r.is_active
         and r.person_key is not null and r.guardian_key is not null
 ),
@@ -34,7 +39,9 @@ final as (
                 'feed', "'child_welfare'", 'delivery', 'children._delivery_id',
                 'file', 'children._source_file', 'row', 'children._source_row',
                 'values', struct_of('month', 'children.month', 'category', 'children.register_key',
-                    'guardian_key', 'children.guardian_key')
+                    'guardian_key', 'children.guardian_key'),
+                'identity', 'children.identity',
+                'guardian_identity', 'children.guardian_identity'
             ), ['children._delivery_id', 'children._source_file', 'children._source_row'])
         )) }} as evidence,
         children.person_key as grain_key,

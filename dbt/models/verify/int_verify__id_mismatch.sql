@@ -9,16 +9,21 @@ with persons as (
 
 expected as (
     select
-        person_key,
-        hukou_name,
-        hukou_birth_date,
+        persons.person_key,
+        persons.hukou_name,
+        persons.hukou_birth_date,
         case
-            when {{ regex_full_match("coalesce(id_number, '')", '\\d{17}[\\dX]') }}
-                then case when cast(substr(id_number, 17, 1) as integer) % 2 = 1 then '1' else '2' end
-            else hukou_sex
+            when {{ regex_full_match("coalesce(persons.id_number, '')", '\\d{17}[\\dX]') }}
+                then case when cast(substr(persons.id_number, 17, 1) as integer) % 2 = 1 then '1' else '2' end
+            else persons.hukou_sex
         end as expected_sex,
-        hukou_delivery_id, hukou_source_file, hukou_source_row
+        persons.hukou_delivery_id, persons.hukou_source_file, persons.hukou_source_row,
+        {{ record_identity('hukou_xref') }} as hukou_identity
     from persons
+    {{ join_xref(
+        'hukou_xref', "'hukou_population'", "'person'",
+        'persons.hukou_delivery_id', 'persons.hukou_source_file', 'persons.hukou_source_row'
+    ) }}
 ),
 
 attributes as (
@@ -26,15 +31,18 @@ attributes as (
 ),
 
 differences as (
-    select a.*, 'name' as attribute, a.name as stated, e.hukou_name as expected_value, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row
+    select a.*, 'name' as attribute, a.name as stated, e.hukou_name as expected_value, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row,
+        e.hukou_identity
     from attributes as a inner join expected as e using (person_key)
     where a.name is not null and e.hukou_name is not null and a.name <> e.hukou_name
     union all
-    select a.*, 'sex', a.sex, e.expected_sex, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row
+    select a.*, 'sex', a.sex, e.expected_sex, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row,
+        e.hukou_identity
     from attributes as a inner join expected as e using (person_key)
     where a.sex in ('1', '2') and e.expected_sex in ('1', '2') and a.sex <> e.expected_sex
     union all
-    select a.*, 'birth_date', a.birth_date::string, e.hukou_birth_date::string, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row
+    select a.*, 'birth_date', a.birth_date::string, e.hukou_birth_date::string, e.hukou_delivery_id, e.hukou_source_file, e.hukou_source_row,
+        e.hukou_identity
     from attributes as a inner join expected as e using (person_key)
     where a.birth_date is not null and e.hukou_birth_date is not null
         and a.birth_date <> e.hukou_birth_date
@@ -55,11 +63,11 @@ final as (
             'hukou', struct_of(
                 'feed', "'hukou_population'", 'delivery', 'any_value(hukou_delivery_id)',
                 'file', 'any_value(hukou_source_file)', 'row', 'any_value(hukou_source_row)',
-                'value', 'any_value(expected_value)'
+                'value', 'any_value(expected_value)', 'identity', 'any_value(hukou_identity)'
             ),
             'rows', list_head(ordered_list(struct_of(
                 'feed', 'feed_id', 'delivery', '_delivery_id', 'file', '_source_file',
-                'row', '_source_row', 'role', 'role', 'value', 'stated'
+                'row', '_source_row', 'role', 'role', 'value', 'stated', 'identity', 'identity'
             ), ['_delivery_id', '_source_row']), 20)
         )) }} as evidence,
         person_key || '|' || feed_id || '|' || attribute as grain_key,

@@ -14,7 +14,8 @@ xref as (
 parties as (
     select
         r.cert_no, r.business_type, r.registered_on, r._delivery_id, r._source_file,
-        r._source_row, self.person_key, spouse.person_key as spouse_key
+        r._source_row, self.person_key, spouse.person_key as spouse_key,
+        {{ record_identity('self') }} as identity
     from registrations as r
     inner join xref as self
         on self._delivery_id = r._delivery_id and self._source_file = r._source_file
@@ -41,7 +42,8 @@ deaths as (
 flagged as (
     select new.*, prior.cert_no as prior_cert_no, prior.registered_on as prior_registered_on,
         prior.spouse_key as prior_spouse_key, prior._delivery_id as prior_delivery_id,
-        prior._source_file as prior_source_file, prior._source_row as prior_source_row
+        prior._source_file as prior_source_file, prior._source_row as prior_source_row,
+        prior.identity as prior_identity
     from marriages as new
     inner join marriages as prior
         on prior.person_key = new.person_key
@@ -73,7 +75,8 @@ final as (
                 'feed', "'marriage_registrations'", 'delivery', 'any_value(_delivery_id)',
                 'file', 'any_value(_source_file)', 'row', 'any_value(_source_row)',
                 'values', struct_of('cert_no', 'cert_no',
-                    'registered_on', 'any_value(registered_on)::string')
+                    'registered_on', 'any_value(registered_on)::string'),
+                'identity', 'any_value(identity)'
             ),
             'existing_marriages', ordered_list(struct_of(
                 'feed', "'marriage_registrations'", 'delivery', 'prior_delivery_id',
@@ -81,7 +84,8 @@ final as (
                 'values', struct_of(
                     'cert_no', 'prior_cert_no', 'registered_on', 'prior_registered_on::string',
                     'spouse_key', 'prior_spouse_key'
-                )
+                ),
+                'identity', 'prior_identity'
             ), ['prior_registered_on', 'prior_cert_no', 'prior_delivery_id', 'prior_source_row'])
         )) }} as evidence,
         person_key || '|' || cert_no as grain_key,

@@ -1,5 +1,6 @@
 -- Every identity attribute (name, sex, birth date) a non-hukou feed states about a
--- person, one row per silver row x role x attribute, with the row's lineage. Names and
+-- person, one row per silver row x role x attribute, with the row's lineage and how the
+-- row was tied to the person (identity). Names and
 -- dates are already canonical in silver (simplified, no spaces, remarks moved to *_note).
 {%- set feeds = [
     ('assistance_recipients', 'member', 'member_name', none, none),
@@ -34,7 +35,7 @@ xref as (
 ),
 
 final as (
-    select xref.person_key, rows.*
+    select xref.person_key, rows.*, {{ record_identity('xref') }} as identity
     from rows
     inner join xref
         on xref.feed_id = rows.feed_id

@@ -20,12 +20,28 @@ elderly_active as (
     where feed_id = 'elderly_allowance' and is_active
 ),
 
+persons as (
+    select person_key, hukou_delivery_id, hukou_source_file, hukou_source_row
+    from {{ ref('int_entitlement__persons') }}
+),
+
+-- the register row that grants it (the first by lineage when several do); GL rests on
+-- age and hukou, so its record is the person's hukou record
 basis as (
-    select person_key, program_code, month, any_value(basis_feed) as basis_feed,
-        any_value(basis_delivery_id) as delivery, any_value(basis_source_file) as file,
-        any_value(basis_source_row) as row_no, any_value(standard_key) as standard_key
-    from {{ ref('int_entitlement__due') }}
-    group by person_key, program_code, month
+    select
+        granting.person_key, granting.program_code, granting.month, granting.basis_feed,
+        granting.standard_key,
+        coalesce(granting.basis_delivery_id, persons.hukou_delivery_id) as delivery,
+        coalesce(granting.basis_source_file, persons.hukou_source_file) as file,
+        coalesce(granting.basis_source_row, persons.hukou_source_row) as row_no
+    from {{ ref('int_entitlement__due') }} as granting
+    left join persons
+        on persons.person_key = granting.person_key and granting.basis_feed = 'hukou_population'
+    qualify row_number() over (
+        partition by granting.person_key, granting.program_code, granting.month
+        order by
+            granting.basis_delivery_id, granting.basis_source_file, granting.basis_source_row
+    ) = 1
 ),
 
 flagged as (
@@ -59,7 +75,7 @@ final as (
             'standard_key', 'basis.standard_key',
             'basis', struct_of(
                 'feed', 'basis.basis_feed', 'delivery', 'basis.delivery', 'file', 'basis.file',
-                'row', 'basis.row_no'
+                'row', 'basis.row_no', 'identity', record_identity('xref')
             )
         )) }} as evidence,
         flagged.person_key as grain_key,
@@ -69,6 +85,8 @@ final as (
         on basis.person_key = flagged.person_key
         and basis.program_code = flagged.program_code
         and basis.month = flagged.month
+    -- GL (hukou) and CJHL / CJSH (disability register) records name the person so
+    {{ join_xref('xref', 'basis.basis_feed', "'person'", 'basis.delivery', 'basis.file', 'basis.row_no') }}
 )
 
 select * from final

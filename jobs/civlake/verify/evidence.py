@@ -1,17 +1,22 @@
 """Spell a finding's evidence JSON out in Chinese for people who work the list.
 
 The evidence written by the dbt rules is nested JSON: source records carry ``feed``,
-``delivery``, ``file``, ``row`` and ``values``; other keys are facts (death date,
-months, the hukou value). Every source record becomes one line naming where it is, so
-staff can pull the original file and row.
+``delivery``, ``file``, ``row`` and ``values``; a record that stands for a person also
+carries ``identity`` (``role``, ``method``, ``probability``, ``detail``: how the dedupe
+gate tied it to the person; a child-welfare row also ``guardian_identity``); other keys
+are facts (death date, months, the hukou value). Every source record becomes one line
+naming where it is and how it was tied to the person, so staff can pull the original
+file and row and see why two records were taken to be one person.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from civlake.contracts import load_contracts
+from civlake.verify.masking import mask_id
 
 LABELS = {
     "payment_id": "发放流水号", "pay_month": "发放月份", "program_code": "项目",
@@ -29,6 +34,18 @@ LABELS = {
     "months": "月份明细", "registration": "本次登记", "existing_marriages": "在婚登记",
     "organization": "组织", "donations": "捐赠记录", "basis": "资格依据",
 }  # fmt: skip
+
+# person_source_xref.match_method, as staff read it
+METHODS = {
+    "id_exact": "身份证号一致",
+    "id_normalized": "身份证号规范化后一致",
+    "id_upgraded": "15位身份证号升18位后一致",
+    "probabilistic": "概率匹配",
+    "new_person": "未匹配到已知人员（新建人员）",
+}
+IDENTITIES = {"identity": "身份匹配", "guardian_identity": "监护人身份匹配"}
+# an ID-like run of digits in free text (15/18 digits, or an invalid one near that)
+_ID_LIKE = re.compile(r"(?<![0-9Xx])[0-9]{13,17}[0-9Xx](?![0-9Xx])")
 
 
 def _feed_title(feed: str) -> str:
@@ -49,8 +66,23 @@ def _record_line(node: dict) -> str:
     if node.get("row") is not None:
         where += f" 第{node['row']}行"
     facts = {k: v for k, v in node.items() if k not in ("feed", "delivery", "file", "row")}
-    detail = _facts(facts.pop("values", {}) | facts)
-    return f"{where}：{detail}" if detail else where
+    parts = [_facts(facts.pop("values", {}) | facts)]
+    parts += [_identity(label, node[key]) for key, label in IDENTITIES.items() if node.get(key)]
+    body = "；".join(p for p in parts if p)
+    return f"{where}：{body}" if body else where
+
+
+def _identity(label: str, identity: dict) -> str:
+    """``身份匹配：概率匹配（0.9981）：<detail>``; the probability only where it is not
+    certainty by ID. The detail is the gate's free text: ID-like digits are masked."""
+    method = identity.get("method")
+    text = f"{label}：{METHODS.get(method, method or '-')}"
+    probability = identity.get("probability")
+    if probability is not None and (method == "probabilistic" or probability < 1):
+        text += f"（{probability:g}）"
+    if detail := identity.get("detail"):
+        text += "：" + _ID_LIKE.sub(lambda m: mask_id(m.group()), str(detail))
+    return text
 
 
 def _facts(values: dict) -> str:
