@@ -204,6 +204,50 @@ def test_repaired_ids_match_by_their_repair(city):
         assert got[key]["match_method"] == method, (key, got[key]["match_method"])
 
 
+def _xref_by_ref(home: Path) -> dict[tuple, dict]:
+    return {
+        (r["feed_id"], r["_delivery_id"], r["_source_file"], r["_source_row"], r["role"]): r
+        for r in _warehouse(home, "SELECT * FROM core.person_source_xref")
+    }
+
+
+def test_corrupted_ids_are_tied_to_the_person_they_were_typed_from(city):
+    home, expect = city["home"], city["expect"]
+    assert len(expect.same_person) >= 12
+    assert {k[4] for k in expect.same_person} >= {"payee", "person", "volunteer", "guardian"}
+    keys = {
+        r["id_number"]: r["person_key"] for r in _warehouse(home, "SELECT * FROM core.dim_person")
+    }
+    xref = _xref_by_ref(home)
+    wrong = []
+    for ref, true_id in expect.same_person.items():
+        got = xref.get(ref)
+        if got is None or got["person_key"] != keys[true_id]:
+            wrong.append((ref, got and (got["match_method"], got["match_detail"])))
+            continue
+        # the reviewer sees why: the keystroke and the agreeing name, never the ID
+        assert got["match_method"] == "probabilistic" and 0 < got["match_probability"] <= 1, got
+        assert got["match_detail"] and true_id not in got["match_detail"], got
+    assert not wrong, wrong
+
+
+def test_a_typo_that_fits_two_namesakes_is_not_guessed(city):
+    home, expect = city["home"], city["expect"]
+    assert expect.ambiguous
+    keys = {
+        r["id_number"]: r["person_key"] for r in _warehouse(home, "SELECT * FROM core.dim_person")
+    }
+    xref = _xref_by_ref(home)
+    for ref, ids in expect.ambiguous.items():
+        got = xref[ref]
+        assert got["person_key"] not in {keys[i] for i in ids}, (ref, got)
+        assert got["match_method"] == "new_person", got
+        assert "ambiguous" in got["match_detail"], got
+    # and the namesakes themselves stay two persons
+    for ids in expect.ambiguous.values():
+        assert len({keys[i] for i in ids}) == len(ids)
+
+
 def test_planted_findings(city):
     rows = _warehouse(city["home"], "SELECT * FROM verify.findings")
     spec_columns = {"finding_id", "rule_code", "severity", "person_key", "org_uscc", "id_number",
@@ -227,6 +271,15 @@ def test_planted_findings(city):
             rule,
             who,
         )
+    # Precision: every finding is one that was planted (each one a caseworker sent out).
+    planted = {(rule, who) for rule, who, _, _ in city["expect"].findings}
+    planted |= {("ID_MISMATCH", who) for who, _, _ in city["expect"].id_mismatch}
+    unplanted = [
+        (r["rule_code"], r["id_number"] or r["org_uscc"], r["program_code"], r["amount_at_risk"])
+        for r in rows
+        if (r["rule_code"], r["id_number"] or r["org_uscc"]) not in planted
+    ]
+    assert not unplanted, unplanted
 
 
 def test_id_mismatch_against_hukou_after_normalisation(city):
