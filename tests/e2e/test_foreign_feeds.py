@@ -242,7 +242,7 @@ def test_a_typo_that_fits_two_namesakes_is_not_guessed(city):
         got = xref[ref]
         assert got["person_key"] not in {keys[i] for i in ids}, (ref, got)
         assert got["match_method"] == "new_person", got
-        assert "ambiguous" in got["match_detail"], got
+        assert "存疑未合并" in got["match_detail"], got
     # and the namesakes themselves stay two persons
     for ids in expect.ambiguous.values():
         assert len({keys[i] for i in ids}) == len(ids)

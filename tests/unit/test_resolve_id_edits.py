@@ -99,5 +99,5 @@ def test_edit_names_the_position_never_the_id():
     true = citizen_id("440106", "19440721", "262")
     typed = true[:11] + "0" + true[12:]  # month 07 typed 00
     got = candidates(pd.DataFrame({"ref": ["a"], "id_number": [typed]}), pd.Series([true]))
-    assert got["edit"].tolist() == ["substitution at position 12"]
+    assert got["edit"].tolist() == ["第12位不同"]
     assert true not in got["edit"].iloc[0] and typed not in got["edit"].iloc[0]

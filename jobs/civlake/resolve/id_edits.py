@@ -36,7 +36,8 @@ _COMPARABLE = (
     f"{sql_macros.lit(_LOOKALIKE_FROM)}, {sql_macros.lit(_LOOKALIKE_TO)})), '[^0-9X]', '', 'g')"
 )
 
-# One row per (reference, neighbour, edit); positions are 1-based, as a clerk counts.
+# One row per (reference, neighbour, edit); positions are 1-based, as a clerk counts, and
+# the edit is worded for the caseworkers' worklists (Chinese).
 _NEIGHBOURS = f"""
 with src as (
     select ref, {_COMPARABLE} as c from refs
@@ -46,14 +47,14 @@ ch as (select unnest($chars) as x),
 edits as (
     -- 18 characters: one substitution (the 18th is the check character) ...
     select ref, substr(c, 1, i - 1) || x || substr(c, i + 1) as cand,
-           case when i = 18 then 'check character' else 'substitution at position ' || i end
+           case when i = 18 then '校验码不同' else '第' || i || '位不同' end
                as edit
     from src, pos, ch
     where length(c) = 18 and i <= 18 and substr(c, i, 1) <> x and (i = 18 or x <> 'X')
     union all
     -- ... or two adjacent characters swapped
     select ref, substr(c, 1, i - 1) || substr(c, i + 1, 1) || substr(c, i, 1) || substr(c, i + 2),
-           'transposition at positions ' || i || '-' || (i + 1)
+           '第' || i || '、' || (i + 1) || '位颠倒'
     from src, pos
     where length(c) = 18 and i <= 17 and substr(c, i, 1) <> substr(c, i + 1, 1)
     union all
@@ -62,44 +63,43 @@ edits as (
     -- clean gate does): one substitution or swap in the body, the check recomputed
     select ref, b || cl_id_check(b), edit from (
         select ref, substr(c, 1, i - 1) || x || substr(c, i + 1, 17 - i) as b,
-               'substitution at position ' || i || ', check character recomputed' as edit
+               '第' || i || '位不同（校验码按误号重算）' as edit
         from src, pos, ch
         where length(c) = 18 and substr(c, 18, 1) = cl_id_check(c) and i <= 17
             and x <> 'X' and substr(c, i, 1) <> x
         union all
         select ref, substr(c, 1, i - 1) || substr(c, i + 1, 1) || substr(c, i, 1)
                     || substr(c, i + 2, 16 - i),
-               'transposition at positions ' || i || '-' || (i + 1)
-               || ', check character recomputed'
+               '第' || i || '、' || (i + 1) || '位颠倒（校验码按误号重算）'
         from src, pos
         where length(c) = 18 and substr(c, 18, 1) = cl_id_check(c) and i <= 16
             and substr(c, i, 1) <> substr(c, i + 1, 1)
     )
     union all
     -- 17 characters: one dropped (a missing check character included)
-    select ref, substr(c, 1, i - 1) || x || substr(c, i), 'character missing at position ' || i
+    select ref, substr(c, 1, i - 1) || x || substr(c, i), '缺第' || i || '位'
     from src, pos, ch
     where length(c) = 17 and i <= 18 and (i = 18 or x <> 'X')
     union all
     -- 19 characters: one doubled or stray
-    select ref, substr(c, 1, i - 1) || substr(c, i + 1), 'extra character at position ' || i
+    select ref, substr(c, 1, i - 1) || substr(c, i + 1), '多第' || i || '位'
     from src, pos
     where length(c) = 19 and i <= 19
     union all
     -- 15 digits (legacy): the number itself or one substitution / swap, then upgraded
     select ref, cl_id_up15(n), edit from (
-        select ref, c as n, '15-digit legacy number' as edit
+        select ref, c as n, '15位旧号码' as edit
         from src where regexp_matches(c, '^[0-9]{{15}}$')
         union all
         select ref, substr(c, 1, i - 1) || x || substr(c, i + 1),
-               '15-digit legacy number, substitution at position ' || i
+               '15位旧号码第' || i || '位不同'
         from src, pos, ch
         where regexp_matches(c, '^[0-9]{{15}}$') and i <= 15 and x <> 'X'
             and substr(c, i, 1) <> x
         union all
         select ref, substr(c, 1, i - 1) || substr(c, i + 1, 1) || substr(c, i, 1)
                     || substr(c, i + 2),
-               '15-digit legacy number, transposition at positions ' || i || '-' || (i + 1)
+               '15位旧号码第' || i || '、' || (i + 1) || '位颠倒'
         from src, pos
         where regexp_matches(c, '^[0-9]{{15}}$') and i <= 14
             and substr(c, i, 1) <> substr(c, i + 1, 1)

@@ -9,7 +9,8 @@ agrees with the person's (same simplified name, or same pinyin: a homophone typo
 its birth date, when the record has one, is the one the candidate's ID carries.
 
 * exactly one such candidate person: linked (``probabilistic``; the probability is the
-  trained Splink model's score of that pair, the detail names the keystroke);
+  trained Splink model's score of that pair, the detail names the keystroke, in Chinese
+  for the caseworkers' worklists);
 * two or more (namesakes whose valid IDs are both one keystroke away): not guessed. The
   entity becomes a new person and the detail says why, for a reviewer to settle;
 * none: left to the general Splink linkage (``linkage.link``).
@@ -122,9 +123,7 @@ def link_by_id_edit(
     fits = pairs.groupby("person_ref")["match"].transform("nunique")
     one = pairs[fits == 1].sort_values(["person_ref", "match_probability"], ascending=[True, False])
     one = one.drop_duplicates("person_ref")
-    one = one.assign(
-        match_detail="ID one keystroke from a known valid ID (" + one["edit"] + "); name agrees"
-    )
+    one = one.assign(match_detail="身份证号与已知有效号码仅差一位（" + one["edit"] + "）；姓名一致")
     several = pairs[fits > 1]
     ambiguous = (
         several.groupby("person_ref")
@@ -133,10 +132,9 @@ def link_by_id_edit(
     )
     ambiguous["match"] = None
     ambiguous["match_detail"] = (
-        "ambiguous: "
+        "存疑未合并："
         + ambiguous["n"].astype(str)
-        + " known persons with this name have a valid ID one keystroke from this ID; "
-        "not linked, for review"
+        + "名同名人员的有效身份证号均与此号仅差一位，待人工复核"
     )
     if len(ambiguous):
         log.info("%d references with a typo'd ID fit several namesakes; left unlinked",

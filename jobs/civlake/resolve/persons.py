@@ -40,16 +40,14 @@ XREF_SCHEMA = pa.schema(
         ("person_key", pa.string()),
         ("match_method", pa.string()),
         ("match_probability", pa.float64()),
-        # Why a record without a usable ID was (or was not) tied to a person, for review:
-        # "id_one_edit ...", "ambiguous: ..." (None for IDs that match as they are).
+        # Why a record without a usable ID was (or was not) tied to a person, for review
+        # (Chinese, it reaches the worklists); None for IDs that match as they are.
         ("match_detail", pa.string()),
         ("id_number", pa.string()),  # restricted: the ID as silver holds it
         ("resolved_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-SPLINK_DETAIL = (
-    "scored by the trained model on ID, name, birth date, sex, division, phone, source key"
-)
+SPLINK_DETAIL = "模型综合比对身份证号、姓名、出生日期、性别、区划、电话、来源编号"
 XREF = "person_source_xref"
 PERSONS = "persons"
 
