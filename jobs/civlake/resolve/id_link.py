@@ -2,9 +2,9 @@
 
 ``id_edits.candidates`` lists, per unresolved entity, the known valid IDs one keystroke
 from its ID. An ID one keystroke from someone's is weak evidence on its own: in a city of
-10 million, about one typo'd ID in two lies one keystroke from *some* resident's valid ID
-(each typo'd ID has ~20 neighbours with a right check character, and ~3% of plausible
-Guangzhou IDs belong to a resident). So a candidate counts only when the record's name
+10 million, roughly one typo'd ID in ten lies one keystroke from *some other* resident's
+valid ID (each has ~16 neighbours with a right check character, 5-10 of them plausible,
+and ~2% of plausible Guangzhou IDs belong to a resident; ADR 0005). So a candidate counts only when the record's name
 agrees with the person's (same simplified name, or same pinyin: a homophone typo), and
 its birth date, when the record has one, is the one the candidate's ID carries.
 
