@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("--expires", help="YYYY-MM-DD")
     ac.set_defaults(func=_cmd_agency)
 
+    from civlake.serve import audit_cli  # light: its commands import the server lazily
+
+    audit_cli.register(sub)  # civlake audit verify | checkpoint | show
+
     e = sub.add_parser(
         "exchange-sim", help="serve a generated city's API feeds like the exchange platform"
     )

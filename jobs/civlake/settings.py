@@ -23,6 +23,9 @@ class Settings:
     engine: str = "duckdb"
     spark_master: str = "local[*]"
     exchange_url: str | None = None
+    # Where `civlake audit checkpoint` appends: meant to be writable by another account
+    # than the server's (serve/audit_cli.py). Default <home>/audit-checkpoints/.
+    audit_checkpoints: Path
     schemas_dir: Path = REPO_ROOT / "schemas"
 
     @property
@@ -64,4 +67,7 @@ def load_settings(
         engine=engine or env.get("CIVLAKE_ENGINE", "duckdb"),
         spark_master=spark_master or env.get("CIVLAKE_SPARK_MASTER", "local[*]"),
         exchange_url=env.get("CIVLAKE_EXCHANGE_URL") or None,
+        audit_checkpoints=pick(
+            None, "CIVLAKE_AUDIT_CHECKPOINTS", home / "audit-checkpoints" / "checkpoints.jsonl"
+        ),
     )

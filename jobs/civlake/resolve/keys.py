@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 SECRET_ENV = "CIVLAKE_PERSON_KEY_SECRET"
@@ -20,33 +21,58 @@ KEY_LENGTH = 32
 
 
 class SecretError(RuntimeError):
-    """The person-key secret is unusable (empty file, wrong permissions)."""
+    """A secret (person key, audit) is unusable (empty file, wrong permissions)."""
 
 
 def load_secret(secrets_dir: Path, *, env: dict[str, str] | None = None) -> bytes:
-    """Secret from the environment, else from (or newly into) the secret file."""
+    """Person-key secret from the environment, else from (or newly into) the secret file."""
+    return load_named_secret(
+        secrets_dir, env_var=SECRET_ENV, file_name=SECRET_FILE,
+        if_lost="all person_key values will change", env=env,
+    )  # fmt: skip
+
+
+def load_named_secret(
+    secrets_dir: Path,
+    *,
+    env_var: str,
+    file_name: str,
+    if_lost: str,
+    env: dict[str, str] | None = None,
+) -> bytes:
+    """Secret from ``env_var``, else from ``<secrets_dir>/<file_name>``, else a new one
+    generated there (mode 0600). ``if_lost`` says what regenerating it breaks."""
     env = dict(os.environ) if env is None else env
-    if value := env.get(SECRET_ENV, "").strip():
+    if value := env.get(env_var, "").strip():
         return value.encode("utf-8")
-    path = secrets_dir / SECRET_FILE
+    path = secrets_dir / file_name
     if path.exists():
         value = path.read_text(encoding="utf-8").strip()
         if not value:
             raise SecretError(
-                f"{path} is empty: delete it to generate a new secret (all person_key values "
-                f"will change) or restore it from backup, or set {SECRET_ENV}"
+                f"{path} is empty: delete it to generate a new secret ({if_lost}) "
+                f"or restore it from backup, or set {env_var}"
             )
         return value.encode("utf-8")
     secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
     value = secrets.token_hex(32)
-    # O_EXCL: two tasks racing on a first run must not end up with different secrets.
+    # Written whole to a private temporary file, then linked into place: link() fails if
+    # the name exists, so two processes racing on a first run (several server workers)
+    # end up with one secret, and neither ever reads a created-but-still-empty file.
+    fd, tmp = tempfile.mkstemp(dir=secrets_dir, prefix=f".{file_name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_secret(secrets_dir, env=env)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(value + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(value + "\n")
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return load_named_secret(
+                secrets_dir, env_var=env_var, file_name=file_name, if_lost=if_lost, env=env
+            )
+    finally:
+        os.unlink(tmp)
     return value.encode("utf-8")
 
 
