@@ -14,6 +14,37 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Rate limits of ``civlake serve``, each settable as ``CIVLAKE_RATE_<NAME>``
+    (e.g. ``CIVLAKE_RATE_PUBLIC_BURST``): a load test raises them (bench/bench_serve.py)."""
+
+    key_per_minute: int = 120
+    key_burst: int = 30
+    public_per_minute: int = 600
+    public_burst: int = 120
+    # Failed authentication per client address. An agency mistyping its key fails a
+    # few times; 10 a minute stops key guessing and audit-log flooding (the refusals
+    # past it are audited as one line per client per minute).
+    auth_fail_per_minute: int = 10
+    auth_fail_burst: int = 10
+    # Memory bound of each limiter: clients remembered (least recently seen dropped
+    # first) and forgotten after this many idle seconds.
+    max_clients: int = 10_000
+    idle_seconds: int = 600
+
+
+def _limits(env: dict[str, str]) -> Limits:
+    values = {}
+    for name in Limits.__dataclass_fields__:
+        raw = env.get(f"CIVLAKE_RATE_{name.upper()}")
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValueError(f"CIVLAKE_RATE_{name.upper()} must be a positive integer")
+            values[name] = int(raw)
+    return Limits(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     home: Path
     landing: Path
@@ -27,6 +58,7 @@ class Settings:
     # than the server's (serve/audit_cli.py). Default <home>/audit-checkpoints/.
     audit_checkpoints: Path
     schemas_dir: Path = REPO_ROOT / "schemas"
+    limits: Limits = Limits()
 
     @property
     def secrets_dir(self) -> Path:
@@ -67,6 +99,7 @@ def load_settings(
         engine=engine or env.get("CIVLAKE_ENGINE", "duckdb"),
         spark_master=spark_master or env.get("CIVLAKE_SPARK_MASTER", "local[*]"),
         exchange_url=env.get("CIVLAKE_EXCHANGE_URL") or None,
+        limits=_limits(env),
         audit_checkpoints=pick(
             None, "CIVLAKE_AUDIT_CHECKPOINTS", home / "audit-checkpoints" / "checkpoints.jsonl"
         ),

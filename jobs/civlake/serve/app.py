@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from civlake.serve import ckan, dcat, verify, web
 from civlake.serve.audit import AuditLog
 from civlake.serve.directory import Directory
 from civlake.serve.errors import ApiError
-from civlake.serve.guard import Guard
-from civlake.serve.security import Agencies, RateLimiter, require_agency, require_grant
+from civlake.serve.guard import AuthThrottle, ClientLimiter, Guard
+from civlake.serve.security import Agencies, require_agency, require_grant
 from civlake.settings import Settings
 
 MEDIA = {".csv": "text/csv; charset=utf-8", ".json": "application/json",
@@ -40,18 +41,25 @@ def create_app(
     settings: Settings,
     *,
     catalog_dir: Path | None = None,
-    key_rate_per_minute: int = 120,
-    key_burst: int = 30,
-    public_rate_per_minute: int = 600,
-    public_burst: int = 120,
+    key_rate_per_minute: int | None = None,  # None: settings.limits (CIVLAKE_RATE_*)
+    key_burst: int | None = None,
+    public_rate_per_minute: int | None = None,
+    public_burst: int | None = None,
     max_body: int = 16 * 1024,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The ASGI app; run it with uvicorn on loopback (``civlake serve``)."""
     directory = Directory.load(settings.publish, catalog_dir)
     agencies = Agencies(settings)
-    per_key = RateLimiter(key_rate_per_minute, key_burst)
-    per_client = RateLimiter(public_rate_per_minute, public_burst)
+    overrides = {"key_per_minute": key_rate_per_minute, "key_burst": key_burst,
+                 "public_per_minute": public_rate_per_minute, "public_burst": public_burst}  # fmt: skip
+    limits = replace(settings.limits, **{k: v for k, v in overrides.items() if v is not None})
+    bound = {"max_clients": limits.max_clients, "idle_seconds": limits.idle_seconds}
+    per_key = ClientLimiter(limits.key_per_minute, limits.key_burst, **bound)
+    per_client = ClientLimiter(limits.public_per_minute, limits.public_burst, **bound)
+    throttle = AuthThrottle(
+        limits.auth_fail_per_minute, limits.auth_fail_burst, clock=clock, **bound
+    )
     app = FastAPI(title="civlake 数据开放目录", docs_url=None, redoc_url=None, openapi_url=None)
 
     def note(request: Request, **values) -> None:
@@ -91,7 +99,9 @@ def create_app(
         handler = ckan.ACTIONS.get(name)
         if handler is None:
             raise ApiError(400, "Bad Request", f"Bad request - Action name not known: {name[:60]}")
-        params = dict(request.query_params)
+        # A repeated parameter is a list, as CKAN reads a GET (facet.field=a&facet.field=b).
+        query = request.query_params
+        params = {k: vs[0] if len(vs) == 1 else vs for k in query for vs in [query.getlist(k)]}
         if request.method == "POST":
             params |= await _body_params(request)
         if name == "package_show":
@@ -113,9 +123,12 @@ def create_app(
     def index(request: Request, q: str = "", theme: str = "", open_type: str = "") -> HTMLResponse:
         public(request)
         fq = " ".join(f'{k}:"{v}"' for k, v in (("theme", theme), ("open_type", open_type)) if v)
-        result = ckan.package_search(
-            directory, {"q": q[:200], "fq": fq, "rows": 1000}, str(request.base_url)
-        )
+        params = {"q": q[:200], "fq": fq, "rows": 1000}
+        try:
+            result = ckan.package_search(directory, params, str(request.base_url))
+        except ApiError:  # the search box is not a query language: look for the text as typed
+            params["q"] = ckan.literal(q[:200])
+            result = ckan.package_search(directory, params, str(request.base_url))
         themes = sorted({ds.theme for ds in directory.catalog.values()})
         html = web.index_page(
             result["results"], q=q, theme=theme, open_type=open_type, themes=themes
@@ -241,8 +254,9 @@ def create_app(
 
     # Outermost of our middleware: refusals before routing are audited like the rest.
     app.add_middleware(
-        Guard, audit=AuditLog(audit_path(settings)), max_body=max_body, max_url=4096, clock=clock
-    )
+        Guard, audit=AuditLog(audit_path(settings)), max_body=max_body, max_url=4096,
+        clock=clock, throttle=throttle,
+    )  # fmt: skip
     return app
 
 
