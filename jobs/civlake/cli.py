@@ -80,6 +80,12 @@ def _cmd_agency(args) -> int:
     return 0
 
 
+def _cmd_agency_keys(args) -> int:
+    from civlake.agency.commands import run
+
+    return run(args, console)
+
+
 def _cmd_exchange_sim(args) -> int:
     from civlake.exchange.simulator import serve
 
@@ -126,8 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     ac = asub.add_parser("create", help="register an agency and print its API key once")
     ac.add_argument("name")
     ac.add_argument("--grant", action="append", help="dataset name or verify:<question>")
-    ac.add_argument("--expires", help="YYYY-MM-DD")
+    ac.add_argument("--expires", help="YYYY-MM-DD (default: 365 days from today)")
     ac.set_defaults(func=_cmd_agency)
+    al = asub.add_parser("list", help="agencies, key ids, grants, expiry, status (never a key)")
+    al.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    ar = asub.add_parser("revoke", help="refuse an agency's keys (or one key id) from now on")
+    ar.add_argument("target", metavar="NAME_OR_KEY_ID")
+    ao = asub.add_parser("rotate", help="print a new key once; the old one stops working")
+    ao.add_argument("name")
+    ao.add_argument("--expires", help="YYYY-MM-DD (default: 365 days from today)")
+    ao.add_argument("--grace-days", type=int, default=0, help="keep the old key N more days")
+    for command in (al, ar, ao):
+        command.set_defaults(func=_cmd_agency_keys)
 
     from civlake.serve import audit_cli  # light: its commands import the server lazily
 

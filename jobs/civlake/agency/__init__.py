@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from civlake.agency.keys import REASONS, KeyRefused, check_key
 from civlake.agency.store import (
     Agency,
     AgencyError,
-    authenticate,
+    Register,
     create_agency,
     load_agencies,
+    revoke,
+    rotate_key,
 )
 
-__all__ = ["Agency", "AgencyError", "authenticate", "create_agency", "load_agencies"]
+__all__ = [
+    "REASONS",
+    "Agency",
+    "AgencyError",
+    "KeyRefused",
+    "Register",
+    "check_key",
+    "create_agency",
+    "load_agencies",
+    "revoke",
+    "rotate_key",
+]

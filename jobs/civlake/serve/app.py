@@ -69,7 +69,10 @@ def create_app(
         per_client.take(f"ip:{request.client.host if request.client else '?'}")
 
     def agency_for(request: Request, grant: str | None = None):
-        agency = require_agency(agencies, request.headers.get("authorization"))
+        agency = require_agency(
+            agencies, request.headers.get("authorization"), clock().date(),
+            audit=request.state.audit,
+        )  # fmt: skip
         note(request, agency=agency.name, key_id=agency.key_id)
         per_key.take(f"key:{agency.key_id}")
         if grant is not None:

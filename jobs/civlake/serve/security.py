@@ -1,8 +1,11 @@
 """Who is asking, may they, and how often: API keys, grants, expiry, rate limits.
 
 Grants are checked per dataset (and per verification question as ``verify:<q>``).
-A missing or unknown key is 401, a known key without the grant or past its expiry
-403, as OUTPUTS.md section 5 fixes. Rate limits are token buckets per key (per
+A key that does not authenticate is 401 naming the reason (missing, malformed,
+unknown key, revoked, expired: ``civlake.agency.keys``) in the body and so in the
+audit line; a valid key without the grant is 403, as OUTPUTS.md section 5 fixes.
+Revocation and expiry are checked on every request against the register as it is now
+(``Register`` notices other processes' commits). Rate limits are token buckets per key (per
 client address for anonymous requests) kept in memory: one server process, and a
 restart forgives everyone, which is acceptable for a limit against runaway clients.
 """
@@ -15,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
-from civlake.agency.store import Agency, authenticate, load_agencies, register_path
+from civlake.agency.keys import KeyRefused, check_active, check_key
+from civlake.agency.store import Agency, Register
 from civlake.serve.errors import ApiError
-from civlake.settings import Settings
 
 
 @dataclass
@@ -47,23 +50,8 @@ class RateLimiter:
             b.tokens -= 1
 
 
-class Agencies:
-    """The agency register, reread when its file changes (``agency create`` while serving)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._path = register_path(settings)
-        self._settings = settings
-        self._stamp: float | None = None
-        self._agencies: dict[str, Agency] = {}
-        self._lock = threading.Lock()
-
-    def current(self) -> dict[str, Agency]:
-        with self._lock:
-            stamp = self._path.stat().st_mtime_ns if self._path.is_file() else None
-            if stamp != self._stamp:
-                self._agencies = load_agencies(self._settings)
-                self._stamp = stamp
-            return self._agencies
+# The register as the server sees it (``agency create/revoke/rotate`` while serving).
+Agencies = Register
 
 
 def bearer(header: str | None) -> str | None:
@@ -73,23 +61,30 @@ def bearer(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_agency(agencies: Agencies, header: str | None) -> Agency:
-    token = bearer(header)
-    if token is None:
-        raise _unauthorised("missing API key: send Authorization: Bearer <key>")
-    agency = authenticate(agencies.current(), token)
-    if agency is None:
-        raise _unauthorised("API key not recognised: ask the data team for a new key")
-    return agency
+def require_agency(
+    agencies: Register, header: str | None, today: date, *, audit: dict | None = None
+) -> Agency:
+    """The agency whose key ``header`` carries, valid on ``today``; else 401 with the reason.
+
+    For a revoked or expired key the holder is known: it goes into ``audit`` (the
+    request's audit record) so reviewers see who still uses an old key.
+    """
+    try:
+        token = bearer(header)
+        if token is None and header and header.strip():
+            raise KeyRefused("malformed", "send the key as Authorization: Bearer <key>")
+        return check_key(agencies.current(), token, today)
+    except KeyRefused as refused:
+        if refused.agency is not None and audit is not None:
+            audit.update(agency=refused.agency.name, key_id=refused.agency.key_id)
+        raise _unauthorised(refused) from None
 
 
 def require_grant(agency: Agency, grant: str, today: date) -> None:
-    if agency.is_expired(today):
-        raise ApiError(
-            403,
-            "Authorization Error",
-            f"the key of {agency.name} expired on {agency.expires}; ask for a renewal",
-        )
+    try:
+        check_active(agency, today)  # again: a request may outlive a key's last day
+    except KeyRefused as refused:
+        raise _unauthorised(refused) from None
     if not agency.has_grant(grant):
         raise ApiError(
             403,
@@ -98,7 +93,10 @@ def require_grant(agency: Agency, grant: str, today: date) -> None:
         )
 
 
-def _unauthorised(message: str) -> ApiError:
-    err = ApiError(401, "Authorization Error", message)
-    err.headers["WWW-Authenticate"] = 'Bearer realm="civlake"'
+def _unauthorised(refused: KeyRefused) -> ApiError:
+    err = ApiError(401, "Authorization Error", refused.message, reason=refused.reason)
+    challenge = 'Bearer realm="civlake"'
+    if refused.reason != "missing":  # RFC 6750 section 3.1: no error code without a key
+        challenge += f', error="invalid_token", error_description="{refused.reason}"'
+    err.headers["WWW-Authenticate"] = challenge
     return err
