@@ -21,10 +21,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civlake.publish.catalog import VERIFY_QUESTIONS
 from civlake.publish.versions import diff_tables, latest_version, read_table, version_dir
-from civlake.serve import ckan, dcat, verify, web
+from civlake.serve import ckan, dcat, inputs, verify, web
 from civlake.serve.audit import AuditLog
 from civlake.serve.directory import Directory
-from civlake.serve.errors import ApiError
+from civlake.serve.errors import ApiError, responses
 from civlake.serve.guard import AuthThrottle, ClientLimiter, Guard
 from civlake.serve.security import Agencies, require_agency, require_grant
 from civlake.settings import Settings
@@ -95,7 +95,7 @@ def create_app(
         return JSONResponse(err.body(), status_code=exc.status_code)
 
     # --- CKAN Action API -------------------------------------------------------------
-    async def action(name: str, request: Request) -> JSONResponse:
+    async def action(name: inputs.ActionName, request: Request) -> JSONResponse:
         public(request)
         note(request, action=name)
         help_url = f"{request.base_url}api/3/action/help_show?name={name}"
@@ -113,16 +113,21 @@ def create_app(
         return JSONResponse({"help": help_url, "success": True, "result": result})
 
     for prefix in ("/api/3/action", "/api/action"):
-        app.add_api_route(f"{prefix}/{{name}}", action, methods=["GET", "POST"])
+        for method in ("GET", "POST"):
+            app.add_api_route(f"{prefix}/{{name}}", action, methods=[method],
+                              operation_id=f"ckan_{prefix.split('/')[2]}_{method.lower()}",
+                              responses=responses(404, 409))  # fmt: skip
 
     # --- DCAT and web page ----------------------------------------------------------
-    @app.get("/catalog.jsonld")
+    ld = {200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}}
+
+    @app.get("/catalog.jsonld", responses=responses() | ld)
     def catalog_jsonld(request: Request) -> JSONResponse:
         public(request)
         body = dcat.build_catalog(directory, str(request.base_url))
         return JSONResponse(body, media_type="application/ld+json")
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, responses=responses(409))
     def index(request: Request, q: str = "", theme: str = "", open_type: str = "") -> HTMLResponse:
         public(request)
         fq = " ".join(f'{k}:"{v}"' for k, v in (("theme", theme), ("open_type", open_type)) if v)
@@ -138,8 +143,8 @@ def create_app(
         )
         return HTMLResponse(html)
 
-    @app.get("/dataset/{name}", response_class=HTMLResponse)
-    def dataset_page(name: str, request: Request) -> HTMLResponse:
+    @app.get("/dataset/{name}", response_class=HTMLResponse, responses=responses(html=(404,)))
+    def dataset_page(name: inputs.DatasetName, request: Request) -> HTMLResponse:
         public(request)
         ds = directory.find(name)
         if ds is None:
@@ -148,8 +153,15 @@ def create_app(
         return HTMLResponse(web.dataset_page(directory.package(ds, str(request.base_url))))
 
     # --- downloads ------------------------------------------------------------------
-    @app.get("/download/{name}/{version}/{filename}")
-    def download(name: str, version: str, filename: str, request: Request) -> FileResponse:
+    files = {200: {"content": {t: {} for t in {*MEDIA.values(), "application/octet-stream"}}}}
+
+    @app.get("/download/{name}/{version}/{filename}", responses=responses(401, 403, 404) | files)
+    def download(
+        name: inputs.DatasetName,
+        version: inputs.VersionName,
+        filename: inputs.FileName,
+        request: Request,
+    ) -> FileResponse:
         ds = directory.find(name)
         if ds is None or not version.startswith("v") or not version[1:].isdigit():
             raise ApiError(404, "Not Found Error", "no such dataset version")
@@ -171,9 +183,12 @@ def create_app(
         return FileResponse(path, media_type=media, filename=filename)
 
     # --- agency API -----------------------------------------------------------------
-    @app.get("/api/v1/datasets/{name}/changes")
+    @app.get("/api/v1/datasets/{name}/changes", responses=responses(401, 403, 404, 409))
     def changes(
-        name: str, request: Request, since_version: str = "0", purpose: str = ""
+        name: inputs.DatasetName,
+        request: Request,
+        since_version: str = "0",
+        purpose: str = "",
     ) -> JSONResponse:
         note(request, action="changes", purpose=purpose[:200] or None)
         agency = agency_for(request)
@@ -220,7 +235,11 @@ def create_app(
             }
         )
 
-    @app.post("/api/v1/verify")
+    @app.post(
+        "/api/v1/verify",
+        responses=responses(401, 403, 409) | inputs.VERIFY_ANSWER,
+        openapi_extra=inputs.VERIFY_BODY,
+    )
     async def verify_person(request: Request) -> JSONResponse:
         note(request, action="verify")
         agency = agency_for(request)
@@ -275,13 +294,7 @@ async def _body_params(request: Request) -> dict:
 
 
 async def _json_object(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(409, "Validation Error", "request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(409, "Validation Error", "request body must be a JSON object")
-    return body
+    return await inputs.json_object(request)
 
 
 def _plain(value: object) -> object:

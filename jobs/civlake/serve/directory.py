@@ -37,11 +37,23 @@ class Directory:
         ]
 
     def download_names(self, ds: Dataset, version: int) -> set[str]:
-        """Files of a published version that may be downloaded (a whitelist, not a path)."""
+        """Files of a published version that may be downloaded (a whitelist, not a path).
+
+        Regular files only: a symlink (or a file reached through one) could point out of
+        the publish folder, at the agency register or the warehouse, and would be served.
+        """
         vdir = version_dir(self.publish, ds.name, version)
         if version not in list_versions(self.publish, ds.name):
             return set()
-        return {p.name for p in vdir.iterdir() if p.is_file() and not p.name.startswith(".")}
+        root = self.publish.resolve()
+        return {
+            p.name
+            for p in vdir.iterdir()
+            if p.is_file()
+            and not p.is_symlink()
+            and not p.name.startswith(".")
+            and p.resolve().is_relative_to(root)
+        }
 
     def package(self, ds: Dataset, base_url: str) -> dict:
         versions = self.versions(ds)
