@@ -45,9 +45,9 @@ class Bucket:
 class ClientLimiter:
     """Token buckets per client (``per_minute``, ``burst``), bounded in memory.
 
-    ``take`` answers like ``security.RateLimiter`` (429 with Retry-After). A dropped
-    client comes back with a full bucket, which is where it would be anyway once idle
-    for burst / rate seconds; so ``idle_seconds`` is never shorter than that.
+    ``take`` answers 429 with Retry-After. A dropped client comes back with a full
+    bucket, which is where it would be anyway once idle for burst / rate seconds; so
+    ``idle_seconds`` is never shorter than that.
     """
 
     def __init__(

@@ -1,54 +1,20 @@
-"""Who is asking, may they, and how often: API keys, grants, expiry, rate limits.
+"""Who is asking and may they: API keys, grants, expiry (rate limits: ``guard``).
 
 Grants are checked per dataset (and per verification question as ``verify:<q>``).
 A key that does not authenticate is 401 naming the reason (missing, malformed,
 unknown key, revoked, expired: ``civlake.agency.keys``) in the body and so in the
 audit line; a valid key without the grant is 403, as OUTPUTS.md section 5 fixes.
 Revocation and expiry are checked on every request against the register as it is now
-(``Register`` notices other processes' commits). Rate limits are token buckets per key (per
-client address for anonymous requests) kept in memory: one server process, and a
-restart forgives everyone, which is acceptable for a limit against runaway clients.
+(``Register`` notices other processes' commits).
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from dataclasses import dataclass, field
 from datetime import date
 
 from civlake.agency.keys import KeyRefused, check_active, check_key
 from civlake.agency.store import Agency, Register
 from civlake.serve.errors import ApiError
-
-
-@dataclass
-class Bucket:
-    tokens: float
-    stamp: float
-
-
-@dataclass
-class RateLimiter:
-    per_minute: int
-    burst: int
-    _buckets: dict[str, Bucket] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, who: str) -> None:
-        now = time.monotonic()
-        rate = self.per_minute / 60.0
-        with self._lock:
-            b = self._buckets.setdefault(who, Bucket(float(self.burst), now))
-            b.tokens = min(self.burst, b.tokens + (now - b.stamp) * rate)
-            b.stamp = now
-            if b.tokens < 1:
-                err = ApiError(429, "Rate Limit Error", "too many requests; slow down")
-                err.headers["Retry-After"] = str(max(1, math.ceil((1 - b.tokens) / rate)))
-                raise err
-            b.tokens -= 1
-
 
 # The register as the server sees it (``agency create/revoke/rotate`` while serving).
 Agencies = Register
