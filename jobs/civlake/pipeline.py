@@ -7,6 +7,8 @@ Stage order: ingest -> clean (+ expectations gate) -> resolve -> verify -> build
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,6 +16,11 @@ from datetime import datetime
 from civlake.settings import Settings
 
 STAGES = ("ingest", "clean", "resolve", "verify", "build", "publish")
+# A stage whose inputs are what they were when it last completed writes nothing
+# (civlake.stage_inputs): a run with nothing new changes nothing.
+UNCHANGED = "inputs unchanged since the last run"
+DBT_FILES = ["dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "seeds/**/*",
+             "tests/**/*"]  # fmt: skip
 Progress = Callable[[str], None]
 
 
@@ -84,39 +91,114 @@ def clean(settings: Settings, feed_id: str, *, now: datetime, spark=None) -> dic
 
 
 def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
+    from civlake import stage_inputs
     from civlake.expectations import run_silver_gate
+    from civlake.expectations.outcome import GateResult
 
+    # Each feed's gate appends to the one results table: only its existence is an output.
+    # The ledger is shared by every feed, so the feed's own ledger rows are the input,
+    # not the table's version (another feed's delivery must not re-run this gate).
+    lake_dir = settings.lake
+    reads = [lake_dir / "silver" / feed_id, lake_dir / "silver" / "divisions"]
+    inputs = {
+        "tables": stage_inputs.versions(lake_dir, reads),
+        "ledger": stage_inputs.rows_hash(lake_dir / "ingest_audit", "feed_id", feed_id),
+    }
+    outputs = {"results": stage_inputs.table_version(lake_dir / "expectation_results") is not None}
+    stage = f"expectations.{feed_id}"
+    if stage_inputs.unchanged(settings, stage, inputs, outputs):
+        return GateResult(run_id=run_id, feeds_skipped={feed_id: UNCHANGED})
     with engine_scope(settings, spark):
-        return run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
+        result = run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
+    stage_inputs.record(settings, stage, inputs, outputs | {"results": True})
+    return result
+
+
+def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
+    from civlake import stage_inputs
+    from civlake.resolve.keys import load_secret
+    from civlake.resolve.linkage import LinkageConfig
+
+    secret = load_secret(settings.secrets_dir)
+    inputs = {
+        "tables": stage_inputs.versions(
+            settings.lake, stage_inputs.lake_tables(settings.lake / "silver")
+        ),
+        "contracts": stage_inputs.tree_hash(settings.schemas_dir, ["*.yaml"]),
+        # Keys are HMACs under the secret: a new secret must re-key (never logged).
+        "secret": hashlib.sha256(b"civlake-person-key|" + secret).hexdigest(),
+        "linkage": repr(LinkageConfig.from_env(dict(os.environ))),
+    }
+    outputs = {"tables": stage_inputs.versions(settings.lake / "core")}
+    return inputs, outputs
 
 
 def resolve(settings: Settings, *, now: datetime, spark=None) -> dict:
+    from civlake import stage_inputs
     from civlake.resolve import resolve_organizations, resolve_persons
 
+    inputs, outputs = _resolve_fingerprint(settings)
+    if stage_inputs.unchanged(settings, "resolve", inputs, outputs):
+        return {"skipped": UNCHANGED}
     with engine_scope(settings, spark):
         persons = resolve_persons(settings, now=now)
         orgs = resolve_organizations(settings)
+    stage_inputs.record(settings, "resolve", inputs, _resolve_fingerprint(settings)[1])
     return {"persons": persons, "organizations": orgs}
+
+
+def _dbt_inputs(settings: Settings) -> dict:
+    """What a dbt build reads: every lake table, the project, the engine."""
+    from civlake import stage_inputs
+    from civlake.build.runner import DBT_DIR
+
+    return {
+        "tables": stage_inputs.versions(settings.lake),
+        "project": stage_inputs.tree_hash(DBT_DIR, DBT_FILES),
+        "engine": settings.engine,
+        "warehouse": str(settings.warehouse),
+    }
 
 
 def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
     """The compare gate: entitlement and findings models (dbt), then district worklists."""
+    from civlake import stage_inputs
     from civlake.build import run_dbt
     from civlake.verify import write_worklists
 
+    worklists = settings.home / "worklists"
+    inputs = _dbt_inputs(settings)
+
+    def outputs() -> dict:
+        # build rewrites the warehouse after this stage: its existence is this one's output
+        return {"warehouse": settings.warehouse.exists(),
+                "worklists": stage_inputs.file_stamp(worklists)}  # fmt: skip
+
+    if stage_inputs.unchanged(settings, "verify", inputs, outputs()):
+        return {"skipped": UNCHANGED}
     with engine_scope(settings, spark):
         result = run_dbt(settings, select=COMPARE_GATE)
-    paths = write_worklists(settings, settings.home / "worklists")
+    paths = write_worklists(settings, worklists)
+    stage_inputs.record(settings, "verify", inputs, outputs())
     return {"dbt": result, "worklists": [str(p) for p in paths]}
 
 
 def build(settings: Settings, *, now: datetime, spark=None) -> dict:
+    from civlake import stage_inputs
     from civlake.build import generate_docs, run_dbt
 
+    inputs = _dbt_inputs(settings)
+
+    def outputs() -> dict:
+        return {"warehouse": stage_inputs.file_stamp(settings.warehouse)}
+
+    if stage_inputs.unchanged(settings, "build", inputs, outputs()):
+        return {"skipped": UNCHANGED}
     # The compare gate already built (and tested) its models and their ancestors.
     with engine_scope(settings, spark):
         result = run_dbt(settings, exclude=COMPARE_GATE)
     docs = generate_docs(settings)
+    stage_inputs.record(settings, "build", inputs, outputs())
     return {"dbt": result, "docs": str(docs)}
 
 

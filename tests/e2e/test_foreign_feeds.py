@@ -327,7 +327,23 @@ def test_open_datasets_hold_no_raw_id_or_name(city):
     assert checked
 
 
+def _versions(home: Path) -> dict[str, int]:
+    """Every Delta table's last commit number, read from its log by this test."""
+    lake_dir = home / "lake"
+    return {
+        str(log.parent.relative_to(lake_dir)): max(int(f.name[:20]) for f in log.glob("*.json"))
+        for log in lake_dir.glob("**/_delta_log")
+    }
+
+
 def test_a_second_run_changes_nothing(city):
-    before = _state(city["home"])
-    _run(city["home"])
-    assert _state(city["home"]) == before
+    home = city["home"]
+    before = _state(home)
+    versions = _versions(home)
+    warehouse = (home / "warehouse.duckdb").read_bytes()
+    _run(home)
+    assert _state(home) == before
+    # A run with nothing new writes nothing: no new Delta version on any table (no
+    # re-resolution, no new expectation results) and the same warehouse file.
+    assert _versions(home) == versions
+    assert (home / "warehouse.duckdb").read_bytes() == warehouse
