@@ -137,6 +137,18 @@ def _run(cmd: list[str], env: dict, what: str) -> str:
     return proc.stdout
 
 
+def _provenance() -> str:
+    """The commit measured, and any uncommitted change to the package that ran with it."""
+    repo = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(repo)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--short", "--", "jobs"], capture_output=True,
+                           text=True).stdout.split()[1::2]  # fmt: skip
+    return f"code: commit {head.stdout.strip() or '?'}" + (
+        f", with uncommitted changes to {', '.join(dirty)}" if dirty else ", clean jobs/"
+    )
+
+
 # --- the city --------------------------------------------------------------------------
 def build_city(home: Path, args, env: dict) -> None:
     if args.city == "sample":
@@ -430,6 +442,7 @@ def main() -> None:
           f"load average {load1:.2f} before the run. Server (one uvicorn process, as "
           "`civlake serve` starts it) and load generator (wrk) share these cores.")  # fmt: skip
     print(f"CIVLAKE_HOME {home}")
+    print(_provenance())
     if not args.home:
         print(f"Building the city ({args.city}"
               + (f", {args.persons:,} persons, {args.months} month(s))" if args.city == "generated"
