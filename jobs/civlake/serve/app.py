@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civlake.publish.catalog import VERIFY_QUESTIONS
@@ -272,7 +273,9 @@ def create_app(
         id_number = verify.normalise_id(str(body.get("id_number") or ""))
         # The audit names the subject only partly: enough to investigate, not a copy of the ID.
         note(request, subject=f"{id_number[:6]}********{id_number[-4:]}")
-        return JSONResponse({"answer": verify.answer(settings.warehouse, question, id_number)})
+        # DuckDB blocks: in the thread pool, so one question does not stall every other route.
+        yes = await run_in_threadpool(verify.answer, settings.warehouse, question, id_number)
+        return JSONResponse({"answer": yes})
 
     # Outermost of our middleware: refusals before routing are audited like the rest.
     app.add_middleware(

@@ -83,7 +83,7 @@ def answer(warehouse: Path, question: str, id_number: str) -> bool:
             503, "Service Unavailable", "the warehouse is being rebuilt; retry in a minute"
         ) from None
     try:
-        present = _present(con)
+        present = _present(con, warehouse)
         for needs, sql in QUESTIONS[question]:
             if all(n in present for n in needs):
                 row = con.execute(sql, [id_number]).fetchone()
@@ -97,7 +97,21 @@ def answer(warehouse: Path, question: str, id_number: str) -> bool:
     )
 
 
-def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
+# Tables and columns per warehouse file version: reading information_schema took about
+# half of each question's ~95 ms (bench/bench_serve.py); a rebuild changes the file stamp.
+_PRESENT: dict[tuple[str, int, int], set[str]] = {}
+
+
+def _present(con: duckdb.DuckDBPyConnection, warehouse: Path) -> set[str]:
+    st = warehouse.stat()
+    key = (str(warehouse), st.st_mtime_ns, st.st_size)
+    if key not in _PRESENT:
+        _PRESENT.clear()
+        _PRESENT[key] = _read_present(con)
+    return _PRESENT[key]
+
+
+def _read_present(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where table_schema in ('core', 'publish')"
