@@ -28,10 +28,6 @@ Progress = Callable[[str], None]
 COMPARE_GATE = "+path:models/verify +path:models/entitlement"
 
 
-class GateFailed(RuntimeError):
-    """A quality gate stopped the run; the message says which gate, feed and check."""
-
-
 @contextmanager
 def engine_scope(settings: Settings, spark=None) -> Iterator[object | None]:
     """Run the enclosed stage on the configured engine.

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from civlake.engine import check_engine
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -96,7 +98,7 @@ def load_settings(
         lake=pick(lake, "CIVLAKE_LAKE", home / "lake"),
         warehouse=pick(warehouse, "CIVLAKE_WAREHOUSE", home / "warehouse.duckdb"),
         publish=pick(publish, "CIVLAKE_PUBLISH", home / "publish"),
-        engine=engine or env.get("CIVLAKE_ENGINE", "duckdb"),
+        engine=check_engine(engine or env.get("CIVLAKE_ENGINE", "duckdb")),
         spark_master=spark_master or env.get("CIVLAKE_SPARK_MASTER", "local[*]"),
         exchange_url=env.get("CIVLAKE_EXCHANGE_URL") or None,
         limits=_limits(env),

@@ -9,7 +9,6 @@ here knows the engine.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -75,16 +74,6 @@ def append(path: Path, table, *, rows: int | None = None) -> None:
     if n == 0 and lake.exists(path):
         return
     lake.retry(lambda: lake.append(path, table))
-
-
-def record_clean(
-    root: Path, feed_id: str, delivery_id: str, *, silver: int, quarantined: int,
-    cleaned_at: datetime, seconds: float,
-) -> None:  # fmt: skip
-    record_cleans(root, [{
-        "feed_id": feed_id, "delivery_id": delivery_id, "rows_silver": silver,
-        "rows_quarantined": quarantined, "cleaned_at": cleaned_at, "clean_seconds": seconds,
-    }])  # fmt: skip
 
 
 def record_cleans(root: Path, rows: list[dict]) -> None:

@@ -134,11 +134,3 @@ def get_spark(settings: Settings, env: dict[str, str] | None = None):
         ) from exc
     spark.sparkContext.setLogLevel(env.get("CIVLAKE_SPARK_LOG_LEVEL", "ERROR"))
     return spark
-
-
-def stop_spark() -> None:
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()

@@ -14,7 +14,7 @@ from typing import Any
 from civlake.contracts import get_contract, load_contracts
 from civlake.expectations.contract_suites import contract_specs
 from civlake.expectations.extras import extra_specs
-from civlake.expectations.specs import SEVERITIES, ExpectationSpec, Severity, suite_name
+from civlake.expectations.specs import SEVERITIES, ExpectationSpec, suite_name
 from civlake.settings import REPO_ROOT
 
 
@@ -88,7 +88,3 @@ def export_suites(out_dir: Path | None = None) -> list[Path]:
             path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", "utf-8")
             written.append(path)
     return written
-
-
-def by_severity(specs: list[ExpectationSpec]) -> dict[Severity, list[ExpectationSpec]]:
-    return {sev: [s for s in specs if s.severity == sev] for sev in SEVERITIES}

@@ -59,13 +59,6 @@ def birth_from_id(id_number: str | None) -> date | None:
     return born if born.year >= 1890 else None
 
 
-def sex_from_id(id_number: str | None) -> str | None:
-    """GB 11643: char 17 odd = male ('1'), even = female ('2')."""
-    if not id_number or len(id_number) != 18 or not id_number[16].isdigit():
-        return None
-    return "1" if int(id_number[16]) % 2 else "2"
-
-
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
