@@ -26,6 +26,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
@@ -203,7 +204,7 @@ def connect(settings: Settings, *, now: datetime | None = None) -> sqlite3.Conne
     # Created 0600 before SQLite opens it: the -wal and -shm files inherit its mode.
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    con.execute("pragma journal_mode = wal")
+    _use_wal(con)
     legacy = path.with_name("agencies.json")
     with _write(con):
         for statement in _SCHEMA:
@@ -218,6 +219,24 @@ def connect(settings: Settings, *, now: datetime | None = None) -> sqlite3.Conne
         with suppress(FileNotFoundError):
             legacy.replace(legacy.with_name("agencies.json.migrated"))
     return con
+
+
+def _use_wal(con: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """Switch a register to WAL once; the mode is kept in the file.
+
+    SQLite answers "database is locked" to the switch at once, without waiting the busy
+    timeout, while another process holds the fresh file; so the switch is retried.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if con.execute("pragma journal_mode").fetchone()[0] != "wal":
+                con.execute("pragma journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def parse_expiry(expires: str | date | None, today: date) -> date:
