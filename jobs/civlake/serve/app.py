@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civlake.publish.catalog import VERIFY_QUESTIONS
 from civlake.publish.versions import diff_tables, latest_version, read_table, version_dir
-from civlake.serve import ckan, dcat, inputs, verify, web
+from civlake.serve import ckan, dcat, inputs, verification, web
 from civlake.serve.audit import AuditLog
 from civlake.serve.directory import Directory
 from civlake.serve.errors import ApiError, responses
@@ -270,11 +270,11 @@ def create_app(
             )
         note(request, question=question, purpose=purpose.strip())
         require_grant(agency, f"verify:{question}", clock().date())
-        id_number = verify.normalise_id(str(body.get("id_number") or ""))
+        id_number = verification.normalise_id(str(body.get("id_number") or ""))
         # The audit names the subject only partly: enough to investigate, not a copy of the ID.
         note(request, subject=f"{id_number[:6]}********{id_number[-4:]}")
         # DuckDB blocks: in the thread pool, so one question does not stall every other route.
-        yes = await run_in_threadpool(verify.answer, settings.warehouse, question, id_number)
+        yes = await run_in_threadpool(verification.answer, settings.warehouse, question, id_number)
         return JSONResponse({"answer": yes})
 
     # Outermost of our middleware: refusals before routing are audited like the rest.
