@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from civlake.serve.errors import ApiError
-from civlake.serve.guard import AGGREGATE_SECONDS, AuthThrottle, ClientLimiter, _aggregate
+from civlake.serve.guard import _aggregate
+from civlake.serve.limiter import AGGREGATE_SECONDS, AuthThrottle, ClientLimiter
 
 
 class FakeClock:

@@ -26,7 +26,8 @@ from civlake.serve import ckan, dcat, inputs, verification, web
 from civlake.serve.audit import AuditLog
 from civlake.serve.directory import Directory
 from civlake.serve.errors import ApiError, responses
-from civlake.serve.guard import AuthThrottle, ClientLimiter, Guard
+from civlake.serve.guard import Guard
+from civlake.serve.limiter import AuthThrottle, ClientLimiter
 from civlake.serve.security import Agencies, require_agency, require_grant
 from civlake.settings import Settings
 

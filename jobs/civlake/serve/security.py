@@ -1,4 +1,4 @@
-"""Who is asking and may they: API keys, grants, expiry (rate limits: ``guard``).
+"""Who is asking and may they: API keys, grants, expiry (rate limits: ``limiter``).
 
 Grants are checked per dataset (and per verification question as ``verify:<q>``).
 A key that does not authenticate is 401 naming the reason (missing, malformed,
