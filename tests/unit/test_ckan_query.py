@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from civlake.serve import ckan
+from civlake.serve import ckan, ckan_search
 from civlake.serve.ckan_query import (
     MAX_DEPTH,
     All,
@@ -25,11 +25,11 @@ from civlake.serve.ckan_query import (
 from civlake.serve.directory import Directory
 from civlake.serve.errors import ApiError
 
-FIELDS = ckan.SEARCH_FIELDS
+FIELDS = ckan_search.SEARCH_FIELDS
 
 
 def p(text: str):
-    return parse(text, fields=FIELDS, ranges=ckan.RANGE_FIELDS)
+    return parse(text, fields=FIELDS, ranges=ckan_search.RANGE_FIELDS)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civlake.publish.catalog import VERIFY_QUESTIONS
 from civlake.publish.versions import diff_tables, latest_version, read_table, version_dir
-from civlake.serve import ckan, dcat, inputs, verification, web
+from civlake.serve import ckan, ckan_search, dcat, inputs, verification, web
 from civlake.serve.audit import AuditLog
 from civlake.serve.directory import Directory
 from civlake.serve.errors import ApiError, responses
@@ -137,7 +137,7 @@ def create_app(
         try:
             result = ckan.package_search(directory, params, str(request.base_url))
         except ApiError:  # the search box is not a query language: look for the text as typed
-            params["q"] = ckan.literal(q[:200])
+            params["q"] = ckan_search.literal(q[:200])
             result = ckan.package_search(directory, params, str(request.base_url))
         themes = sorted({ds.theme for ds in directory.catalog.values()})
         html = web.index_page(

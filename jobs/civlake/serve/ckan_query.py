@@ -2,7 +2,7 @@
 
 A tokenizer and a recursive-descent parser build a small tree; ``evaluate`` walks it
 with a leaf predicate the caller supplies, so field meanings live with the catalog
-(``ckan.py``) and no request text ever reaches a query engine. Grammar, as Solr's
+(``ckan_search.py``) and no request text ever reaches a query engine. Grammar, as Solr's
 standard parser with CKAN's ``q.op=AND``::
 
     query   := or EOF
