@@ -15,23 +15,14 @@ publish schema out, so it stays a plain task on both engines.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import reduce
-from pathlib import Path
 
-from airflow.sdk import DAG, Asset, Param, get_current_context, task
+from airflow.sdk import DAG, Param, get_current_context, task
 
+from civlake.dag_common import DEFAULT_ARGS, WAREHOUSE, feed_ids, silver_asset
 from civlake.orchestrate import stage_task
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-FEEDS = sorted(p.stem for p in SCHEMAS.glob("*.yaml") if not p.name.startswith("_"))
-SILVER = [Asset(name=f"silver.{f}", uri=f"civlake://lake/silver/{f}") for f in FEEDS]
-DEFAULT_ARGS = {
-    "owner": "civlake",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-}
+SILVER = [silver_asset(f) for f in feed_ids()]
 
 
 def _stage(stage: str, spark=None):
@@ -68,7 +59,7 @@ with DAG(
     def verify_task(spark=None) -> dict:
         return _json_safe(_stage("verify", spark))
 
-    @stage_task(task_id="dbt_build", outlets=[Asset(name="warehouse", uri="civlake://warehouse")])
+    @stage_task(task_id="dbt_build", outlets=[WAREHOUSE])
     def build_task(spark=None) -> dict:
         return _json_safe(_stage("build", spark))
 

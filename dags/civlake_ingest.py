@@ -12,34 +12,10 @@ given to the stage (``civlake.orchestrate.stage_task``); otherwise ``spark`` is 
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
+from airflow.sdk import DAG, Param, get_current_context
 
-from airflow.sdk import DAG, Asset, Param, get_current_context
-
+from civlake.dag_common import DEFAULT_ARGS, bronze_asset, feed_ids, silver_asset
 from civlake.orchestrate import stage_task
-
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-DEFAULT_ARGS = {
-    "owner": "civlake",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
-
-
-def bronze_asset(feed_id: str) -> Asset:
-    return Asset(name=f"bronze.{feed_id}", uri=f"civlake://lake/bronze/{feed_id}")
-
-
-def silver_asset(feed_id: str) -> Asset:
-    return Asset(name=f"silver.{feed_id}", uri=f"civlake://lake/silver/{feed_id}")
-
-
-def feed_ids() -> list[str]:
-    # Only file names are read at parse time; contracts are parsed inside the tasks.
-    return sorted(p.stem for p in SCHEMAS.glob("*.yaml") if not p.name.startswith("_"))
 
 
 def _through() -> str:
