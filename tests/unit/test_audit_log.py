@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from civlake.resolve.keys import load_secret
@@ -72,6 +72,7 @@ def _put(path: Path, lines: list[bytes]) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=records)
+@example(batch=[{"at": "\ud800\udfff"}])  # a surrogate pair JSON would read back as one
 def test_any_text_in_any_field_leaves_a_log_that_verifies_record_by_record(batch) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.jsonl"

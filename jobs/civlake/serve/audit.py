@@ -46,6 +46,7 @@ TRUNCATED_MARK = "…[truncated]"
 _OWN_KEYS = ("seq", "mac", "truncated", "prev")
 # Everything str.splitlines splits on, other C0/C1 controls, invisible format characters
 # (bidi overrides could disguise a line on a reviewer's screen) and lone surrogates.
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
     "\ufeff\ufff9-\ufffb\ud800-\udfff]"
@@ -128,11 +129,20 @@ def _clean(value, truncated: dict[str, int], key: str, depth: int):
         return {str(k)[:100]: _clean(v, truncated, f"{key}.{k}"[:100], depth + 1) for k, v in items}
     if isinstance(value, list | tuple) and depth < 3:
         return [_clean(v, truncated, f"{key}[{i}]", depth + 1) for i, v in enumerate(value[:100])]
-    text = value if isinstance(value, str) else repr(value)
+    text = _paired(value if isinstance(value, str) else repr(value))
     if len(text) > FIELD_LIMIT:
         truncated[key] = len(text)
         return text[:FIELD_LIMIT] + TRUNCATED_MARK
     return text
+
+
+def _paired(text: str) -> str:
+    # A high and a low surrogate side by side (a client can send both) are written as
+    # two escapes that JSON reads back as one character: "\\ud800\\udfff" is U+103FF.
+    # Joined before writing, so each line reads back as written and its MAC holds.
+    return _SURROGATE_PAIR.sub(
+        lambda m: chr(0x10000 + ((ord(m[0][0]) - 0xD800) << 10) + ord(m[0][1]) - 0xDC00), text
+    )
 
 
 class AuditLog:
