@@ -22,16 +22,15 @@ from civlake import lake
 from civlake.build import DbtBuildError, generate_docs, run_dbt, source_freshness
 from civlake.build.lake_schemas import OTHER_SCHEMAS, silver_schema
 from civlake.contracts import load_contracts
+from civlake.identifiers import id_check_char
 from civlake.settings import REPO_ROOT, load_settings
 
 pytestmark = pytest.mark.integration
 
-_W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-
 
 def citizen_id(area: str, birth: str, seq: str) -> str:
     body = f"{area}{birth.replace('-', '')}{seq}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _W, strict=True)) % 11]
+    return body + id_check_char(body)
 
 
 # person_key -> (id, name, sex, birth, hukou division)

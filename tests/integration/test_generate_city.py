@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 
 from civlake.contracts import get_contract, load_contracts
 from civlake.generate import generate
-from civlake.generate.ids import is_valid_id, upgrade_15
+from civlake.identifiers import is_valid_id, upgrade_15
 
 pytestmark = pytest.mark.integration
 CODECS = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030"}

@@ -14,6 +14,7 @@ from civlake.generate.corrupt import KINDS, corrupt, corrupt_id, is_invalid
 from civlake.generate.dirt import _choices, apply, dirty
 from civlake.generate.render import render_all
 from civlake.generate.table import Table
+from tests.fixtures.foreign import ids as oracle
 
 EXPECTED = {
     "id_lowercase_x", "id_fullwidth", "id_spaces", "id_hyphens", "id_apostrophe", "id_15digit",
@@ -78,14 +79,10 @@ def test_only_all_digit_ids_become_numeric_excel_cells():
 
 
 # --- corrupted citizen IDs (civlake.generate.corrupt) --------------------------------------
-# Checked against GB 11643 as written here, not the generator's own checker: the repo's
-# copies only serve as a second opinion.
-_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# Checked against GB 11643 as written out in tests/fixtures/foreign/ids.py, not the
+# generator's own checker: the product's copy only serves as a second opinion.
 _FW_BACK = str.maketrans("０１２３４５６７８９", "0123456789")
-
-
-def _gb11643_check(body17: str) -> str:
-    return "10X98765432"[sum(int(c) * w for c, w in zip(body17, _W, strict=True)) % 11]
+_gb11643_check = oracle.id_check
 
 
 def _normalise(value: str) -> str:
@@ -184,7 +181,7 @@ def test_impossible_birth_dates_are_impossible():
 def test_corrupt_marks_dirt_keeps_protected_rows_and_certificate_suffix():
     rng = np.random.default_rng(9)
     ids = [f"4401061980010{i % 10}00{i % 10}" for i in range(400)]
-    from civlake.generate.ids import id_check_char
+    from civlake.identifiers import id_check_char
 
     ids = [v[:17] + id_check_char(v[:17]) for v in ids]
     t = Table(

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 
 from civlake.generate.dirt import _amount, _date, _id, excel_serial
-from civlake.generate.ids import (
+from civlake.generate.ids import id_check_chars, make_uscc
+from civlake.generate.names import traditional
+from civlake.identifiers import (
     id_check_char,
-    id_check_chars,
     is_valid_id,
     is_valid_uscc,
-    make_uscc,
     to_15,
     upgrade_15,
-)  # fmt: skip
-from civlake.generate.names import traditional
+)
 
 
 def test_known_valid_citizen_ids():

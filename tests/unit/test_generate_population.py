@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from civlake.generate.divisions import DISTRICTS, build_divisions
-from civlake.generate.ids import is_valid_id
 from civlake.generate.population import REF_DATE, ages_on, build_population
+from civlake.identifiers import is_valid_id
 
 
 def test_population_ids_agree_with_attributes():

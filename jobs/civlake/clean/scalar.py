@@ -12,13 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
-from civlake.clean.sql_macros import (
-    ID_CHECK,
-    ID_WEIGHTS,
-    SPREADSHEET_ERRORS,
-    USCC_ALPHABET,
-    USCC_WEIGHTS,
-)
+from civlake.clean.sql_macros import SPREADSHEET_ERRORS
+from civlake.identifiers import id_check_char, upgrade_15, uscc_check_char
 
 _FW = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
 _WS = re.compile(r"[\s\u00a0\u3000]+")
@@ -52,14 +47,10 @@ def citizen_id(s: str | None, produced: date) -> tuple[str | None, str]:
     ).upper()
     upgraded = bool(re.fullmatch(r"[0-9]{15}", c))
     if upgraded:
-        body = c[:6] + "19" + c[6:]
-        c = body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+        c = upgrade_15(c)
     if not c:
         return None, "missing"
-    ok = (
-        bool(re.fullmatch(r"[0-9]{17}[0-9X]", c))
-        and c[17] == ID_CHECK[sum(int(d) * w for d, w in zip(c[:17], ID_WEIGHTS, strict=True)) % 11]
-    )
+    ok = bool(re.fullmatch(r"[0-9]{17}[0-9X]", c)) and c[17] == id_check_char(c[:17])
     if ok:
         try:
             ok = date(1890, 1, 1) <= datetime.strptime(c[6:14], "%Y%m%d").date() <= produced
@@ -90,10 +81,7 @@ def uscc(s: str | None) -> tuple[str | None, str]:
     c = re.sub(r"([\s\u00a0\u3000]|-)+", "", (s or "").translate(_FW)).upper()
     if not c:
         return None, "missing"
-    ok = bool(re.fullmatch(r"[0-9A-HJ-NP-RTUW-Y]{18}", c))
-    if ok:
-        total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(c, USCC_WEIGHTS, strict=False))
-        ok = (31 - total % 31) % 31 == USCC_ALPHABET.index(c[17])
+    ok = bool(re.fullmatch(r"[0-9A-HJ-NP-RTUW-Y]{18}", c)) and uscc_check_char(c[:17]) == c[17]
     return c, ("valid" if c == s else "normalized") if ok else "invalid"
 
 

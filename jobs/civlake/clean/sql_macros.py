@@ -7,22 +7,20 @@ never raise: every cast is a ``try_cast``/``try_strptime``, so one dirty value c
 abort a delivery of 100k rows.
 
 ``install(con)`` defines them on a connection; the SQL text is built once from constants
-in this module, never from delivered data.
+in this module and ``civlake.identifiers``, never from delivered data.
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from civlake.identifiers import CITIZEN_ID_CHECK, CITIZEN_ID_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
+
 # Full-width ASCII block U+FF01..U+FF5E maps onto U+0021..U+007E; U+3000 is the
 # full-width space. Excel users in Chinese IMEs type these all the time.
 _FW_FROM = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 _FW_TO = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)) + " "
 
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # Spaces: ASCII whitespace, NBSP, full-width space (already folded by cl_fw, kept for
 # callers that skip it).
 _WS = r"[\s\x{00a0}\x{3000}]"
@@ -43,7 +41,8 @@ def lit(text: str) -> str:
 
 def _id_sum(arg: str) -> str:
     terms = [
-        f"try_cast(substr({arg}, {i}, 1) AS INTEGER) * {w}" for i, w in enumerate(ID_WEIGHTS, 1)
+        f"try_cast(substr({arg}, {i}, 1) AS INTEGER) * {w}"
+        for i, w in enumerate(CITIZEN_ID_WEIGHTS, 1)
     ]
     return " + ".join(terms)
 
@@ -85,7 +84,7 @@ MACROS: list[str] = [
     # Excel shows 18-digit numeric cells as 4.40106199001011e+17: digits are lost.
     r"cl_id_sci(s) AS coalesce(regexp_matches(cl_nows(s), '^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$'), false)",
     f"cl_id_clean(s) AS upper(regexp_replace(cl_fw(s), '({_WS}|[-\u2010-\u2015\u2212''\u2018\u2019`])+', '', 'g'))",
-    f"cl_id_check(c) AS substr({lit(ID_CHECK)}, (({_id_sum('c')}) % 11) + 1, 1)",
+    f"cl_id_check(c) AS substr({lit(CITIZEN_ID_CHECK)}, (({_id_sum('c')}) % 11) + 1, 1)",
     "cl_id_up15(c) AS substr(c, 1, 6) || '19' || substr(c, 7, 9)"
     " || cl_id_check(substr(c, 1, 6) || '19' || substr(c, 7, 9))",
     # Staged on purpose: DuckDB inlines macros, so a one-piece status macro expanded the

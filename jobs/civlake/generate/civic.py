@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from civlake.generate.divisions import DISTRICTS
-from civlake.generate.ids import USCC_ALPHABET, make_uscc
+from civlake.generate.ids import make_uscc
 from civlake.generate.world import Donation, Marriage, Org, VolunteerRecord, World
+from civlake.identifiers import USCC_ALPHABET
 
 ORG_WORDS = [
     "阳光",

@@ -21,8 +21,8 @@ from datetime import date
 import numpy as np
 
 from civlake.generate.dirt import _id
-from civlake.generate.ids import id_check_char, to_15, upgrade_15
 from civlake.generate.table import Table
+from civlake.identifiers import id_check_char, to_15, upgrade_15
 
 KINDS = (
     "id_date_impossible",  # a birth-date digit: month 00/13+, day 00/32+, year 18xx or 2xxx

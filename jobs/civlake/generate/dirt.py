@@ -14,6 +14,7 @@ import numpy as np
 from civlake.generate.contracts_view import column_kinds, enum_synonyms
 from civlake.generate.names import traditional
 from civlake.generate.table import Table
+from civlake.identifiers import USCC_ALPHABET
 
 _FW = str.maketrans("0123456789", "０１２３４５６７８９")
 _ID_SAFE = ["id_fullwidth", "id_spaces", "id_hyphens", "id_apostrophe"]
@@ -202,8 +203,7 @@ def apply(table: Table, kind: str, col: str, i: int, rng: np.random.Generator, o
     elif kind == "uscc_spaces":
         new = f"{value[:6]} {value[6:12]} {value[12:]}"
     elif kind == "uscc_badcheck":
-        alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-        new = value[:17] + alphabet[(alphabet.index(value[17]) + 1) % 31]
+        new = value[:17] + USCC_ALPHABET[(USCC_ALPHABET.index(value[17]) + 1) % 31]
     elif kind == "enum_synonym":
         syn = enum_synonyms(enum_name).get(value, []) if enum_name else []
         if not syn:

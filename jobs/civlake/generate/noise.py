@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from civlake.generate.delivery import Delivery
 from civlake.generate.table import Table
 from civlake.generate.world import World
+from civlake.identifiers import USCC_ALPHABET
 
 MALFORMED_CSV = "噪声行,字段数不对"
 MALFORMED_JSONL = '["not", "an", "object"]'
@@ -170,8 +171,7 @@ def add_noise_rows(
         row, roles = _base_row(world, feed, idx, next(people), k)
         for col, val in overrides.items():
             if val == "@badcheck":
-                alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-                val = row[col][:17] + alphabet[(alphabet.index(row[col][17]) + 1) % 31]
+                val = row[col][:17] + USCC_ALPHABET[(USCC_ALPHABET.index(row[col][17]) + 1) % 31]
             row[col] = val
         i = t.append(row, roles)
         t.reasons[i] = list(reasons)

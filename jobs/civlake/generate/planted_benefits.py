@@ -12,10 +12,10 @@ from datetime import date, timedelta
 import numpy as np
 
 from civlake.generate.background import add_death
-from civlake.generate.ids import id_check_char
 from civlake.generate.policy import age_on, gl_due
 from civlake.generate.timeline import first_day
 from civlake.generate.world import ElderlyEntry, Household, World
+from civlake.identifiers import id_check_char
 
 
 def _age(world: World) -> np.ndarray:

@@ -23,8 +23,8 @@ import logging
 import pandas as pd
 
 from civlake import lake
+from civlake.identifiers import birth_from_id
 from civlake.resolve import id_edits, linkage
-from civlake.resolve.names import birth_from_id
 from civlake.resolve.splink_backend import backend
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ import pandas as pd
 
 from civlake import lake
 from civlake.contracts import FeedContract, load_contracts
-from civlake.resolve.names import birth_from_id, id_check_ok, name_pinyin, normalize_name
+from civlake.identifiers import birth_from_id, is_valid_id
+from civlake.resolve.names import name_pinyin, normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataF
                     feed.feed_id, role.id,
                 )  # fmt: skip
                 table[f"{role.id}_status"] = [
-                    None if i is None else ("valid" if id_check_ok(i) else "invalid")
+                    None if i is None else ("valid" if is_valid_id(i) else "invalid")
                     for i in table.get(role.id, pd.Series([None] * len(table)))
                 ]
         frames.extend(_role_frame(feed, table, role) for role in feed.persons)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from civlake.identifiers import is_valid_id
 from civlake.serve.errors import ApiError
-
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 # Each question: candidate queries in order of preference, with the tables they need.
 # The first whose tables exist answers; the fallbacks keep the service usable while
@@ -62,8 +61,7 @@ def normalise_id(raw: str) -> str:
             "id_number is not an 18-character citizen ID",
             id_number=["use the 18-character 公民身份号码 (17 digits + check char)"],
         )
-    total = sum(int(c) * w for c, w in zip(text[:17], _WEIGHTS, strict=True))
-    if "10X98765432"[total % 11] != text[17]:
+    if not is_valid_id(text):
         raise ApiError(
             409,
             "Validation Error",
