@@ -1,5 +1,5 @@
--- Feed cadences, as schemas/<feed>.yaml declares them (tests/integration/
--- test_dbt_build.py checks this list against the contracts, so it cannot drift).
+-- GENERATED from schemas/*.yaml by `python -m civlake.build.contract_dbt`: do not edit by hand.
+-- Feed cadences and delivery modes, as the contracts declare them.
 with feeds (feed_id, feed_title, cadence, modes) as (
     values
         ('assistance_recipients', '社会救助对象名册', 'monthly', 'full'),

@@ -1,27 +1,12 @@
 -- 统计用区划代码 (divisions): silver rows as typed by the clean gate; rename/cast only.
+-- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'divisions') }}
 ),
 
 renamed as (
     select
-        division_code,
-        name,
-        level,
-        parent_code,
-        urban_rural_code,
-        valid_from,
-        valid_to,
-        successor_code,
-        _delivery_id,
-        _source_file,
-        _source_row,
-        _source_unit,
-        _period,
-        _mode,
-        _produced_at,
-        _ingested_at,
-        _row_hash
+        {{ silver_columns('divisions') }}
     from source
 )
 
