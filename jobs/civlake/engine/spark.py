@@ -10,6 +10,7 @@ jars come from the image or ``--packages io.delta:delta-spark_4.2_2.13:<version>
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -41,11 +42,20 @@ def delta_jars(env: dict[str, str] | None = None) -> list[Path]:
     if all(p.is_file() for p in wanted):
         return wanted
     cache.mkdir(parents=True, exist_ok=True)
-    for artifact, path in zip(DELTA_ARTIFACTS, wanted, strict=True):
-        if not path.is_file():
-            _maven_copy(f"io.delta:{artifact}:{DELTA_VERSION}", cache)
-        if not path.is_file():
-            raise SparkSetupError(f"Maven did not produce {path}")
+    # Two processes starting Spark on an empty cache (two Airflow workers, two test
+    # workers) take turns; each jar is fetched beside the cache and renamed into it, so a
+    # process that looks without the lock never sees half a jar.
+    with open(cache / ".fetch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for artifact, path in zip(DELTA_ARTIFACTS, wanted, strict=True):
+            if path.is_file():
+                continue
+            with tempfile.TemporaryDirectory(dir=cache) as fetched:
+                _maven_copy(f"io.delta:{artifact}:{DELTA_VERSION}", Path(fetched))
+                got = Path(fetched) / path.name
+                if not got.is_file():
+                    raise SparkSetupError(f"Maven did not produce {path}")
+                os.replace(got, path)
     return wanted
 
 
