@@ -8,7 +8,7 @@ process so peak RSS is its own:
   macros over the whole delivery, OpenCC on distinct names), which also builds reasons,
   details and raw JSON for quarantine;
 * ``pandas .apply``: ``DataFrame.apply(axis=1)`` calling the plain-Python reference
-  canonicalisers (``civlake.clean.scalar``) field by field - less work, and still slower.
+  canonicalisers (``tests.support.scalar``) field by field - less work, and still slower.
 
     .venv/bin/python bench/bench_clean.py --rows 100000
 """
@@ -19,15 +19,19 @@ import argparse
 import multiprocessing as mp
 import random
 import resource
+import sys
 import time
 from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 FEED = "assistance_recipients"
 
 
 def _id(rng: random.Random) -> str:
-    from civlake.clean.testing import id18
+    from tests.support.bronze import id18
 
     born = date(1930, 1, 1).toordinal() + rng.randrange(30000)
     return id18(
@@ -107,8 +111,8 @@ def _divmap():
 
 def run_vectorised(n: int) -> tuple[float, int]:
     from civlake.clean.frame import clean_delivery
-    from civlake.clean.testing import bronze_rows
     from civlake.contracts import get_contract
+    from tests.support.bronze import bronze_rows
 
     bronze = bronze_rows(FEED, synthetic_rows(n), delivery_id="bench")
     contract = get_contract(FEED)
@@ -123,8 +127,8 @@ def run_vectorised(n: int) -> tuple[float, int]:
 def run_pandas(n: int) -> tuple[float, int]:
     import pandas as pd
 
-    from civlake.clean import scalar
     from civlake.contracts import get_contract, load_enums
+    from tests.support import scalar
 
     df = pd.DataFrame(synthetic_rows(n))
     contract, enums = get_contract(FEED), load_enums()

@@ -6,7 +6,7 @@ Generates one city, runs the stage functions the DAGs call (``civlake.pipeline``
 embedded engine into one home and on Spark (``--master``, default ``local[*]``) into
 another, from the same landing folder, and prints wall time and peak memory per stage for
 each (peak memory of the process tree: Spark's JVM is a child process), the Spark/DuckDB
-time ratio, and whether every output table is identical (``civlake.engine.parity``).
+time ratio, and whether every output table is identical (``tests.support.parity``).
 ``--engines spark`` runs one engine only (to find the largest city it finishes).
 """
 
@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
 from _common import measure
 
 STAGES = ("ingest", "clean", "expectations", "resolve", "verify", "build", "publish")
@@ -101,7 +102,7 @@ def main() -> None:
         total_d = sum(d[x]["seconds"] for x in STAGES)
         total_s = sum(s[x]["seconds"] for x in STAGES)
         print(f"{'total':<14}{total_d:>10.1f}{total_s:>10.1f}{total_s / total_d:>13.1f}x")
-        from civlake.engine.parity import compare_engines
+        from tests.support.parity import compare_engines
 
         diffs = compare_engines(runs["duckdb"]["settings"], runs["spark"]["settings"])
         print(f"\nparity: {'identical' if not diffs else f'{len(diffs)} differences'}")

@@ -50,6 +50,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
 from _common import tree_rss_mib
 
 CLI = [sys.executable, "-m", "civlake.cli"]
@@ -153,8 +154,8 @@ def _provenance() -> str:
 def build_city(home: Path, args, env: dict) -> None:
     if args.city == "sample":
         from civlake.publish import publish_all
-        from civlake.publish.sample import build_sample_warehouse
         from civlake.settings import load_settings
+        from tests.support.sample_warehouse import build_sample_warehouse
 
         started = time.perf_counter()
         settings = load_settings(env={"CIVLAKE_HOME": str(home)})

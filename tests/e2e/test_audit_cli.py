@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from civlake.agency import create_agency
-from civlake.publish.sample import build_sample_warehouse
 from civlake.serve.app import audit_path, create_app
 from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
+from tests.support.sample_warehouse import build_sample_warehouse
 
 pytestmark = pytest.mark.e2e
 CIVLAKE = str(Path(sys.executable).parent / "civlake")

@@ -19,11 +19,11 @@ from rdflib import Graph
 from rdflib import namespace as ns
 
 from civlake.publish import load_catalog, publish_all
-from civlake.publish.sample import build_sample_warehouse
 from civlake.serve.app import create_app
 from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
 from tests.e2e.browser import Browser, find_chromium
+from tests.support.sample_warehouse import build_sample_warehouse
 
 pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

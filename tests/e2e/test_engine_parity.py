@@ -5,7 +5,7 @@ The same landing folder goes through ``civlake run`` (embedded: DuckDB + delta-r
 through the stable command line (OUTPUTS.md section 6), each into its own home. Then:
 every lake table (bronze, silver, quarantine, ingest_audit, core xrefs and golden records,
 expectation results) row for row, and every model table (core, verify, mart, publish),
-compared with ``civlake.engine.parity``; any difference fails with the diff.
+compared with ``tests.support.parity``; any difference fails with the diff.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from civlake.engine.parity import compare_engines
 from civlake.settings import load_settings
+from tests.support.parity import compare_engines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 CIVLAKE = str(Path(sys.executable).with_name("civlake"))
@@ -81,7 +81,7 @@ def test_the_serving_copy_is_what_the_embedded_warehouse_serves(runs):
     # Analysts, publish, the catalog API and the verification service read the DuckDB
     # warehouse whichever engine built it: the Spark build's serving copy must hold the
     # same tables, with the same column types, as the embedded build.
-    from civlake.engine.parity import CLOCK_COLUMNS, compare_tables, warehouse_tables
+    from tests.support.parity import CLOCK_COLUMNS, compare_tables, warehouse_tables
 
     embedded = warehouse_tables(_settings(runs["duckdb"]["home"], "duckdb").warehouse)
     served = warehouse_tables(_settings(runs["spark"]["home"], "spark").warehouse)

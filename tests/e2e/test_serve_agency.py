@@ -13,11 +13,11 @@ import pytest
 
 from civlake.agency import AgencyError, create_agency, load_agencies
 from civlake.publish import publish_all
-from civlake.publish.sample import build_sample_warehouse
 from civlake.serve.app import audit_path, create_app
 from civlake.serve.audit import read_audit, verify_chain
 from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
+from tests.support.sample_warehouse import build_sample_warehouse
 
 pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_verify_answers_yes_or_no_and_never_a_record(site) -> None:
         assert entry["question"] == question and entry["purpose"] == "医保参保资助资格核验"
         assert entry["rows"] == 0 and person["id_number"] not in json.dumps(entry)
     # an unknown (but well-formed) ID is simply "no"
-    from civlake.publish.sample import citizen_id
+    from tests.support.sample_warehouse import citizen_id
 
     stranger = citizen_id("440106", date(1990, 1, 1), 999)
     resp = client.post("/api/v1/verify", headers=_auth(keys["medical"]),

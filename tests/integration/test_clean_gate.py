@@ -13,7 +13,9 @@ import pytest
 from civlake import lake
 from civlake.clean import CleanGateError, check_invariants, clean_pending
 from civlake.clean.frame import clean_delivery
-from civlake.clean.testing import (
+from civlake.contracts import get_contract
+from civlake.settings import Settings, load_settings
+from tests.support.bronze import (
     AUDIT_SCHEMA,
     audit_row,
     bronze_rows,
@@ -22,8 +24,6 @@ from civlake.clean.testing import (
     set_audit_status,
     uscc18,
 )
-from civlake.contracts import get_contract
-from civlake.settings import Settings, load_settings
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

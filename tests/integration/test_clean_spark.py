@@ -17,10 +17,10 @@ import pytest
 
 from civlake import lake
 from civlake.clean import check_invariants, clean_pending
-from civlake.engine.parity import compare_tables
 from civlake.generate import generate
 from civlake.ingest import ingest_landing
 from civlake.settings import load_settings
+from tests.support.parity import compare_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 # divisions first (every feed checks codes against it); XLSX + CSV with names and

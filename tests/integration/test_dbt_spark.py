@@ -4,7 +4,7 @@ GIVEN one small lake written as real Delta tables (the hand-written city of
 test_verify_rules, which has a positive case for every verification rule), WHEN the
 project is built with dbt-duckdb into one warehouse and with dbt-spark into another
 home, THEN every model table holds the same rows on both engines
-(civlake.engine.parity.compare_tables), findings ids, amounts and evidence included.
+(tests.support.parity.compare_tables), findings ids, amounts and evidence included.
 
 GIVEN the hand-made city of test_dbt_build (divisions with versions, deaths, marriages,
 organisations: every mart and publish model has rows), WHEN the WHOLE project is built on
@@ -20,10 +20,10 @@ import pytest
 
 from civlake.build import read_model, run_dbt
 from civlake.build.spark_target import built_tables, model_path
-from civlake.engine.parity import CLOCK_COLUMNS, compare_tables
 from civlake.settings import load_settings
 from tests.integration import test_dbt_build
 from tests.integration.test_verify_rules import SELECT, build_city
+from tests.support.parity import CLOCK_COLUMNS, compare_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow]  # scripts/test -m slow
 

@@ -12,9 +12,9 @@ import xlsxwriter
 
 from civlake import lake
 from civlake.clean import check_invariants, clean_pending
-from civlake.clean.testing import id18
 from civlake.ingest import ingest_landing
 from tests.deliveries import csv_bytes, headers, write_delivery
+from tests.support.bronze import id18
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ import pytest
 
 from civlake import lake
 from civlake.clean import clean_pending
-from civlake.clean.testing import deliver, id18, uscc18
 from civlake.expectations import GateFailed, run_silver_gate
 from civlake.settings import load_settings
+from tests.support.bronze import deliver, id18, uscc18
 
 pytestmark = pytest.mark.integration
 NOW = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)

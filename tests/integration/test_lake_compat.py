@@ -27,7 +27,7 @@ from civlake.engine.compat import (
     read_protocol,
     spark_frame,
 )
-from civlake.engine.parity import compare_tables
+from tests.support.parity import compare_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -15,9 +15,9 @@ import pytest
 from frictionless import validate
 
 from civlake.publish import load_catalog, publish_all
-from civlake.publish.sample import build_sample_warehouse
 from civlake.publish.versions import list_versions
 from civlake.settings import load_settings
+from tests.support.sample_warehouse import build_sample_warehouse
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

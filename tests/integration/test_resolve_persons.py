@@ -11,8 +11,8 @@ import pytest
 from civlake import lake
 from civlake.resolve import evaluate_clustering, resolve_persons
 from civlake.resolve.keys import SECRET_ENV
-from civlake.resolve.synthetic import build, make_id, typo_id
 from civlake.settings import load_settings
+from tests.support.synthetic import build, make_id, typo_id
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pytest
 
 from civlake import lake
-from civlake.engine.parity import compare_tables
 from civlake.resolve import resolve_organizations, resolve_persons, splink_backend
 from civlake.resolve.keys import SECRET_ENV
-from civlake.resolve.synthetic import build, make_id, typo_id
 from civlake.settings import load_settings
+from tests.support.parity import compare_tables
+from tests.support.synthetic import build, make_id, typo_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civlake.clean.frame import clean_delivery
-from civlake.clean.testing import bronze_rows, id18
 from civlake.contracts import get_contract
+from tests.support.bronze import bronze_rows, id18
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 DIVMAP = pa.table({"code": ["440106000000"], "current": ["440106000000"]})

@@ -1,4 +1,4 @@
-"""The vectorised macros agree with the independent row-at-a-time reference (scalar.py)."""
+"""The vectorised macros agree with the independent row-at-a-time reference (tests/support/scalar.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civlake.clean import canon, scalar
+from civlake.clean import canon
 from civlake.contracts import load_enums
+from tests.support import scalar
 
 PRODUCED = date(2026, 11, 1)
 PARTS = st.sampled_from(

@@ -9,11 +9,11 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civlake.clean import scalar
 from civlake.clean.frame import clean_delivery
-from civlake.clean.testing import bronze_rows
 from civlake.contracts import get_contract
 from civlake.identifiers import id_check_char
+from tests.support import scalar
+from tests.support.bronze import bronze_rows
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 PRODUCED = date(2026, 11, 1)

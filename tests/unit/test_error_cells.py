@@ -19,11 +19,12 @@ import xlsxwriter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civlake.clean import canon, scalar
+from civlake.clean import canon
 from civlake.clean.frame import clean_delivery
-from civlake.clean.testing import bronze_rows, id18, uscc18
 from civlake.contracts import Column, FeedContract, get_contract, load_contracts, load_enums
 from civlake.ingest.readers import read_xlsx
+from tests.support import scalar
+from tests.support.bronze import bronze_rows, id18, uscc18
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 PRODUCED = date(2026, 11, 1)

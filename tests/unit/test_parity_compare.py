@@ -8,7 +8,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civlake.engine.parity import compare_tables
+from tests.support.parity import compare_tables
 
 rows = st.lists(
     st.fixed_dictionaries(

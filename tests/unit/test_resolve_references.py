@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from civlake import lake
 from civlake.resolve.references import read_references
-from civlake.resolve.synthetic import make_id
+from tests.support.synthetic import make_id
 
 LINEAGE = {"_source_file": "f.csv", "_produced_at": "2026-02-01T02:00:00+08:00",
            "_delivery_id": "20260201-440100-001"}  # fmt: skip

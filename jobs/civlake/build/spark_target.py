@@ -123,7 +123,7 @@ def read_spark_models(
 ) -> dict[str, pa.Table]:
     """Every Spark-built model table of ``schemas``, by ``schema.name``, read by path.
 
-    The parity check (civlake.engine.parity) compares these with the DuckDB warehouse's
+    The parity check (tests.support.parity) compares these with the DuckDB warehouse's
     tables; reading the Delta tables themselves, not the serving copy, keeps the copy
     step out of what is compared.
     """

@@ -15,30 +15,17 @@ from pathlib import Path
 import pyarrow as pa
 
 from civlake import lake
+from civlake.identifiers import id_check_char, is_valid_id
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玲鹏辉飞鑫龙凤爱东海云"
 DISTRICTS = ("440103", "440104", "440105", "440106", "440111", "440112", "440113", "440114")
 
 
-def check_char(body17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(body17, _WEIGHTS, strict=True)) % 11]
-
-
-def is_valid_id(id_number: str) -> bool:
-    return (
-        len(id_number) == 18
-        and id_number[:17].isdigit()
-        and check_char(id_number[:17]) == id_number[17]
-    )
-
-
 def make_id(rng: random.Random, born: date, male: bool) -> str:
     seq = rng.randrange(0, 100) * 10 + (rng.choice((1, 3, 5, 7, 9) if male else (0, 2, 4, 6, 8)))
     body = f"{rng.choice(DISTRICTS)}{born:%Y%m%d}{seq:03d}"
-    return body + check_char(body)
+    return body + id_check_char(body)
 
 
 def typo_id(rng: random.Random, id_number: str) -> str:

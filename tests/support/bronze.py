@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from civlake import lake
 from civlake.contracts import get_contract
+from civlake.identifiers import id_check_char, uscc_check_char
 
 UTC_US = pa.timestamp("us", tz="UTC")
 AUDIT_SCHEMA = pa.schema(
@@ -106,15 +107,11 @@ def set_audit_status(lake_root: Path, feed_id: str, delivery_id: str, status: st
 def id18(area: str, birth: str, seq: str) -> str:
     """A valid citizen ID from its parts (check char computed)."""
     body = area + birth + seq
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + id_check_char(body)
 
 
 def uscc18(first17: str) -> str:
-    alpha = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-    total = sum(alpha.index(c) * w for c, w in zip(first17, weights, strict=True))
-    return first17 + alpha[(31 - total % 31) % 31]
+    return first17 + uscc_check_char(first17)
 
 
 def _s(value: object) -> str | None:

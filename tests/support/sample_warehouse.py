@@ -1,8 +1,8 @@
 """A tiny, deterministic warehouse with every ``publish.*`` model and the restricted
 ``core`` tables the verification service reads.
 
-For tests and demos of the publish job and ``civlake serve`` without running the
-whole pipeline: the shapes follow the catalog entries, the values are synthetic.
+For tests and benchmarks of the publish job and ``civlake serve`` without running
+the whole pipeline: the shapes follow the catalog entries, the values are synthetic.
 Small counts (1-4) are frequent on purpose, so suppression is always exercised.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from civlake.identifiers import id_check_char
 from civlake.publish.catalog import Dataset, load_catalog
 from civlake.publish.files import arrow_schema
 
@@ -24,13 +25,11 @@ DISTRICTS = {
     "440113000000": "番禺区", "440114000000": "花都区", "440115000000": "南沙区",
     "440117000000": "从化区", "440118000000": "增城区",
 }  # fmt: skip
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def citizen_id(area: str, born: date, seq: int) -> str:
     body = f"{area}{born:%Y%m%d}{seq:03d}"
-    total = sum(int(c) * w for c, w in zip(body, _WEIGHTS, strict=True))
-    return body + "10X98765432"[total % 11]
+    return body + id_check_char(body)
 
 
 def build_sample_warehouse(
