@@ -22,6 +22,7 @@ import pytest
 from civlake import lake
 from civlake.build import run_dbt
 from civlake.build.lake_schemas import schema_for
+from civlake.build.rules import load_rules, rule_codes
 from civlake.identifiers import id_check_char
 from civlake.settings import load_settings
 
@@ -721,12 +722,14 @@ def test_org_inactive_donation(findings):
     assert got == {("ORG-A", M2): 80, ("ORG-A", M3): 20, ("ORG-B", M2): 100}
 
 
-# Rules whose evidence cites source records standing for the finding's person.
-PERSON_RULES = {
-    "DEATH_PAID", "DUP_ASSIST", "GL_UNCLAIMED", "CJHL_UNCLAIMED", "CJSH_UNCLAIMED",
-    "GL_TIER_WRONG", "PAY_NO_BASIS", "PAY_AMOUNT_WRONG", "ID_MISMATCH", "NOT_IN_HUKOU",
-    "MARRIED_TWICE", "GUARDIAN_DECEASED",
-}  # fmt: skip
+def test_every_registered_rule_has_a_case_and_no_other_code_appears(findings):
+    # The fixture plants a positive case for every rule of the registry (the seed).
+    assert set(findings) == set(rule_codes())
+
+
+# Rules whose evidence cites source records standing for the finding's person: all but
+# the organisation rule (its grain is the organisation).
+PERSON_RULES = {rule.code for rule in load_rules() if "org_uscc" not in rule.grain}
 
 
 def source_records(node) -> list[dict]:

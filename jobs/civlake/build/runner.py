@@ -61,6 +61,8 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
 
     from dbt.cli.main import dbtRunner
 
+    from civlake.build.rules import dbt_vars as rule_dbt_vars
+
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     # Artefacts and logs live beside the warehouse they describe, not in the shared
     # checkout: two builds (tests, two cities) must not overwrite each other's manifest.
@@ -70,13 +72,18 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
     env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
+    # findings.sql unions the rule models the verify_rules seed names; dbt cannot read a
+    # seed at compile time, so the list comes in as a var (civlake.build.rules).
+    dbt_vars: dict[str, Any] = rule_dbt_vars()
     if settings.engine == "spark":
         from civlake.build import spark_target
 
         absent = absent_lake_tables(settings) if absent is None else absent
         spark_target.prepare(settings, absent)
         env["CIVLAKE_SPARK_WAREHOUSE"] = str(spark_target.spark_warehouse(settings))
-        common += ["--target", "spark", "--vars", json.dumps({"absent_lake_tables": absent})]
+        common += ["--target", "spark"]
+        dbt_vars["absent_lake_tables"] = absent
+    common += ["--vars", json.dumps(dbt_vars)]
     with _env(env):
         try:
             return dbtRunner().invoke([*args, *common])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from civlake.build.rules import rule_codes
 from civlake.generate.policy import (
     age_on,
     assistance_active,
@@ -26,6 +27,10 @@ FIELDS = (
 
 
 def _finding(rule: str, **kw) -> dict:
+    if rule not in rule_codes():
+        # The registry is the one rule list; dbt's test verify_rules_registry holds the
+        # models to it too, so oracle and pipeline cannot disagree on which rules exist.
+        raise ValueError(f"{rule} is not a rule of dbt/seeds/verify_rules.csv")
     row = dict.fromkeys(FIELDS)
     row["rule_code"] = rule
     for k, v in kw.items():
