@@ -32,8 +32,12 @@ def run_engine(engine: str, landing: Path, home: Path, master: str, now: datetim
     from civlake.contracts import load_contracts
     from civlake.settings import load_settings
 
+    # The shared secret (main) and Spark's tuning knobs from this shell; nothing else, so
+    # a CIVLAKE_LAKE set for real work is never written to by a benchmark.
+    passed = {k: v for k, v in os.environ.items()
+              if k.startswith("CIVLAKE_SPARK_") or k == "CIVLAKE_PERSON_KEY_SECRET"}  # fmt: skip
     settings = load_settings(
-        env={"CIVLAKE_HOME": str(home), "CIVLAKE_LANDING": str(landing)},
+        env={**passed, "CIVLAKE_HOME": str(home), "CIVLAKE_LANDING": str(landing)},
         engine=engine, spark_master=master,
     )  # fmt: skip
     feeds = ["divisions", "hukou_population"]

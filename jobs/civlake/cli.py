@@ -88,8 +88,9 @@ def _cmd_agency_keys(args) -> int:
 
 def _cmd_exchange_sim(args) -> int:
     from civlake.exchange.simulator import serve
+    from civlake.settings import load_settings
 
-    serve(Path(args.data), host=args.host, port=args.port)
+    serve(Path(args.data), host=args.host, port=args.port, settings=load_settings())
     return 0
 
 

@@ -104,7 +104,7 @@ def prepare_airflow(settings: Settings) -> None:
     if settings.engine == "spark":  # fetch Delta's jars now, not while a DAG file parses
         from civlake.engine.spark import delta_jars
 
-        delta_jars()
+        delta_jars(settings)
     stamp = settings.airflow_home / ".db-migrated"
     if not stamp.exists():
         airflow = Path(sys.executable).with_name("airflow")

@@ -8,7 +8,6 @@ Stage order: ingest -> clean (+ expectations gate) -> resolve -> verify -> build
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -72,7 +71,7 @@ def _ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progre
         from civlake.exchange import merge_into, pull_api_feeds, resolve_token
 
         pulled = pull_api_feeds(
-            settings, base_url=settings.exchange_url, token=resolve_token(), now=now,
+            settings, base_url=settings.exchange_url, token=resolve_token(settings), now=now,
             feeds=[feed_id], progress=progress,
         )[feed_id]  # fmt: skip
         merge_into(summary, pulled, settings, feed_id)
@@ -115,7 +114,7 @@ def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
     from civlake.resolve.keys import load_secret
     from civlake.resolve.linkage import LinkageConfig
 
-    secret = load_secret(settings.secrets_dir)
+    secret = load_secret(settings)
     inputs = {
         "tables": stage_inputs.versions(
             settings.lake, stage_inputs.lake_tables(settings.lake / "silver")
@@ -123,7 +122,7 @@ def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
         "contracts": stage_inputs.tree_hash(settings.schemas_dir, ["*.yaml"]),
         # Keys are HMACs under the secret: a new secret must re-key (never logged).
         "secret": hashlib.sha256(b"civlake-person-key|" + secret).hexdigest(),
-        "linkage": repr(LinkageConfig.from_env(dict(os.environ))),
+        "linkage": repr(LinkageConfig.from_settings(settings)),
     }
     outputs = {"tables": stage_inputs.versions(settings.lake / "core")}
     return inputs, outputs
@@ -162,7 +161,7 @@ def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake.build import run_dbt
     from civlake.verify import write_worklists
 
-    worklists = settings.home / "worklists"
+    worklists = settings.worklists_dir
     inputs = _dbt_inputs(settings)
 
     def outputs() -> dict:

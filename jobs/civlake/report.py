@@ -125,7 +125,7 @@ def _print_warehouse(settings: Settings, console: Console) -> None:
         if docs.exists():
             console.print(f"  lineage docs (dbt):      {docs}")
         for label, path in (
-            ("district worklists:     ", settings.home / "worklists"),
+            ("district worklists:     ", settings.worklists_dir),
             ("silver quality report:  ", settings.home / "data_docs" / "index.html"),
         ):
             if path.exists():

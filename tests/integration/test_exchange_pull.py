@@ -193,14 +193,13 @@ def test_simulator_contract_paging_auth_and_cursor(landing):
         assert expired.status_code == 410
 
 
-def test_pipeline_ingest_pulls_api_feeds_when_configured(tmp_path, landing, now, monkeypatch):
+def test_pipeline_ingest_pulls_api_feeds_when_configured(tmp_path, landing, now):
     empty = tmp_path / "empty_landing"
     empty.mkdir()
     with running(load_snapshots(landing), token=TOKEN) as (url, _app):
-        monkeypatch.setenv("CIVLAKE_EXCHANGE_TOKEN", TOKEN)
         settings = load_settings(env={
             "CIVLAKE_HOME": str(tmp_path / "data"), "CIVLAKE_LANDING": str(empty),
-            "CIVLAKE_EXCHANGE_URL": url,
+            "CIVLAKE_EXCHANGE_URL": url, "CIVLAKE_EXCHANGE_TOKEN": TOKEN,
         })  # fmt: skip
         summary = pipeline.ingest(settings, "benefit_payments", now=now)
     assert summary.loaded == 2 and len(summary.new_deliveries) == 2

@@ -9,18 +9,23 @@ import pytest
 from civlake.exchange.client import retry_after_seconds
 from civlake.exchange.faults import FaultConfig
 from civlake.exchange.token import resolve_token
+from civlake.settings import load_settings
+
+
+def _token(env: dict[str, str]) -> str | None:
+    return resolve_token(load_settings(env=env))
 
 
 def test_token_precedence_env_then_airflow_connection():
     conn_uri = "http://user:s%40cret@exchange.example:443"
     assert (
-        resolve_token({"CIVLAKE_EXCHANGE_TOKEN": " t1 ", "AIRFLOW_CONN_CIVLAKE_EXCHANGE": conn_uri})
+        _token({"CIVLAKE_EXCHANGE_TOKEN": " t1 ", "AIRFLOW_CONN_CIVLAKE_EXCHANGE": conn_uri})
         == "t1"
     )
-    assert resolve_token({"AIRFLOW_CONN_CIVLAKE_EXCHANGE": conn_uri}) == "s@cret"
+    assert _token({"AIRFLOW_CONN_CIVLAKE_EXCHANGE": conn_uri}) == "s@cret"
     conn_json = '{"conn_type": "http", "host": "x", "password": "t2"}'
-    assert resolve_token({"AIRFLOW_CONN_CIVLAKE_EXCHANGE": conn_json}) == "t2"
-    assert resolve_token({}) is None
+    assert _token({"AIRFLOW_CONN_CIVLAKE_EXCHANGE": conn_json}) == "t2"
+    assert _token({}) is None
 
 
 def test_retry_after_forms():

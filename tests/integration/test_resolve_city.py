@@ -26,14 +26,15 @@ def _require(module: str, name: str):
     return getattr(mod, name)
 
 
-def test_small_city_meets_clustering_targets(tmp_path, monkeypatch):
+def test_small_city_meets_clustering_targets(tmp_path):
     generate = _require("civlake.generate", "generate")
     ingest_landing = _require("civlake.ingest", "ingest_landing")
     clean_pending = _require("civlake.clean", "clean_pending")
-    monkeypatch.setenv(SECRET_ENV, "city-test")
     landing = tmp_path / "landing"
     generate(landing, persons=300, months=2, seed=3)
-    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path / "home")}, landing=landing)
+    settings = load_settings(
+        env={"CIVLAKE_HOME": str(tmp_path / "home"), SECRET_ENV: "city-test"}, landing=landing
+    )
 
     ingest_landing(settings, now=NOW)
     clean_pending(settings, now=NOW)

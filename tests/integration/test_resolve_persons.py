@@ -18,9 +18,8 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
-def _settings(home, monkeypatch, secret="test-city-secret"):
-    monkeypatch.setenv(SECRET_ENV, secret)
-    return load_settings(env={"CIVLAKE_HOME": str(home)})
+def _settings(home, secret="test-city-secret"):
+    return load_settings(env={"CIVLAKE_HOME": str(home), SECRET_ENV: secret})
 
 
 def _xref(settings):
@@ -30,12 +29,10 @@ def _xref(settings):
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     home = tmp_path_factory.mktemp("city")
-    mp = pytest.MonkeyPatch()
-    settings = _settings(home, mp)
+    settings = _settings(home)
     truth = build(settings.lake, persons=300, months=2, seed=11)
     stats = resolve_persons(settings, now=NOW)
     yield settings, truth, stats
-    mp.undo()
 
 
 def test_clustering_meets_targets_on_dirty_references(city):
@@ -66,7 +63,7 @@ def test_no_raw_id_outside_the_restricted_column(city):
                 assert value not in ids and not any(i in value for i in ids if len(i) == 18)
 
 
-def test_rerun_and_second_machine_give_identical_keys(city, tmp_path, monkeypatch):
+def test_rerun_and_second_machine_give_identical_keys(city, tmp_path):
     settings, _, _ = city
     before = _xref(settings).drop_columns(["resolved_at"]).sort_by(
         [("feed_id", "ascending"), ("_delivery_id", "ascending"), ("_source_row", "ascending"),
@@ -77,7 +74,7 @@ def test_rerun_and_second_machine_give_identical_keys(city, tmp_path, monkeypatc
          ("role", "ascending")])  # fmt: skip
     assert again.equals(before)
     # A second machine: fresh home, same lake contents, same secret in the environment.
-    other = _settings(tmp_path / "other", monkeypatch)
+    other = _settings(tmp_path / "other")
     build(other.lake, persons=300, months=2, seed=11)
     resolve_persons(other, now=NOW)
     theirs = _xref(other).drop_columns(["resolved_at"]).sort_by(
@@ -87,10 +84,10 @@ def test_rerun_and_second_machine_give_identical_keys(city, tmp_path, monkeypatc
     assert not (other.secrets_dir / "person_key.secret").exists()
 
 
-def test_typo_id_and_traditional_name_link_to_the_hukou_person(tmp_path, monkeypatch):
+def test_typo_id_and_traditional_name_link_to_the_hukou_person(tmp_path):
     import random
 
-    settings = _settings(tmp_path, monkeypatch)
+    settings = _settings(tmp_path)
     rng = random.Random(3)
     build(settings.lake, persons=200, months=1, seed=5)  # background population
     true_id = make_id(rng, date(1941, 3, 9), male=True)
@@ -128,10 +125,10 @@ def test_typo_id_and_traditional_name_link_to_the_hukou_person(tmp_path, monkeyp
     assert golden["source_feeds"] == ["elderly_allowance", "hukou_population"]
 
 
-def test_unknown_person_with_two_different_typos_is_one_new_person(tmp_path, monkeypatch):
+def test_unknown_person_with_two_different_typos_is_one_new_person(tmp_path):
     import random
 
-    settings = _settings(tmp_path, monkeypatch)
+    settings = _settings(tmp_path)
     build(settings.lake, persons=200, months=1, seed=5)
     rng = random.Random(1)
     true_id = make_id(rng, date(1940, 2, 2), male=True)
@@ -153,10 +150,10 @@ def test_unknown_person_with_two_different_typos_is_one_new_person(tmp_path, mon
     assert {r["match_method"] for r in rows} == {"new_person"}
 
 
-def test_reference_matching_two_persons_equally_is_not_linked(tmp_path, monkeypatch):
+def test_reference_matching_two_persons_equally_is_not_linked(tmp_path):
     import random
 
-    settings = _settings(tmp_path, monkeypatch)
+    settings = _settings(tmp_path)
     build(settings.lake, persons=200, months=1, seed=5)
     rng = random.Random(9)
     born = date(1944, 6, 6)
@@ -186,8 +183,8 @@ def test_reference_matching_two_persons_equally_is_not_linked(tmp_path, monkeypa
     assert ref["match_method"] == "new_person" and ref["person_key"] not in hukou_keys
 
 
-def test_empty_lake_writes_typed_empty_tables(tmp_path, monkeypatch):
-    settings = _settings(tmp_path, monkeypatch)
+def test_empty_lake_writes_typed_empty_tables(tmp_path):
+    settings = _settings(tmp_path)
     assert resolve_persons(settings, now=NOW)["persons"] == 0
     persons = lake.read_arrow(lake.table_path(settings.lake, "core", "persons"))
     assert persons.num_rows == 0
@@ -196,8 +193,8 @@ def test_empty_lake_writes_typed_empty_tables(tmp_path, monkeypatch):
     assert _xref(settings).schema.field("_source_row").type == pa.int64()
 
 
-def test_lake_without_any_valid_id_still_resolves(tmp_path, monkeypatch):
-    settings = _settings(tmp_path, monkeypatch)
+def test_lake_without_any_valid_id_still_resolves(tmp_path):
+    settings = _settings(tmp_path)
     lineage = {"_source_file": "f.csv", "_produced_at": "2026-02-01T02:00:00+08:00",
                "_delivery_id": "20260201-440100-001"}  # fmt: skip
     row = {"id_number_status": "invalid", "sex": "1", "birth_date": date(1941, 3, 9),

@@ -70,9 +70,10 @@ def _core(settings, name: str) -> pa.Table | None:
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory, spark):
     mp = pytest.MonkeyPatch()
-    mp.setenv(SECRET_ENV, "parity-secret")
-    a = load_settings(env={"CIVLAKE_HOME": str(tmp_path_factory.mktemp("embedded"))})
-    b = load_settings(env={"CIVLAKE_HOME": str(tmp_path_factory.mktemp("spark"))})
+    a = load_settings(env={"CIVLAKE_HOME": str(tmp_path_factory.mktemp("embedded")),
+                           SECRET_ENV: "parity-secret"})  # fmt: skip
+    b = load_settings(env={"CIVLAKE_HOME": str(tmp_path_factory.mktemp("spark")),
+                           SECRET_ENV: "parity-secret"})  # fmt: skip
     _city(a.lake)
     _city(b.lake)
     on_spark = []

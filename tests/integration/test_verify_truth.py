@@ -81,7 +81,7 @@ def test_score_is_per_rule_grain():
     assert (s["tp"], s["precision"], s["recall"], s["amount_mismatches"]) == (1, 0.5, 0.5, [])
 
 
-def test_small_city_findings_match_truth(tmp_path, monkeypatch):
+def test_small_city_findings_match_truth(tmp_path):
     # GIVEN a generated city taken through ingest, clean and resolve
     generate = _require("civlake.generate", "generate")
     ingest_landing = _require("civlake.ingest", "ingest_landing")
@@ -89,13 +89,14 @@ def test_small_city_findings_match_truth(tmp_path, monkeypatch):
     from civlake.resolve import resolve_persons
     from civlake.resolve.keys import SECRET_ENV
 
-    monkeypatch.setenv(SECRET_ENV, "verify-test")
     landing = tmp_path / "landing"
     generate(landing, persons=800, months=3, seed=5)
     truth_path = tmp_path / "landing_truth" / "findings.parquet"
     if not truth_path.exists():
         pytest.skip(f"the generator wrote no {truth_path.name} yet")
-    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path / "home")}, landing=landing)
+    settings = load_settings(
+        env={"CIVLAKE_HOME": str(tmp_path / "home"), SECRET_ENV: "verify-test"}, landing=landing
+    )
     ingest_landing(settings, now=NOW)
     clean_pending(settings, now=NOW)
     resolve_persons(settings, now=NOW)

@@ -278,24 +278,27 @@ def test_the_commands_read_the_log_the_server_writes(tmp_path) -> None:
 
 
 def test_audit_secret_is_generated_once_private_and_apart_from_the_person_key(tmp_path) -> None:
+    from civlake.settings import load_settings
+
     secrets_dir = tmp_path / ".secrets"
-    first = load_audit_secret(secrets_dir, env={})
+    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path)})
+    first = load_audit_secret(settings)
     assert stat.S_IMODE((secrets_dir / "audit.secret").stat().st_mode) == 0o600
-    assert load_audit_secret(secrets_dir, env={}) == first
-    assert load_secret(secrets_dir, env={}) != first
-    assert load_audit_secret(secrets_dir, env={SECRET_ENV: "from-env"}) == b"from-env"
-    assert hmac.compare_digest(first, load_audit_secret(secrets_dir, env={}))
+    assert load_audit_secret(settings) == first
+    assert load_secret(settings) != first
+    from_env = load_settings(env={"CIVLAKE_HOME": str(tmp_path), SECRET_ENV: "from-env"})
+    assert load_audit_secret(from_env) == b"from-env"
+    assert hmac.compare_digest(first, load_audit_secret(settings))
 
 
-def test_checkpoints_pin_the_head_of_their_own_log_only(tmp_path, monkeypatch) -> None:
+def test_checkpoints_pin_the_head_of_their_own_log_only(tmp_path) -> None:
     from datetime import UTC, datetime
 
     from civlake.serve.audit import log_path
     from civlake.serve.audit_cli import checkpoint, read_checkpoints, verify_log
     from civlake.settings import load_settings
 
-    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
-    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path)})
+    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path), SECRET_ENV: SECRET.decode()})
     now = datetime(2026, 11, 1, tzinfo=UTC)
     assert checkpoint(settings, now=now)[1] is None  # nothing audited yet: no head to pin
     log = AuditLog(log_path(settings), secret=SECRET)

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from civlake.settings import REPO_ROOT, Settings
+from civlake.settings import Settings
 
 SPARK_LINE = "4.2"  # pyspark 4.2.x: Delta publishes one artifact per Spark line
 # The pip package delta-spark is 4.4.1, but Maven Central serves 4.4.0 as the newest
@@ -30,14 +30,9 @@ class SparkSetupError(RuntimeError):
     """The Spark engine cannot start; the message says what to do."""
 
 
-def jars_dir(env: dict[str, str] | None = None) -> Path:
-    env = dict(os.environ) if env is None else env
-    return Path(env.get("CIVLAKE_SPARK_JARS") or REPO_ROOT / "data" / "spark-jars").resolve()
-
-
-def delta_jars(env: dict[str, str] | None = None) -> list[Path]:
+def delta_jars(settings: Settings) -> list[Path]:
     """Paths of Delta's Spark jars, fetched into the cache with Maven the first time."""
-    cache = jars_dir(env)
+    cache = settings.spark_jars
     wanted = [cache / f"{a}-{DELTA_VERSION}.jar" for a in DELTA_ARTIFACTS]
     if all(p.is_file() for p in wanted):
         return wanted
@@ -93,36 +88,31 @@ def _empty_pom(folder: Path) -> str:
     return str(pom)
 
 
-def spark_conf(settings: Settings, env: dict[str, str] | None = None) -> dict[str, str]:
+def spark_conf(settings: Settings) -> dict[str, str]:
     """Session configuration of the Spark engine (also what a cluster submit passes)."""
-    env = dict(os.environ) if env is None else env
     cores = os.cpu_count() or 2
+    partitions = settings.spark_shuffle_partitions or max(2, 2 * cores)
     return {
-        "spark.jars": ",".join(str(p) for p in delta_jars(env)),
+        "spark.jars": ",".join(str(p) for p in delta_jars(settings)),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # Small shuffles on one machine: 200 partitions of a few rows each cost more
         # than the work; on a cluster set CIVLAKE_SPARK_SHUFFLE_PARTITIONS.
-        "spark.sql.shuffle.partitions": env.get(
-            "CIVLAKE_SPARK_SHUFFLE_PARTITIONS", str(max(2, 2 * cores))
-        ),
+        "spark.sql.shuffle.partitions": str(partitions),
         "spark.databricks.delta.snapshotPartitions": str(max(1, cores)),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"),
-        "spark.driver.memory": env.get("CIVLAKE_SPARK_DRIVER_MEMORY", "6g"),
-        # The expectations gate and resolution collect whole tables to the driver (ADR
-        # 0004, measured limits): Spark's 1 GiB default stopped a 3,000,000-person
-        # city's silver hukou (1.1 GiB of Arrow) in the expectations gate.
-        "spark.driver.maxResultSize": env.get("CIVLAKE_SPARK_MAX_RESULT_SIZE", "4g"),
+        "spark.driver.memory": settings.spark_driver_memory,
+        # 4g by default: settings.py says why.
+        "spark.driver.maxResultSize": settings.spark_max_result_size,
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
 
 
-def get_spark(settings: Settings, env: dict[str, str] | None = None):
+def get_spark(settings: Settings):
     """The process's SparkSession for these settings (created once, then reused)."""
-    env = dict(os.environ) if env is None else env
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers (mapInArrow, UDFs) must import civlake: run them on this interpreter,
     # not whatever ``python3`` is on PATH (a cluster sets PYSPARK_PYTHON to its own env).
@@ -133,7 +123,7 @@ def get_spark(settings: Settings, env: dict[str, str] | None = None):
     if active is not None:
         return active
     builder = SparkSession.builder.master(settings.spark_master).appName("civlake")
-    for key, value in spark_conf(settings, env).items():
+    for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
@@ -142,5 +132,5 @@ def get_spark(settings: Settings, env: dict[str, str] | None = None):
             f"Spark did not start (master {settings.spark_master}): {exc}. "
             "Check that Java 17+ is installed (java -version) and JAVA_HOME is set."
         ) from exc
-    spark.sparkContext.setLogLevel(env.get("CIVLAKE_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(settings.spark_log_level)
     return spark

@@ -7,7 +7,6 @@ CIVLAKE_EXCHANGE_TOKEN or the Airflow connection ``civlake_exchange``: never fro
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -17,17 +16,19 @@ from civlake.settings import load_settings
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m civlake.exchange", description=__doc__)
-    p.add_argument("--base-url", default=os.environ.get("CIVLAKE_EXCHANGE_URL"))
+    p.add_argument("--base-url", help="default: CIVLAKE_EXCHANGE_URL")
     p.add_argument("--feed", action="append", dest="feeds", help="API feed (repeatable)")
     p.add_argument("--page-size", type=int, default=1000)
     args = p.parse_args(argv)
-    if not args.base_url:
+    settings = load_settings()
+    base_url = args.base_url or settings.exchange_url
+    if not base_url:
         p.error("no exchange URL: pass --base-url or set CIVLAKE_EXCHANGE_URL")
     try:
         result = pull_api_feeds(
-            load_settings(),
-            base_url=args.base_url,
-            token=resolve_token(),
+            settings,
+            base_url=base_url,
+            token=resolve_token(settings),
             now=datetime.now(UTC),
             feeds=args.feeds,
             page_size=args.page_size,

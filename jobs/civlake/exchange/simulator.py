@@ -22,7 +22,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import socket
 import threading
@@ -36,11 +35,11 @@ from fastapi.responses import JSONResponse, Response
 
 from civlake.exchange.faults import FaultConfig, FaultState
 from civlake.exchange.snapshots import Snapshot, load_snapshots
+from civlake.exchange.token import TOKEN_ENV
+from civlake.settings import Settings
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
-TOKEN_ENV = "CIVLAKE_EXCHANGE_TOKEN"
-FAULTS_ENV = "CIVLAKE_EXCHANGE_FAULTS"
 
 
 class Cursors:
@@ -206,8 +205,9 @@ class _DroppedResponse(Response):
         raise ConnectionAbortedError("simulated connection drop mid-body")
 
 
-def serve(data: Path, *, host: str, port: int) -> None:
-    """Run the simulator (blocking). Token and faults come from the environment."""
+def serve(data: Path, *, host: str, port: int, settings: Settings) -> None:
+    """Run the simulator (blocking). Token and faults come from the settings
+    (``CIVLAKE_EXCHANGE_TOKEN``, ``CIVLAKE_EXCHANGE_FAULTS``)."""
     import uvicorn
 
     data = Path(data)
@@ -215,10 +215,10 @@ def serve(data: Path, *, host: str, port: int) -> None:
         raise FileNotFoundError(
             f"{data} is not a landing folder: write one with `civlake generate --out {data}`"
         )
-    token = os.environ.get(TOKEN_ENV, "")
     app = create_app(
-        load_snapshots(data), token=token, faults=FaultConfig.from_env(os.environ.get(FAULTS_ENV))
-    )
+        load_snapshots(data), token=settings.exchange_token or "",
+        faults=FaultConfig.from_env(settings.exchange_faults),
+    )  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -1,26 +1,27 @@
 """The exchange token: from the environment or an Airflow connection, never from argv.
 
-Airflow connections are read from their environment form (``AIRFLOW_CONN_CIVLAKE_EXCHANGE``,
-URI or JSON, as Airflow's secrets backend writes it) so that jobs never import Airflow.
+Both arrive through the settings (``CIVLAKE_EXCHANGE_TOKEN``, and the connection in its
+environment form ``AIRFLOW_CONN_CIVLAKE_EXCHANGE``, URI or JSON, as Airflow's secrets
+backend writes it) so that jobs never import Airflow.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from urllib.parse import unquote, urlsplit
+
+from civlake.settings import EXCHANGE_CONNECTION_ENV, Settings
 
 TOKEN_ENV = "CIVLAKE_EXCHANGE_TOKEN"
 CONN_ID = "civlake_exchange"
-CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+CONN_ENV = EXCHANGE_CONNECTION_ENV
 
 
-def resolve_token(env: dict[str, str] | None = None) -> str | None:
+def resolve_token(settings: Settings) -> str | None:
     """``CIVLAKE_EXCHANGE_TOKEN``, else the password of connection ``civlake_exchange``."""
-    env = dict(os.environ) if env is None else env
-    if token := (env.get(TOKEN_ENV) or "").strip():
+    if token := (settings.exchange_token or "").strip():
         return token
-    raw = (env.get(CONN_ENV) or "").strip()
+    raw = (settings.exchange_connection or "").strip()
     if not raw:
         return None
     if raw.startswith("{"):

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from civlake.settings import REPO_ROOT
-
-CATALOG_DIR = REPO_ROOT / "catalog"
+from civlake.settings import CATALOG_DIR
 
 OPEN_TYPES = ("无条件开放", "有条件开放", "不予开放")
 SHARE_TYPES = ("无条件共享", "有条件共享", "不予共享")

@@ -52,7 +52,7 @@ def publish_all(
         )
         log.warning(result["reason"])
         return result
-    catalog = load_catalog(catalog_dir)
+    catalog = load_catalog(catalog_dir or settings.catalog_dir)
     stamp = _utc(now)
     if not settings.warehouse.is_file():
         result["status"] = "partial"

@@ -1,6 +1,7 @@
 """Pseudonymous person keys: HMAC-SHA256 of the canonical ID under a city secret.
 
-The secret comes from ``CIVLAKE_PERSON_KEY_SECRET`` or, on first run, is generated into
+The secret comes from ``CIVLAKE_PERSON_KEY_SECRET`` (``Settings.person_key_secret``) or,
+on first run, is generated into
 ``<home>/.secrets/person_key.secret`` (mode 0600). Two machines with the same secret
 produce the same keys, so marts built anywhere join. The secret is never logged.
 """
@@ -14,6 +15,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from civlake.settings import Settings
+
 SECRET_ENV = "CIVLAKE_PERSON_KEY_SECRET"
 SECRET_FILE = "person_key.secret"
 # 32 hex chars = 128 bits: collision-free at any city size, short enough for humans.
@@ -24,26 +27,27 @@ class SecretError(RuntimeError):
     """A secret (person key, audit) is unusable (empty file, wrong permissions)."""
 
 
-def load_secret(secrets_dir: Path, *, env: dict[str, str] | None = None) -> bytes:
-    """Person-key secret from the environment, else from (or newly into) the secret file."""
+def load_secret(settings: Settings) -> bytes:
+    """Person-key secret from the settings (environment), else from (or newly into) the
+    secret file."""
     return load_named_secret(
-        secrets_dir, env_var=SECRET_ENV, file_name=SECRET_FILE,
-        if_lost="all person_key values will change", env=env,
+        settings.secrets_dir, value=settings.person_key_secret, env_var=SECRET_ENV,
+        file_name=SECRET_FILE, if_lost="all person_key values will change",
     )  # fmt: skip
 
 
 def load_named_secret(
     secrets_dir: Path,
     *,
+    value: str | None,
     env_var: str,
     file_name: str,
     if_lost: str,
-    env: dict[str, str] | None = None,
 ) -> bytes:
-    """Secret from ``env_var``, else from ``<secrets_dir>/<file_name>``, else a new one
-    generated there (mode 0600). ``if_lost`` says what regenerating it breaks."""
-    env = dict(os.environ) if env is None else env
-    if value := env.get(env_var, "").strip():
+    """``value`` (the settings' copy of ``env_var``), else the secret in
+    ``<secrets_dir>/<file_name>``, else a new one generated there (mode 0600).
+    ``if_lost`` says what regenerating it breaks; ``env_var`` is named in errors."""
+    if value := (value or "").strip():
         return value.encode("utf-8")
     path = secrets_dir / file_name
     if path.exists():
@@ -69,7 +73,7 @@ def load_named_secret(
             os.link(tmp, path)
         except FileExistsError:
             return load_named_secret(
-                secrets_dir, env_var=env_var, file_name=file_name, if_lost=if_lost, env=env
+                secrets_dir, value=None, env_var=env_var, file_name=file_name, if_lost=if_lost
             )
     finally:
         os.unlink(tmp)

@@ -23,18 +23,14 @@ from civlake import lake
 from civlake.resolve import model
 from civlake.resolve.references import LINEAGE
 from civlake.resolve.splink_backend import Backend, backend
+from civlake.settings import RESOLVE_THRESHOLD, Settings
 
 log = logging.getLogger(__name__)
 
 
-THRESHOLD_ENV = "CIVLAKE_RESOLVE_THRESHOLD"
-
-
 @dataclass(frozen=True, kw_only=True)
 class LinkageConfig:
-    # 0.95: a wrong merge hides a person's payments under someone else (a finding lost),
-    # a missed merge only adds a duplicate person, which the findings still surface.
-    threshold: float = 0.95
+    threshold: float = RESOLVE_THRESHOLD  # settings.py says why
     prior: float = 1e-4
     # EM cost grows with blocked pairs (25 iterations each); 2.5e5 hash-sampled pairs hold
     # thousands of true matches at any city size, so training time stays flat.
@@ -49,21 +45,9 @@ class LinkageConfig:
     ambiguity_bits: float = 5.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> LinkageConfig:
+    def from_settings(cls, settings: Settings) -> LinkageConfig:
         """Operators tune the threshold without code: ``CIVLAKE_RESOLVE_THRESHOLD``."""
-        raw = env.get(THRESHOLD_ENV)
-        if not raw:
-            return cls()
-        try:
-            threshold = float(raw)
-        except ValueError:
-            threshold = -1.0
-        if not 0.5 <= threshold < 1.0:
-            raise ValueError(
-                f"{THRESHOLD_ENV}={raw!r} is not a probability in [0.5, 1): set it to e.g. "
-                "0.95 (higher links fewer invalid-ID records, lower risks wrong merges)"
-            )
-        return cls(threshold=threshold)
+        return cls(threshold=settings.resolve_threshold)
 
 
 def _text(value) -> str | None:

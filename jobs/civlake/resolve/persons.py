@@ -10,7 +10,6 @@ collapse key so reruns give it the same person_key.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import datetime
 
@@ -107,9 +106,9 @@ def resolve_persons(
     """Resolve all silver person references; writes core/person_source_xref and
     core/persons (both restricted: they hold id_number). Returns run statistics."""
     started = time.perf_counter()
-    config = config or linkage.LinkageConfig.from_env(dict(os.environ))
+    config = config or linkage.LinkageConfig.from_settings(settings)
     refs = read_references(settings.lake, settings.schemas_dir)
-    secret = load_secret(settings.secrets_dir)
+    secret = load_secret(settings)
     refs = (
         assign(refs, settings, config)
         if not refs.empty

@@ -58,35 +58,32 @@ def escape_unsafe(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def load_audit_secret(
-    secrets_dir: Path, *, env: dict[str, str] | None = None, create: bool = True
-) -> bytes:
-    """The audit secret, kept like the person-key secret (env, else a 0600 file made on
-    first use). ``create=False`` for verifiers: a new secret could only fail the log."""
+def load_audit_secret(settings: Settings, *, create: bool = True) -> bytes:
+    """The audit secret, kept like the person-key secret (``settings.audit_secret``, from
+    the environment, else a 0600 file made on first use). ``create=False`` for verifiers:
+    a new secret could only fail the log."""
     # Imported here: civlake.resolve's package pulls in pandas and splink (about 2 s).
     from civlake.resolve.keys import load_named_secret
 
-    env = dict(os.environ) if env is None else env
-    path = secrets_dir / SECRET_FILE
-    if not create and not env.get(SECRET_ENV, "").strip() and not path.is_file():
+    path = settings.secrets_dir / SECRET_FILE
+    if not create and not (settings.audit_secret or "").strip() and not path.is_file():
         raise ValueError(
             f"no audit secret: set {SECRET_ENV} or give this account read access to {path}"
         )
     return load_named_secret(
-        secrets_dir, env_var=SECRET_ENV, file_name=SECRET_FILE,
-        if_lost="the existing audit log will no longer verify", env=env,
+        settings.secrets_dir, value=settings.audit_secret, env_var=SECRET_ENV,
+        file_name=SECRET_FILE, if_lost="the existing audit log will no longer verify",
     )  # fmt: skip
 
 
 def log_path(settings: Settings) -> Path:
-    """Where the server writes (serve/app.py ``audit_path`` gives the same; a test checks)."""
+    """Where the server writes and the audit commands read (serve/app.py's ``audit_path``)."""
     return settings.state_dir / "audit.jsonl"
 
 
 def secret_for(path: Path, *, create: bool = True) -> bytes:
     """The secret of a log kept where the server keeps it (``<home>/state/audit.jsonl``)."""
-    settings = load_settings(env=dict(os.environ) | {"CIVLAKE_HOME": str(path.parent.parent)})
-    return load_audit_secret(settings.secrets_dir, create=create)
+    return load_audit_secret(load_settings(home=path.parent.parent), create=create)
 
 
 def encode_line(entry: dict) -> bytes:

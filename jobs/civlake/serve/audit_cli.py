@@ -75,7 +75,7 @@ def verify_log(settings: Settings) -> tuple[Path, Verdict]:
     checkpoints = read_checkpoints(settings.audit_checkpoints, log)
     if not log.exists() and not checkpoints:
         return log, Verdict()  # nothing audited yet, and nothing says there was
-    secret = load_audit_secret(settings.secrets_dir, create=False)
+    secret = load_audit_secret(settings, create=False)
     return log, verify(log, secret, checkpoints=checkpoints)
 
 
