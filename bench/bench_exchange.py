@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,14 +34,10 @@ TOKEN = "bench-token"
 FEED = "benefit_payments"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_simulator(landing: Path, faults: str | None) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    from civlake.osutil import free_port
+
+    port = free_port()
     env = {**os.environ, "CIVLAKE_EXCHANGE_TOKEN": TOKEN, "CIVLAKE_EXCHANGE_FAULTS": faults or ""}
     cmd = [sys.executable, "-m", "civlake.cli", "exchange-sim", "--data", str(landing),
            "--port", str(port)]  # fmt: skip

@@ -110,12 +110,6 @@ def _lua_str(text: str | None) -> str:
     return "[==[" + text + "]==]"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cores_busy() -> tuple[float, float]:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     values = [float(v) for v in fields]
@@ -280,7 +274,9 @@ def limit_env() -> dict[str, str]:
 
 
 def start_server(home: Path, env: dict) -> tuple[subprocess.Popen, str, Path]:
-    port = _free_port()
+    from civlake.osutil import free_port
+
+    port = free_port()
     log = home / "serve.log"
     cmd = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("ab") as fh:

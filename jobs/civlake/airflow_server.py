@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from civlake.orchestrate import airflow_env
+from civlake.osutil import free_port
 from civlake.settings import Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
@@ -38,13 +38,6 @@ ADMIN = "admin"  # simple auth manager's default user (airflow.cfg: simple_auth_
 
 class AirflowServerError(RuntimeError):
     """Airflow's processes did not come up, or a REST call failed; the message says which."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS says is free now (a race with other programs is possible but rare)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def standalone_env(settings: Settings, *, port: int) -> dict[str, str]:

@@ -24,10 +24,10 @@ from civlake.airflow_server import (
     AirflowApi,
     AirflowServer,
     AirflowServerError,
-    free_port,
     start,
     wait_healthy,
 )
+from civlake.osutil import free_port
 from civlake.settings import load_settings
 
 pytestmark = pytest.mark.e2e

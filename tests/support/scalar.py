@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
 
 from civlake.clean.sql_macros import SPREADSHEET_ERRORS
+from civlake.hanzi import simplified
 from civlake.identifiers import id_check_char, upgrade_15, uscc_check_char
 
 _FW = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
@@ -85,13 +85,6 @@ def uscc(s: str | None) -> tuple[str | None, str]:
     return c, ("valid" if c == s else "normalized") if ok else "invalid"
 
 
-@cache
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def name(s: str | None) -> tuple[str | None, str | None]:
     if s is None or spreadsheet_error(s):
         return None, None
@@ -102,7 +95,7 @@ def name(s: str | None) -> tuple[str | None, str | None]:
         note = "；".join(x.strip() for x in re.findall(r"\(([^()]*)\)", m.group(1))) or None
         t = t[: m.start()]
     t = re.sub(r"[.•・‧∙⋅·]+", "·", _WS.sub("", t))
-    return (_t2s().convert(t) if t else None), note
+    return (simplified(t) if t else None), note
 
 
 def date_(s: str | None) -> date | None:

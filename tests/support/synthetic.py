@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from civlake import lake
+from civlake.hanzi import traditional
 from civlake.identifiers import id_check_char, is_valid_id
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁沈"
@@ -90,9 +91,6 @@ def build(lake_dir: Path, *, persons: int = 400, months: int = 3, seed: int = 7)
     """Write silver tables for ``persons`` people over ``months`` monthly deliveries;
     returns truth records in the generator's layout (feed_id, delivery_id,
     source_file, source_row, role, person_uid)."""
-    import opencc
-
-    to_trad = opencc.OpenCC("s2t").convert
     rng = random.Random(seed)
     people = _people(rng, persons)
     truth: list[dict] = []
@@ -121,7 +119,7 @@ def build(lake_dir: Path, *, persons: int = 400, months: int = 3, seed: int = 7)
                     "status_changed_on": date(2026, m, 20) if dead else None,
                     "phone": f"13{int(p['id'][-9:-1]):09d}"})  # fmt: skip
             if p["born"] < date(1946, 1, 1):
-                d = _dirty_ref(rng, p, to_trad)
+                d = _dirty_ref(rng, p, traditional)
                 emit("elderly_allowance", delivery, "person", p, {
                     "id_number": d["id"], "id_number_status": d["status"], "name": d["name"],
                     "sex": p["sex"], "birth_date": p["born"],
@@ -129,18 +127,18 @@ def build(lake_dir: Path, *, persons: int = 400, months: int = 3, seed: int = 7)
             if int(p["id"][-4:-1]) % 7 == 0:
                 # A volunteer known by 志愿者编号 and name alone, in every record, is
                 # beyond any resolver: the first month always carries the ID.
-                d = _dirty_ref(rng, p, to_trad, can_miss=m > 1)
+                d = _dirty_ref(rng, p, traditional, can_miss=m > 1)
                 emit("volunteer_service", delivery, "volunteer", p, {
                     "id_number": d["id"], "id_number_status": d["status"], "name": d["name"],
                     "volunteer_no": f"V{p['uid']}"})  # fmt: skip
     for p in people:
         if p["dead"]:
-            d = _dirty_ref(rng, p, to_trad, can_miss=False)
+            d = _dirty_ref(rng, p, traditional, can_miss=False)
             emit("death_certificates", f"2026{months:02d}18-440100-001", "deceased", p, {
                 "id_number": d["id"], "id_number_status": d["status"], "name": d["name"],
                 "sex": p["sex"], "death_date": date(2026, months, 15)})  # fmt: skip
             if rng.random() < 0.7:
-                d = _dirty_ref(rng, p, to_trad, can_miss=False)
+                d = _dirty_ref(rng, p, traditional, can_miss=False)
                 emit("cremation_records", f"2026{months:02d}19-440106-001", "deceased", p, {
                     "id_number": d["id"], "id_number_status": d["status"], "name": d["name"],
                     "sex": p["sex"], "death_date": date(2026, months, 16)})  # fmt: skip

@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Sequence
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 
 from civlake.clean import sql_macros
 from civlake.contracts import load_enums
+from civlake.hanzi import simplified
 from civlake.settings import REPO_ROOT
 
 Values = pa.Array | pa.ChunkedArray | Sequence[str | None]
@@ -107,13 +107,6 @@ def install_enums(con: duckdb.DuckDBPyConnection, enums: dict | None = None) -> 
 # --- Chinese text ------------------------------------------------------------------
 
 
-@cache
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def to_simplified(values: Values) -> pa.Array:
     """Traditional -> simplified over distinct values, converted in one OpenCC call."""
     arr = _as_array(values)
@@ -122,9 +115,9 @@ def to_simplified(values: Values) -> pa.Array:
     todo = [s for s in distinct.to_pylist() if not s.isascii() and "\n" not in s]
     if not todo:
         return arr
-    converted = _t2s().convert("\n".join(todo)).split("\n")
+    converted = simplified("\n".join(todo)).split("\n")
     if len(converted) != len(todo):  # a converter that changes line structure: go one by one
-        converted = [_t2s().convert(s) for s in todo]
+        converted = [simplified(s) for s in todo]
     changed = {a: b for a, b in zip(todo, converted, strict=True) if a != b}
     if not changed:
         return arr

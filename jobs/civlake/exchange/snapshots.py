@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 from civlake.contracts import FeedContract, load_contracts
-from civlake.ingest.landing import discover, sha256_file
+from civlake.ingest.landing import discover
 from civlake.ingest.manifest import DeliveryRejected, read_manifest
+from civlake.osutil import sha256_file
 
 
 @dataclass(frozen=True)

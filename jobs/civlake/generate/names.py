@@ -6,9 +6,9 @@ simplified form round-trips, so a cleaner that converts back recovers the exact 
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
+
+from civlake import hanzi
 
 SURNAMES = [
     *list(
@@ -57,17 +57,9 @@ def draw_names(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:
     return names
 
 
-@cache
-def _converters():
-    import opencc
-
-    return opencc.OpenCC("s2t"), opencc.OpenCC("t2s")
-
-
 def traditional(name: str) -> str | None:
     """Traditional variant that converts back exactly, or None if there is none."""
-    s2t, t2s = _converters()
-    trad = s2t.convert(name)
-    if trad == name or t2s.convert(trad) != name:
+    trad = hanzi.traditional(name)
+    if trad == name or hanzi.simplified(trad) != name:
         return None
     return trad

@@ -19,6 +19,7 @@ from civlake.generate.delivery import Delivery, FileSpec
 from civlake.generate.dirt import excel_serial
 from civlake.generate.noise import ERROR_FORMULAS
 from civlake.generate.table import Table
+from civlake.osutil import sha256_file
 
 _XLSX_CREATED = datetime(2026, 11, 1, 2, 0, 0)
 _CODEC = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030", None: "utf-8"}
@@ -165,17 +166,9 @@ def write_files(root: Path, d: Delivery) -> list[dict]:
             first = data.index(b"\n") + 1
             path.write_bytes(data[: first + 3] + b"\xff\xfe" + data[first + 3 :])
         entries.append({
-            "name": spec.name, "sha256": _sha256(path), "rows": spec.table.n, "encoding": spec.encoding,
+            "name": spec.name, "sha256": sha256_file(path), "rows": spec.table.n, "encoding": spec.encoding,
         })  # fmt: skip
     return entries
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(root: Path, d: Delivery, entries: list[dict]) -> dict | None:

@@ -10,7 +10,6 @@ A crash between the bronze commit and the audit row is repaired on the next run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from civlake.contracts import FeedContract, load_contracts
 from civlake.ingest import audit, bronze
 from civlake.ingest.manifest import DeliveryRejected, Manifest, python_codec, read_manifest
 from civlake.ingest.readers import read_file
+from civlake.osutil import sha256_file
 from civlake.settings import Settings
 
 Progress = Callable[[str], None]
@@ -51,14 +51,6 @@ def discover(landing: Path, feed_id: str) -> tuple[list[Path], list[Path]]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         (complete if (folder / "manifest.json").is_file() else pending).append(folder)
     return complete, pending
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _parse_files(

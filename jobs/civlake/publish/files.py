@@ -8,7 +8,6 @@ validate`` re-checks them, so a truncated copy is caught wherever it ends up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from civlake.osutil import sha256_file
 from civlake.publish.catalog import Dataset
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -61,14 +61,6 @@ def _json_value(value: object) -> object:
     if isinstance(value, Decimal):
         return float(value)
     return value
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_version_files(ds: Dataset, table: pa.Table, out_dir: Path, *, prefix: str = "") -> dict:

@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from civlake.hanzi import simplified
+
 _DOTS = str.maketrans({"•": "·", ".": "·", "．": "·", "・": "·", "‧": "·"})
 _REMARK = re.compile(r"[（(【\[].*?[）)】\]]")
 _SPACES = re.compile(r"[\s\u3000]+")
-
-
-@cache
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
 
 
 @cache
@@ -25,7 +20,7 @@ def normalize_name(name: str | None) -> str | None:
     text = _SPACES.sub("", _REMARK.sub("", str(name))).translate(_DOTS)
     if not text:
         return None
-    return _t2s().convert(text)
+    return simplified(text)
 
 
 @cache
