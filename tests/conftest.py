@@ -18,6 +18,21 @@ if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
     hypothesis_settings.load_profile("ci")
 
 
+# The modules that build whole cities or start Spark or Airflow, longest first (from the
+# durations of a full run): scripts/test hands modules to two workers in collection
+# order, so these start at once instead of leaving one worker alone with the last of them.
+LONGEST_FIRST = (
+    "test_engine_parity", "test_foreign_feeds", "test_airflow_api", "test_main_job",
+    "test_dbt_spark_seeds", "test_dags", "test_gate_stops_the_run", "test_dags_spark",
+    "test_resolve_city", "test_dbt_build", "test_verify_rules", "test_verify_truth",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 @pytest.fixture
 def settings(tmp_path):
     """Settings rooted in a temporary project data folder (no environment leaks in)."""
