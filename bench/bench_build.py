@@ -7,7 +7,7 @@ Without --lake it synthesises a typed silver lake plus the dedupe gate's outputs
 directly with Arrow (no ingest/clean/resolve, so only the build is timed): the whole
 population in each monthly hukou snapshot, ~3% in assistance households, the 80+ in the
 elderly register, ~6% disabled, payments, deaths, marriages, organisations, donations
-and volunteer records. Then it times ``civlake.build.run_dbt`` (one process, threads 1)
+and volunteer records. Then it times ``civlake.transform.run_dbt`` (one process, threads 1)
 and, as the obvious alternative, a plain pandas script computing two of the marts
 (low income, elderly coverage) from the same Delta tables. Prints seconds, silver
 rows/s and peak RSS for each, and the ratio. Prints, never asserts.
@@ -46,8 +46,8 @@ class Writer:
     def silver(self, feed: str, period: str, unit: str, cols: dict, *, mode: str = "full",
                roles: dict[str, np.ndarray] | None = None) -> None:  # fmt: skip
         from civlake import lake
-        from civlake.build.lake_schemas import silver_schema
         from civlake.contracts import get_contract
+        from civlake.transform.lake_schemas import silver_schema
 
         n = len(next(iter(cols.values())))
         if n == 0:
@@ -85,7 +85,7 @@ class Writer:
 
 def synthesise(lake_root: Path, persons: int, months: int, seed: int) -> int:
     from civlake import lake
-    from civlake.build.lake_schemas import OTHER_SCHEMAS
+    from civlake.transform.lake_schemas import OTHER_SCHEMAS
 
     rng = np.random.default_rng(seed)
     w = Writer(lake_root)
@@ -229,8 +229,8 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, help="an existing lake (skips synthesis)")
     args = parser.parse_args()
 
-    from civlake.build import run_dbt
     from civlake.settings import load_settings
+    from civlake.transform import run_dbt
 
     home = Path(tempfile.mkdtemp(prefix="bench_build_"))
     lake_root = args.lake.resolve() if args.lake else home / "lake"

@@ -129,8 +129,8 @@ def main() -> None:
     ap.add_argument("--faults", help="fault JSON for the simulator, e.g. '{\"error_every\": 5}'")
     args = ap.parse_args()
 
-    from civlake.exchange.sample import write_api_landing
     from civlake.settings import load_settings
+    from tests.support.api_landing import write_api_landing
 
     work = Path(tempfile.mkdtemp(prefix="civlake-bench-exchange-"))
     landing = work / "landing"

@@ -145,7 +145,7 @@ def resolve(settings: Settings, *, now: datetime, spark=None) -> dict:
 def _dbt_inputs(settings: Settings) -> dict:
     """What a dbt build reads: every lake table, the project, the engine."""
     from civlake import stage_inputs
-    from civlake.build.runner import DBT_DIR
+    from civlake.transform.runner import DBT_DIR
 
     return {
         "tables": stage_inputs.versions(settings.lake),
@@ -158,7 +158,7 @@ def _dbt_inputs(settings: Settings) -> dict:
 def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
     """The compare gate: entitlement and findings models (dbt), then district worklists."""
     from civlake import stage_inputs
-    from civlake.build import run_dbt
+    from civlake.transform import run_dbt
     from civlake.verify import write_worklists
 
     worklists = settings.worklists_dir
@@ -180,7 +180,7 @@ def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
 
 def build(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake import stage_inputs
-    from civlake.build import generate_docs, run_dbt
+    from civlake.transform import generate_docs, run_dbt
 
     inputs = _dbt_inputs(settings)
 

@@ -119,7 +119,7 @@ def _print_warehouse(settings: Settings, console: Console) -> None:
             f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
             ".sql('select * from mart.mart_verification'))\""
         )
-        from civlake.build import dbt_work_dir
+        from civlake.transform import dbt_work_dir
 
         docs = dbt_work_dir(settings) / "target" / "index.html"
         if docs.exists():

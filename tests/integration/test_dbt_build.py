@@ -1,5 +1,5 @@
 """dbt build on a tiny hand-made city: real Delta tables in a temporary lake, a real
-DuckDB warehouse, the real project through ``civlake.build.run_dbt``.
+DuckDB warehouse, the real project through ``civlake.transform.run_dbt``.
 
 The city is small enough to know every expected number by reading the rows below;
 each test recomputes what it asserts from those rows' meaning, not from a snapshot.
@@ -19,11 +19,11 @@ import pyarrow as pa
 import pytest
 
 from civlake import lake
-from civlake.build import DbtBuildError, generate_docs, run_dbt, source_freshness
-from civlake.build.lake_schemas import OTHER_SCHEMAS, silver_schema
 from civlake.contracts import load_contracts
 from civlake.identifiers import id_check_char
 from civlake.settings import REPO_ROOT, load_settings
+from civlake.transform import DbtBuildError, generate_docs, run_dbt, source_freshness
+from civlake.transform.lake_schemas import OTHER_SCHEMAS, silver_schema
 
 pytestmark = pytest.mark.integration
 

@@ -37,7 +37,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from civlake import lake
-from civlake.clean import ledger
+from civlake.clean import lake_io
 from civlake.clean.frame import LINEAGE, QUARANTINE_SCHEMA, clean_delivery, silver_schema
 from civlake.clean.invariants import bronze_mismatch
 from civlake.clean.plan import UTC_US
@@ -105,13 +105,13 @@ def clean_feed(
     started = time.perf_counter()
     feed, root = contract.feed_id, settings.lake
     schema = output_schema(contract)
-    bronze = spark_io.read_df(spark, ledger.bronze_path(root, feed))
+    bronze = spark_io.read_df(spark, lake_io.bronze_path(root, feed))
     ids = [a["delivery_id"] for a in deliveries]
     found = (
         {}
         if bronze is None
         else lake.count_by(
-            ledger.bronze_path(root, feed), "_delivery_id", match={"_delivery_id": ids}
+            lake_io.bronze_path(root, feed), "_delivery_id", match={"_delivery_id": ids}
         )
     )
     errors, good = [], []
@@ -167,18 +167,20 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
     """Crash repair, silver, quarantine, then the audit marker: ``gate._Batch.flush``'s order."""
     from pyspark.sql import functions as F
 
-    ledger.delete_deliveries(ledger.silver_path(root, feed), ok)
-    ledger.delete_deliveries(ledger.quarantine_path(root), ok, feed_id=feed)
+    lake_io.delete_deliveries(lake_io.silver_path(root, feed), ok)
+    lake_io.delete_deliveries(lake_io.quarantine_path(root), ok, feed_id=feed)
     mine = out.where(F.col("_delivery_id").isin(ok))
     silver_cols = [f"`{n}`" for n in silver_names]
     quarantine_cols = [f"`{n}`" for n in QUARANTINE_SCHEMA.names]
     n_silver = sum(d["rows_silver"] for d in done)
     n_quarantine = sum(d["rows_quarantined"] for d in done)
-    ledger.append(
-        ledger.silver_path(root, feed), mine.where(~F.col(FLAG)).select(*silver_cols), rows=n_silver
+    lake_io.append(
+        lake_io.silver_path(root, feed),
+        mine.where(~F.col(FLAG)).select(*silver_cols),
+        rows=n_silver,
     )
-    ledger.append(
-        ledger.quarantine_path(root), mine.where(F.col(FLAG)).select(*quarantine_cols),
+    lake_io.append(
+        lake_io.quarantine_path(root), mine.where(F.col(FLAG)).select(*quarantine_cols),
         rows=n_quarantine,
     )  # fmt: skip
     # One job cleaned them all: each delivery is charged the job's wall time in
@@ -189,6 +191,6 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
         rows = d["rows_silver"] + d["rows_quarantined"]
         share = rows / total if total else 1 / len(done)
         d.update(cleaned_at=now, clean_seconds=seconds * share)
-    ledger.record_cleans(root, done)
+    lake_io.record_cleans(root, done)
     log.info("cleaned %d %s deliveries on Spark: %d silver, %d quarantined in %.2fs",
              len(done), feed, n_silver, n_quarantine, seconds)  # fmt: skip

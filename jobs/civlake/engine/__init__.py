@@ -5,4 +5,3 @@ Job logic is written once; this package holds only the edges that differ per eng
 """
 
 from __future__ import annotations
-

@@ -6,7 +6,7 @@ addition: when the Delta table does not exist (a partial run, a city without tha
 a gate not yet run) the source is an empty table with the schema the lake would have
 (``meta.lake_table`` names it, see ``lake_schemas``), and a warning names the table.
 Every model still builds, and the marts of the missing feed are empty rather than the
-whole build failing on one absent feed. ``civlake.build.run_dbt`` reports the absent
+whole build failing on one absent feed. ``civlake.transform.run_dbt`` reports the absent
 tables in its result so the operator sees them.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins.delta import Plugin as DeltaPlugin
 
-from civlake.build.lake_schemas import schema_for
+from civlake.transform.lake_schemas import schema_for
 
-log = logging.getLogger("civlake.build")
+log = logging.getLogger("civlake.transform")
 
 
 class Plugin(DeltaPlugin):
