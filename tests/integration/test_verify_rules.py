@@ -22,8 +22,8 @@ import pytest
 from civlake import lake
 from civlake.identifiers import id_check_char
 from civlake.settings import load_settings
+from civlake.tables import schema as schema_for
 from civlake.transform import run_dbt
-from civlake.transform.lake_schemas import schema_for
 from civlake.transform.rules import load_rules, rule_codes
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import yaml
 
 from civlake.contracts import load_contracts
 from civlake.settings import REPO_ROOT
+from civlake.tables import silver_schema
 from civlake.transform.contract_dbt import render_all, write_all
-from civlake.transform.lake_schemas import silver_schema
 
 STAGING_SILVER = REPO_ROOT / "dbt/models/staging/silver"
 

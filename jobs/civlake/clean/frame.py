@@ -14,26 +14,13 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from civlake import tables
 from civlake.clean import canon, sql_macros
 from civlake.clean.plan import REASONS, UTC_US, Plan, plan
 from civlake.contracts import FeedContract
 
-LINEAGE = (
-    "_delivery_id", "_source_file", "_source_row", "_source_unit", "_period", "_mode",
-    "_produced_at", "_ingested_at", "_row_hash",
-)  # fmt: skip
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("feed_id", pa.string()),
-        ("_delivery_id", pa.string()),
-        ("_source_file", pa.string()),
-        ("_source_row", pa.int64()),
-        ("raw", pa.string()),
-        ("reasons", pa.list_(pa.string())),
-        ("detail", pa.string()),
-        ("_ingested_at", UTC_US),
-    ]
-)
+LINEAGE = tuple(tables.SILVER_LINEAGE)
+QUARANTINE_SCHEMA = tables.schema(tables.QUARANTINE)
 lit = sql_macros.lit
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from civlake.contracts import FeedContract, load_contracts
 from civlake.settings import REPO_ROOT
-from civlake.transform.lake_schemas import silver_schema
+from civlake.tables import silver_schema
 
 SOURCES_YML = Path("dbt/models/staging/silver/_silver__sources.yml")
 MODELS_YML = Path("dbt/models/staging/silver/_silver__models.yml")

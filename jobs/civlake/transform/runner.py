@@ -17,10 +17,6 @@ from civlake.settings import REPO_ROOT, Settings
 
 DBT_DIR = REPO_ROOT / "dbt"
 
-# Sources whose absence is tolerated (read as empty): lake path -> source name.
-_LAKE_SOURCES = ("ingest_audit", "quarantine", "expectation_results")
-_GATE_SOURCES = ("person_source_xref", "persons", "organizations", "org_source_xref")
-
 
 class DbtBuildError(RuntimeError):
     """dbt failed: the message names each failed model or test and dbt's reason."""
@@ -42,11 +38,11 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 def absent_lake_tables(settings: Settings) -> list[str]:
     """Lake tables the dbt sources read that do not exist (built as empty)."""
-    from civlake.contracts import load_contracts
+    from civlake import lake, tables
 
-    wanted = [f"silver/{f}" for f in load_contracts(settings.schemas_dir)]
-    wanted += list(_LAKE_SOURCES) + [f"core/{t}" for t in _GATE_SOURCES]
-    return [t for t in wanted if not (settings.lake / t / "_delta_log").is_dir()]
+    # Sources whose absence is tolerated (read as empty): every lake table but bronze.
+    wanted = [t for t in tables.all_tables(settings.schemas_dir) if not t.startswith("bronze/")]
+    return [t for t in wanted if not lake.exists(tables.path(settings.lake, t))]
 
 
 def dbt_work_dir(settings: Settings) -> Path:

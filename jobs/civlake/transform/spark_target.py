@@ -67,13 +67,13 @@ def prepare(settings: Settings, absent: list[str]) -> Any:
     """Session, catalog and absent-source views ready for a dbt-spark run; the session."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    from civlake import tables
     from civlake.engine.spark import get_spark
-    from civlake.transform.lake_schemas import schema_for
 
     spark = get_spark(settings)
     register_tables(spark, settings)
     for table in absent:
-        empty = spark.createDataFrame([], from_arrow_schema(schema_for(table)))
+        empty = spark.createDataFrame([], from_arrow_schema(tables.schema(table)))
         empty.createOrReplaceTempView(absent_view_name(table))
         log.warning("lake table %s is absent: building from an empty table", table)
     return spark
