@@ -122,11 +122,6 @@ def _prepare(contract: FeedContract, bronze: pa.Table) -> pa.Table:
     return bronze
 
 
-def silver_schema(contract: FeedContract, lineage: pa.Schema) -> pa.Schema:
-    fields = [pa.field(n, t) for n, _, t in plan(contract).outputs]
-    return pa.schema(fields + [lineage.field(n) for n in LINEAGE])
-
-
 # Rows canonicalised at a time. Each stage adds columns to its slice, so a 10-million-row
 # hukou snapshot cleaned in one piece needs ~25 GiB; in slices, the stages' columns
 # exist for one slice only.
@@ -159,8 +154,7 @@ def clean_delivery(
     res = _run_stages(contract, p, bronze, divmap=divmap, today=now.date())
     is_bad = pc.greater(pc.list_value_length(res["__reasons"]), 0)
     good, bad = res.filter(pc.invert(is_bad)), res.filter(is_bad)
-    lineage = bronze.select(list(LINEAGE)).schema
-    schema = silver_schema(contract, lineage)
+    schema = tables.silver_schema(contract)
     cols = []
     for f in schema:
         col = good[f"s__{f.name}" if f.name not in LINEAGE else f.name]

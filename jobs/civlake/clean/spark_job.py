@@ -36,26 +36,21 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.clean import lake_io
-from civlake.clean.frame import LINEAGE, QUARANTINE_SCHEMA, clean_delivery, silver_schema
+from civlake.clean.frame import QUARANTINE_SCHEMA, clean_delivery
 from civlake.clean.invariants import bronze_mismatch
-from civlake.clean.plan import UTC_US
 from civlake.contracts import FeedContract
 from civlake.engine import spark_io
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
 FLAG = "__quarantined"
-# bronze lineage as Spark hands it to Python (session time zone UTC)
-LINEAGE_SCHEMA = pa.schema(
-    [(n, {"_source_row": pa.int64(), "_ingested_at": UTC_US}.get(n, pa.string())) for n in LINEAGE]
-)
 
 
 def output_schema(contract: FeedContract) -> pa.Schema:
     """Silver columns, then quarantine's own columns, then the flag: one row type for both."""
-    silver = silver_schema(contract, LINEAGE_SCHEMA)
+    silver = tables.silver_schema(contract)
     own = [f for f in QUARANTINE_SCHEMA if f.name not in silver.names]
     return pa.schema([*silver, *own, pa.field(FLAG, pa.bool_())])
 
@@ -150,7 +145,7 @@ def clean_feed(
             )
         if not done:
             return [], errors
-        silver_names = silver_schema(contract, LINEAGE_SCHEMA).names
+        silver_names = tables.silver_schema(contract).names
         _commit(root, feed, out, silver_names, ok, done, now, started)
     finally:
         out.unpersist()
