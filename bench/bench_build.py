@@ -7,7 +7,7 @@ Without --lake it synthesises a typed silver lake plus the dedupe gate's outputs
 directly with Arrow (no ingest/clean/resolve, so only the build is timed): the whole
 population in each monthly hukou snapshot, ~3% in assistance households, the 80+ in the
 elderly register, ~6% disabled, payments, deaths, marriages, organisations, donations
-and volunteer records. Then it times ``civlake.build.run_dbt`` (one process, threads 1)
+and volunteer records. Then it times ``civlake.transform.run_dbt`` (one process, threads 1)
 and, as the obvious alternative, a plain pandas script computing two of the marts
 (low income, elderly coverage) from the same Delta tables. Prints seconds, silver
 rows/s and peak RSS for each, and the ratio. Prints, never asserts.
@@ -46,8 +46,8 @@ class Writer:
     def silver(self, feed: str, period: str, unit: str, cols: dict, *, mode: str = "full",
                roles: dict[str, np.ndarray] | None = None) -> None:  # fmt: skip
         from civlake import lake
-        from civlake.build.lake_schemas import silver_schema
         from civlake.contracts import get_contract
+        from civlake.tables import silver_schema
 
         n = len(next(iter(cols.values())))
         if n == 0:
@@ -84,8 +84,7 @@ class Writer:
 
 
 def synthesise(lake_root: Path, persons: int, months: int, seed: int) -> int:
-    from civlake import lake
-    from civlake.build.lake_schemas import OTHER_SCHEMAS
+    from civlake import lake, tables
 
     rng = np.random.default_rng(seed)
     w = Writer(lake_root)
@@ -172,17 +171,19 @@ def synthesise(lake_root: Path, persons: int, months: int, seed: int) -> int:
             "hours": pa.array([2] * k, pa.decimal128(18, 2)),
             "service_division_code": division[vol]}, mode="incremental",
             roles={"volunteer": keys[vol]})  # fmt: skip
-    lake.append(lake.table_path(lake_root, "core", "person_source_xref"),
-                pa.concat_tables(w.xref).cast(OTHER_SCHEMAS["core/person_source_xref"]))  # fmt: skip
-    schema = OTHER_SCHEMAS["core/persons"]
+    xref, schema = pa.concat_tables(w.xref), tables.schema(tables.PERSON_SOURCE_XREF)
+    lake.append(tables.path(lake_root, tables.PERSON_SOURCE_XREF), pa.Table.from_arrays(
+        [xref[f.name].cast(f.type) if f.name in xref.column_names else pa.nulls(len(xref), f.type)
+         for f in schema], schema=schema))  # fmt: skip
+    schema = tables.schema(tables.PERSONS)
     people = {"person_key": keys, "id_number": keys, "name": keys, "sex": sex,
               "birth_date": birth, "hukou_division_code": division,
               "is_alive": np.ones(n, bool), "in_hukou": np.ones(n, bool)}  # fmt: skip
-    lake.append(lake.table_path(lake_root, "core", "persons"), pa.Table.from_arrays(
+    lake.append(tables.path(lake_root, tables.PERSONS), pa.Table.from_arrays(
         [pa.array(people[f.name], f.type) if f.name in people else pa.nulls(n, f.type)
          for f in schema], schema=schema))  # fmt: skip
-    audit = OTHER_SCHEMAS["ingest_audit"]
-    lake.append(lake.table_path(lake_root, "ingest_audit"), pa.Table.from_pylist(
+    audit = tables.schema(tables.INGEST_AUDIT)
+    lake.append(tables.path(lake_root, tables.INGEST_AUDIT), pa.Table.from_pylist(
         [{c: r.get(c) for c in audit.names} for r in w.audit], audit))  # fmt: skip
     return w.rows
 
@@ -229,8 +230,8 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, help="an existing lake (skips synthesis)")
     args = parser.parse_args()
 
-    from civlake.build import run_dbt
     from civlake.settings import load_settings
+    from civlake.transform import run_dbt
 
     home = Path(tempfile.mkdtemp(prefix="bench_build_"))
     lake_root = args.lake.resolve() if args.lake else home / "lake"

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
 from _common import measure
 
 TOKEN = "bench-token"
@@ -129,8 +130,8 @@ def main() -> None:
     ap.add_argument("--faults", help="fault JSON for the simulator, e.g. '{\"error_every\": 5}'")
     args = ap.parse_args()
 
-    from civlake.exchange.sample import write_api_landing
     from civlake.settings import load_settings
+    from tests.support.api_landing import write_api_landing
 
     work = Path(tempfile.mkdtemp(prefix="civlake-bench-exchange-"))
     landing = work / "landing"

@@ -2,7 +2,7 @@
 
 Scheduled by any silver Asset of the ingest DAGs, and runnable by hand with a logical date
 for backfills (``airflow dags trigger civlake_build`` / the UI). dbt runs in a plain
-``@task`` through dbt's programmatic runner (``civlake.build.run_dbt``) rather than
+``@task`` through dbt's programmatic runner (``civlake.transform.run_dbt``) rather than
 astronomer-cosmos: the project is small enough that one task with dbt's own DAG and
 retries is simpler to operate, runs in-process on the embedded default (no second
 interpreter, no per-model task overhead of ~1 s each), and a failure names the dbt model

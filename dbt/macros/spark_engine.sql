@@ -1,9 +1,9 @@
-{#- The Spark engine's edges (target type spark, civlake.build.run_dbt sets it up).
+{#- The Spark engine's edges (target type spark, civlake.transform.run_dbt sets it up).
 
     Sources: on Spark a lake table is read by path, delta.`<lake>/<table>`, so nothing has
     to be registered in the session catalog for the lake; an absent lake table is the
     empty temporary view run_dbt created with the lake's schema (the same tolerance as
-    the DuckDB delta plugin, jobs/civlake/build/delta_source.py). builtins.source is
+    the DuckDB delta plugin, jobs/civlake/transform/delta_source.py). builtins.source is
     always called first, so lineage (the DAG, docs, freshness) is dbt's own. -#}
 {% macro source(source_name, table_name) %}
     {%- set relation = builtins.source(source_name, table_name) -%}
@@ -21,14 +21,14 @@
 {% endmacro %}
 
 {#- Name of the empty stand-in view of an absent lake table (mirrored in
-    civlake.build.spark_target.absent_view_name). -#}
+    civlake.transform.spark_target.absent_view_name). -#}
 {% macro civlake_absent_view(lake_table) -%}
     {{ return('civlake_absent__' ~ lake_table | replace('/', '__')) }}
 {%- endmacro %}
 
 {#- Every model and seed lives at <CIVLAKE_SPARK_WAREHOUSE>/<schema>/<name>: the session
     catalog is in memory, so a later process finds the tables again by this layout
-    (civlake.build.spark_target.register_tables), whatever folder declared the schema. -#}
+    (civlake.transform.spark_target.register_tables), whatever folder declared the schema. -#}
 {% macro spark__location_clause() %}
     {%- set root = env_var('CIVLAKE_SPARK_WAREHOUSE', '') -%}
     {%- if root %}

@@ -29,7 +29,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 T = TypeVar("T")
 # column -> the values a row may hold there (a list) or must hold (one string). Matching
 # rows by value, never by SQL pasted from strings: delivery ids come from upstream
-# manifests (ledger.py).
+# manifests (clean/lake_io.py).
 Match = Mapping[str, Sequence[str] | str]
 _RETRIES = 6
 

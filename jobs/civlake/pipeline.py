@@ -86,7 +86,7 @@ def clean(settings: Settings, feed_id: str, *, now: datetime, spark=None) -> dic
 
 
 def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
-    from civlake import stage_inputs
+    from civlake import stage_inputs, tables
     from civlake.expectations import run_silver_gate
     from civlake.expectations.outcome import GateResult
 
@@ -94,12 +94,14 @@ def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
     # The ledger is shared by every feed, so the feed's own ledger rows are the input,
     # not the table's version (another feed's delivery must not re-run this gate).
     lake_dir = settings.lake
-    reads = [lake_dir / "silver" / feed_id, lake_dir / "silver" / "divisions"]
+    reads = [tables.path(lake_dir, tables.silver(f)) for f in (feed_id, "divisions")]
+    audit = tables.path(lake_dir, tables.INGEST_AUDIT)
+    results = tables.path(lake_dir, tables.EXPECTATION_RESULTS)
     inputs = {
         "tables": stage_inputs.versions(lake_dir, reads),
-        "ledger": stage_inputs.rows_hash(lake_dir / "ingest_audit", "feed_id", feed_id),
+        "ledger": stage_inputs.rows_hash(audit, "feed_id", feed_id),
     }
-    outputs = {"results": stage_inputs.table_version(lake_dir / "expectation_results") is not None}
+    outputs = {"results": stage_inputs.table_version(results) is not None}
     stage = f"expectations.{feed_id}"
     if stage_inputs.unchanged(settings, stage, inputs, outputs):
         return GateResult(run_id=run_id, feeds_skipped={feed_id: UNCHANGED})
@@ -145,7 +147,7 @@ def resolve(settings: Settings, *, now: datetime, spark=None) -> dict:
 def _dbt_inputs(settings: Settings) -> dict:
     """What a dbt build reads: every lake table, the project, the engine."""
     from civlake import stage_inputs
-    from civlake.build.runner import DBT_DIR
+    from civlake.transform.runner import DBT_DIR
 
     return {
         "tables": stage_inputs.versions(settings.lake),
@@ -158,7 +160,7 @@ def _dbt_inputs(settings: Settings) -> dict:
 def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
     """The compare gate: entitlement and findings models (dbt), then district worklists."""
     from civlake import stage_inputs
-    from civlake.build import run_dbt
+    from civlake.transform import run_dbt
     from civlake.verify import write_worklists
 
     worklists = settings.worklists_dir
@@ -180,7 +182,7 @@ def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
 
 def build(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake import stage_inputs
-    from civlake.build import generate_docs, run_dbt
+    from civlake.transform import generate_docs, run_dbt
 
     inputs = _dbt_inputs(settings)
 

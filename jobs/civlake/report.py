@@ -7,13 +7,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.ingest.landing import discover
 from civlake.settings import Settings
 
 
 def delivery_table(settings: Settings) -> Table:
-    audit = lake.read_arrow(lake.table_path(settings.lake, "ingest_audit"))
+    audit = lake.read_arrow(tables.path(settings.lake, tables.INGEST_AUDIT))
     rows = [] if audit is None else audit.to_pylist()
     feeds = sorted({r["feed_id"] for r in rows} | _landing_feeds(settings.landing))
     table = Table(title="Deliveries per feed (ingest_audit)")
@@ -47,7 +47,7 @@ def _landing_feeds(landing: Path) -> set[str]:
 
 
 def rejected_lines(settings: Settings) -> list[str]:
-    audit = lake.read_arrow(lake.table_path(settings.lake, "ingest_audit"))
+    audit = lake.read_arrow(tables.path(settings.lake, tables.INGEST_AUDIT))
     if audit is None:
         return []
     return [
@@ -119,7 +119,7 @@ def _print_warehouse(settings: Settings, console: Console) -> None:
             f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
             ".sql('select * from mart.mart_verification'))\""
         )
-        from civlake.build import dbt_work_dir
+        from civlake.transform import dbt_work_dir
 
         docs = dbt_work_dir(settings) / "target" / "index.html"
         if docs.exists():

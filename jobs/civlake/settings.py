@@ -23,8 +23,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from civlake.engine import check_engine
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The open-data directory, one YAML per dataset (publish/catalog.py reads it).
 CATALOG_DIR = REPO_ROOT / "catalog"
@@ -41,6 +39,20 @@ EXCHANGE_CONNECTION_ENV = "AIRFLOW_CONN_CIVLAKE_EXCHANGE"
 def _var(name: str) -> dict[str, str]:
     """Metadata of a settings field read from environment variable ``name``."""
     return {"env": name}
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def check_engine(name: str) -> str:
+    """The engine name, from ``--engine`` or ``CIVLAKE_ENGINE``; anything else is refused
+    (an unknown name used to run silently on the embedded engine)."""
+    if name not in ENGINES:
+        raise ValueError(
+            f"unknown engine {name!r} (--engine or CIVLAKE_ENGINE); choose one of "
+            f"{', '.join(ENGINES)}"
+        )
+    return name
 
 
 @dataclass(frozen=True, kw_only=True)

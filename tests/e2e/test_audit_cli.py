@@ -14,9 +14,9 @@ import pytest
 
 from civlake.agency import create_agency
 from civlake.serve.app import audit_path, create_app
-from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
+from tests.support.server import serve_in_background
 
 pytestmark = pytest.mark.e2e
 CIVLAKE = str(Path(sys.executable).parent / "civlake")

@@ -20,10 +20,10 @@ from rdflib import namespace as ns
 
 from civlake.publish import load_catalog, publish_all
 from civlake.serve.app import create_app
-from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
 from tests.e2e.browser import Browser, find_chromium
 from tests.support.sample_warehouse import build_sample_warehouse
+from tests.support.server import serve_in_background
 
 pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

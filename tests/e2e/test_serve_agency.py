@@ -15,9 +15,9 @@ from civlake.agency import AgencyError, create_agency, load_agencies
 from civlake.publish import publish_all
 from civlake.serve.app import audit_path, create_app
 from civlake.serve.audit import read_audit, verify_chain
-from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
+from tests.support.server import serve_in_background
 
 pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

@@ -30,10 +30,10 @@ from civlake.agency import create_agency
 from civlake.publish import publish_all
 from civlake.serve.app import audit_path, create_app
 from civlake.serve.audit import read_audit, verify_chain
-from civlake.serve.background import serve_in_background
 from civlake.settings import load_settings
 from tests.e2e.test_serve_agency import ALL_VERIFY, NOW, _auth
 from tests.support.sample_warehouse import build_sample_warehouse
+from tests.support.server import serve_in_background
 
 pytestmark = pytest.mark.e2e
 # Failed authentications are throttled per address (CIVLAKE_RATE_AUTH_FAIL_*).

@@ -1,5 +1,5 @@
 """dbt build on a tiny hand-made city: real Delta tables in a temporary lake, a real
-DuckDB warehouse, the real project through ``civlake.build.run_dbt``.
+DuckDB warehouse, the real project through ``civlake.transform.run_dbt``.
 
 The city is small enough to know every expected number by reading the rows below;
 each test recomputes what it asserts from those rows' meaning, not from a snapshot.
@@ -18,12 +18,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from civlake import lake
-from civlake.build import DbtBuildError, generate_docs, run_dbt, source_freshness
-from civlake.build.lake_schemas import OTHER_SCHEMAS, silver_schema
+from civlake import lake, tables
 from civlake.contracts import load_contracts
 from civlake.identifiers import id_check_char
 from civlake.settings import REPO_ROOT, load_settings
+from civlake.transform import DbtBuildError, generate_docs, run_dbt, source_freshness
 
 pytestmark = pytest.mark.integration
 
@@ -92,15 +91,15 @@ class City:
 
     def write(self, root: Path) -> None:
         for feed, rows in self.rows.items():
-            schema = silver_schema(load_contracts()[feed])
+            schema = tables.silver_schema(load_contracts()[feed])
             full = [{name: row.get(name) for name in schema.names} for row in rows]
             lake.append(lake.table_path(root, "silver", feed), pa.Table.from_pylist(full, schema))
         _write(
             root / "core" / "person_source_xref",
             self.xref,
-            OTHER_SCHEMAS["core/person_source_xref"],
+            tables.schema(tables.PERSON_SOURCE_XREF),
         )
-        _write(root / "ingest_audit", self.audit, OTHER_SCHEMAS["ingest_audit"])
+        _write(root / "ingest_audit", self.audit, tables.schema(tables.INGEST_AUDIT))
         persons = [
             {"person_key": k, "id_number": v[0], "name": v[1], "sex": v[2],
              "birth_date": date.fromisoformat(v[3]), "hukou_division_code": v[4],
@@ -110,7 +109,7 @@ class City:
              "in_hukou": True, "hukou_status": "死亡" if k == "pk_dead" else "正常"}
             for k, v in PEOPLE.items()
         ]  # fmt: skip
-        _write(root / "core" / "persons", persons, OTHER_SCHEMAS["core/persons"])
+        _write(root / "core" / "persons", persons, tables.schema(tables.PERSONS))
 
 
 def _write(path: Path, rows: list[dict], schema: pa.Schema) -> None:

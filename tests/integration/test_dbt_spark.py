@@ -18,9 +18,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from civlake.build import read_model, run_dbt
-from civlake.build.spark_target import built_tables, model_path
 from civlake.settings import load_settings
+from civlake.transform import read_model, run_dbt
+from civlake.transform.spark_target import built_tables, model_path
 from tests.integration import test_dbt_build
 from tests.integration.test_verify_rules import SELECT, build_city
 from tests.support.parity import CLOCK_COLUMNS, compare_tables

@@ -11,8 +11,8 @@ import csv
 
 import pytest
 
-from civlake.build import read_model, run_dbt
 from civlake.settings import REPO_ROOT, load_settings
+from civlake.transform import read_model, run_dbt
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 SEEDS = ("policy_standards", "verify_rules")

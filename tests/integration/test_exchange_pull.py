@@ -11,12 +11,12 @@ import pytest
 from civlake import lake, pipeline
 from civlake.exchange import ExchangeAuthError, RetryPolicy, pull_api_feeds
 from civlake.exchange.faults import FaultConfig
-from civlake.exchange.sample import write_api_landing
 from civlake.exchange.simulator import running
 from civlake.exchange.snapshots import load_snapshots
 from civlake.ingest import audit, ingest_landing
 from civlake.ingest.bronze import bronze_path
 from civlake.settings import load_settings
+from tests.support.api_landing import write_api_landing
 
 TOKEN = "test-token-not-secret"
 FAST = RetryPolicy(base_delay=0.02, max_delay=0.2)

@@ -11,12 +11,12 @@ from civlake import lake
 from civlake.exchange import RetryPolicy, pull_api_feeds
 from civlake.exchange.faults import FaultConfig
 from civlake.exchange.pages import committed
-from civlake.exchange.sample import write_api_landing
 from civlake.exchange.simulator import running
 from civlake.exchange.snapshots import load_snapshots
 from civlake.ingest import audit
 from civlake.ingest.bronze import bronze_path
 from civlake.settings import load_settings
+from tests.support.api_landing import write_api_landing
 
 TOKEN = "resume-test-token"
 KILL_AFTER_PAGES = 6

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from python_calamine import CalamineWorkbook
 
-from civlake.build.rules import rule_codes
 from civlake.contracts import get_contract, load_contracts
 from civlake.generate import generate
 from civlake.identifiers import is_valid_id, upgrade_15
+from civlake.transform.rules import rule_codes
 
 pytestmark = pytest.mark.integration
 CODECS = {"UTF-8": "utf-8", "UTF-8-SIG": "utf-8-sig", "GB18030": "gb18030"}

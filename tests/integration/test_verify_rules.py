@@ -2,7 +2,7 @@
 
 GIVEN silver rows, the dedupe gate's xref and golden persons written as real Delta
 tables (civlake.lake), WHEN the entitlement and verify models are built with the
-project's real ``dbt build`` (civlake.build.run_dbt), THEN every rule finds its
+project's real ``dbt build`` (civlake.transform.run_dbt), THEN every rule finds its
 hand-written positive case, with the exact amount, and none of its near misses.
 One build serves all rules: each scenario has its own persons (keys like ``P_DEAD``).
 """
@@ -20,11 +20,11 @@ import pyarrow as pa
 import pytest
 
 from civlake import lake
-from civlake.build import run_dbt
-from civlake.build.lake_schemas import schema_for
-from civlake.build.rules import load_rules, rule_codes
 from civlake.identifiers import id_check_char
 from civlake.settings import load_settings
+from civlake.tables import schema as schema_for
+from civlake.transform import run_dbt
+from civlake.transform.rules import load_rules, rule_codes
 
 pytestmark = pytest.mark.integration
 

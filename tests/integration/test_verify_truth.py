@@ -16,9 +16,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from civlake.build import run_dbt
-from civlake.build.rules import load_rules
 from civlake.settings import load_settings
+from civlake.transform import run_dbt
+from civlake.transform.rules import load_rules
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

@@ -218,7 +218,7 @@ def compare_engines(embedded, spark) -> list[str]:
 def _spark_models(settings) -> dict[str, pa.Table]:
     """The Spark engine's model tables (its serving copy when no native reader exists)."""
     try:
-        from civlake.build import read_spark_models
+        from civlake.transform import read_spark_models
     except ImportError:
         return warehouse_tables(settings.warehouse)
     return read_spark_models(settings, MODEL_SCHEMAS)

@@ -1,4 +1,4 @@
-"""dbt files generated from the feed contracts (civlake.build.contract_dbt)."""
+"""dbt files generated from the feed contracts (civlake.transform.contract_dbt)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import shutil
 
 import yaml
 
-from civlake.build.contract_dbt import render_all, write_all
-from civlake.build.lake_schemas import silver_schema
 from civlake.contracts import load_contracts
 from civlake.settings import REPO_ROOT
+from civlake.tables import silver_schema
+from civlake.transform.contract_dbt import render_all, write_all
 
 STAGING_SILVER = REPO_ROOT / "dbt/models/staging/silver"
 
@@ -22,9 +22,11 @@ def test_committed_generated_dbt_files_are_current(tmp_path):
     for path in written:
         rel = path.relative_to(tmp_path)
         committed = REPO_ROOT / rel
-        assert committed.is_file(), f"{rel} is missing: run `python -m civlake.build.contract_dbt`"
+        assert committed.is_file(), (
+            f"{rel} is missing: run `python -m civlake.transform.contract_dbt`"
+        )
         assert committed.read_text("utf-8") == path.read_text("utf-8"), (
-            f"{rel} is stale: run `python -m civlake.build.contract_dbt`"
+            f"{rel} is stale: run `python -m civlake.transform.contract_dbt`"
         )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from civlake.build.rules import rule_codes
 from civlake.generate.build import build_world
 from civlake.generate.oracle import compute_findings
+from civlake.transform.rules import rule_codes
 
 # Every rule of the registry (dbt/seeds/verify_rules.csv).
 RULES = set(rule_codes())

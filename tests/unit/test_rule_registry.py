@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from civlake.build.rules import RULES_SEED, dbt_vars, load_rules, rule_codes, rule_models
 from civlake.settings import REPO_ROOT
+from civlake.transform.rules import RULES_SEED, dbt_vars, load_rules, rule_codes, rule_models
 
 VERIFY_MODELS = REPO_ROOT / "dbt" / "models" / "verify"
 # verify.findings columns a grain may name (dbt/models/verify/_verify__models.yml)

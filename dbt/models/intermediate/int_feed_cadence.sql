@@ -1,4 +1,4 @@
--- GENERATED from schemas/*.yaml by `python -m civlake.build.contract_dbt`: do not edit by hand.
+-- GENERATED from schemas/*.yaml by `python -m civlake.transform.contract_dbt`: do not edit by hand.
 -- Feed cadences and delivery modes, as the contracts declare them.
 with feeds (feed_id, feed_title, cadence, modes) as (
     values

@@ -14,26 +14,13 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from civlake import tables
 from civlake.clean import canon, sql_macros
 from civlake.clean.plan import REASONS, UTC_US, Plan, plan
 from civlake.contracts import FeedContract
 
-LINEAGE = (
-    "_delivery_id", "_source_file", "_source_row", "_source_unit", "_period", "_mode",
-    "_produced_at", "_ingested_at", "_row_hash",
-)  # fmt: skip
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("feed_id", pa.string()),
-        ("_delivery_id", pa.string()),
-        ("_source_file", pa.string()),
-        ("_source_row", pa.int64()),
-        ("raw", pa.string()),
-        ("reasons", pa.list_(pa.string())),
-        ("detail", pa.string()),
-        ("_ingested_at", UTC_US),
-    ]
-)
+LINEAGE = tuple(tables.SILVER_LINEAGE)
+QUARANTINE_SCHEMA = tables.schema(tables.QUARANTINE)
 lit = sql_macros.lit
 
 
@@ -135,11 +122,6 @@ def _prepare(contract: FeedContract, bronze: pa.Table) -> pa.Table:
     return bronze
 
 
-def silver_schema(contract: FeedContract, lineage: pa.Schema) -> pa.Schema:
-    fields = [pa.field(n, t) for n, _, t in plan(contract).outputs]
-    return pa.schema(fields + [lineage.field(n) for n in LINEAGE])
-
-
 # Rows canonicalised at a time. Each stage adds columns to its slice, so a 10-million-row
 # hukou snapshot cleaned in one piece needs ~25 GiB; in slices, the stages' columns
 # exist for one slice only.
@@ -172,8 +154,7 @@ def clean_delivery(
     res = _run_stages(contract, p, bronze, divmap=divmap, today=now.date())
     is_bad = pc.greater(pc.list_value_length(res["__reasons"]), 0)
     good, bad = res.filter(pc.invert(is_bad)), res.filter(is_bad)
-    lineage = bronze.select(list(LINEAGE)).schema
-    schema = silver_schema(contract, lineage)
+    schema = tables.silver_schema(contract)
     cols = []
     for f in schema:
         col = good[f"s__{f.name}" if f.name not in LINEAGE else f.name]

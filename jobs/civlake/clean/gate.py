@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from civlake import lake
-from civlake.clean import ledger
+from civlake.clean import lake_io
 from civlake.clean.divisions import load_division_map
 from civlake.clean.frame import clean_delivery
 from civlake.clean.invariants import InvariantError, bronze_mismatch, check_invariants
@@ -79,7 +79,7 @@ def remove_superseded(settings: Settings, audit: list[dict], feeds: list[str] | 
         if a["status"] == "superseded" and (feeds is None or a["feed_id"] in feeds):
             by_feed.setdefault(a["feed_id"], []).append(a["delivery_id"])
     for feed, ids in sorted(by_feed.items()):
-        n = ledger.delete_deliveries(ledger.silver_path(settings.lake, feed), ids)
+        n = lake_io.delete_deliveries(lake_io.silver_path(settings.lake, feed), ids)
         if n:
             removed[feed] = n
             log.info("removed %d silver rows of %d superseded %s deliveries", n, len(ids), feed)
@@ -122,11 +122,11 @@ class _Batch:
             return
         root, feed = self.settings.lake, self.feed
         ids = [d["delivery_id"] for d in self.done]
-        ledger.delete_deliveries(ledger.silver_path(root, feed), ids)
-        ledger.delete_deliveries(ledger.quarantine_path(root), ids, feed_id=feed)
-        ledger.append(ledger.silver_path(root, feed), _concat(self.silver))
-        ledger.append(ledger.quarantine_path(root), _concat(self.quarantine))
-        ledger.record_cleans(root, self.done)
+        lake_io.delete_deliveries(lake_io.silver_path(root, feed), ids)
+        lake_io.delete_deliveries(lake_io.quarantine_path(root), ids, feed_id=feed)
+        lake_io.append(lake_io.silver_path(root, feed), _concat(self.silver))
+        lake_io.append(lake_io.quarantine_path(root), _concat(self.quarantine))
+        lake_io.record_cleans(root, self.done)
         self.silver, self.quarantine, self.done, self.rows = [], [], [], 0
 
 
@@ -144,9 +144,9 @@ def _clean_one(
     # bronze rows of an audited delivery were committed before its audit row, so one
     # open per feed and run sees them all (re-opening costs ~10 ms per delivery)
     if feed not in bronze_tables:
-        bronze_tables[feed] = lake.open_table(ledger.bronze_path(root, feed))
+        bronze_tables[feed] = lake.open_table(lake_io.bronze_path(root, feed))
     handle = bronze_tables[feed]
-    bronze = None if handle is None else ledger.read_rows(handle, [did])
+    bronze = None if handle is None else lake_io.read_rows(handle, [did])
     found = 0 if bronze is None else len(bronze)
     if bronze is None:
         # A delivery of 0 rows (an incremental with no changes) may come before the
@@ -183,7 +183,7 @@ def clean_pending(settings: Settings, *, feeds: list[str] | None = None, now: da
         now = now.replace(tzinfo=UTC)
     for feed in feeds or []:
         get_contract(feed, settings.schemas_dir)  # a typo in feeds fails here, by name
-    audit = ledger.read_audit(settings.lake)
+    audit = lake_io.read_audit(settings.lake)
     summary: dict = {
         "cleaned": [], "superseded_removed": remove_superseded(settings, audit, feeds),
         "errors": [], "rows_silver": 0, "rows_quarantined": 0,

@@ -6,7 +6,7 @@ write that went missing (or doubled) after a crash shows up here.
 
 from __future__ import annotations
 
-from civlake.clean import ledger
+from civlake.clean import lake_io
 from civlake.settings import Settings
 
 
@@ -46,7 +46,7 @@ def check_invariants(
     """
     root = settings.lake
     audit = [
-        a for a in ledger.read_audit(root)
+        a for a in lake_io.read_audit(root)
         if (feeds is None or a["feed_id"] in feeds)
         and (deliveries is None or (a["feed_id"], a["delivery_id"]) in deliveries)
     ]  # fmt: skip
@@ -55,9 +55,9 @@ def check_invariants(
     for a in audit:
         by_feed.setdefault(a["feed_id"], []).append(a)
     for feed, rows in sorted(by_feed.items()):
-        bronze = ledger.count_by_delivery(ledger.bronze_path(root, feed))
-        silver = ledger.count_by_delivery(ledger.silver_path(root, feed))
-        quarantine = ledger.count_by_delivery(ledger.quarantine_path(root), feed_id=feed)
+        bronze = lake_io.count_by_delivery(lake_io.bronze_path(root, feed))
+        silver = lake_io.count_by_delivery(lake_io.silver_path(root, feed))
+        quarantine = lake_io.count_by_delivery(lake_io.quarantine_path(root), feed_id=feed)
         for a in rows:
             d, where = a["delivery_id"], f"{feed}/{a['delivery_id']}"
             if a["status"] != "loaded" and silver.get(d, 0):

@@ -36,26 +36,21 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from civlake import lake
-from civlake.clean import ledger
-from civlake.clean.frame import LINEAGE, QUARANTINE_SCHEMA, clean_delivery, silver_schema
+from civlake import lake, tables
+from civlake.clean import lake_io
+from civlake.clean.frame import QUARANTINE_SCHEMA, clean_delivery
 from civlake.clean.invariants import bronze_mismatch
-from civlake.clean.plan import UTC_US
 from civlake.contracts import FeedContract
 from civlake.engine import spark_io
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
 FLAG = "__quarantined"
-# bronze lineage as Spark hands it to Python (session time zone UTC)
-LINEAGE_SCHEMA = pa.schema(
-    [(n, {"_source_row": pa.int64(), "_ingested_at": UTC_US}.get(n, pa.string())) for n in LINEAGE]
-)
 
 
 def output_schema(contract: FeedContract) -> pa.Schema:
     """Silver columns, then quarantine's own columns, then the flag: one row type for both."""
-    silver = silver_schema(contract, LINEAGE_SCHEMA)
+    silver = tables.silver_schema(contract)
     own = [f for f in QUARANTINE_SCHEMA if f.name not in silver.names]
     return pa.schema([*silver, *own, pa.field(FLAG, pa.bool_())])
 
@@ -105,13 +100,13 @@ def clean_feed(
     started = time.perf_counter()
     feed, root = contract.feed_id, settings.lake
     schema = output_schema(contract)
-    bronze = spark_io.read_df(spark, ledger.bronze_path(root, feed))
+    bronze = spark_io.read_df(spark, lake_io.bronze_path(root, feed))
     ids = [a["delivery_id"] for a in deliveries]
     found = (
         {}
         if bronze is None
         else lake.count_by(
-            ledger.bronze_path(root, feed), "_delivery_id", match={"_delivery_id": ids}
+            lake_io.bronze_path(root, feed), "_delivery_id", match={"_delivery_id": ids}
         )
     )
     errors, good = [], []
@@ -150,7 +145,7 @@ def clean_feed(
             )
         if not done:
             return [], errors
-        silver_names = silver_schema(contract, LINEAGE_SCHEMA).names
+        silver_names = tables.silver_schema(contract).names
         _commit(root, feed, out, silver_names, ok, done, now, started)
     finally:
         out.unpersist()
@@ -167,18 +162,20 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
     """Crash repair, silver, quarantine, then the audit marker: ``gate._Batch.flush``'s order."""
     from pyspark.sql import functions as F
 
-    ledger.delete_deliveries(ledger.silver_path(root, feed), ok)
-    ledger.delete_deliveries(ledger.quarantine_path(root), ok, feed_id=feed)
+    lake_io.delete_deliveries(lake_io.silver_path(root, feed), ok)
+    lake_io.delete_deliveries(lake_io.quarantine_path(root), ok, feed_id=feed)
     mine = out.where(F.col("_delivery_id").isin(ok))
     silver_cols = [f"`{n}`" for n in silver_names]
     quarantine_cols = [f"`{n}`" for n in QUARANTINE_SCHEMA.names]
     n_silver = sum(d["rows_silver"] for d in done)
     n_quarantine = sum(d["rows_quarantined"] for d in done)
-    ledger.append(
-        ledger.silver_path(root, feed), mine.where(~F.col(FLAG)).select(*silver_cols), rows=n_silver
+    lake_io.append(
+        lake_io.silver_path(root, feed),
+        mine.where(~F.col(FLAG)).select(*silver_cols),
+        rows=n_silver,
     )
-    ledger.append(
-        ledger.quarantine_path(root), mine.where(F.col(FLAG)).select(*quarantine_cols),
+    lake_io.append(
+        lake_io.quarantine_path(root), mine.where(F.col(FLAG)).select(*quarantine_cols),
         rows=n_quarantine,
     )  # fmt: skip
     # One job cleaned them all: each delivery is charged the job's wall time in
@@ -189,6 +186,6 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
         rows = d["rows_silver"] + d["rows_quarantined"]
         share = rows / total if total else 1 / len(done)
         d.update(cleaned_at=now, clean_seconds=seconds * share)
-    ledger.record_cleans(root, done)
+    lake_io.record_cleans(root, done)
     log.info("cleaned %d %s deliveries on Spark: %d silver, %d quarantined in %.2fs",
              len(done), feed, n_silver, n_quarantine, seconds)  # fmt: skip

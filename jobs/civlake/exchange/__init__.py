@@ -1,5 +1,6 @@
 """Exchange-platform channel: pull API feeds into bronze; simulate the platform for tests."""
 
+from civlake.exchange.accounting import PullSummary, merge_into
 from civlake.exchange.client import (
     CursorExpired,
     ExchangeAuthError,
@@ -8,7 +9,6 @@ from civlake.exchange.client import (
     ExchangeUnavailable,
     RetryPolicy,
 )
-from civlake.exchange.ledger import PullSummary, merge_into
 from civlake.exchange.puller import pull_api_feeds
 from civlake.exchange.token import resolve_token
 

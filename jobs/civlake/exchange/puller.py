@@ -21,7 +21,8 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from civlake.contracts import FeedContract, load_contracts
-from civlake.exchange import ledger, pages
+from civlake.exchange import accounting, pages
+from civlake.exchange.accounting import PullSummary
 from civlake.exchange.client import (
     CursorExpired,
     ExchangeAuthError,
@@ -30,7 +31,6 @@ from civlake.exchange.client import (
     ExchangeNotFound,
     RetryPolicy,
 )
-from civlake.exchange.ledger import PullSummary
 from civlake.ingest import audit, bronze
 from civlake.ingest.landing import _supersession
 from civlake.settings import Settings
@@ -119,7 +119,7 @@ def _pull_snapshot(
     feed_id, sid = contract.feed_id, str(snap.get("snapshot_id"))
     started = time.perf_counter()
     try:
-        ledger.check_listing(snap, contract)
+        accounting.check_listing(snap, contract)
         if state is not None and not state.consistent:
             # Positions with gaps cannot come from contiguous page commits: start clean.
             bronze.remove_delivery(settings.lake, feed_id, sid)
@@ -128,7 +128,7 @@ def _pull_snapshot(
                          page_size=page_size, summary=summary, progress=progress)  # fmt: skip
         if received != snap["rows"]:
             bronze.remove_delivery(settings.lake, feed_id, sid)
-            raise ledger.Rejected(
+            raise accounting.Rejected(
                 "ROWCOUNT_MISMATCH",
                 f"{feed_id}/{sid}: the snapshot list declares {snap['rows']} records, the API "
                 f"served {received}; its bronze rows were removed. Ask the exchange operator "
@@ -139,14 +139,14 @@ def _pull_snapshot(
             produced_at_ts=datetime.fromisoformat(snap["produced_at"]),
         )  # fmt: skip
         newer_by, older = _supersession(meta, prior)
-        row = ledger.audit_row(
+        row = accounting.audit_row(
             snap, feed_id, status="superseded" if newer_by else "loaded",
             superseded_by=newer_by, rows_bronze=received,
-            fingerprint=ledger.fingerprint(settings, feed_id, sid),
+            fingerprint=accounting.fingerprint(settings, feed_id, sid),
         )  # fmt: skip
-    except ledger.Rejected as exc:
+    except accounting.Rejected as exc:
         older = []
-        row = ledger.audit_row(snap, feed_id, status="rejected", reject_reason=exc.reason,
+        row = accounting.audit_row(snap, feed_id, status="rejected", reject_reason=exc.reason,
                          reject_detail=exc.detail, rows_bronze=0)  # fmt: skip
     row["ingested_at"] = audit.now_utc(now)
     row["ingest_seconds"] = time.perf_counter() - started

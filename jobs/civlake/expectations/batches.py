@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.expectations.extras import DIVISIONS_ALL, DIVISIONS_CURRENT, AgeRule
 
 
@@ -72,7 +72,7 @@ def in_lineage_order(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
 
 
 def silver_frame(lake_root: Path, feed_id: str, rules: list[AgeRule]) -> pd.DataFrame | None:
-    table = lake.read_arrow(lake.table_path(lake_root, "silver", feed_id))
+    table = lake.read_arrow(tables.path(lake_root, tables.silver(feed_id)))
     if table is None:
         return None
     table = in_lineage_order(table, SILVER_ORDER)
@@ -83,13 +83,13 @@ def silver_frame(lake_root: Path, feed_id: str, rules: list[AgeRule]) -> pd.Data
 
 def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
     """Loaded deliveries of the feed with ``quarantine_rate`` = quarantined / declared."""
-    table = lake.read_arrow(lake.table_path(lake_root, "ingest_audit"))
+    table = lake.read_arrow(tables.path(lake_root, tables.INGEST_AUDIT))
     cols = ["delivery_id", "source_unit", "period", "rows_declared", "rows_quarantined"]
     if table is None:
         return pd.DataFrame({c: [] for c in [*cols, "quarantine_rate"]})
     if missing := {"feed_id", "status", *cols} - set(table.column_names):
         raise ValueError(
-            f"ingest_audit at {lake_root / 'ingest_audit'} lacks column(s) {sorted(missing)}; "
+            f"ingest_audit at {tables.path(lake_root, tables.INGEST_AUDIT)} lacks column(s) {sorted(missing)}; "
             "the quarantine-rate expectation needs the layout of docs/CONVENTIONS.md"
         )
     df = in_lineage_order(table, AUDIT_ORDER).to_pandas()
@@ -105,7 +105,7 @@ def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
 def division_sets(lake_root: Path) -> dict[str, set[str]] | None:
     """All and current division codes of silver.divisions; None when it is not built."""
     table = lake.read_arrow(
-        lake.table_path(lake_root, "silver", "divisions"), columns=["division_code", "valid_to"]
+        tables.path(lake_root, tables.silver("divisions")), columns=["division_code", "valid_to"]
     )
     if table is None:
         return None

@@ -12,29 +12,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.expectations.outcome import Outcome
 
-SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("suite", pa.string()),
-        ("feed_id", pa.string()),
-        # Null: the gate validates whole silver tables, so an outcome belongs to no single
-        # delivery (failing deliveries are in details.examples). Kept for the dbt staging
-        # model, which reads feed_id, delivery_id and success.
-        ("delivery_id", pa.string()),
-        ("expectation", pa.string()),
-        ("expectation_type", pa.string()),
-        ("column", pa.string()),
-        ("severity", pa.string()),
-        ("success", pa.bool_()),
-        ("unexpected_count", pa.int64()),
-        ("element_count", pa.int64()),
-        ("details", pa.string()),
-        ("at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+SCHEMA = tables.schema(tables.EXPECTATION_RESULTS)
 
 
 _FEED = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -52,7 +33,7 @@ def check_run_id(run_id: str) -> str:
 
 
 def results_path(lake_root: Path) -> Path:
-    return lake.table_path(lake_root, "expectation_results")
+    return tables.path(lake_root, tables.EXPECTATION_RESULTS)
 
 
 def write_results(lake_root: Path, run_id: str, feeds: list[str], outcomes: list[Outcome]) -> Path:

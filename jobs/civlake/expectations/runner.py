@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from civlake import tables
 from civlake.contracts import load_contracts
 from civlake.expectations import batches
 from civlake.expectations.docs import write_data_docs
@@ -75,7 +76,7 @@ def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[O
 
     df = batches.silver_frame(settings.lake, feed_id, age_rules(feed_id))
     if df is None:
-        return [], f"no silver table at {settings.lake / 'silver' / feed_id}"
+        return [], f"no silver table at {tables.path(settings.lake, tables.silver(feed_id))}"
     specs = silver_specs(feed_id, schemas_dir=settings.schemas_dir)
     if divisions is None:
         # Without silver.divisions the referential check cannot run: say so, don't fail.

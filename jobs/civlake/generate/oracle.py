@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from civlake.build.rules import rule_codes
 from civlake.generate.policy import (
     age_on,
     assistance_active,
@@ -19,6 +18,7 @@ from civlake.generate.policy import (
 )  # fmt: skip
 from civlake.generate.timeline import first_day, month_index
 from civlake.generate.world import World
+from civlake.transform.rules import rule_codes
 
 FIELDS = (
     "rule_code", "id_number", "org_uscc", "program_code", "feed_id", "attribute",

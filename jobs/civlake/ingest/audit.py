@@ -7,38 +7,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 
-SCHEMA = pa.schema(
-    [
-        ("feed_id", pa.string()),
-        ("delivery_id", pa.string()),
-        ("source_unit", pa.string()),
-        ("source_unit_name", pa.string()),
-        ("period", pa.string()),
-        ("mode", pa.string()),
-        ("produced_at", pa.string()),
-        ("channel", pa.string()),
-        ("status", pa.string()),
-        ("reject_reason", pa.string()),
-        ("reject_detail", pa.string()),
-        ("rows_declared", pa.int64()),
-        ("rows_bronze", pa.int64()),
-        ("rows_silver", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("files", pa.string()),
-        ("fingerprint", pa.string()),
-        ("superseded_by", pa.string()),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-        ("cleaned_at", pa.timestamp("us", tz="UTC")),
-        ("ingest_seconds", pa.float64()),
-        ("clean_seconds", pa.float64()),
-    ]
-)
+SCHEMA = tables.schema(tables.INGEST_AUDIT)
 
 
 def audit_path(lake_root: Path) -> Path:
-    return lake.table_path(lake_root, "ingest_audit")
+    return tables.path(lake_root, tables.INGEST_AUDIT)
 
 
 def read_audit(lake_root: Path, feed_id: str | None = None) -> list[dict]:

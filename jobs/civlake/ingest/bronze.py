@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.contracts import FeedContract
 
-LINEAGE = [
-    "_delivery_id", "_source_file", "_source_row", "_source_unit", "_period", "_mode",
-    "_produced_at", "_format", "_ingested_at", "_row_hash",
-]  # fmt: skip
+LINEAGE = tables.BRONZE_LINEAGE
 
 
 def bronze_path(lake_root: Path, feed_id: str) -> Path:
-    return lake.table_path(lake_root, "bronze", feed_id)
+    return tables.path(lake_root, tables.bronze(feed_id))
 
 
 def with_lineage(

@@ -16,26 +16,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from civlake import tables
+
 DEATH_ORDER = ("death_certificates", "cremation_records", "hukou_population")
-PERSONS_SCHEMA = pa.schema(
-    [
-        ("person_key", pa.string()),
-        ("id_number", pa.string()),  # restricted
-        ("name", pa.string()),
-        ("sex", pa.string()),
-        ("birth_date", pa.date32()),
-        ("hukou_division_code", pa.string()),
-        ("is_alive", pa.bool_()),
-        ("death_date", pa.date32()),
-        ("death_date_source", pa.string()),
-        ("source_feeds", pa.list_(pa.string())),
-        ("first_seen", pa.date32()),
-        ("last_seen", pa.date32()),
-        ("in_hukou", pa.bool_()),
-        ("hukou_status", pa.string()),
-        ("resolved_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+PERSONS_SCHEMA = tables.schema(tables.PERSONS)
 
 _SQL = """
 with r as (

@@ -18,9 +18,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 
-REGISTRY = "social_organizations"
+REGISTRY = tables.ORG_REGISTRY
 # (feed, role, uscc column, name column or None)
 REFERENCES = (
     ("charity_donations", "charity", "org_uscc", "org_name"),
@@ -65,7 +65,7 @@ BASE_SCHEMA = pa.schema(
 
 def _latest_registry(lake_dir) -> pa.Table:
     """Latest registry row per USCC (all registry columns, lineage dropped)."""
-    arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", REGISTRY))
+    arrow = lake.read_arrow(tables.path(lake_dir, tables.silver(REGISTRY)))
     if arrow is None or arrow.num_rows == 0:
         return BASE_SCHEMA.empty_table()
     con = duckdb.connect()
@@ -96,7 +96,7 @@ def _resolve_refs(lake_dir, by_uscc: set[str], by_name: dict[str, str]) -> pd.Da
     index = _one_typo_index(sorted(by_uscc))
     rows = []
     for feed, role, uscc_col, name_col in REFERENCES:
-        arrow = lake.read_arrow(lake.table_path(lake_dir, "silver", feed))
+        arrow = lake.read_arrow(tables.path(lake_dir, tables.silver(feed)))
         if arrow is None or arrow.num_rows == 0:
             continue
         df = arrow.to_pandas()
@@ -144,16 +144,17 @@ def resolve_organizations(settings) -> dict:
     for uscc, name in zip(latest["uscc"].to_pylist(), latest["name"].to_pylist(), strict=True):
         by_name.setdefault(normalize_org_name(name) or "", uscc)
     refs = _resolve_refs(settings.lake, by_uscc, by_name)
-    orgs = pa.concat_tables([latest, _outside(refs, by_uscc)], promote_options="default")
+    # The registered schema comes first so that a lake without the registry still gets
+    # every registry column (empty), in the registered order.
+    schema = tables.schema(tables.ORGANIZATIONS)
+    parts = [schema.empty_table(), latest, _outside(refs, by_uscc)]
+    orgs = pa.concat_tables(parts, promote_options="default").select(schema.names)
     orgs = orgs.sort_by("org_key")
-    lake.overwrite(lake.table_path(settings.lake, "core", "organizations"), orgs)
-    xref_columns = ["feed_id", *LINEAGE, "role", "org_key", "org_uscc", "uscc_delivered",
-                    "org_name", "match_method"]  # fmt: skip
+    lake.overwrite(tables.path(settings.lake, tables.ORGANIZATIONS), orgs)
+    xref_schema = tables.schema(tables.ORG_SOURCE_XREF)
+    xref_columns = xref_schema.names
     xref = refs[xref_columns] if not refs.empty else pd.DataFrame(columns=xref_columns)
-    xref_schema = pa.schema(
-        [(c, pa.int64() if c == "_source_row" else pa.string()) for c in xref_columns]
-    )
-    lake.overwrite(lake.table_path(settings.lake, "core", "org_source_xref"),
+    lake.overwrite(tables.path(settings.lake, tables.ORG_SOURCE_XREF),
                    pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
     methods = xref["match_method"].value_counts().to_dict() if len(xref) else {}
     return {

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.resolve import id_link, linkage
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
@@ -29,26 +29,8 @@ METHOD_BY_STATUS = {
     "normalized": "id_normalized",
     "upgraded_15": "id_upgraded",
 }
-XREF_SCHEMA = pa.schema(
-    [
-        ("feed_id", pa.string()),
-        ("_delivery_id", pa.string()),
-        ("_source_file", pa.string()),
-        ("_source_row", pa.int64()),
-        ("role", pa.string()),
-        ("person_key", pa.string()),
-        ("match_method", pa.string()),
-        ("match_probability", pa.float64()),
-        # Why a record without a usable ID was (or was not) tied to a person, for review
-        # (Chinese, it reaches the worklists); None for IDs that match as they are.
-        ("match_detail", pa.string()),
-        ("id_number", pa.string()),  # restricted: the ID as silver holds it
-        ("resolved_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+XREF_SCHEMA = tables.schema(tables.PERSON_SOURCE_XREF)
 SPLINK_DETAIL = "模型综合比对身份证号、姓名、出生日期、性别、区划、电话、来源编号"
-XREF = "person_source_xref"
-PERSONS = "persons"
 
 
 def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.DataFrame:
@@ -134,8 +116,8 @@ def resolve_persons(
         xref[XREF_SCHEMA.names], schema=XREF_SCHEMA, preserve_index=False
     )
     persons = build_persons(refs, now=now)
-    lake.overwrite(lake.table_path(settings.lake, "core", XREF), xref_table)
-    lake.overwrite(lake.table_path(settings.lake, "core", PERSONS), persons)
+    lake.overwrite(tables.path(settings.lake, tables.PERSON_SOURCE_XREF), xref_table)
+    lake.overwrite(tables.path(settings.lake, tables.PERSONS), persons)
     methods = refs["match_method"].value_counts().to_dict() if len(refs) else {}
     stats = {
         "references": len(refs),

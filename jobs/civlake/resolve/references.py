@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.contracts import FeedContract, load_contracts
 from civlake.identifiers import birth_from_id, is_valid_id
 from civlake.resolve.names import name_pinyin, normalize_name
@@ -90,7 +90,7 @@ def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataF
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
             continue
-        path = lake.table_path(lake_dir, "silver", feed.feed_id)
+        path = tables.path(lake_dir, tables.silver(feed.feed_id))
         present = _columns(path)
         if present is None:
             continue

@@ -34,6 +34,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from civlake.secret_files import load_named_secret
 from civlake.settings import Settings, load_settings
 
 GENESIS = "0" * 64
@@ -62,9 +63,6 @@ def load_audit_secret(settings: Settings, *, create: bool = True) -> bytes:
     """The audit secret, kept like the person-key secret (``settings.audit_secret``, from
     the environment, else a 0600 file made on first use). ``create=False`` for verifiers:
     a new secret could only fail the log."""
-    # Imported here: civlake.resolve's package pulls in pandas and splink (about 2 s).
-    from civlake.resolve.keys import load_named_secret
-
     path = settings.secrets_dir / SECRET_FILE
     if not create and not (settings.audit_secret or "").strip() and not path.is_file():
         raise ValueError(

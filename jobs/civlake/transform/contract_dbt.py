@@ -1,4 +1,4 @@
-"""dbt files generated from the feed contracts: ``python -m civlake.build.contract_dbt``.
+"""dbt files generated from the feed contracts: ``python -m civlake.transform.contract_dbt``.
 
 The contracts (``schemas/<feed>.yaml``) fix each feed's silver columns, title, source
 system, cadence and modes; three dbt files repeat those facts, so they are written from
@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from civlake.build.lake_schemas import silver_schema
 from civlake.contracts import FeedContract, load_contracts
 from civlake.settings import REPO_ROOT
+from civlake.tables import silver_schema
 
 SOURCES_YML = Path("dbt/models/staging/silver/_silver__sources.yml")
 MODELS_YML = Path("dbt/models/staging/silver/_silver__models.yml")
 CADENCE_SQL = Path("dbt/models/intermediate/int_feed_cadence.sql")
-_COMMAND = "python -m civlake.build.contract_dbt"
+_COMMAND = "python -m civlake.transform.contract_dbt"
 
 # Freshness in hours by cadence: warn after one missed delivery (the period plus a
 # day or so of slack for late deliveries), error after about two.
@@ -120,7 +120,7 @@ def render_sources(contracts: dict[str, FeedContract]) -> str:
             "#",
             "Silver lake tables, one per feed contract, read through the delta plugin.",
             "An absent table is read as an empty table with the lake's schema (meta.lake_table;",
-            "jobs/civlake/build/delta_source.py). The columns, in lake order, are what the",
+            "jobs/civlake/transform/delta_source.py). The columns, in lake order, are what the",
             "staging models select (macro silver_columns).",
         ),
         "version: 2",

@@ -66,5 +66,5 @@ def dbt_vars() -> dict[str, list[str]]:
     return {"verify_rule_models": list(rule_models())}
 
 
-if __name__ == "__main__":  # by hand: dbt build --vars "$(python -m civlake.build.rules)"
+if __name__ == "__main__":  # by hand: dbt build --vars "$(python -m civlake.transform.rules)"
     print(json.dumps(dbt_vars()))

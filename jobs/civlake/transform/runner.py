@@ -17,10 +17,6 @@ from civlake.settings import REPO_ROOT, Settings
 
 DBT_DIR = REPO_ROOT / "dbt"
 
-# Sources whose absence is tolerated (read as empty): lake path -> source name.
-_LAKE_SOURCES = ("ingest_audit", "quarantine", "expectation_results")
-_GATE_SOURCES = ("person_source_xref", "persons", "organizations", "org_source_xref")
-
 
 class DbtBuildError(RuntimeError):
     """dbt failed: the message names each failed model or test and dbt's reason."""
@@ -42,11 +38,11 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 def absent_lake_tables(settings: Settings) -> list[str]:
     """Lake tables the dbt sources read that do not exist (built as empty)."""
-    from civlake.contracts import load_contracts
+    from civlake import lake, tables
 
-    wanted = [f"silver/{f}" for f in load_contracts(settings.schemas_dir)]
-    wanted += list(_LAKE_SOURCES) + [f"core/{t}" for t in _GATE_SOURCES]
-    return [t for t in wanted if not (settings.lake / t / "_delta_log").is_dir()]
+    # Sources whose absence is tolerated (read as empty): every lake table but bronze.
+    wanted = [t for t in tables.all_tables(settings.schemas_dir) if not t.startswith("bronze/")]
+    return [t for t in wanted if not lake.exists(tables.path(settings.lake, t))]
 
 
 def dbt_work_dir(settings: Settings) -> Path:
@@ -56,12 +52,12 @@ def dbt_work_dir(settings: Settings) -> Path:
 
 def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None) -> Any:
     """One dbt command on the settings' engine (dbt-duckdb, or dbt-spark when
-    ``settings.engine == "spark"``: see civlake.build.spark_target)."""
+    ``settings.engine == "spark"``: see civlake.transform.spark_target)."""
     import json
 
     from dbt.cli.main import dbtRunner
 
-    from civlake.build.rules import dbt_vars as rule_dbt_vars
+    from civlake.transform.rules import dbt_vars as rule_dbt_vars
 
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     # Artefacts and logs live beside the warehouse they describe, not in the shared
@@ -73,10 +69,10 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
     ]  # fmt: skip
     env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
     # findings.sql unions the rule models the verify_rules seed names; dbt cannot read a
-    # seed at compile time, so the list comes in as a var (civlake.build.rules).
+    # seed at compile time, so the list comes in as a var (civlake.transform.rules).
     dbt_vars: dict[str, Any] = rule_dbt_vars()
     if settings.engine == "spark":
-        from civlake.build import spark_target
+        from civlake.transform import spark_target
 
         absent = absent_lake_tables(settings) if absent is None else absent
         spark_target.prepare(settings, absent)
@@ -122,7 +118,7 @@ def _failures(result: Any) -> list[str]:
 def read_model(settings: Settings, schema: str, name: str) -> Any:
     """A built model as an Arrow table, from the engine that built it (parity tests)."""
     if settings.engine == "spark":
-        from civlake.build.spark_target import read_spark_model
+        from civlake.transform.spark_target import read_spark_model
 
         return read_spark_model(settings, schema, name)
     import duckdb
@@ -192,7 +188,7 @@ def run_dbt(
     out: dict[str, Any] = {"success": True, "absent_tables": absent, "results": results}
     if settings.engine == "spark":
         # Serving reads the DuckDB warehouse whichever engine built the models.
-        from civlake.build.spark_target import export_serving_copy
+        from civlake.transform.spark_target import export_serving_copy
 
         out["serving_copy"] = export_serving_copy(settings)
     return out

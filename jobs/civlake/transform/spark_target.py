@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from civlake.settings import Settings
 
-log = logging.getLogger("civlake.build")
+log = logging.getLogger("civlake.transform")
 
 # The schemas the dbt project builds (generate_schema_name uses them verbatim); only
 # catalog entries in these are ever re-pointed or dropped.
@@ -67,13 +67,13 @@ def prepare(settings: Settings, absent: list[str]) -> Any:
     """Session, catalog and absent-source views ready for a dbt-spark run; the session."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    from civlake.build.lake_schemas import schema_for
+    from civlake import tables
     from civlake.engine.spark import get_spark
 
     spark = get_spark(settings)
     register_tables(spark, settings)
     for table in absent:
-        empty = spark.createDataFrame([], from_arrow_schema(schema_for(table)))
+        empty = spark.createDataFrame([], from_arrow_schema(tables.schema(table)))
         empty.createOrReplaceTempView(absent_view_name(table))
         log.warning("lake table %s is absent: building from an empty table", table)
     return spark

@@ -4,9 +4,9 @@ Configured in ``dbt/profiles.yml`` under the alias ``delta``, so sources keep th
 standard ``config: {plugin: delta}`` + ``meta: {delta_table_path: ...}`` form. The one
 addition: when the Delta table does not exist (a partial run, a city without that feed,
 a gate not yet run) the source is an empty table with the schema the lake would have
-(``meta.lake_table`` names it, see ``lake_schemas``), and a warning names the table.
+(``meta.lake_table`` names it, see ``civlake.tables``), and a warning names the table.
 Every model still builds, and the marts of the missing feed are empty rather than the
-whole build failing on one absent feed. ``civlake.build.run_dbt`` reports the absent
+whole build failing on one absent feed. ``civlake.transform.run_dbt`` reports the absent
 tables in its result so the operator sees them.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins.delta import Plugin as DeltaPlugin
 
-from civlake.build.lake_schemas import schema_for
+from civlake import tables
 
-log = logging.getLogger("civlake.build")
+log = logging.getLogger("civlake.transform")
 
 
 class Plugin(DeltaPlugin):
@@ -36,4 +36,4 @@ class Plugin(DeltaPlugin):
                 "run the stage that writes it, or add lake_table to its source entry."
             )
         log.warning("lake table %s is absent (%s): building from an empty table", table, path)
-        return pa.Table.from_batches([], schema=schema_for(table))
+        return pa.Table.from_batches([], schema=tables.schema(table))

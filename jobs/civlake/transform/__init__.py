@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civlake.build.runner import (
+from civlake.transform.runner import (
     DbtBuildError,
     absent_lake_tables,
     dbt_work_dir,
@@ -11,7 +11,7 @@ from civlake.build.runner import (
     run_dbt,
     source_freshness,
 )
-from civlake.build.spark_target import read_spark_models
+from civlake.transform.spark_target import read_spark_models
 
 __all__ = [
     "DbtBuildError",

@@ -14,23 +14,23 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from civlake import lake
+from civlake import lake, tables
 
 
 def silver_path(root: Path, feed_id: str) -> Path:
-    return lake.table_path(root, "silver", feed_id)
+    return tables.path(root, tables.silver(feed_id))
 
 
 def quarantine_path(root: Path) -> Path:
-    return lake.table_path(root, "quarantine")
+    return tables.path(root, tables.QUARANTINE)
 
 
 def audit_path(root: Path) -> Path:
-    return lake.table_path(root, "ingest_audit")
+    return tables.path(root, tables.INGEST_AUDIT)
 
 
 def bronze_path(root: Path, feed_id: str) -> Path:
-    return lake.table_path(root, "bronze", feed_id)
+    return tables.path(root, tables.bronze(feed_id))
 
 
 def read_audit(root: Path) -> list[dict]:
