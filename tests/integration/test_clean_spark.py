@@ -129,10 +129,13 @@ def test_spark_repairs_a_crash_between_bronze_and_audit(lakes, spark, now):
     half-written silver/quarantine rows and writes them once: lake B equals lake A again."""
     a, b, _, _ = lakes
     audit = lake.read_arrow(b / "ingest_audit").to_pylist()
-    victim = next(
-        r for r in audit
-        if r["feed_id"] == "assistance_recipients" and r["status"] == "loaded"
-        and r["rows_quarantined"]
+    # A delivery with rows on both sides, so a half-written one is visible; chosen by id,
+    # not by the order the audit table happens to be read in.
+    victim = min(
+        (r for r in audit
+         if r["feed_id"] == "assistance_recipients" and r["status"] == "loaded"
+         and r["rows_quarantined"] and r["rows_silver"]),
+        key=lambda r: r["delivery_id"],
     )  # fmt: skip
     settings = _settings_of(b)
     with lake.use_spark(spark):
