@@ -15,8 +15,8 @@ import pytest
 
 from civlake.agency import create_agency
 from civlake.publish import publish_all
-from civlake.serve.app import audit_path, create_app
-from civlake.serve.audit import read_audit
+from civlake.serve.app import create_app
+from civlake.serve.audit import log_path, read_audit
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
@@ -66,7 +66,7 @@ def _assert_refused(settings, resp: httpx.Response, reason: str, agency: str | N
     assert resp.json()["success"] is False and error["__type"] == "Authorization Error"
     assert error["reason"] == reason and error["message"].startswith(f"{reason}: ")
     assert "Bearer" in resp.headers["WWW-Authenticate"]
-    entry = read_audit(audit_path(settings))[-1]
+    entry = read_audit(log_path(settings))[-1]
     assert entry["status"] == 401 and entry["outcome"] == "refused"
     assert entry["path"] == CHANGES and entry["reason"] == error["message"]
     assert entry.get("agency") == agency

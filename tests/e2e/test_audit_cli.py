@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from civlake.agency import create_agency
-from civlake.serve.app import audit_path, create_app
+from civlake.serve.app import create_app
+from civlake.serve.audit import log_path
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
@@ -58,7 +59,7 @@ def served(tmp_path_factory):
 
 def test_audit_verify_accepts_the_log_hostile_requests_left(served) -> None:
     home, settings = served
-    assert b"\xe2\x80\xa8" not in audit_path(settings).read_bytes()
+    assert b"\xe2\x80\xa8" not in log_path(settings).read_bytes()
     result = _civlake(home, "verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "intact, 5 lines" in result.stdout
@@ -90,7 +91,7 @@ def test_checkpoint_then_a_cut_tail_fails_verify_naming_the_line(served, tmp_pat
     home, settings = served
     taken = _civlake(home, "checkpoint")
     assert taken.returncode == 0 and "seq 5" in taken.stdout, taken.stdout + taken.stderr
-    log = audit_path(settings)
+    log = log_path(settings)
     kept = log.read_bytes()
     try:
         # WHEN the last line is cut (what the server account could do to hide a pull)

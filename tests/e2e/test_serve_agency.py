@@ -13,8 +13,8 @@ import pytest
 
 from civlake.agency import AgencyError, create_agency, load_agencies
 from civlake.publish import publish_all
-from civlake.serve.app import audit_path, create_app
-from civlake.serve.audit import read_audit, verify_chain
+from civlake.serve.app import create_app
+from civlake.serve.audit import log_path, read_audit, verify_chain
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
@@ -46,7 +46,7 @@ def _auth(key: str) -> dict:
 
 
 def _last_audit(settings) -> dict:
-    return read_audit(audit_path(settings))[-1]
+    return read_audit(log_path(settings))[-1]
 
 
 def test_keys_are_stored_hashed_only(site) -> None:
@@ -179,9 +179,9 @@ def test_verify_refusals(site) -> None:
         "/api/v1/verify", json=body | {"purpose": ""}, headers=_auth(keys["medical"])
     )
     assert resp.status_code == 409
-    refused = [e for e in read_audit(audit_path(settings)) if e["path"] == "/api/v1/verify"]
+    refused = [e for e in read_audit(log_path(settings)) if e["path"] == "/api/v1/verify"]
     assert {401, 403, 409} <= {e["status"] for e in refused}
-    assert verify_chain(audit_path(settings)) is None
+    assert verify_chain(log_path(settings)) is None
 
 
 def test_changes_since_version(site) -> None:
@@ -234,4 +234,4 @@ def test_rate_limit_per_key(tmp_path) -> None:
         assert codes == [200, 200, 200, 429, 429]
         resp = client.get(url, headers=_auth(key))
         assert int(resp.headers["Retry-After"]) >= 1
-    assert read_audit(audit_path(settings))[-1]["status"] == 429
+    assert read_audit(log_path(settings))[-1]["status"] == 429

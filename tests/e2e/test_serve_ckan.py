@@ -16,8 +16,8 @@ import pytest
 from frictionless import validate
 
 from civlake.publish import load_catalog, publish_all
-from civlake.serve.app import audit_path, create_app
-from civlake.serve.audit import read_audit
+from civlake.serve.app import create_app
+from civlake.serve.audit import log_path, read_audit
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
@@ -220,13 +220,13 @@ def test_failed_auth_flood_is_throttled_and_audited_in_aggregate(tmp_path) -> No
         assert client.get("/api/v1/datasets/deaths_registry/changes").status_code == 429
         assert client.get("/api/3/action/package_list").status_code == 200
         # AND the log holds one line per 401, none per 429 while the window is open
-        lines = read_audit(audit_path(settings))
+        lines = read_audit(log_path(settings))
         assert sum(e["path"] == verify_url for e in lines) == 10
         assert not any(e["status"] == 429 for e in lines)
         # WHEN the window is over, the next request writes the aggregate first
         clock.at = NOW + timedelta(seconds=61)
         assert client.post(verify_url, json=body, headers=bad).status_code == 401
-    lines = read_audit(audit_path(settings))
+    lines = read_audit(log_path(settings))
     throttled = [e for e in lines if e["status"] == 429]
     assert len(throttled) == 1
     (agg,) = throttled

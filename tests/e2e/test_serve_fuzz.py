@@ -28,8 +28,8 @@ from schemathesis import GenerationMode
 
 from civlake.agency import create_agency
 from civlake.publish import publish_all
-from civlake.serve.app import audit_path, create_app
-from civlake.serve.audit import read_audit, verify_chain
+from civlake.serve.app import create_app
+from civlake.serve.audit import log_path, read_audit, verify_chain
 from civlake.settings import load_settings
 from tests.e2e.test_serve_agency import ALL_VERIFY, NOW, _auth
 from tests.support.sample_warehouse import build_sample_warehouse
@@ -71,13 +71,13 @@ def lake(tmp_path_factory):
 
 
 def _records(cfg) -> int:
-    return len(read_audit(audit_path(cfg)))
+    return len(read_audit(log_path(cfg)))
 
 
 def _lines(cfg) -> int:
     # Cheap per-example count; test_the_log_reads_back_one_record_per_line (last in
     # this module) checks that lines and records agree, and that the chain verifies.
-    path = audit_path(cfg)
+    path = log_path(cfg)
     return path.read_bytes().count(b"\n") if path.is_file() else 0
 
 
@@ -107,7 +107,7 @@ def test_schemathesis_finds_nothing_and_every_request_is_audited(lake, with_key)
     assert all(code < 500 for code in sent)
     # every request, refused ones included, is one record; and the chain holds
     assert _records(cfg) - before == len(sent) > 200
-    assert verify_chain(audit_path(cfg)) is None
+    assert verify_chain(log_path(cfg)) is None
 
 
 def _fuzz(op, mode, base_url: str, session, headers: dict) -> list[str]:
@@ -155,7 +155,7 @@ def _assert_audited(cfg, before: int, status: int, body: bytes) -> None:
         assert _lines(cfg) == before + 1
         # and that line is one line for every reader (str.splitlines splits on U+2028,
         # U+2029, U+0085, \x0b, \x0c, \x1c-\x1e as well as on \n and \r)
-        last = audit_path(cfg).read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        last = log_path(cfg).read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
         assert len(last.decode("utf-8").splitlines()) == 1, last[:300]
 
 
@@ -171,7 +171,7 @@ def test_hostile_text_in_verify_body(lake, field, text) -> None:
     assert resp.status_code in (200, 409), resp.text
     _assert_audited(cfg, before, resp.status_code, resp.content)
     if resp.status_code == 200 and field == "purpose":
-        assert read_audit(audit_path(cfg))[-1]["purpose"] == text.strip()
+        assert read_audit(log_path(cfg))[-1]["purpose"] == text.strip()
 
 
 @pytest.mark.parametrize(
@@ -240,7 +240,7 @@ def test_one_megabyte_header_never_reaches_a_5xx(lake) -> None:
     status, _ = _raw(base, _request("GET", "/", {"User-Agent": b"\xe2\x80\xa8" * (1 << 18)}))
     assert status < 500
     assert _lines(cfg) - before in (0, 1)  # refused by the HTTP parser or audited once
-    assert verify_chain(audit_path(cfg)) is None
+    assert verify_chain(log_path(cfg)) is None
 
 
 @pytest.mark.parametrize(
@@ -260,9 +260,9 @@ def test_undecodable_bodies_are_400_in_the_envelope_and_audited(lake, body, why)
         assert resp.status_code == 400, resp.text
         error = resp.json()["error"]
         assert error["__type"] == "Bad Request" and why in error["message"]
-        assert "JSON Error" in read_audit(audit_path(cfg))[-1]["reason"]
+        assert "JSON Error" in read_audit(log_path(cfg))[-1]["reason"]
     assert _lines(cfg) == before + 2
-    assert verify_chain(audit_path(cfg)) is None
+    assert verify_chain(log_path(cfg)) is None
 
 
 def _request(method: str, target: str | bytes, headers: dict | None = None) -> bytes:
@@ -310,4 +310,4 @@ def test_the_log_reads_back_one_record_per_line(lake) -> None:
     # record per line (so one per audited request) and its chain verifies.
     _, cfg, _, _, _ = lake
     assert _records(cfg) == _lines(cfg) > 500
-    assert verify_chain(audit_path(cfg)) is None
+    assert verify_chain(log_path(cfg)) is None

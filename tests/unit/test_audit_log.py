@@ -268,15 +268,6 @@ def test_several_processes_append_one_unbroken_chain(tmp_path) -> None:
     )
 
 
-def test_the_commands_read_the_log_the_server_writes(tmp_path) -> None:
-    from civlake.serve.app import audit_path
-    from civlake.serve.audit import log_path
-    from civlake.settings import load_settings
-
-    settings = load_settings(env={"CIVLAKE_HOME": str(tmp_path)})
-    assert log_path(settings) == audit_path(settings)
-
-
 def test_audit_secret_is_generated_once_private_and_apart_from_the_person_key(tmp_path) -> None:
     from civlake.settings import load_settings
 

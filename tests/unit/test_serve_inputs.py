@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civlake.serve.app import audit_path, create_app
-from civlake.serve.audit import read_audit
+from civlake.serve.app import create_app
+from civlake.serve.audit import log_path, read_audit
 from civlake.serve.inputs import MalformedBody, parse_json
 
 URL = "http://civlake.test/api/3/action/package_search"
@@ -69,7 +69,7 @@ def test_malformed_json_is_400_in_ckans_envelope_and_audited(app, settings) -> N
     assert body["success"] is False and body["error"]["__type"] == "Bad Request"
     assert body["error"]["message"].startswith("Bad request - JSON Error: ")
     assert body["help"].endswith("help_show?name=package_search")
-    entry = read_audit(audit_path(settings))[-1]
+    entry = read_audit(log_path(settings))[-1]
     assert entry["status"] == 400 and "JSON Error" in entry["reason"]
     # a well-formed body of the wrong shape stays a validation error (CKAN's 409)
     assert _post(app, b"[1]", {"Content-Type": "application/json"}).status_code == 409
@@ -92,4 +92,4 @@ def test_oversized_bodies_are_413_before_parsing(app, settings) -> None:
 
     resp = _post(app, chunks(), {"Content-Type": "application/json"})
     assert resp.status_code == 413 and resp.json()["error"]["__type"] == "Validation Error"
-    assert [e["status"] for e in read_audit(audit_path(settings))[-3:]] == [200, 413, 413]
+    assert [e["status"] for e in read_audit(log_path(settings))[-3:]] == [200, 413, 413]

@@ -31,9 +31,6 @@ from civlake.serve.routes import ROUTERS
 from civlake.serve.security import Agencies
 from civlake.settings import Settings
 
-# Where the server writes its audit log; the ``civlake audit`` commands read the same.
-audit_path = log_path
-
 
 def create_app(
     settings: Settings,
@@ -70,7 +67,7 @@ def create_app(
         app.include_router(router)
     # Outermost of our middleware: refusals before routing are audited like the rest.
     app.add_middleware(
-        Guard, audit=AuditLog(audit_path(settings)), max_body=max_body, max_url=4096,
+        Guard, audit=AuditLog(log_path(settings)), max_body=max_body, max_url=4096,
         clock=clock, throttle=throttle,
     )  # fmt: skip
     return app

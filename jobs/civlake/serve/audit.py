@@ -75,7 +75,7 @@ def load_audit_secret(settings: Settings, *, create: bool = True) -> bytes:
 
 
 def log_path(settings: Settings) -> Path:
-    """Where the server writes and the audit commands read (serve/app.py's ``audit_path``)."""
+    """Where the server writes and the ``civlake audit`` commands read."""
     return settings.state_dir / "audit.jsonl"
 
 
