@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from civlake.agency import grants as grant_syntax
 from civlake.agency.keys import new_key
 from civlake.settings import Settings
 
@@ -78,7 +79,28 @@ class Agency:
         return "expired" if self.is_expired(today) else "active"
 
     def has_grant(self, grant: str) -> bool:
-        return grant in self.grants
+        """``grant`` is a dataset name (held scoped or not), ``verify:<q>``,
+        ``review:<district>`` or ``worklist:<district>`` (civlake.agency.grants)."""
+        return grant_syntax.holds(self.grants, grant)
+
+    def row_scopes(self, dataset: str) -> tuple[str, ...] | None:
+        """Division prefixes of ``dataset`` this agency may see: None = all rows, ``()`` =
+        none (no grant), else e.g. ``("440106",)``; filter with
+        ``civlake.publish.scope.filter_rows``."""
+        return grant_syntax.row_scopes(self.grants, dataset)
+
+    def row_scope(self, dataset: str) -> str | None:
+        """The one division prefix of ``dataset`` (None = all rows). An agency scoped to
+        several divisions of one dataset raises ``AgencyError``: use ``row_scopes``."""
+        scopes = self.row_scopes(dataset)
+        if scopes is None:
+            return None
+        if len(scopes) != 1:
+            raise AgencyError(
+                f"{self.name} holds {dataset} for {len(scopes)} divisions "
+                f"({', '.join(scopes) or 'none'}); use row_scopes()"
+            )
+        return scopes[0]
 
 
 def register_path(settings: Settings) -> Path:
@@ -93,7 +115,9 @@ def create_agency(
     *,
     now: datetime | None = None,
 ) -> str:
-    """Register ``name`` with ``grants`` (dataset names or ``verify:<question>``); return its key.
+    """Register ``name`` with ``grants`` (civlake.agency.grants: ``<dataset>``,
+    ``<dataset>@<division>``, ``verify:<question>``, ``review:`` / ``worklist:<district>``);
+    return its key. Grants are stored in their canonical form.
 
     ``expires`` None means 365 days from today. The key is returned once and never
     stored; lose it and rotate.
@@ -102,12 +126,12 @@ def create_agency(
         raise AgencyError(f"agency name {name!r}: use 2-64 letters, digits, Chinese, - or _")
     now = (now or datetime.now(UTC)).astimezone(UTC)
     expiry = parse_expiry(expires, now.date())
-    _check_grants(grants)
+    grants = _check_grants(grants)
     with _connection(settings) as con, _write(con):
         try:
             con.execute(
                 "insert into agencies values (?, ?, ?)",
-                (name, json.dumps(list(dict.fromkeys(grants)), ensure_ascii=False), _stamp(now)),
+                (name, json.dumps(grants, ensure_ascii=False), _stamp(now)),
             )
         except sqlite3.IntegrityError:
             raise AgencyError(f"agency {name!r} already exists; choose another name") from None
@@ -319,24 +343,20 @@ def _stamp(now: datetime) -> str:
     return now.isoformat(timespec="seconds")
 
 
-def _check_grants(grants: list[str] | tuple[str, ...]) -> None:
+def _check_grants(grants: list[str] | tuple[str, ...]) -> list[str]:
+    """The grants in canonical form, each once; ``AgencyError`` for the first bad one."""
     # Imported here: the catalog pulls in the publishing stack, which `agency list`,
     # `revoke` and the server's key checks never need.
     from civlake.publish.catalog import VERIFY_QUESTIONS, load_catalog
 
     if not grants:
-        raise AgencyError("give at least one --grant DATASET or --grant verify:<question>")
+        raise AgencyError(
+            "give at least one --grant DATASET, --grant DATASET@DISTRICT, "
+            "--grant verify:<question> or --district DISTRICT"
+        )
     catalog = load_catalog()
-    for grant in grants:
-        if grant.startswith("verify:"):
-            if grant.removeprefix("verify:") not in VERIFY_QUESTIONS:
-                raise AgencyError(
-                    f"grant {grant!r}: unknown question; use one of "
-                    + ", ".join(f"verify:{q}" for q in VERIFY_QUESTIONS)
-                )
-        elif grant not in catalog:
-            raise AgencyError(
-                f"grant {grant!r}: no such dataset in catalog/; known: {', '.join(catalog)}"
-            )
-        elif catalog[grant].is_open:
-            raise AgencyError(f"grant {grant!r}: {grant} is 无条件开放, anyone may download it")
+    try:
+        canonical = [grant_syntax.validate_grant(g, catalog, VERIFY_QUESTIONS) for g in grants]
+    except grant_syntax.GrantError as exc:
+        raise AgencyError(str(exc)) from None
+    return list(dict.fromkeys(canonical))

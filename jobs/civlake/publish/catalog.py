@@ -98,6 +98,9 @@ class Dataset:
     suppression: Suppression | None = None
     key: tuple[str, ...] = ()
     audience: tuple[str, ...] = ()
+    # The column holding a row's 12-digit division code: what a grant scoped to a
+    # district (``<dataset>@440106``) filters on. Person-level datasets only.
+    division_field: str | None = None
     source: Path | None = None
 
     @property
@@ -208,6 +211,7 @@ def _parse(path: Path) -> Dataset:
         suppression=_suppression(fail, raw.get("suppression"), names),
         key=tuple(raw.get("key") or ()),
         audience=tuple(raw.get("audience") or ()),
+        division_field=raw.get("division_field") or None,
         source=path,
     )
     _check_consistency(fail, ds, raw)
@@ -237,6 +241,15 @@ def _check_consistency(fail, ds: Dataset, raw: dict) -> None:
             raise fail("person-level datasets are not suppressed; remove `suppression`")
     elif ds.key and any(k not in ds.field_names for k in ds.key):
         raise fail(f"key {list(ds.key)} names unknown fields")
+    if ds.division_field is not None:
+        column = next((f for f in ds.fields if f.name == ds.division_field), None)
+        if ds.level != "person":
+            raise fail("division_field scopes person-level grants; remove it from this dataset")
+        if column is None or column.type != "string":
+            raise fail(
+                f"division_field {ds.division_field!r} must name a string field (the 12-digit "
+                "division code)"
+            )
 
 
 def _fields(fail, raw_fields) -> tuple[Field, ...]:

@@ -55,6 +55,13 @@ def json_bytes(table: pa.Table) -> bytes:
     return json.dumps(rows, ensure_ascii=False, indent=None, separators=(",", ":")).encode()
 
 
+def parquet_bytes(table: pa.Table) -> bytes:
+    """The Parquet file ``write_version_files`` writes, in memory (zstd, as published)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
 def _json_value(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
