@@ -112,6 +112,14 @@ class Settings:
     audit_secret: str | None = field(
         default=None, repr=False, metadata=_var("CIVLAKE_AUDIT_SECRET")
     )
+    # Signs the short-lived file URLs of the Delta Sharing server (serve/sharing/signing.py);
+    # generated into .secrets/sharing.secret when unset. Losing it only voids URLs in flight.
+    sharing_secret: str | None = field(
+        default=None, repr=False, metadata=_var("CIVLAKE_SHARING_SECRET")
+    )
+    # How agencies reach `civlake serve` (behind a proxy: its https URL); the Delta Sharing
+    # profiles and signed file URLs are built on it. None: the address a request came to.
+    public_url: str | None = field(default=None, metadata=_var("CIVLAKE_PUBLIC_URL"))
     # Where `civlake audit checkpoint` appends: meant to be writable by another account
     # than the server's (serve/audit_cli.py). Default <home>/audit-checkpoints/.
     audit_checkpoints: Path = field(metadata=_var("CIVLAKE_AUDIT_CHECKPOINTS"))
@@ -292,6 +300,8 @@ def load_settings(
         ),
         person_key_secret=_secret(read.raw("CIVLAKE_PERSON_KEY_SECRET")),
         audit_secret=_secret(read.raw("CIVLAKE_AUDIT_SECRET")),
+        sharing_secret=_secret(read.raw("CIVLAKE_SHARING_SECRET")),
+        public_url=read.check("CIVLAKE_PUBLIC_URL", _matching(_URL), "an http:// or https:// URL"),
         audit_checkpoints=pick(
             None, "CIVLAKE_AUDIT_CHECKPOINTS", root / "audit-checkpoints" / "checkpoints.jsonl"
         ),

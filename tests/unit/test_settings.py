@@ -31,6 +31,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
         "CIVLAKE_AUDIT_SECRET": "au", "CIVLAKE_AUDIT_CHECKPOINTS": str(tmp_path / "c.jsonl"),
         "CIVLAKE_EXCHANGE_URL": "https://exchange.example", "CIVLAKE_EXCHANGE_TOKEN": "tk",
         "AIRFLOW_CONN_CIVLAKE_EXCHANGE": "http://:pw@x", "CIVLAKE_EXCHANGE_FAULTS": "{}",
+        "CIVLAKE_SHARING_SECRET": "ss", "CIVLAKE_PUBLIC_URL": "https://data.example",
     } | {Limits.variable(name): "7" for name in Limits.__dataclass_fields__}  # fmt: skip
     assert set(env) == set(variable_names())
     # WHEN settings are made from them THEN each lands in its field
@@ -47,6 +48,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
     assert s.resolve_threshold == 0.9
     assert (s.person_key_secret, s.audit_secret, s.exchange_token) == ("pk", "au", "tk")
     assert s.audit_checkpoints == tmp_path / "c.jsonl"
+    assert (s.sharing_secret, s.public_url) == ("ss", "https://data.example")
     assert (s.exchange_url, s.exchange_connection, s.exchange_faults) == (
         "https://exchange.example", "http://:pw@x", "{}",
     )  # fmt: skip
