@@ -149,6 +149,11 @@ class Settings:
         return self.home / "state"
 
     @property
+    def audit_log(self) -> Path:
+        """The server's audit log (serve/audit.py); the publish job counts usage from it."""
+        return self.state_dir / "audit.jsonl"
+
+    @property
     def worklists_dir(self) -> Path:
         return self.home / "worklists"
 

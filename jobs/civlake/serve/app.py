@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from civlake.publish.usage import UsageTally
 from civlake.serve.audit import AuditLog, log_path
 from civlake.serve.context import ServeContext, note
 from civlake.serve.directory import Directory
@@ -50,7 +51,11 @@ def create_app(
     bound = {"max_clients": limits.max_clients, "idle_seconds": limits.idle_seconds}
     serve = ServeContext(
         settings=settings,
-        directory=Directory.load(settings.publish, catalog_dir),
+        directory=Directory.load(
+            settings.publish,
+            catalog_dir,
+            usage=UsageTally(log_path(settings), today=lambda: clock().date()),
+        ),
         agencies=Agencies(settings),
         clock=clock,
         per_key=ClientLimiter(limits.key_per_minute, limits.key_burst, **bound),

@@ -76,7 +76,7 @@ def load_audit_secret(settings: Settings, *, create: bool = True) -> bytes:
 
 def log_path(settings: Settings) -> Path:
     """Where the server writes and the ``civlake audit`` commands read."""
-    return settings.state_dir / "audit.jsonl"
+    return settings.audit_log
 
 
 def secret_for(path: Path, *, create: bool = True) -> bytes:

@@ -1,6 +1,7 @@
-"""CKAN Action API subset: package_list, package_show, package_search, organization_list.
+"""CKAN Action API subset: package_list, package_show, package_search, organization_list
+(and the DataStore's datastore_search and datastore_info, in ``datastore.py``).
 
-Search runs in memory over the catalog (a few dozen entries), so no request value ever
+Package search runs in memory over the catalog (a few dozen entries), so no request value
 reaches a query engine: ``q`` and ``fq`` are parsed by ``ckan_query`` (Solr syntax as
 CKAN clients send it) and anything outside the grammar or the fields of
 ``ckan_search`` is a Validation Error (409), as CKAN answers a query Solr refuses.
@@ -12,6 +13,7 @@ from collections import Counter
 from functools import partial
 
 from civlake.serve import ckan_search as search
+from civlake.serve import datastore
 from civlake.serve.ckan_query import evaluate
 from civlake.serve.directory import Directory
 from civlake.serve.errors import ApiError
@@ -107,6 +109,7 @@ ACTIONS = {
     "package_show": package_show,
     "package_search": package_search,
     "organization_list": organization_list,
+    **datastore.ACTIONS,
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from civlake.publish.catalog import Dataset, load_catalog
+from civlake.publish.usage import UsageTally
 from civlake.publish.versions import list_versions, read_manifest, version_dir
 
 FORMAT_LABEL = {"csv": "CSV", "json": "JSON", "parquet": "Parquet", "datapackage": "JSON"}
@@ -21,10 +22,13 @@ FORMAT_LABEL = {"csv": "CSV", "json": "JSON", "parquet": "Parquet", "datapackage
 class Directory:
     catalog: dict[str, Dataset]
     publish: Path
+    usage: UsageTally | None = None  # downloads and queries from the audit log
 
     @classmethod
-    def load(cls, publish: Path, catalog_dir: Path | None = None) -> Directory:
-        return cls(catalog=load_catalog(catalog_dir), publish=publish)
+    def load(
+        cls, publish: Path, catalog_dir: Path | None = None, *, usage: UsageTally | None = None
+    ) -> Directory:
+        return cls(catalog=load_catalog(catalog_dir), publish=publish, usage=usage)
 
     def find(self, id_or_name: str) -> Dataset | None:
         if id_or_name in self.catalog:
@@ -60,6 +64,7 @@ class Directory:
         latest = versions[-1] if versions else None
         org = organization(ds)
         resources = _resources(ds, latest, base_url) if latest else []
+        usage = self.usage.summary(ds.name) if self.usage else {}
         temporal = (latest or {}).get("temporal") or {}
         modified = latest["published_at"] if latest else f"{ds.modified.isoformat()}T00:00:00"
         extras = {
@@ -107,6 +112,9 @@ class Directory:
             ],
             "audience": list(ds.audience),
             "versions": [_version_entry(ds, v, base_url) for v in versions],
+            # CKAN's figure (total, and the last 14 days): downloads plus queries.
+            "tracking_summary": {k: usage.get(k, 0) for k in ("total", "recent")},
+            "usage": {k: usage.get(k, 0) for k in ("downloads", "queries")},
         }
 
 
@@ -122,6 +130,11 @@ def organization(ds: Dataset) -> dict:
         "description": "",
         "image_url": "",
     }
+
+
+def datastore_resource(ds: Dataset) -> bool:
+    """Whether a dataset's rows are searchable (``datastore_search``): open ones only."""
+    return ds.is_open
 
 
 def download_url(base_url: str, ds: Dataset, version: int, filename: str) -> str:
@@ -145,6 +158,7 @@ def _resources(ds: Dataset, manifest: dict, base_url: str) -> list[dict]:
                 "created": manifest["published_at"].removesuffix("Z"),
                 "last_modified": manifest["published_at"].removesuffix("Z"),
                 "restricted": not ds.is_open,
+                "datastore_active": datastore_resource(ds),
                 "state": "active",
                 "url_type": None,
             }
@@ -159,6 +173,7 @@ def _resources(ds: Dataset, manifest: dict, base_url: str) -> list[dict]:
             "url": download_url(base_url, ds, version, "datapackage.json"),
             "created": manifest["published_at"].removesuffix("Z"),
             "restricted": not ds.is_open,
+            "datastore_active": False,
             "state": "active",
             "url_type": None,
         }

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from civlake.serve import ckan, inputs
+from civlake.serve import ckan, datastore, inputs
 from civlake.serve.context import Serve, note
 from civlake.serve.errors import ApiError, responses
 
@@ -29,7 +30,14 @@ async def action(name: inputs.ActionName, request: Request, serve: Serve) -> JSO
         params |= await _body_params(request)
     if name == "package_show":
         note(request, dataset=str(params.get("id"))[:100])
-    result = handler(serve.directory, params, str(request.base_url))
+    elif name in datastore.ACTIONS:
+        note(request, dataset=datastore.dataset_of(serve.directory, params))
+    if name in datastore.ACTIONS:  # reads a Parquet file: off the event loop
+        result = await run_in_threadpool(handler, serve.directory, params, str(request.base_url))
+    else:
+        result = handler(serve.directory, params, str(request.base_url))
+    if name == "datastore_search":
+        note(request, rows=datastore.row_count(result))  # a query, counted as usage
     return JSONResponse({"help": help_url, "success": True, "result": result})
 
 
