@@ -72,9 +72,14 @@ def _cmd_serve(args) -> int:
 
 def _cmd_agency(args) -> int:
     from civlake.agency import create_agency
+    from civlake.agency.grants import district_grants
+    from civlake.publish.catalog import load_catalog
     from civlake.settings import load_settings
 
-    key = create_agency(load_settings(), args.name, args.grant or [], args.expires)
+    grants = [*(args.grant or [])]
+    if args.district:
+        grants += district_grants(args.district, load_catalog())
+    key = create_agency(load_settings(), args.name, grants, args.expires)
     console.print(f"Agency {args.name!r} created. Its API key (shown once, only a hash is stored):")
     print(key)
     return 0
@@ -132,7 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     asub = a.add_subparsers(dest="agency_command", required=True)
     ac = asub.add_parser("create", help="register an agency and print its API key once")
     ac.add_argument("name")
-    ac.add_argument("--grant", action="append", help="dataset name or verify:<question>")
+    ac.add_argument(
+        "--grant", action="append", metavar="GRANT",
+        help="a dataset (all rows), DATASET@DIVISION (rows of a district 440106 or street "
+        "440106001 only), verify:<question>, review:<district> or worklist:<district>",
+    )  # fmt: skip
+    ac.add_argument(
+        "--district", metavar="CODE",
+        help="a district office (数据属地回流): every person-level dataset scoped to CODE "
+        "(440106), plus review:CODE and worklist:CODE",
+    )  # fmt: skip
     ac.add_argument("--expires", help="YYYY-MM-DD (default: 365 days from today)")
     ac.set_defaults(func=_cmd_agency)
     al = asub.add_parser("list", help="agencies, key ids, grants, expiry, status (never a key)")

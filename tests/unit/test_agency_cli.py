@@ -54,7 +54,9 @@ def test_list_shows_keys_lifecycle_but_never_a_key_or_hash(civlake) -> None:
     assert status == [("市医保局", "active"), ("市医保局", "revoked"), ("市教育局", "revoked")]
     assert all(r["key_id"] in table for r in rows)
     assert table.count("revoked") == 2 and "active" in table
-    assert set(rows[0]) == {"name", "key_id", "grants", "created", "expires", "status", "revoked"}
+    assert set(rows[0]) == {
+        "name", "key_id", "grants", "scopes", "created", "expires", "status", "revoked"
+    }  # fmt: skip
 
 
 def test_create_defaults_to_a_365_day_expiry_and_refuses_never(civlake) -> None:
@@ -90,3 +92,30 @@ def test_revoke_and_rotate_by_cli(civlake) -> None:
     assert "already revoked" in civlake("revoke", old_id).stdout
     assert "no agency or key id" in civlake("revoke", "无此局", ok=False).stdout
     assert "no agency" in civlake("rotate", "无此局", ok=False).stdout
+
+
+def test_district_office_and_scoped_grants_by_cli(civlake) -> None:
+    # GIVEN a district office and a street-scoped grant, as an administrator types them
+    _key(civlake("create", "天河区民政局", "--district", "440106"))
+    _key(civlake("create", "天河某街道", "--grant", "deaths_registry@440106001000",
+                 "--grant", "verify:is_alive"))  # fmt: skip
+    # WHEN the register is listed
+    rows = {r["name"]: r for r in json.loads(civlake("list", "--json").stdout)}
+    table = civlake("list").stdout
+    # THEN the office holds its residents' person-level datasets, reviews and worklists
+    office = rows["天河区民政局"]
+    assert "assistance_recipients_current@440106" in office["grants"]
+    assert "deaths_registry@440106" in office["grants"]
+    assert office["grants"][-2:] == ["review:440106", "worklist:440106"]
+    assert office["scopes"]["deaths_registry"] == ["440106"]
+    assert rows["天河某街道"]["scopes"] == {"deaths_registry": ["440106001"]}
+    assert "deaths_registry@440106001" in table
+    # AND bad codes are refused with the reason, not a traceback
+    for argv, says in (
+        (["--district", "4401"], "not a district code"),
+        (["--district", "440100"], "city or province"),
+        (["--grant", "assistance_statistics@440106"], "无条件开放"),
+        (["--grant", "deaths_registry@440106001002"], "village"),
+    ):
+        done = civlake("create", "某区", *argv, ok=False)
+        assert says in done.stdout and "Traceback" not in done.stderr, done.stdout

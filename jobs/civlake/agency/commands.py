@@ -2,7 +2,9 @@
 
 ``list`` shows what a reviewer needs to decide on renewals and revocations (who, which
 key id, which grants, since and until when, status) and never a key or its hash: the
-output ends up in tickets and terminals' scrollback. ``rotate`` prints the new key
+output ends up in tickets and terminals' scrollback. A grant scoped to a division shows
+as written (``deaths_registry@440106``); ``--json`` adds ``scopes``: per dataset, the
+division prefixes whose rows the agency sees, or ``"all"``. ``rotate`` prints the new key
 once, alone on its own line, as ``create`` does, so scripts can take the last line.
 """
 
@@ -14,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from rich.console import Console
 from rich.table import Table
 
-from civlake.agency.store import load_agencies, revoke, rotate_key
+from civlake.agency.grants import dataset_names
+from civlake.agency.store import Agency, load_agencies, revoke, rotate_key
 from civlake.settings import Settings, load_settings
 
 
@@ -33,6 +36,7 @@ def list_rows(settings: Settings, today: date) -> list[dict]:
             "name": a.name,
             "key_id": a.key_id,
             "grants": list(a.grants),
+            "scopes": _scopes(a),
             "created": a.created_at,
             "expires": a.expires.isoformat(),
             "status": a.status(today),
@@ -40,6 +44,11 @@ def list_rows(settings: Settings, today: date) -> list[dict]:
         }
         for a in load_agencies(settings).values()
     ]
+
+
+def _scopes(agency: Agency) -> dict[str, str | list[str]]:
+    scopes = {name: agency.row_scopes(name) for name in dataset_names(agency.grants)}
+    return {name: "all" if s is None else list(s) for name, s in scopes.items()}
 
 
 def _list(args, console: Console, settings: Settings, now: datetime) -> int:

@@ -181,6 +181,11 @@ def holds(grants: Iterable[str], wanted: str) -> bool:
     return False
 
 
+def dataset_names(grants: Iterable[str]) -> list[str]:
+    """The datasets ``grants`` cover (scoped or not), each once, in grant order."""
+    return list(dict.fromkeys(g.target for g in _parsed(grants) if g.kind == "dataset"))
+
+
 def row_scopes(grants: Iterable[str], dataset: str) -> tuple[str, ...] | None:
     """Division prefixes of ``dataset`` that ``grants`` cover: None = all rows, ``()`` =
     none (no grant), else sorted prefixes without one inside another (module doc)."""

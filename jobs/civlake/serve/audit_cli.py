@@ -32,7 +32,7 @@ from civlake.serve.audit import (
 from civlake.serve.audit_verify import Verdict, verify
 from civlake.settings import Settings, load_settings
 
-SHOWN = ("seq", "at", "status", "agency", "method", "path", "dataset", "question", "rows",
+SHOWN = ("seq", "at", "status", "agency", "method", "path", "dataset", "scope", "question", "rows",
          "purpose", "reason")  # fmt: skip
 
 

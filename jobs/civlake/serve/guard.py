@@ -186,6 +186,9 @@ def _record(scope, info: dict, status: int, started: datetime) -> dict:
         "rows": info.get("rows", 0),
         "purpose": info.get("purpose"),
         "reason": info.get("reason"),
+        # Rows a person-level pull covered: "all", or the division prefixes of a
+        # district-scoped grant ("440106"); None when no person-level rows were asked.
+        "scope": info.get("scope"),
     }
 
 

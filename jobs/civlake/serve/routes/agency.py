@@ -1,5 +1,13 @@
 """Agency pulls: published files (``/download/...``; a key and grant unless the dataset
 is open) and the changes of a shared person-level dataset since a version.
+
+An agency whose grant is scoped to a division (``deaths_registry@440106``: 数据属地回流)
+gets the same routes with only that division's rows (``civlake.publish.scope``):
+downloads are the published files rewritten to its rows, in the same formats; changes
+are the diff of its rows in the old version and in the new one, so a person who moved
+out of the district, or whose record left the dataset, is ``removed`` for it and one who
+moved in is ``added``: the district's copy stays exactly its residents. Every such pull's
+audit line records the scope.
 """
 
 from __future__ import annotations
@@ -7,11 +15,13 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
-from civlake.publish.versions import diff_tables, latest_version, read_table, version_dir
+from civlake.publish.catalog import Dataset
+from civlake.publish.scope import read_scoped, scope_label, scoped_file_names, scoped_version_file
+from civlake.publish.versions import diff_tables, latest_version, version_dir
 from civlake.serve import inputs
-from civlake.serve.context import Serve, note
+from civlake.serve.context import Serve, ServeContext, note
 from civlake.serve.errors import ApiError, responses
 from civlake.serve.security import require_grant
 
@@ -29,25 +39,50 @@ def download(
     filename: inputs.FileName,
     request: Request,
     serve: Serve,
-) -> FileResponse:
+) -> Response:
     directory = serve.directory
     ds = directory.find(name)
     if ds is None or not version.startswith("v") or not version[1:].isdigit():
         raise ApiError(404, "Not Found Error", "no such dataset version")
     number = int(version[1:])
     note(request, dataset=ds.name, version=number, action="download")
+    scopes = None
     if ds.is_open:
         serve.public(request)
     else:
-        serve.agency_for(request, ds.name)
+        agency = serve.agency_for(request, ds.name)
+        if ds.is_person_level:
+            scopes = agency.row_scopes(ds.name)
+            note(request, scope=scope_label(scopes))
     if filename not in directory.download_names(ds, number):
         raise ApiError(404, "Not Found Error", f"{ds.name} v{number} has no file {filename[:80]}")
     path = version_dir(serve.settings.publish, ds.name, number) / filename
+    media = MEDIA.get(path.suffix, "application/octet-stream")
+    if scopes is not None:
+        return _scoped_download(request, serve, ds, number, filename, scopes, media)
     if filename.startswith(f"{ds.name}."):
         manifest = json.loads((path.parent / "version.json").read_text("utf-8"))
         note(request, rows=manifest["rows"])
-    media = MEDIA.get(path.suffix, "application/octet-stream")
     return FileResponse(path, media_type=media, filename=filename)
+
+
+def _scoped_download(
+    request: Request, serve: ServeContext, ds: Dataset, number: int, filename: str,
+    scopes: tuple[str, ...], media: str,
+) -> Response:  # fmt: skip
+    if filename not in scoped_file_names(ds):
+        raise ApiError(
+            403,
+            "Authorization Error",
+            f"{filename[:80]} describes every district's rows and your grant covers "
+            f"{scope_label(scopes)} only; download datapackage.json or the data files, or "
+            f"pull /api/v1/datasets/{ds.name}/changes",
+        )
+    content, rows = scoped_version_file(serve.settings.publish, ds, number, scopes, filename)
+    note(request, rows=rows)
+    # As FileResponse names the published file; inputs.FileName keeps it ASCII, unquoted.
+    disposition = f'attachment; filename="{filename}"'
+    return Response(content, media_type=media, headers={"content-disposition": disposition})
 
 
 @router.get("/api/v1/datasets/{name}/changes", responses=responses(401, 403, 404, 409))
@@ -65,6 +100,7 @@ def changes(
         raise ApiError(404, "Not Found Error", f"no dataset {name[:80]}")
     note(request, dataset=ds.name)
     require_grant(agency, ds.name, serve.clock().date())
+    scopes = agency.row_scopes(ds.name) if ds.is_person_level else None
     if not ds.is_person_level:
         raise ApiError(
             409,
@@ -90,8 +126,10 @@ def changes(
             f"since_version {since} is newer than the latest version {latest}",
             since_version=[f"at most {latest}"],
         )
-    old = read_table(publish, ds.name, since) if since else None
-    diff = diff_tables(old, read_table(publish, ds.name, latest), ds.key)
+    note(request, scope=scope_label(scopes))
+    # Both versions filtered before the diff: see the module doc for what a district sees.
+    old = read_scoped(publish, ds, since, scopes) if since else None
+    diff = diff_tables(old, read_scoped(publish, ds, latest, scopes), ds.key)
     rows = [{k: _plain(v) for k, v in r.items()} for r in diff.to_pylist()]
     note(request, version=latest, rows=len(rows))
     return JSONResponse(
@@ -99,6 +137,7 @@ def changes(
             "dataset": ds.name,
             "since_version": since,
             "version": latest,
+            "scope": scope_label(scopes),
             "count": len(rows),
             "changes": rows,
         }
