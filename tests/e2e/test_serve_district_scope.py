@@ -47,7 +47,9 @@ def site(tmp_path_factory):
     con = duckdb.connect(str(settings.warehouse))
     for seq, division in ((901, "440106001000"), (902, "440104002000"), (903, "440106002000")):
         con.execute(
-            f"insert into {table} values (?, ?, '低保', ?, ?, '2026-08', '2026-10')",
+            f"insert into {table} (id_number, name, assistance_type, division_code,"
+            " household_id, since_month, as_of_month)"
+            " values (?, ?, '低保', ?, ?, '2026-08', '2026-10')",
             [citizen_id(division[:6], date(1950, 1, 1), seq), f"街道{seq}", division, f"S{seq}"],
         )
     con.close()
