@@ -104,6 +104,15 @@ def build_sample_warehouse(
              "death_date_source": "death_certificates", "hukou_division_code": p["division"]}
             for p in persons if p["death_date"]
         ],
+        "proactive_entitlement_candidates": [
+            {"finding_id": f"f{i:031d}", "id_number": p["id_number"], "name": p["name"],
+             "rule_code": f"{prog}_UNCLAIMED", "program_code": prog, "program_name": title,
+             "division_code": p["division"], "list_month": months[-1],
+             "first_listed_month": months[i % len(months)], "amount_due": amount}
+            for i, p in enumerate(persons) if i % 4 == 1
+            for prog, title, amount in [(("GL", "高龄津贴", 100.0), ("CJHL", "重度残疾人护理补贴", 200.0),
+                                         ("CJSH", "困难残疾人生活补贴", 150.0))[i % 3]]
+        ],
     }  # fmt: skip
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
