@@ -142,7 +142,9 @@ def test_web_page_searches_filters_and_links_downloads(site) -> None:
     assert all(u.startswith(base) for u in re.findall(r'href="((?:https?:)?//[^"]*)"', home))
     only = _get(f"{base}?theme=%E6%AE%A1%E8%91%AC%E6%9C%8D%E5%8A%A1").decode()  # 殡葬服务
     assert "/dataset/deaths_registry" in only and "/dataset/marriage_statistics" not in only
-    cond = _get(f"{base}?open_type=%E4%B8%8D%E4%BA%88%E5%BC%80%E6%94%BE").decode()  # 不予开放
+    cond = _get(
+        f"{base}?open_type=%E6%9C%89%E6%9D%A1%E4%BB%B6%E5%BC%80%E6%94%BE"
+    ).decode()  # 有条件开放
     assert "/dataset/deaths_registry" in cond and "/dataset/civil_divisions" not in cond
     # the search box takes fielded queries, and text that is no query is searched as typed
     fielded = _get(f"{base}?q=tags%3A%E7%A6%BB%E5%A9%9A").decode()  # tags:离婚

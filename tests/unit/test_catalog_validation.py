@@ -21,6 +21,22 @@ def test_real_catalog_is_complete() -> None:
     person = [ds for ds in catalog.values() if ds.is_person_level]
     assert {ds.name for ds in person} >= {"assistance_recipients_current", "deaths_registry"}
     assert all(not ds.is_open and ds.share_type == "有条件共享" for ds in person)
+    # granted (有条件共享) person-level data is 有条件开放: on application, never public
+    assert all(ds.open_type == "有条件开放" and ds.is_conditional for ds in person)
+    assert all(ds.model for ds in catalog.values() if ds.origin == "warehouse")
+
+
+def test_conditional_needs_grants_and_usage_figures_take_no_model(tmp_path: Path) -> None:
+    _copy_with(tmp_path, "deaths_registry", share_type="无条件共享")
+    with pytest.raises(CatalogError, match="有条件开放 means on application"):
+        load_catalog(tmp_path)
+    (tmp_path / "deaths_registry.yaml").unlink()
+    _copy_with(tmp_path, "dataset_usage_statistics", model="publish.pub_usage")
+    with pytest.raises(CatalogError, match="origin: audit_log"):
+        load_catalog(tmp_path)
+    _copy_with(tmp_path, "dataset_usage_statistics", origin=None)
+    with pytest.raises(CatalogError, match="missing required metadata model"):
+        load_catalog(tmp_path)
 
 
 def _copy_with(tmp_path: Path, name: str, **changes) -> Path:

@@ -18,9 +18,14 @@ import yaml
 
 from civlake.settings import CATALOG_DIR
 
+# 无条件开放: anyone downloads it. 有条件开放: on application, through a grant (a person-level
+# dataset shared 有条件共享 with named agencies). 不予开放: not released outside the bureau.
 OPEN_TYPES = ("无条件开放", "有条件开放", "不予开放")
 SHARE_TYPES = ("无条件共享", "有条件共享", "不予共享")
 LEVELS = ("aggregate", "reference", "person")
+# Where a dataset's rows come from: its dbt model in the warehouse (``model``), or the
+# server's audit log (usage figures, publish/usage.py; no model).
+ORIGINS = ("warehouse", "audit_log")
 # Frictionless Table Schema field types that our publish writers can round-trip.
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "year", "yearmonth")
 FREQUENCIES = {
@@ -44,10 +49,11 @@ _PERSON_COLUMN = re.compile(
     r"|^(?:name|(?:person|member|head|payee|deceased|male|female|child|guardian|volunteer"
     r"|donor|legal_rep)_name|household_id|volunteer_id|address)$"
 )
+# Every entry; ``model`` too for the datasets built in the warehouse (ORIGINS).
 REQUIRED = (
     "name", "identifier", "title", "description", "publisher", "publisher_id", "theme",
     "keywords", "open_type", "share_type", "update_frequency", "temporal_coverage",
-    "spatial_coverage", "license", "issued", "modified", "model", "level", "fields",
+    "spatial_coverage", "license", "issued", "modified", "level", "fields",
 )  # fmt: skip
 
 
@@ -101,12 +107,19 @@ class Dataset:
     # The column holding a row's 12-digit division code: what a grant scoped to a
     # district (``<dataset>@440106``) filters on. Person-level datasets only.
     division_field: str | None = None
+    origin: str = "warehouse"
     source: Path | None = None
 
     @property
     def is_open(self) -> bool:
-        """Anyone may download it (无条件开放); everything else needs an agency grant."""
+        """Anyone may download it (无条件开放); everything else, 有条件开放 included, needs
+        an agency grant."""
         return self.open_type == "无条件开放"
+
+    @property
+    def is_conditional(self) -> bool:
+        """有条件开放: an agency applies for a grant (the dataset page says how)."""
+        return self.open_type == "有条件开放"
 
     @property
     def is_person_level(self) -> bool:
@@ -114,8 +127,8 @@ class Dataset:
 
     @property
     def table(self) -> str:
-        """The model's table name inside schema ``publish``."""
-        return self.model.split(".", 1)[1]
+        """The model's table name inside schema ``publish`` ("" when it has no model)."""
+        return self.model.split(".", 1)[1] if self.model else ""
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -159,7 +172,10 @@ def _parse(path: Path) -> Dataset:
     def fail(msg: str) -> CatalogError:
         return CatalogError(f"catalog/{path.name}: {msg}")
 
-    missing = [k for k in REQUIRED if raw.get(k) in (None, "", [], {})]
+    origin = raw.get("origin") or "warehouse"
+    _one_of(fail, "origin", origin, ORIGINS)
+    required = (*REQUIRED, "model") if origin == "warehouse" else REQUIRED
+    missing = [k for k in required if raw.get(k) in (None, "", [], {})]
     if missing:
         raise fail(f"missing required metadata {', '.join(missing)} (OUTPUTS.md section 5)")
     name = str(raw["name"])
@@ -171,7 +187,7 @@ def _parse(path: Path) -> Dataset:
     _one_of(fail, "share_type", raw["share_type"], SHARE_TYPES)
     _one_of(fail, "level", raw["level"], LEVELS)
     _one_of(fail, "update_frequency", raw["update_frequency"], tuple(FREQUENCIES))
-    if not _MODEL.match(str(raw["model"])):
+    if origin == "warehouse" and not _MODEL.match(str(raw["model"])):
         raise fail(f"model {raw['model']!r} must be a table in schema publish (publish.<model>)")
     for key, need in (
         ("temporal_coverage", ("start",)),
@@ -205,13 +221,14 @@ def _parse(path: Path) -> Dataset:
         license={k: str(v) for k, v in raw["license"].items()},
         issued=issued,
         modified=modified,
-        model=str(raw["model"]),
+        model=str(raw.get("model") or ""),
         level=raw["level"],
         fields=fields,
         suppression=_suppression(fail, raw.get("suppression"), names),
         key=tuple(raw.get("key") or ()),
         audience=tuple(raw.get("audience") or ()),
         division_field=raw.get("division_field") or None,
+        origin=origin,
         source=path,
     )
     _check_consistency(fail, ds, raw)
@@ -230,6 +247,10 @@ def _check_consistency(fail, ds: Dataset, raw: dict) -> None:
             raise fail(
                 "an open aggregate needs `suppression` (counts, dimensions) or `suppression: none`"
             )
+    if ds.origin == "audit_log" and (ds.model or not ds.is_open or ds.level != "aggregate"):
+        raise fail("origin: audit_log is for open aggregates (usage figures) and takes no model")
+    if ds.is_conditional and ds.share_type != "有条件共享":
+        raise fail("有条件开放 means on application through a grant: share_type must be 有条件共享")
     if ds.level == "person":
         if ds.share_type != "有条件共享" or ds.open_type == "无条件开放":
             raise fail("a person-level dataset must be 有条件共享 and not 无条件开放")

@@ -1,8 +1,9 @@
 """The publish job: warehouse ``publish.*`` models -> versioned files under ``<publish>``.
 
-For each catalog entry: read its model, check the table against the entry (an open
-dataset with a column the catalog does not list, or any person-level column, is
-refused: the catalog is what was reviewed), suppress small cells, and write a new
+For each catalog entry: read its model (the usage figures: the audit log, through
+publish/usage.py), check the table against the entry (an open dataset with a column the
+catalog does not list, or any person-level column, is refused: the catalog is what was
+reviewed), suppress small cells, and write a new
 version only if the content differs from the latest one. Nothing is written when
 the quality gates failed: stale-but-correct beats fresh-but-wrong for open data.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from civlake.publish import files, versions
+from civlake.publish import files, usage, versions
 from civlake.publish.catalog import Dataset, is_person_column, load_catalog
 from civlake.publish.suppress import suppress
 from civlake.settings import Settings
@@ -63,14 +64,20 @@ def publish_all(
     try:
         existing = _publish_tables(con)
         for name, ds in catalog.items():
-            if ds.table not in existing:
+            if ds.origin == "audit_log":
+                titles = {n: d.title for n, d in catalog.items()}
+                table = usage.usage_table(
+                    settings.audit_log, titles, files.arrow_schema(ds), now=stamp
+                )
+            elif ds.table not in existing:
                 result["missing"][name] = (
                     f"{ds.model} is not in warehouse {settings.warehouse}: build dbt models "
                     f"in dbt/models/publish (catalog/{name}.yaml names it)"
                 )
                 continue
             try:
-                table = read_model(con, ds)
+                if ds.origin == "warehouse":
+                    table = read_model(con, ds)
                 outcome = publish_dataset(settings.publish, ds, table, now=stamp)
             except PublishError as exc:
                 result["errors"][name] = str(exc)

@@ -112,7 +112,8 @@ class UsageTally:
         return {
             "total": sum(n for _, _, n in mine),
             "recent": sum(n for day, _, n in mine if day >= since),
-            **{f"{kind}s": sum(n for _, k, n in mine if k == kind) for kind in KINDS},
+            "downloads": sum(n for _, k, n in mine if k == "download"),
+            "queries": sum(n for _, k, n in mine if k == "query"),
         }
 
 

@@ -21,7 +21,8 @@ form.search{display:flex;gap:8px;flex-wrap:wrap;margin:12px 0}
 input,select,button{font-size:15px;padding:6px 8px}
 .card{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:12px 16px;margin:10px 0}
 .tag{display:inline-block;background:#eef2f7;border-radius:3px;padding:1px 6px;margin:2px;
-font-size:13px}.open{background:#e6f4ea}.cond{background:#fdecea}
+font-size:13px}.open{background:#e6f4ea}.cond{background:#fff4e0}.closed{background:#fdecea}
+pre{background:#fff;border:1px solid #ddd;padding:8px;overflow-x:auto}
 table{border-collapse:collapse;width:100%;background:#fff}
 td,th{border:1px solid #ddd;padding:6px 8px;text-align:left;font-size:14px}
 .muted{color:#777;font-size:13px}
@@ -41,7 +42,7 @@ def _page(title: str, body: str) -> str:
 
 
 def _badge(open_type: str) -> str:
-    cls = "open" if open_type == "无条件开放" else "cond"
+    cls = {"无条件开放": "open", "有条件开放": "cond"}.get(open_type, "closed")
     return f'<span class="tag {cls}">{escape(open_type)}</span>'
 
 
@@ -68,9 +69,8 @@ def index_page(
             f'<div class="card"><h3><a href="/dataset/{escape(p["name"])}">{escape(p["title"])}</a>'
             f" {_badge(p['open_type'])}</h3><p>{escape(p['notes'])}</p>"
             f'<p class="muted">主题：{escape(p["theme"])} · 提供方：{escape(p["author"])} · '
-            f"更新频率：{escape(p['update_frequency'])} · 版本：{escape(p['version'] or '未发布')}</p>"
-            + (f"<p>下载：{downloads}</p>" if downloads else "")
-            + "</div>"
+            f"更新频率：{escape(p['update_frequency'])} · 版本：{escape(p['version'] or '未发布')}"
+            f" · {_usage(p)}</p>" + (f"<p>下载：{downloads}</p>" if downloads else "") + "</div>"
         )
     body = form + f'<p class="muted">共 {len(packages)} 个数据集</p>' + "".join(cards)
     return _page("广州市民政数据开放目录", body)
@@ -87,7 +87,37 @@ def _download_links(resources: list[dict]) -> str:
     )
 
 
-def dataset_page(p: dict) -> str:
+def _usage(p: dict) -> str:
+    u, t = p["usage"], p["tracking_summary"]
+    return f"下载 {u['downloads']} 次 · 查询 {u['queries']} 次（近 14 天 {t['recent']} 次）"
+
+
+def _how_to_apply(p: dict, division_field: str | None) -> str:
+    """有条件开放: who to ask, which grant, and the line the data team runs."""
+    name = p["name"]
+    audience = "、".join(p["audience"]) or "经批准的政府部门"
+    scoped = (
+        f"；只需本区数据的（属地回流），授权写作 <code>--grant {escape(name)}@440106</code>"
+        f"（按 {escape(division_field)} 筛选到该区及其街道）"
+        if division_field
+        else ""
+    )
+    command = f"civlake agency create 部门名称 --grant {name} --expires YYYY-MM-DD"
+    return (
+        '<h3 id="apply">如何申请使用</h3>'
+        f'<p class="tag cond">本数据集为有条件开放：只向持有授权的部门提供，每次拉取均记入审计日志。'
+        f"现有使用部门：{escape(audience)}。</p><ol>"
+        f"<li>申请部门向提供方 {escape(p['author'])} 的数据管理团队提交书面申请，写明用途、"
+        f"所需数据集（<code>{escape(name)}</code>）和期限。</li>"
+        f"<li>审批通过后，数据团队登记该部门并授予数据集授权 <code>{escape(name)}</code>{scoped}："
+        f"<pre>{escape(command)}</pre>API 密钥只显示一次，交申请部门保管；到期、轮换与吊销见"
+        "<code>civlake agency list / rotate / revoke</code>。</li>"
+        "<li>申请部门以 <code>Authorization: Bearer 密钥</code> 下载各版本文件，或按版本增量拉取："
+        f"<code>/api/v1/datasets/{escape(name)}/changes?since_version=N</code>。</li></ol>"
+    )
+
+
+def dataset_page(p: dict, *, division_field: str | None = None) -> str:
     rows = "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
         for k, v in (
@@ -96,7 +126,7 @@ def dataset_page(p: dict) -> str:
             ("共享类型", p["share_type"]), ("更新频率", p["update_frequency"]),
             ("时间范围", f"{p['temporal_start']} 至 {p['temporal_end'] or '今'}"),
             ("空间范围", p["spatial"]), ("许可", p["license_title"]),
-            ("发布日期", p["issued"]), ("更新日期", p["modified"]),
+            ("发布日期", p["issued"]), ("更新日期", p["modified"]), ("使用情况", _usage(p)),
         )
     )  # fmt: skip
     fields = "".join(
@@ -104,12 +134,12 @@ def dataset_page(p: dict) -> str:
         f"<td>{escape(f['type'])}</td><td>{escape(f['description'])}</td></tr>"
         for f in p["fields"]
     )
-    restricted = p["open_type"] != "无条件开放"
-    note = (
-        '<p class="tag cond">本数据集为有条件共享，下载需持授权部门的 API 密钥（Authorization: Bearer）。</p>'
-        if restricted
-        else ""
-    )
+    if p["open_type"] == "有条件开放":
+        note = _how_to_apply(p, division_field)
+    elif p["open_type"] != "无条件开放":
+        note = '<p class="tag closed">本数据集不予开放。</p>'
+    else:
+        note = ""
     versions = "".join(
         f"<tr><td>第 {v['version']} 版</td><td>{escape(v['published_at'])}</td><td>{v['rows']}</td><td>"
         + " ".join(f'<a href="{escape(u)}">{escape(fmt)}</a>' for fmt, u in v["downloads"].items())

@@ -37,4 +37,5 @@ def dataset_page(name: inputs.DatasetName, request: Request, serve: Serve) -> HT
     if ds is None:
         return HTMLResponse(web.not_found_page(f"没有名为 {name} 的数据集"), status_code=404)
     note(request, dataset=ds.name)
-    return HTMLResponse(web.dataset_page(serve.directory.package(ds, str(request.base_url))))
+    package = serve.directory.package(ds, str(request.base_url))
+    return HTMLResponse(web.dataset_page(package, division_field=ds.division_field))
