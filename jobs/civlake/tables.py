@@ -2,7 +2,7 @@
 
 The one place a table's name and columns are written: writers build their Arrow tables
 with these schemas, readers and the dbt sources name tables through these constants, and
-``tests/integration/test_lake_tables.py`` checks that a run writes exactly these schemas.
+``tests/e2e/test_main_job.py`` checks that a run writes exactly these schemas.
 Feed tables (``bronze/<feed>``, ``silver/<feed>``) and ``core/organizations`` (the
 registry's columns) are derived from the contracts in ``schemas/``, so a new contract
 column reaches every reader without a second list to keep in step.

@@ -1,6 +1,7 @@
 """The main job end to end, through the stable command line (OUTPUTS.md section 6), on a
 generated city: every delivery accounted for, findings equal to the generator's ground
-truth, the README's analyst queries run as written, and a rerun changes nothing."""
+truth, the README's analyst queries run as written, each Delta table written has exactly its
+registered schema (civlake.tables), and a rerun changes nothing."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.contracts import load_contracts
 
 pytestmark = pytest.mark.e2e
@@ -131,3 +134,33 @@ def test_rerun_changes_nothing(city):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert sorted(r[0] for r in con.sql("select finding_id from verify.findings").fetchall()) == ids
     con.close()
+
+
+def _written(root: Path) -> list[str]:
+    return sorted(log.parent.relative_to(root).as_posix() for log in root.rglob("_delta_log"))
+
+
+def test_every_written_table_is_registered_with_its_schema(city):
+    # Names and order, types and nullability, field by field, for every table the run wrote.
+    root = city["home"] / "lake"
+    written = _written(root)
+    assert written, "the run wrote no Delta table"
+    for name in written:
+        actual = pa.schema(DeltaTable(str(root / name)).schema().to_arrow())
+        assert _fields(actual) == _fields(tables.schema(name)), name
+
+
+def _fields(schema: pa.Schema) -> list[tuple[str, str, bool]]:
+    """Name, type and nullability; a list's item field is named by the format (Delta
+    stores ``element`` where Arrow writes ``item``), so only its value type counts."""
+
+    def kind(t: pa.DataType) -> str:
+        return f"list<{kind(t.value_type)}>" if pa.types.is_list(t) else str(t)
+
+    return [(f.name, kind(f.type), f.nullable) for f in schema]
+
+
+def test_every_registered_table_is_written(city):
+    written = set(_written(city["home"] / "lake"))
+    missing = [t for t in tables.all_tables() if t not in written and t not in tables.OPTIONAL]
+    assert missing == []
