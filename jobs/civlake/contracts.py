@@ -23,6 +23,9 @@ KINDS = {
     "disability_cert_no",
 }  # fmt: skip
 FORMATS = {"csv", "xlsx", "jsonl"}
+# Which sheets of an XLSX are read: the first (registers), or every sheet whose header
+# carries the feed's columns (a returned worklist: one sheet per rule, a 汇总 sheet).
+XLSX_SHEETS = {"first", "all"}
 MODES = {"full", "incremental"}
 CADENCES = {"yearly": "YYYY", "monthly": "YYYY-MM", "weekly": "YYYY-Www", "daily": "YYYY-MM-DD"}
 ROLES = {
@@ -71,6 +74,7 @@ class FeedContract:
     columns: tuple[Column, ...]
     persons: tuple[PersonRole, ...] = ()
     source_system: str = ""
+    xlsx_sheets: str = "first"
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -141,6 +145,9 @@ def _parse(path: Path, raw: dict, enums: dict) -> FeedContract:
     if raw["cadence"] not in CADENCES:
         raise _fail(path, f"cadence {raw['cadence']!r} not in {sorted(CADENCES)}")
     modes = _as_tuple(raw["modes"])
+    sheets = raw.get("xlsx_sheets", "first")
+    if sheets not in XLSX_SHEETS:
+        raise _fail(path, f"xlsx_sheets {sheets!r} not in {sorted(XLSX_SHEETS)}")
     if bad := set(modes) - MODES:
         raise _fail(path, f"unknown mode(s) {sorted(bad)}")
     columns = []
@@ -189,6 +196,7 @@ def _parse(path: Path, raw: dict, enums: dict) -> FeedContract:
         columns=tuple(columns),
         persons=tuple(persons),
         source_system=raw.get("source_system", ""),
+        xlsx_sheets=sheets,
         path=path,
     )
 

@@ -24,7 +24,11 @@ PERSON_SOURCE_XREF = "core/person_source_xref"  # every person reference -> pers
 ORGANIZATIONS = "core/organizations"  # one row per org_key
 ORG_SOURCE_XREF = "core/org_source_xref"  # every organisation reference -> org_key
 # Tables a lake may lack: dbt builds them empty (civlake.transform.delta_source).
-OPTIONAL = (EXPECTATION_RESULTS,)  # the expectations gate is off on some runs
+# The feed of returned worklists (核查反馈): a lake has none until a district returns one.
+REVIEWS_FEED = "finding_reviews"
+OPTIONAL = (  # the expectations gate is off on some runs; reviews come when they come
+    EXPECTATION_RESULTS, f"bronze/{REVIEWS_FEED}", f"silver/{REVIEWS_FEED}",
+)  # fmt: skip
 ORG_REGISTRY = "social_organizations"  # the feed core/organizations is built from
 
 

@@ -11,6 +11,7 @@ with feeds (feed_id, feed_title, cadence, modes) as (
         ('disability_certs', '残疾人证', 'monthly', 'full'),
         ('divisions', '统计用区划代码', 'yearly', 'full'),
         ('elderly_allowance', '高龄津贴名册', 'monthly', 'full'),
+        ('finding_reviews', '核查反馈', 'monthly', 'incremental'),
         ('hukou_population', '公安户籍人口', 'monthly', 'full/incremental'),
         ('marriage_registrations', '婚姻登记', 'daily', 'incremental'),
         ('social_organizations', '社会组织登记', 'weekly', 'full'),

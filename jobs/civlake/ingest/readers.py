@@ -369,46 +369,60 @@ def _error_cells_as_text(path: Path) -> Path | io.BytesIO:
 
 
 def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.RecordBatch]:
+    """The first sheet, or with ``xlsx_sheets: all`` every sheet whose header carries the
+    feed's columns (others, such as a returned worklist's 汇总, are not data). Data rows
+    are numbered through the sheets in workbook order, so ``_source_row`` names one row
+    of the file."""
     from python_calamine import CalamineWorkbook
 
     try:
         source = _error_cells_as_text(path)
-        sheet = CalamineWorkbook.from_object(source).get_sheet_by_index(0)
-        rows = sheet.to_python(skip_empty_area=False)
-        merged = sheet.merged_cell_ranges or []
+        book = CalamineWorkbook.from_object(source)
+        names = book.sheet_names if contract.xlsx_sheets == "all" else book.sheet_names[:1]
+        sheets = []
+        for name in names:
+            sheet = book.get_sheet_by_name(name)
+            sheets.append((sheet.to_python(skip_empty_area=False), sheet.merged_cell_ranges or []))
     except Exception as exc:  # calamine raises its own error types for corrupt files
         raise DeliveryRejected(
             "ENCODING_ERROR", f"{label}: not a readable XLSX workbook ({exc})"
         ) from exc
-    known = set(contract.header_map)
-    header_at = None
-    for i, row in enumerate(rows[:20]):
-        cells = {normalize_header(_cell_to_str(c) or "") for c in row}
-        if len(cells & known) >= max(2, len(known) // 2):
-            header_at = i
-            break
-    if header_at is None:
+    builder = _BatchBuilder(contract.names)
+    row_no, found_header = 0, False
+    for rows, merged in sheets:
+        header_at = _header_row(rows, contract)
+        if header_at is None:
+            continue
+        found_header = True
+        _fill_vertical_merges(rows, merged, below=header_at)
+        header = [_cell_to_str(c) or "" for c in rows[header_at]]
+        names_at = _map_header(contract, header, label)
+        for row in rows[header_at + 1 :]:
+            values = [_cell_to_str(c) for c in row][: len(header)]
+            filled = [v for v in values if v is not None]
+            if not filled or TOTAL_ROW.match(filled[0]):  # blank or 合计 row: not data
+                continue
+            row_no += 1
+            values += [None] * (len(header) - len(values))
+            _emit(builder, contract, names_at, header, values, row_no)
+            if len(builder) >= BATCH_ROWS:
+                yield builder.flush()
+    if not found_header:
         raise DeliveryRejected(
             "SCHEMA_MISMATCH",
             f"{label}: no header row with the feed's columns in the first 20 rows",
         )
-    _fill_vertical_merges(rows, merged, below=header_at)
-    header = [_cell_to_str(c) or "" for c in rows[header_at]]
-    names = _map_header(contract, header, label)
-    builder = _BatchBuilder(contract.names)
-    row_no = 0
-    for row in rows[header_at + 1 :]:
-        values = [_cell_to_str(c) for c in row][: len(header)]
-        filled = [v for v in values if v is not None]
-        if not filled or TOTAL_ROW.match(filled[0]):  # blank or 合计 row: not data
-            continue
-        row_no += 1
-        values += [None] * (len(header) - len(values))
-        _emit(builder, contract, names, header, values, row_no)
-        if len(builder) >= BATCH_ROWS:
-            yield builder.flush()
     if len(builder):
         yield builder.flush()
+
+
+def _header_row(rows: list[list], contract: FeedContract) -> int | None:
+    known = set(contract.header_map)
+    for i, row in enumerate(rows[:20]):
+        cells = {normalize_header(_cell_to_str(c) or "") for c in row}
+        if len(cells & known) >= max(2, len(known) // 2):
+            return i
+    return None
 
 
 def _fill_vertical_merges(rows: list[list], merged: list, *, below: int) -> None:

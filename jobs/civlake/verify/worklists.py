@@ -4,12 +4,20 @@ One workbook per district: a 汇总 sheet (count and amount per rule) and one sh
 rule with Chinese headers, the evidence spelled out, and IDs masked
 (440106********1234): staff need to recognise the person, not to copy the number.
 Findings without a district go to a workbook for the city office (``未定区县``).
+
+A finding is listed while it is detected and its status (verify.finding_status) is open,
+confirmed or reopened: a dismissed one leaves the lists until its facts change, a resolved
+one leaves them. Each row shows its history (历史) and has the columns the caseworker
+fills (核查结论 from a list, 处理说明, 核查人, 核查日期): the filled workbook goes back
+into the landing folder as a delivery of the feed finding_reviews (civlake.verify.returns),
+read by its 核查编号 (the finding_id) and 区县代码 columns.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +34,32 @@ ATTRIBUTES = {"name": "姓名", "sex": "性别", "birth_date": "出生日期"}
 COLUMNS = [
     ("序号", 6), ("核查编号", 34), ("姓名/组织", 14), ("身份证号/信用代码", 22), ("项目", 16),
     ("不一致数据集/属性", 22), ("起始月份", 10), ("截止月份", 10), ("涉及金额(元)", 14),
-    ("建议处理", 26), ("首次发现时间", 20), ("证据说明", 90),
+    ("建议处理", 26), ("首次发现时间", 20), ("证据说明", 90), ("历史", 36),
+    ("核查结论", 12), ("处理说明", 30), ("核查人", 10), ("核查日期", 12), ("区县代码", 14),
 ]  # fmt: skip
+# The caseworker's columns (schemas/finding_reviews.yaml reads them back by header).
+DECISIONS = ["属实", "不属实", "已整改", "无法核实"]
+DECISION_COL = [c for c, _ in COLUMNS].index("核查结论")
+DATE_COL = [c for c, _ in COLUMNS].index("核查日期")
+MONEY_COL = [c for c, _ in COLUMNS].index("涉及金额(元)")
+LISTED = ("open", "confirmed", "reopened")  # finding_status values a worklist shows
+# How a status spell reads in 历史: by a review, the decision; by the data, what happened.
+_BY_REVIEW = {"confirmed": "属实", "dismissed": "不属实", "resolved": "已整改", "open": "无法核实"}
+_BY_DATA = {"open": "发现", "resolved": "数据显示已纠正", "reopened": "重新出现"}
 UNKNOWN_DISTRICT = "000000000000"
 
 _QUERY = """
-select f.*, p.name as person_name
+select f.*, p.name as person_name, s.status as lifecycle
 from verify.findings as f
+inner join verify.finding_status as s on s.finding_id = f.finding_id and s.is_current
 left join staging.stg_persons as p on p.person_key = f.person_key
-where coalesce(f.status, 'open') = 'open'
+where s.status in ('open', 'confirmed', 'reopened')
 order by f.district_code, f.rule_code, f.period_start, f.finding_id
+"""
+_HISTORY = """
+select finding_id, status, changed_by, reviewer, reviewed_on, valid_from
+from verify.finding_status
+order by finding_id, valid_from
 """
 
 
@@ -64,6 +88,11 @@ def _read(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:
             ) from exc
         cols = [d[0] for d in cur.description]
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        history: dict[str, list[str]] = defaultdict(list)
+        for fid, status, by, reviewer, reviewed_on, since in con.execute(_HISTORY).fetchall():
+            history[fid].append(_spell(status, by, reviewer, reviewed_on, since))
+        for f in rows:
+            f["history"] = "；".join(history.get(f["finding_id"], []))
         try:
             names = dict(con.execute(
                 "select division_code, any_value(name) from staging.stg_divisions group by 1"
@@ -73,6 +102,16 @@ def _read(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:
     finally:
         con.close()
     return rows, names
+
+
+def _spell(status: str, by: str, reviewer: str | None, reviewed_on, since) -> str:
+    """``2026-10 不属实（张三）`` for a review, ``2026-11 重新出现`` for the data."""
+    when = reviewed_on or since
+    month = when.strftime("%Y-%m") if when else ""
+    if by == "review":
+        who = f"（{reviewer}）" if reviewer else ""
+        return f"{month} {_BY_REVIEW.get(status, status)}{who}"
+    return f"{month} {_BY_DATA.get(status, status)}"
 
 
 def _cells(i: int, f: dict[str, Any]) -> list[Any]:
@@ -88,6 +127,7 @@ def _cells(i: int, f: dict[str, Any]) -> list[Any]:
         feed_attr, f.get("period_start") or "", f.get("period_end") or "",
         float(amount) if amount is not None else None, f.get("recommended_action") or "",
         detected.strftime("%Y-%m-%d %H:%M") if detected else "", describe_evidence(f.get("evidence")),
+        f.get("history") or "", None, None, None, None, f.get("district_code") or UNKNOWN_DISTRICT,
     ]  # fmt: skip
 
 
@@ -100,6 +140,19 @@ def _sheet_name(title: str, used: set[str]) -> str:
     return name
 
 
+def _validate(sheet, rows: int) -> None:
+    """核查结论 from the list only, 核查日期 a date: Excel refuses anything else as typed."""
+    sheet.data_validation(1, DECISION_COL, rows, DECISION_COL, {
+        "validate": "list", "source": DECISIONS, "input_title": "核查结论",
+        "input_message": "属实 / 不属实 / 已整改 / 无法核实", "error_title": "核查结论",
+        "error_message": "请从列表中选择：属实、不属实、已整改或无法核实",
+    })  # fmt: skip
+    sheet.data_validation(1, DATE_COL, rows, DATE_COL, {
+        "validate": "date", "criteria": "between", "minimum": date(2000, 1, 1),
+        "maximum": date(2099, 12, 31), "error_message": "请填写日期，例如 2026-11-05",
+    })  # fmt: skip
+
+
 def _write_book(path: Path, district: str, by_rule: dict[str, list[dict[str, Any]]]) -> None:
     import xlsxwriter
 
@@ -107,6 +160,7 @@ def _write_book(path: Path, district: str, by_rule: dict[str, list[dict[str, Any
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
     money = book.add_format({"num_format": "#,##0.00", "valign": "top"})
+    day = book.add_format({"num_format": "yyyy-mm-dd", "valign": "top"})
     summary = book.add_worksheet("汇总")
     summary.write_row(
         0, 0, ["区县", "核查规则", "规则说明", "严重程度", "条数", "涉及金额(元)"], head
@@ -124,9 +178,11 @@ def _write_book(path: Path, district: str, by_rule: dict[str, list[dict[str, Any
         sheet = book.add_worksheet(_sheet_name(first.get("rule_title") or rule, used))
         sheet.write_row(0, 0, [c for c, _ in COLUMNS], head)
         for col, (_, width) in enumerate(COLUMNS):
-            sheet.set_column(col, col, width, money if col == 8 else wrap)
+            fmt = {MONEY_COL: money, DATE_COL: day}.get(col, wrap)
+            sheet.set_column(col, col, width, fmt)
         for i, f in enumerate(findings, start=1):
             sheet.write_row(i, 0, _cells(i, f))
+        _validate(sheet, len(findings))
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, len(findings), len(COLUMNS) - 1)
     summary.set_column(0, 2, 24)

@@ -6,6 +6,13 @@ paths in the OpenAPI document.
 
 from __future__ import annotations
 
-from civlake.serve.routes import agency, ckan, dcat, pages, verification
+from civlake.serve.routes import agency, ckan, dcat, findings, pages, verification
 
-ROUTERS = (ckan.router, dcat.router, pages.router, agency.router, verification.router)
+ROUTERS = (
+    ckan.router,
+    dcat.router,
+    pages.router,
+    agency.router,
+    verification.router,
+    findings.router,
+)

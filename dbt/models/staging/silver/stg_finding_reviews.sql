@@ -1,0 +1,13 @@
+-- 核查反馈 (finding_reviews): silver rows as typed by the clean gate; rename/cast only.
+-- Columns: the contract's silver columns in lake order (macro silver_columns).
+with source as (
+    select * from {{ source('silver', 'finding_reviews') }}
+),
+
+renamed as (
+    select
+        {{ silver_columns('finding_reviews') }}
+    from source
+)
+
+select * from renamed

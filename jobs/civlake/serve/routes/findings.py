@@ -1,0 +1,74 @@
+"""Caseworkers' routes (核查反馈): a decision on one finding, by a key granted
+``review:<district>``; the district's worklist, by a key granted ``worklist:<district>``.
+
+A review is not applied here: it lands as a delivery of ``finding_reviews`` that the next
+``civlake run`` applies (civlake.serve.reviews), so the API and a returned worklist take
+one path in. 404 for a finding the warehouse never listed, 403 for another district's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from civlake.serve import inputs, reviews
+from civlake.serve.context import Serve, note
+from civlake.serve.errors import ApiError, responses
+
+router = APIRouter()
+_FIELDS = {"decision", "note", "reviewer"}
+
+
+@router.post("/api/v1/findings/{finding_id}/review", responses=responses(401, 403, 404, 409))
+async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSONResponse:
+    note(request, action="review", finding_id=finding_id)
+    agency = serve.agency_for(request)
+    body = await inputs.json_object(request)
+    if unknown := set(body) - _FIELDS:
+        raise ApiError(
+            409, "Validation Error", "unexpected fields",
+            **{k: ["not allowed"] for k in sorted(unknown)[:5]},
+        )  # fmt: skip
+    warehouse = serve.settings.warehouse
+    district = await run_in_threadpool(reviews.finding_district, warehouse, finding_id)
+    if district is None:
+        raise ApiError(404, "Not Found Error", f"no finding {finding_id!r}")
+    serve.agency_for(request, f"review:{district[:6]}")  # 403 for another district's
+    decision, text = body.get("decision"), body.get("note")
+    if decision not in reviews.DECISIONS:
+        raise ApiError(
+            409, "Validation Error", "decision must be one of the 核查结论 values",
+            decision=[" / ".join(reviews.DECISIONS)],
+        )  # fmt: skip
+    if text is not None and (not isinstance(text, str) or len(text) > 500):
+        raise ApiError(409, "Validation Error", "note is text", note=["at most 500 characters"])
+    reviewer = body.get("reviewer") or agency.name
+    if not isinstance(reviewer, str) or len(reviewer) > 50:
+        raise ApiError(409, "Validation Error", "reviewer is a name", reviewer=["at most 50"])
+    delivery = await run_in_threadpool(
+        lambda: reviews.write_review(
+            serve.settings, finding_id=finding_id, district=district, decision=decision,
+            note=text, reviewer=reviewer, agency=agency.name, now=serve.clock(),
+        )
+    )  # fmt: skip
+    note(request, decision=decision, delivery_id=delivery, district=district[:6])
+    return JSONResponse(
+        {"finding_id": finding_id, "decision": decision, "delivery_id": delivery,
+         "feed": reviews.FEED, "applied": "by the next civlake run"},
+        status_code=202,
+    )  # fmt: skip
+
+
+@router.get("/api/v1/worklists/{district}", responses=responses(401, 403, 404))
+async def district_worklist(district: str, request: Request, serve: Serve) -> FileResponse:
+    note(request, action="worklist", district=district)
+    serve.agency_for(request, f"worklist:{district}")
+    path = reviews.worklist_file(serve.settings, district)
+    if path is None:
+        raise ApiError(404, "Not Found Error", f"no worklist for district {district}")
+    return FileResponse(
+        path,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename=path.name,
+    )
