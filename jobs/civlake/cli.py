@@ -80,6 +80,10 @@ def _cmd_agency(args) -> int:
     if args.district:
         grants += district_grants(args.district, load_catalog())
     key = create_agency(load_settings(), args.name, grants, args.expires)
+    if args.profile:
+        from civlake.agency.commands import save_profile
+
+        save_profile(args, load_settings(), key, console)
     console.print(f"Agency {args.name!r} created. Its API key (shown once, only a hash is stored):")
     print(key)
     return 0
@@ -157,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     ao.add_argument("name")
     ao.add_argument("--expires", help="YYYY-MM-DD (default: 365 days from today)")
     ao.add_argument("--grace-days", type=int, default=0, help="keep the old key N more days")
+    for command in (ac, ao):
+        command.add_argument(
+            "--profile", metavar="FILE",
+            help="also write the Delta Sharing profile (endpoint, the new key, its expiry) "
+            "to FILE, mode 0600",
+        )  # fmt: skip
+        command.add_argument(
+            "--endpoint", metavar="URL",
+            help="the server's URL for the profile (default: CIVLAKE_PUBLIC_URL, else "
+            "http://127.0.0.1:8000)",
+        )  # fmt: skip
     for command in (al, ar, ao):
         command.set_defaults(func=_cmd_agency_keys)
 

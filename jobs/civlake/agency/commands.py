@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -89,6 +90,19 @@ def _rotate(args, console: Console, settings: Settings, now: datetime) -> int:
         old = f"its old key keeps working at most through {until.isoformat()} (UTC)"
     else:
         old = "its old key is refused from the next request on"
+    if args.profile:
+        save_profile(args, settings, key, console)
     console.print(f"New key for {args.name!r} ({old}); shown once, only a hash is stored:")
     print(key)
     return 0
+
+
+def save_profile(args, settings: Settings, key: str, console: Console) -> None:
+    """``--profile FILE``: the Delta Sharing profile for ``key`` (``agency.profile``)."""
+    from civlake.agency.profile import profile, write_profile
+
+    write_profile(Path(args.profile), profile(settings, key, server=args.endpoint))
+    console.print(
+        f"Delta Sharing profile written to {args.profile} (mode 0600): it holds the key, "
+        "hand it over as you would the key."
+    )

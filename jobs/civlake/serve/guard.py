@@ -21,7 +21,7 @@ from civlake.serve.errors import ApiError
 from civlake.serve.limiter import AuthThrottle, Episode, too_many
 
 # Routes where a request carries an agency key (conditional downloads take one too).
-KEYED_PREFIXES = ("/api/v1/", "/download/")
+KEYED_PREFIXES = ("/api/v1/", "/download/", "/delta-sharing/")
 
 
 class Guard:

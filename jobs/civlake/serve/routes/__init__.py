@@ -6,7 +6,7 @@ paths in the OpenAPI document.
 
 from __future__ import annotations
 
-from civlake.serve.routes import agency, ckan, dcat, findings, pages, verification
+from civlake.serve.routes import agency, ckan, dcat, findings, pages, sharing, verification
 
 ROUTERS = (
     ckan.router,
@@ -15,4 +15,5 @@ ROUTERS = (
     agency.router,
     verification.router,
     findings.router,
+    sharing.router,
 )
