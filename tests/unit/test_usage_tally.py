@@ -33,10 +33,10 @@ def test_what_counts_as_a_download_or_a_query() -> None:
     assert kind_of(base | {"action": "changes"}) == "query"
     assert kind_of(base | {"action": "datastore_info"}) is None
     assert kind_of(base | {"action": "package_show"}) is None
-    assert (
-        kind_of(base | {"path": "/delta-sharing/files/marriage_statistics/v1/part-0.parquet"})
-        == "query"
-    )
+    share = base | {"action": "sharing_file", "path": "/delta-sharing/files/tok", "method": "GET"}
+    assert kind_of(share | {"rows": 12}) == "query"  # the first whole fetch notes its rows
+    assert kind_of(share | {"rows": 0}) is None  # a range request or a repeat of the file
+    assert kind_of(share | {"rows": 12, "method": "HEAD"}) is None
     assert kind_of(base | {"usage": "query", "path": "/anything"}) == "query"
     assert kind_of(base | {"action": "datastore_search", "status": 409}) is None  # refused
     assert kind_of(base | {"action": "datastore_search", "dataset": None}) is None

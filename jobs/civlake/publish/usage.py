@@ -6,8 +6,9 @@ What counts (allowed requests only, status below 400, naming a dataset):
   Parquet, the ``changes_`` files included; ``datapackage.json``, ``version.json`` and
   ``SHA256SUMS`` are descriptions, not data);
 * a **query**: a DataStore search (``datastore_search``), an agency's pull of changes
-  (``changes``), or a Delta Sharing data file (a line with ``usage: "query"``, or any
-  allowed ``/delta-sharing/`` line that names a dataset and a file).
+  (``changes``), or a Delta Sharing data file (``sharing_file``) fetched whole: clients
+  also send HEAD and range requests for one file, and the server notes its rows only on
+  the first GET from byte 0, so a file counts once.
 
 A line may say what it is with ``usage`` (``download`` | ``query``); that wins. The
 server shows the figures live (``package_show``'s ``tracking_summary``, the catalog
@@ -50,8 +51,9 @@ def kind_of(record: dict) -> str | None:
         return "download" if leaf.endswith(DATA_SUFFIXES) and leaf not in NOT_DATA else None
     if action in QUERY_ACTIONS:
         return "query"
-    if path.startswith("/delta-sharing/") and leaf.endswith(".parquet"):
-        return "query"
+    if action == "sharing_file":
+        rows = record.get("rows")
+        return "query" if record.get("method") == "GET" and type(rows) is int and rows > 0 else None
     return None
 
 
