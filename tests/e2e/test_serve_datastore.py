@@ -117,6 +117,8 @@ def test_ckanapi_datastore_search_gives_the_csv_rows(site) -> None:
     info = ckan.action.datastore_info(id=rid)
     assert info["meta"]["count"] == len(rows)
     assert {f["id"]: f["type"] for f in info["fields"]}["amount_yuan"] == "numeric"
+    capped = ckan.action.datastore_search(resource_id=rid, limit=10**9)  # as CKAN: rows_max
+    assert capped["limit"] == 32000 and len(capped["records"]) == len(rows)
     no_total = ckan.action.datastore_search(resource_id=rid, include_total=False, limit=1)
     assert "total" not in no_total and len(no_total["records"]) == 1
 
@@ -127,7 +129,7 @@ def test_bad_names_are_409_unknown_resources_404_restricted_403(site) -> None:
     rid = ckan.action.package_show(id="marriage_statistics")["resources"][0]["id"]
     for bad in ({"sort": "registrations desc, nope asc"}, {"fields": ["month", "nope"]},
                 {"filters": {"nope": "x"}}, {"q": {"nope": "x"}}, {"sort": 'month; drop table x'},
-                {"limit": 10**9}, {"records_format": "xml"}):  # fmt: skip
+                {"limit": -1}, {"records_format": "xml"}):  # fmt: skip
         with pytest.raises(ckanapi.ValidationError) as err:
             ckan.action.datastore_search(resource_id=rid, **bad)
         assert set(err.value.error_dict) & {"sort", "fields", "filters", "q", "limit",

@@ -113,7 +113,8 @@ def datastore_search(directory: Directory, params: dict, base_url: str) -> dict:
     more_where, more_values = _q(params.get("q"), types)
     where, values = where + more_where, values + more_values
     order = _sort(params.get("sort"), types)
-    limit = _int(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    # CKAN caps a larger limit silently and echoes the one applied; clients page by it.
+    limit = min(_int(params, "limit", DEFAULT_LIMIT, 2**63 - 1), MAX_LIMIT)
     offset = _int(params, "offset", 0, MAX_OFFSET)
     records_format = params.get("records_format") or "objects"
     if records_format not in RECORDS_FORMATS:
