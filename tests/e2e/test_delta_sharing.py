@@ -9,6 +9,7 @@ its profile, and every answer is compared with the published Parquet read direct
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from civlake.serve.app import create_app
 from civlake.serve.audit import log_path, read_audit, verify_chain
 from civlake.serve.sharing.names import share_name
 from civlake.serve.sharing.signing import FileGrant, load_sharing_secret, sign
-from civlake.settings import load_settings
+from civlake.settings import REPO_ROOT, load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
 
@@ -288,3 +289,20 @@ def test_signed_urls_tampered_or_expired_are_refused_and_audited(site) -> None:
     assert resp.status_code == 403 and "expired" in resp.json()["message"]
     assert _last_audit(settings)["reason"].startswith("expired")
     assert verify_chain(log_path(settings)) is None
+
+
+def test_readme_lines_for_agencies_work_as_written(site, tmp_path, monkeypatch) -> None:
+    settings, _, profiles, _ = site
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Agencies with stock tools: Delta Sharing.**", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    # GIVEN the profile `civlake agency create ... --profile agency.share` wrote
+    shutil.copy(profiles["medical"][0], tmp_path / "agency.share")
+    monkeypatch.chdir(tmp_path)
+    # WHEN the agency runs the README's lines THEN it has the latest rows and the changes
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)
+    assert _records(names["df"]) == _records_of(_published(settings, 2))
+    changes = names["new"].drop(columns=["_commit_version", "_commit_timestamp"])
+    expected = _expected_changes(_published(settings, 1), _published(settings, 2))
+    assert _records(changes) == _records_of(expected)
