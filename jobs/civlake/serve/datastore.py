@@ -11,6 +11,7 @@ catalog's schema and the *catalog's* name is quoted into the statement (snake_ca
 validated at load); every value (filter values, search text, limit, offset and the
 file's path) is a bound parameter. One in-memory DuckDB database is shared and each
 request takes a cursor of it (15 µs; DuckDB connections are not thread-safe, cursors are).
+The request's parameters are read and checked in ``datastore_params.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import duckdb
 
 from civlake.publish.catalog import Dataset
 from civlake.publish.versions import list_versions, read_manifest, version_dir
+from civlake.serve import datastore_params as checked
+from civlake.serve.datastore_params import ROW_ID
 from civlake.serve.directory import Directory, datastore_resource
 from civlake.serve.errors import ApiError
 
@@ -41,10 +44,8 @@ CKAN_TYPES = {
     "string": "text", "integer": "int", "number": "numeric", "boolean": "bool",
     "date": "date", "datetime": "timestamp", "year": "int", "yearmonth": "text",
 }  # fmt: skip
-ROW_ID = "_id"  # CKAN's row number, 1-based, in the published file's order
 SEARCH_KEYS = {"resource_id", "id", "filters", "q", "fields", "sort", "limit", "offset",
                "include_total", "total", "records_format", "plain", "language", "distinct"}  # fmt: skip
-_SORT_TERM = re.compile(r'^\s*"?([^"\s]+)"?(?:\s+(asc|desc))?\s*$', re.IGNORECASE)
 _RESOURCE = re.compile(
     r"^(?P<identifier>.+)-v(?P<version>[1-9][0-9]{0,8})-(?P<fmt>csv|json|parquet)$"
 )
@@ -64,7 +65,7 @@ def resolve(directory: Directory, params: dict) -> tuple[Dataset, int, str]:
     """The dataset and version a ``resource_id`` names; 404 unknown, 403 not searchable."""
     rid = params.get("resource_id", params.get("id"))
     if not isinstance(rid, str) or not rid or len(rid) > 200:
-        raise _invalid("resource_id", "Missing value")
+        raise checked.invalid("resource_id", "Missing value")
     m = _RESOURCE.match(rid)
     ds = directory.find(m["identifier"]) if m else None
     if (
@@ -108,26 +109,26 @@ def datastore_search(directory: Directory, params: dict, base_url: str) -> dict:
                        **{k[:60]: ["The input field is not expected"] for k in unknown[:5]})  # fmt: skip
     ds, version, rid = resolve(directory, params)
     types = {ROW_ID: "integer"} | {f.name: f.type for f in ds.fields}
-    fields = _fields(params.get("fields"), types)
-    where, values = _filters(params.get("filters"), types)
-    more_where, more_values = _q(params.get("q"), types)
+    fields = checked.fields(params.get("fields"), types)
+    where, values = checked.filters(params.get("filters"), types)
+    more_where, more_values = checked.full_text(params.get("q"), types)
     where, values = where + more_where, values + more_values
-    order = _sort(params.get("sort"), types)
+    order = checked.sort(params.get("sort"), types)
     # CKAN caps a larger limit silently and echoes the one applied; clients page by it.
-    limit = min(_int(params, "limit", DEFAULT_LIMIT, 2**63 - 1), MAX_LIMIT)
-    offset = _int(params, "offset", 0, MAX_OFFSET)
+    limit = min(checked.integer(params, "limit", DEFAULT_LIMIT, 2**63 - 1), MAX_LIMIT)
+    offset = checked.integer(params, "offset", 0, MAX_OFFSET)
     records_format = params.get("records_format") or "objects"
     if records_format not in RECORDS_FORMATS:
-        raise _invalid("records_format", f"must be one of {', '.join(RECORDS_FORMATS)}")
-    with_total = _bool(params.get("include_total", params.get("total", True)))
+        raise checked.invalid("records_format", f"must be one of {', '.join(RECORDS_FORMATS)}")
+    with_total = checked.flag(params.get("include_total", params.get("total", True)))
 
     path = str(version_dir(directory.publish, ds.name, version) / f"{ds.name}.parquet")
     source = (
         f"(select *, file_row_number + 1 as {ROW_ID} from read_parquet(?, file_row_number = true))"
     )
     condition = " and ".join(where) or "true"
-    select = ", ".join(_quote(f) for f in fields)
-    ordering = ", ".join(f"{_quote(n)} {d} nulls last" for n, d in order)
+    select = ", ".join(checked.quote(f) for f in fields)
+    ordering = ", ".join(f"{checked.quote(n)} {d} nulls last" for n, d in order)
     cur = _cursor()
     try:
         rows = cur.execute(
@@ -185,107 +186,6 @@ def _field(f, *, with_info: bool = True) -> dict:
     return out
 
 
-def _quote(name: str) -> str:
-    # Only names taken from the catalog reach here (see _known); they are snake_case.
-    return f'"{name}"'
-
-
-def _known(name: object, types: dict[str, str], key: str) -> str:
-    """The catalog's own spelling of a field the request names; 409 naming it if none."""
-    if isinstance(name, str):
-        for known in types:
-            if known == name:
-                return known
-    shown = str(name)[:60]
-    raise ApiError(409, "Validation Error", f'{key}: field "{shown}" not in resource',
-                   **{key: [f'field "{shown}" not in resource']})  # fmt: skip
-
-
-def _decoded(value, key: str):
-    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise _invalid(key, "Invalid JSON") from None
-    return value
-
-
-def _fields(raw, types: dict[str, str]) -> list[str]:
-    raw = _decoded(raw, "fields")
-    if raw in (None, "", []):
-        return list(types)
-    names = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(names, list) or len(names) > len(types) * 2:
-        raise _invalid("fields", "a list of field names, or one comma-separated string")
-    out = [_known(n.strip() if isinstance(n, str) else n, types, "fields") for n in names]
-    return list(dict.fromkeys(out))
-
-
-def _filters(raw, types: dict[str, str]) -> tuple[list[str], list]:
-    raw = _decoded(raw, "filters")
-    if raw in (None, "", {}):
-        return [], []
-    if not isinstance(raw, dict) or len(raw) > len(types):
-        raise _invalid("filters", "a JSON object of field: value (or list of values)")
-    where: list[str] = []
-    values: list = []
-    for name, value in raw.items():
-        col = _quote(_known(name, types, "filters"))
-        wanted = value if isinstance(value, list) else [value]
-        if not wanted or len(wanted) > 1000 or not all(_scalar(v) for v in wanted):
-            raise _invalid("filters", f"{str(name)[:60]}: a value or a non-empty list of values")
-        where.append(f"cast({col} as varchar) in ({', '.join('?' * len(wanted))})")
-        values += [_text(v) for v in wanted]
-    return where, values
-
-
-def _q(raw, types: dict[str, str]) -> tuple[list[str], list]:
-    raw = _decoded(raw, "q")
-    if raw in (None, "", {}):
-        return [], []
-    # Full text as a plain query: every word must appear (case-insensitively) in the row,
-    # or in the named field for {"field": "text"}.
-    if isinstance(raw, str):
-        terms = [(None, w) for w in raw.split()]
-    elif isinstance(raw, dict) and len(raw) <= len(types):
-        terms = [(_known(k, types, "q"), w) for k, v in raw.items() if _scalar(v)
-                 for w in _text(v).split()]  # fmt: skip
-    else:
-        raise _invalid("q", "a text, or a JSON object of field: text")
-    if len(terms) > 50 or any(len(w) > 200 for _, w in terms):
-        raise _invalid("q", "at most 50 words of 200 characters")
-    columns = [n for n in types if n != ROW_ID]
-    where: list[str] = []
-    values: list = []
-    for field, word in terms:
-        cols = [field] if field else columns
-        where.append(
-            "(" + " or ".join(
-                f"contains(lower(cast({_quote(c)} as varchar)), lower(?))" for c in cols
-            ) + ")"
-        )  # fmt: skip
-        values += [word] * len(cols)
-    return where, values
-
-
-def _sort(raw, types: dict[str, str]) -> list[tuple[str, str]]:
-    raw = _decoded(raw, "sort")
-    parts = raw if isinstance(raw, list) else str(raw or "").split(",")
-    order: list[tuple[str, str]] = []
-    for part in parts:
-        if not isinstance(part, str) or not part.strip():
-            continue
-        m = _SORT_TERM.match(part)
-        if m is None:
-            raise _invalid("sort", f'cannot sort by "{part.strip()[:60]}"')
-        order.append((_known(m[1], types, "sort"), (m[2] or "asc").lower()))
-    if len(order) > len(types):
-        raise _invalid("sort", "too many sort fields")
-    if ROW_ID not in (n for n, _ in order):
-        order.append((ROW_ID, "asc"))  # a total order, so pages never overlap
-    return order
-
-
 def _records(rows: list[tuple], fields: list[str], fmt: str):
     plain = [[_plain(v) for v in row] for row in rows]
     if fmt == "objects":
@@ -313,34 +213,3 @@ def _plain(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _scalar(value) -> bool:
-    return isinstance(value, str | int | float | bool) and len(str(value)) <= 200
-
-
-def _text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _int(params: dict, key: str, default: int, hi: int) -> int:
-    value = params.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise _invalid(key, "Invalid integer") from None
-    if not 0 <= n <= hi:
-        raise _invalid(key, f"must be between 0 and {hi}")
-    return n
-
-
-def _bool(value) -> bool:
-    return value is True or str(value).lower() in ("true", "1", "yes", "on")
-
-
-def _invalid(key: str, why: str) -> ApiError:
-    return ApiError(409, "Validation Error", f"{key}: {why}", **{key: [why]})
