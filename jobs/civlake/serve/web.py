@@ -104,8 +104,8 @@ def _how_to_apply(p: dict, division_field: str | None) -> str:
     )
     command = f"civlake agency create 部门名称 --grant {name} --expires YYYY-MM-DD"
     return (
-        '<h3 id="apply">如何申请使用</h3>'
-        f'<p class="tag cond">本数据集为有条件开放：只向持有授权的部门提供，每次拉取均记入审计日志。'
+        '<div class="card"><h3 id="apply">如何申请使用</h3>'
+        f"<p>{_badge('有条件开放')} 本数据集只向持有授权的部门提供，每次拉取均记入审计日志。"
         f"现有使用部门：{escape(audience)}。</p><ol>"
         f"<li>申请部门向提供方 {escape(p['author'])} 的数据管理团队提交书面申请，写明用途、"
         f"所需数据集（<code>{escape(name)}</code>）和期限。</li>"
@@ -113,7 +113,7 @@ def _how_to_apply(p: dict, division_field: str | None) -> str:
         f"<pre>{escape(command)}</pre>API 密钥只显示一次，交申请部门保管；到期、轮换与吊销见"
         "<code>civlake agency list / rotate / revoke</code>。</li>"
         "<li>申请部门以 <code>Authorization: Bearer 密钥</code> 下载各版本文件，或按版本增量拉取："
-        f"<code>/api/v1/datasets/{escape(name)}/changes?since_version=N</code>。</li></ol>"
+        f"<code>/api/v1/datasets/{escape(name)}/changes?since_version=N</code>。</li></ol></div>"
     )
 
 
