@@ -306,3 +306,29 @@ def test_readme_lines_for_agencies_work_as_written(site, tmp_path, monkeypatch) 
     changes = names["new"].drop(columns=["_commit_version", "_commit_timestamp"])
     expected = _expected_changes(_published(settings, 1), _published(settings, 2))
     assert _records(changes) == _records_of(expected)
+
+
+def test_versions_by_time_limits_and_streaming_queries(site) -> None:
+    _, base, profiles, _ = site
+    url = _url(profiles, "medical")
+    after_v1 = (V1_AT + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert delta_sharing.get_table_version(url, starting_timestamp=after_v1) == 2
+    assert len(delta_sharing.load_as_pandas(url, limit=3)) == 3
+    meta = delta_sharing.get_table_metadata(url)
+    assert meta.name == DS and meta.configuration == {"enableChangeDataFeed": "true"}
+    # GIVEN a streaming reader's query from version 1 (the Spark connector sends these)
+    share = profiles["medical"][1]
+    key = _profile(profiles, "medical")["bearerToken"]
+    resp = httpx.post(
+        f"{base}delta-sharing/shares/{share}/schemas/civlake/tables/{DS}/query",
+        json={"startingVersion": 1}, headers={"Authorization": f"Bearer {key}"}, timeout=10,
+    )  # fmt: skip
+    # THEN each version arrives as its file, replacing the one before
+    lines = [json.loads(line) for line in resp.text.splitlines()]
+    actions = [(kind, body["version"]) for line in lines[2:] for kind, body in line.items()]
+    assert actions == [("add", 1), ("add", 2), ("remove", 2)]
+    assert resp.headers["delta-table-version"] == "1"
+    for line in lines[2:]:
+        (body,) = line.values()
+        fetched = httpx.get(body["url"], timeout=10)
+        assert fetched.status_code == 200 and len(fetched.content) == body["size"]
