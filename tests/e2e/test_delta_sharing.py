@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from requests.exceptions import HTTPError
 
-from civlake.agency import revoke
+from civlake.agency import create_agency, revoke
 from civlake.cli import main
 from civlake.publish import publish_all
 from civlake.publish.versions import version_dir
@@ -332,3 +332,22 @@ def test_versions_by_time_limits_and_streaming_queries(site) -> None:
         (body,) = line.values()
         fetched = httpx.get(body["url"], timeout=10)
         assert fetched.status_code == 200 and len(fetched.content) == body["size"]
+
+
+def test_urls_handed_out_die_with_their_key(site) -> None:
+    settings, base, _, _ = site
+    # GIVEN an agency that queried and holds a signed URL
+    key = create_agency(settings, "即将撤销部门", [DS], "2030-12-31")
+    share = share_name("即将撤销部门")
+    resp = httpx.post(
+        f"{base}delta-sharing/shares/{share}/schemas/civlake/tables/{DS}/query",
+        json={}, headers={"Authorization": f"Bearer {key}"}, timeout=10,
+    )  # fmt: skip
+    url = json.loads(resp.text.splitlines()[2])["file"]["url"]
+    assert httpx.get(url, timeout=10).status_code == 200
+    # WHEN its key is revoked THEN the URL it still holds is refused, and audited
+    revoke(settings, "即将撤销部门")
+    refused = httpx.get(url, timeout=10)
+    assert refused.status_code == 403 and refused.json()["message"].startswith("revoked")
+    entry = _last_audit(settings)
+    assert (entry["agency"], entry["status"], entry["rows"]) == ("即将撤销部门", 403, 0)
