@@ -45,7 +45,7 @@ for prefix in ("/api/3/action", "/api/action"):
     for method in ("GET", "POST"):
         router.add_api_route(f"{prefix}/{{name}}", action, methods=[method],
                              operation_id=f"ckan_{prefix.split('/')[2]}_{method.lower()}",
-                             responses=responses(404, 409))  # fmt: skip
+                             responses=responses(403, 404, 409))  # fmt: skip
 
 
 async def _body_params(request: Request) -> dict:
