@@ -351,3 +351,27 @@ def test_urls_handed_out_die_with_their_key(site) -> None:
     assert refused.status_code == 403 and refused.json()["message"].startswith("revoked")
     entry = _last_audit(settings)
     assert (entry["agency"], entry["status"], entry["rows"]) == ("即将撤销部门", 403, 0)
+
+
+def test_pages_and_bad_parameters_answer_in_the_protocols_shape(site) -> None:
+    settings, base, profiles, _ = site
+    share = profiles["medical"][1]
+    auth = {"Authorization": f"Bearer {_profile(profiles, 'medical')['bearerToken']}"}
+    with httpx.Client(base_url=f"{base}delta-sharing", headers=auth, timeout=10) as client:
+        empty = client.get("/shares", params={"maxResults": 0}).json()
+        assert empty == {"items": [], "nextPageToken": "0"}
+        assert [s["name"] for s in client.get("/shares", params={"pageToken": "0"}).json()["items"]] == [share]  # fmt: skip
+        table = f"/shares/{share}/schemas/civlake/tables/{DS}"
+        for method, path, kwargs in [
+            ("POST", "/query", {"json": {"version": 9}}),
+            ("POST", "/query", {"json": {"version": 1, "timestamp": "2026-11-01T00:00:00Z"}}),
+            ("POST", "/query", {"content": b"[1]"}),
+            ("GET", "/changes", {}),
+            ("GET", "/changes", {"params": {"startingVersion": 3}}),
+            ("GET", "/metadata", {"params": {"timestamp": "yesterday"}}),
+        ]:
+            resp = client.request(method, table + path, **kwargs)
+            assert resp.status_code == 400, (path, kwargs)
+            assert resp.json()["errorCode"] == "INVALID_PARAMETER_VALUE" and resp.json()["message"]
+            assert _last_audit(settings)["outcome"] == "refused"
+        assert client.get(f"/shares/{share}/schemas/other/tables").status_code == 404

@@ -10,7 +10,6 @@ checked and audited again. See ``civlake.serve.sharing``.
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from fastapi import APIRouter, Request
@@ -22,7 +21,7 @@ from civlake.publish.catalog import Dataset
 from civlake.publish.scope import Scopes, scope_label
 from civlake.serve.context import Serve, ServeContext, note
 from civlake.serve.errors import ApiError
-from civlake.serve.sharing import actions, signing
+from civlake.serve.sharing import actions, params, signing
 from civlake.serve.sharing.errors import SharingError
 from civlake.serve.sharing.files import SharedFile
 from civlake.serve.sharing.names import SCHEMA, object_id, same_name, share_name
@@ -74,19 +73,6 @@ def _table(
     return agency, own, ds, scopes
 
 
-def _page(items: list[dict], max_results: str | None, page_token: str | None) -> dict:
-    if (max_results is not None and not max_results.isdigit()) or (
-        page_token and not page_token.isdigit()
-    ):
-        raise SharingError(400, "maxResults and pageToken must be non-negative integers")
-    start = int(page_token) if page_token else 0
-    end = len(items) if max_results is None else start + int(max_results)
-    out: dict = {"items": items[start:end]}
-    if end < len(items):
-        out["nextPageToken"] = str(end)
-    return out
-
-
 def _table_item(share: str, ds: Dataset) -> dict:
     return {"name": ds.name, "schema": SCHEMA, "share": share, "shareId": object_id(share),
             "id": object_id(share, ds.name)}  # fmt: skip
@@ -99,7 +85,7 @@ def list_shares(
     agency = _caller(request, serve, "sharing_list")
     own = share_name(agency.name)
     item = {"name": own, "id": object_id(own), "displayName": agency.name}
-    return JSONResponse(_page([item], maxResults, pageToken))
+    return JSONResponse(params.page([item], maxResults, pageToken))
 
 
 @router.get("/shares/{share}")
@@ -115,7 +101,7 @@ def list_schemas(
     maxResults: str | None = None, pageToken: str | None = None,
 ) -> JSONResponse:  # fmt: skip
     own = _own_share(_caller(request, serve, "sharing_list"), share)
-    return JSONResponse(_page([{"name": SCHEMA, "share": own}], maxResults, pageToken))
+    return JSONResponse(params.page([{"name": SCHEMA, "share": own}], maxResults, pageToken))
 
 
 @router.get("/shares/{share}/schemas/{schema}/tables")
@@ -128,7 +114,7 @@ def list_tables(
     if schema.casefold() != SCHEMA:
         raise SharingError(404, f"no schema {schema[:80]!r} in {own}; it has one: {SCHEMA}")
     items = [_table_item(own, ds) for ds in _sharing(request, serve).tables(agency)]
-    return JSONResponse(_page(items, maxResults, pageToken))
+    return JSONResponse(params.page(items, maxResults, pageToken))
 
 
 @router.get("/shares/{share}/all-tables")
@@ -139,7 +125,7 @@ def list_all_tables(
     agency = _caller(request, serve, "sharing_list")
     own = _own_share(agency, share)
     items = [_table_item(own, ds) for ds in _sharing(request, serve).tables(agency)]
-    return JSONResponse(_page(items, maxResults, pageToken))
+    return JSONResponse(params.page(items, maxResults, pageToken))
 
 
 @router.api_route(TABLE + "/version", methods=["GET", "HEAD"])
@@ -165,7 +151,7 @@ def table_metadata(
 ) -> Response:  # fmt: skip
     _, own, ds, _ = _table(request, serve, "sharing_metadata", share, schema, table)
     sharing = _sharing(request, serve)
-    asked = _as_of(sharing, ds, _int_param(version, "version"), timestamp)
+    asked = params.as_of(sharing, ds, params.int_param(version, "version"), timestamp)
     number = asked or sharing.versions(ds)[-1]
     note(request, version=number)
     schema_ = sharing.files.schema(ds, number)
@@ -178,16 +164,16 @@ async def query_table(
     share: str, schema: str, table: str, request: Request, serve: Serve
 ) -> Response:
     agency, own, ds, scopes = _table(request, serve, "sharing_query", share, schema, table)
-    body = await _json_body(request)
+    body = await params.json_body(request)
     sharing = _sharing(request, serve)
     versions = sharing.versions(ds)
-    version = _int_param(body.get("version"), "version")
-    starting = _int_param(body.get("startingVersion"), "startingVersion")
+    version = params.int_param(body.get("version"), "version")
+    starting = params.int_param(body.get("startingVersion"), "startingVersion")
     if sum(x is not None for x in (version, body.get("timestamp"), starting)) > 1:
         raise SharingError(400, "give at most one of version, timestamp and startingVersion")
     link = _signer(request, serve, sharing, agency, ds, scopes)
     if starting is None:
-        asked = _as_of(sharing, ds, version, body.get("timestamp"))
+        asked = params.as_of(sharing, ds, version, body.get("timestamp"))
         number = asked or versions[-1]
         note(request, version=number)
         schema_ = sharing.files.schema(ds, number)
@@ -196,7 +182,9 @@ async def query_table(
         return actions.ndjson(lines, table_version=number, headers=_capabilities())
     # Since a version: each version as a whole new file replacing the previous one
     # (a published version is a rewrite of the dataset).
-    first, last = _range(versions, starting, _int_param(body.get("endingVersion"), "endingVersion"))
+    first, last = params.version_range(
+        versions, starting, params.int_param(body.get("endingVersion"), "endingVersion")
+    )
     note(request, version=last)
     lines = [
         actions.protocol(),
@@ -219,17 +207,17 @@ def table_changes(
     agency, own, ds, scopes = _table(request, serve, "sharing_changes", share, schema, table)
     sharing = _sharing(request, serve)
     versions = sharing.versions(ds)
-    starting = _int_param(startingVersion, "startingVersion")
+    starting = params.int_param(startingVersion, "startingVersion")
     if startingTimestamp and starting is None:
         starting = sharing.version_since(
             ds, parse_timestamp(startingTimestamp, "startingTimestamp")
         )
     if starting is None:
         raise SharingError(400, "give startingVersion or startingTimestamp")
-    ending = _int_param(endingVersion, "endingVersion")
+    ending = params.int_param(endingVersion, "endingVersion")
     if endingTimestamp and ending is None:
         ending = sharing.version_as_of(ds, parse_timestamp(endingTimestamp, "endingTimestamp"))
-    first, last = _range(versions, starting, ending)
+    first, last = params.version_range(versions, starting, ending)
     note(request, version=last)
     link = _signer(request, serve, sharing, agency, ds, scopes)
     lines = [
@@ -300,55 +288,6 @@ def _signer(request, serve, sharing: Sharing, agency: Agency, ds: Dataset, scope
         )  # fmt: skip
 
     return link
-
-
-def _as_of(sharing: Sharing, ds: Dataset, version: int | None, timestamp: str | None) -> int | None:
-    if version is not None and timestamp:
-        raise SharingError(400, "give version or timestamp, not both")
-    if timestamp:
-        return sharing.version_as_of(ds, parse_timestamp(timestamp, "timestamp"))
-    if version is not None and version not in sharing.versions(ds):
-        raise SharingError(
-            400, f"{ds.name} has no version {version}; {_known(sharing.versions(ds))}"
-        )
-    return version
-
-
-def _range(versions: list[int], starting: int, ending: int | None) -> tuple[int, int]:
-    # Published versions start at 1; a client syncing from scratch asks from 0.
-    first, last = max(starting, versions[0]), versions[-1] if ending is None else ending
-    if first > versions[-1] or last < first or last > versions[-1]:
-        raise SharingError(
-            400, f"no versions {starting}..{last if ending is not None else ''}; {_known(versions)}"
-        )
-    return first, last
-
-
-def _known(versions: list[int]) -> str:
-    return f"published versions are {versions[0]}..{versions[-1]}"
-
-
-def _int_param(value: object, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and value.isdigit())
-    ):
-        raise SharingError(400, f"{name} must be a non-negative integer")
-    return int(value)
-
-
-async def _json_body(request: Request) -> dict:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise SharingError(400, "the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise SharingError(400, "the request body must be a JSON object")
-    return body
 
 
 def _capabilities() -> dict:
