@@ -375,3 +375,18 @@ def test_pages_and_bad_parameters_answer_in_the_protocols_shape(site) -> None:
             assert resp.json()["errorCode"] == "INVALID_PARAMETER_VALUE" and resp.json()["message"]
             assert _last_audit(settings)["outcome"] == "refused"
         assert client.get(f"/shares/{share}/schemas/other/tables").status_code == 404
+
+
+def test_rotate_writes_a_new_profile_and_the_old_one_stops(site, tmp_path, monkeypatch) -> None:
+    settings, base, _, _ = site
+    monkeypatch.setenv("CIVLAKE_HOME", str(settings.home))
+    old, new = tmp_path / "old.share", tmp_path / "new.share"
+    assert main(["agency", "create", "轮换部门", "--grant", DS, "--profile", str(old),
+                 "--endpoint", base]) == 0  # fmt: skip
+    assert [t.name for t in delta_sharing.SharingClient(str(old)).list_all_tables()] == [DS]
+    assert main(["agency", "rotate", "轮换部门", "--profile", str(new), "--endpoint", base]) == 0
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    assert [t.name for t in delta_sharing.SharingClient(str(new)).list_all_tables()] == [DS]
+    with pytest.raises(HTTPError) as refused:
+        delta_sharing.SharingClient(str(old)).list_all_tables()
+    assert refused.value.response.status_code == 401
