@@ -390,3 +390,13 @@ def test_rotate_writes_a_new_profile_and_the_old_one_stops(site, tmp_path, monke
     with pytest.raises(HTTPError) as refused:
         delta_sharing.SharingClient(str(old)).list_all_tables()
     assert refused.value.response.status_code == 401
+
+
+def test_typed_columns_arrive_as_published(site) -> None:
+    # deaths_registry has date columns: the schema string must name them so the
+    # connector converts them (a wrong type here fails in the client, not the server)
+    settings, _, profiles, _ = site
+    frame = delta_sharing.load_as_pandas(_url(profiles, "social", "deaths_registry"))
+    path = version_dir(settings.publish, "deaths_registry", 1) / "deaths_registry.parquet"
+    assert len(frame) > 0
+    assert _records(frame) == _records_of(pq.read_table(path).to_pylist())
