@@ -129,11 +129,11 @@ def test_bad_names_are_409_unknown_resources_404_restricted_403(site) -> None:
     rid = ckan.action.package_show(id="marriage_statistics")["resources"][0]["id"]
     for bad in ({"sort": "registrations desc, nope asc"}, {"fields": ["month", "nope"]},
                 {"filters": {"nope": "x"}}, {"q": {"nope": "x"}}, {"sort": 'month; drop table x'},
-                {"limit": -1}, {"records_format": "xml"}):  # fmt: skip
+                {"limit": -1}, {"records_format": "xml"}, {"distinct": True}):  # fmt: skip
         with pytest.raises(ckanapi.ValidationError) as err:
             ckan.action.datastore_search(resource_id=rid, **bad)
         assert set(err.value.error_dict) & {"sort", "fields", "filters", "q", "limit",
-                                            "records_format"}  # fmt: skip
+                                            "records_format", "distinct"}  # fmt: skip
     with pytest.raises(ckanapi.ValidationError) as err:
         ckan.action.datastore_search(resource_id=rid, sort="nope")
     assert 'field "nope" not in resource' in err.value.error_dict["sort"][0]

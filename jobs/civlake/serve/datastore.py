@@ -121,6 +121,9 @@ def datastore_search(directory: Directory, params: dict, base_url: str) -> dict:
     if records_format not in RECORDS_FORMATS:
         raise checked.invalid("records_format", f"must be one of {', '.join(RECORDS_FORMATS)}")
     with_total = checked.flag(params.get("include_total", params.get("total", True)))
+    # distinct=false is what clients send by default; true is refused, not ignored.
+    if checked.flag(params.get("distinct", False)):
+        raise checked.invalid("distinct", "distinct rows are not supported here")
 
     path = str(version_dir(directory.publish, ds.name, version) / f"{ds.name}.parquet")
     source = (
