@@ -366,6 +366,7 @@ def test_pages_and_bad_parameters_answer_in_the_protocols_shape(site) -> None:
             ("POST", "/query", {"json": {"version": 9}}),
             ("POST", "/query", {"json": {"version": 1, "timestamp": "2026-11-01T00:00:00Z"}}),
             ("POST", "/query", {"content": b"[1]"}),
+            ("POST", "/query", {"json": {"timestamp": 5}}),
             ("GET", "/changes", {}),
             ("GET", "/changes", {"params": {"startingVersion": 3}}),
             ("GET", "/metadata", {"params": {"timestamp": "yesterday"}}),

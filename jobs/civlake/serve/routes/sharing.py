@@ -14,6 +14,7 @@ import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from civlake.agency.keys import KeyRefused, check_active
 from civlake.agency.store import Agency
@@ -163,8 +164,16 @@ def table_metadata(
 async def query_table(
     share: str, schema: str, table: str, request: Request, serve: Serve
 ) -> Response:
-    agency, own, ds, scopes = _table(request, serve, "sharing_query", share, schema, table)
     body = await params.json_body(request)
+    # The rest reads the register, Parquet files and maybe writes a derived one: off the
+    # event loop, as the other (plain def) routes are.
+    return await run_in_threadpool(_query, share, schema, table, body, request, serve)
+
+
+def _query(
+    share: str, schema: str, table: str, body: dict, request: Request, serve: ServeContext
+) -> Response:
+    agency, own, ds, scopes = _table(request, serve, "sharing_query", share, schema, table)
     sharing = _sharing(request, serve)
     versions = sharing.versions(ds)
     version = params.int_param(body.get("version"), "version")

@@ -30,6 +30,8 @@ def page(items: list[dict], max_results: str | None, page_token: str | None) -> 
 def as_of(sharing: Sharing, ds: Dataset, version: int | None, timestamp: str | None) -> int | None:
     if version is not None and timestamp:
         raise SharingError(400, "give version or timestamp, not both")
+    if timestamp is not None and not isinstance(timestamp, str):
+        raise SharingError(400, "timestamp must be a string such as 2026-11-01T00:00:00Z")
     if timestamp:
         return sharing.version_as_of(ds, parse_timestamp(timestamp, "timestamp"))
     if version is not None and version not in sharing.versions(ds):
