@@ -14,13 +14,16 @@ import urllib.request
 from datetime import UTC, datetime
 
 import ckanapi
+import delta_sharing
 import httpx
 import pytest
 
 from civlake.agency import create_agency
+from civlake.agency.profile import profile, write_profile
 from civlake.publish import publish_all
 from civlake.serve.app import create_app
 from civlake.serve.audit import log_path, read_audit
+from civlake.serve.sharing.names import share_name
 from civlake.settings import load_settings
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
@@ -226,13 +229,21 @@ def test_usage_is_counted_shown_and_published(tmp_path_factory) -> None:
                 pull = client.get("/api/v1/datasets/deaths_registry/changes", headers=auth)
                 assert pull.status_code == 200
             assert client.get("/api/v1/datasets/deaths_registry/changes").status_code == 401
+        # AND the stock Delta Sharing connector loads the table (its one data file: a query,
+        # however many HEAD and range requests the reader makes for it)
+        share = tmp_path_factory.mktemp("profile") / "social.share"
+        write_profile(share, profile(settings, key, server=base))
+        frame = delta_sharing.load_as_pandas(
+            f"{share}#{share_name('人社局')}.civlake.deaths_registry"
+        )
+        assert len(frame) == ckan.action.package_show(id="deaths_registry")["versions"][-1]["rows"]
 
         # THEN package_show and the catalog page show exactly those counts
         pkg = ckan.action.package_show(id="marriage_statistics")
         assert pkg["tracking_summary"] == {"total": 13, "recent": 13}
         assert pkg["usage"] == {"downloads": 6, "queries": 7}
         deaths = ckan.action.package_show(id="deaths_registry")
-        assert deaths["usage"] == {"downloads": 0, "queries": 5}
+        assert deaths["usage"] == {"downloads": 0, "queries": 6}
         assert "下载 6 次 · 查询 7 次" in _get(f"{base}dataset/marriage_statistics").decode()
 
     # AND the publish job publishes the month once it is over, and only then
@@ -245,7 +256,7 @@ def test_usage_is_counted_shown_and_published(tmp_path_factory) -> None:
     figures = {r["dataset"]: (r["downloads"], r["queries"]) for r in table}
     assert {r["month"] for r in table} == {"2026-11"}
     assert figures.pop("marriage_statistics") == ("6", "7")
-    assert figures.pop("deaths_registry") == ("0", "5")
+    assert figures.pop("deaths_registry") == ("0", "6")
     assert set(figures.values()) == {("0", "0")}
     # aggregates only: the audit log's agencies, addresses and keys are not in the file
     text = path.read_text("utf-8-sig")
