@@ -13,12 +13,15 @@ import shutil
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import delta_sharing
 import duckdb
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from requests.exceptions import HTTPError
 
 from civlake.agency import create_agency, revoke
@@ -401,3 +404,33 @@ def test_typed_columns_arrive_as_published(site) -> None:
     path = version_dir(settings.publish, "deaths_registry", 1) / "deaths_registry.parquet"
     assert len(frame) > 0
     assert _records(frame) == _records_of(pq.read_table(path).to_pylist())
+
+
+@settings(max_examples=40, derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(
+    part=st.text(min_size=1, max_size=40).filter(lambda t: "/" not in t and t not in {".", ".."}),
+    value=st.one_of(st.text(max_size=30), st.integers(-(10**20), 10**20), st.none(), st.booleans()),
+    field=st.sampled_from(
+        ["version", "timestamp", "startingVersion", "endingVersion", "limitHint"]
+    ),
+)
+def test_odd_names_and_values_never_break_the_server(site, part, value, field) -> None:
+    _, base, profiles, _ = site
+    share = profiles["medical"][1]
+    auth = {"Authorization": f"Bearer {_profile(profiles, 'medical')['bearerToken']}"}
+    quoted = quote(part, safe="")
+    with httpx.Client(base_url=f"{base}delta-sharing", headers=auth, timeout=10) as client:
+        for method, path, kwargs in [
+            ("GET", f"/shares/{quoted}/all-tables", {}),
+            ("GET", f"/shares/{share}/schemas/civlake/tables/{quoted}/metadata", {}),
+            ("POST", f"/shares/{share}/schemas/civlake/tables/{DS}/query", {"json": {field: value}}),
+            ("GET", f"/shares/{share}/schemas/civlake/tables/{DS}/changes",
+             {"params": {field: "" if value is None else str(value)}}),
+            ("GET", f"/files/{quoted}", {}),
+        ]:  # fmt: skip
+            resp = client.request(method, path, **kwargs)
+            assert resp.status_code < 500, (method, path, kwargs, resp.text)
+            if resp.status_code >= 400:  # the protocol's shape; the guard's own refusals
+                body = resp.json()  # (a NUL, a path trick) keep the server-wide envelope
+                assert "errorCode" in body or body.get("success") is False
