@@ -1,7 +1,7 @@
 -- 免申即享闭环主题: the unclaimed-entitlement candidates (名单生成) by district, rule and
--- candidate month, and how many the payments have closed since (财政支付): first paid,
--- amounts paid against the monthly amount due, days from detection to the first
--- payment. No person key, ID or name.
+-- candidate month, how many the districts confirmed or dismissed (审核确认), and how many
+-- the payments have closed since (财政支付): first paid, amounts paid against the monthly
+-- amount due, days from detection to the first payment. No person key, ID or name.
 with candidates as (
     select * from {{ ref('int_verify__candidates_closed') }}
 ),
@@ -18,6 +18,8 @@ final as (
         candidates.program_code,
         candidates.candidate_month as month,
         count(*) as candidates,
+        count(*) filter (where candidates.is_confirmed) as confirmed,
+        count(*) filter (where candidates.is_dismissed) as dismissed,
         count(*) filter (where candidates.is_paid) as paid,
         count(*) filter (where not candidates.is_paid) as unpaid,
         cast(sum(candidates.amount_due) as decimal(18, 2)) as amount_due,
