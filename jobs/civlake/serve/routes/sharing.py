@@ -11,6 +11,7 @@ checked and audited again. See ``civlake.serve.sharing``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -280,13 +281,27 @@ def _from_start(request: Request) -> bool:
     return not range_ or range_.replace(" ", "").startswith("bytes=0-")
 
 
-def _signer(request, serve, sharing: Sharing, agency: Agency, ds: Dataset, scopes: Scopes):
+def _signer(
+    request: Request,
+    serve: ServeContext,
+    sharing: Sharing,
+    agency: Agency,
+    ds: Dataset,
+    scopes: Scopes,
+) -> Callable[..., dict]:
+    """``link(kind, file_kind, version, file)``: one action line with a signed URL; the
+    URLs of one answer share an expiry and a nonce."""
     base = (serve.settings.public_url or str(request.base_url)).rstrip("/")
     expires = serve.clock() + signing.URL_LIFETIME
     nonce = secrets.token_hex(8)
 
     def link(
-        kind: str, file_kind: str, number: int, shared: SharedFile, *, file_version=None
+        kind: str,
+        file_kind: str,
+        number: int,
+        shared: SharedFile,
+        *,
+        file_version: int | None = None,
     ) -> dict:
         grant = signing.FileGrant(agency.key_id, ds.name, file_version or number, file_kind,
                                   scope_label(scopes), int(expires.timestamp()), nonce)  # fmt: skip
