@@ -141,6 +141,7 @@ CLOCK_COLUMNS = (
     "ingested_at", "cleaned_at", "ingest_seconds", "clean_seconds", "_ingested_at", "run_id",
     "at", "resolved_at", "last_ingested_at", "feed_last_ingested_at", "first_detected_at",
     "max_ingest_lag_hours",  # produced_at -> ingested_at: the run's wall clock again
+    "valid_from", "valid_to",  # verify.finding_status: the run that began/ended a spell
 )  # fmt: skip
 LINEAGE_KEY = ["_delivery_id", "_source_file", "_source_row"]
 # Warehouse schemas built by the models (the lake_* schemas are the sources themselves).
