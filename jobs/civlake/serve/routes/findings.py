@@ -22,7 +22,9 @@ _FIELDS = {"decision", "note", "reviewer"}
 
 @router.post("/api/v1/findings/{finding_id}/review", responses=responses(401, 403, 404, 409))
 async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSONResponse:
-    note(request, action="review", finding_id=finding_id)
+    # The audit line's fields (serve.guard): the finding is the subject, the feed the
+    # dataset, the district the scope, the decision the purpose of the request.
+    note(request, action="review", dataset=reviews.FEED, subject=finding_id[:64])
     agency = serve.agency_for(request)
     body = await inputs.json_object(request)
     if unknown := set(body) - _FIELDS:
@@ -52,7 +54,7 @@ async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSO
             note=text, reviewer=reviewer, agency=agency.name, now=serve.clock(),
         )
     )  # fmt: skip
-    note(request, decision=decision, delivery_id=delivery, district=district[:6])
+    note(request, purpose=f"核查结论 {decision}", scope=district[:6], rows=1)
     return JSONResponse(
         {"finding_id": finding_id, "decision": decision, "delivery_id": delivery,
          "feed": reviews.FEED, "applied": "by the next civlake run"},
@@ -62,7 +64,7 @@ async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSO
 
 @router.get("/api/v1/worklists/{district}", responses=responses(401, 403, 404))
 async def district_worklist(district: str, request: Request, serve: Serve) -> FileResponse:
-    note(request, action="worklist", district=district)
+    note(request, action="worklist", dataset="worklists", scope=district[:12])
     serve.agency_for(request, f"worklist:{district}")
     path = reviews.worklist_file(serve.settings, district)
     if path is None:
