@@ -211,6 +211,16 @@ class Browser:
         if not found:
             raise BrowserError(f"no element matches {selector!r} on {self.url}")
 
+    def record(self, *domains: str) -> None:
+        """Start reporting the page's events of ``domains`` (e.g. Network, Log)."""
+        for domain in domains:
+            self.call(f"{domain}.enable", session=self._session)
+
+    def events(self, method: str) -> list[dict]:
+        """Params of every event ``method`` received since the last navigation."""
+        self.evaluate("0")  # a round trip: events sent before its answer are queued
+        return [e.get("params", {}) for e in self._events if e["method"] == method]
+
     @property
     def url(self) -> str:
         return self.evaluate("location.href")

@@ -6,7 +6,16 @@ paths in the OpenAPI document.
 
 from __future__ import annotations
 
-from civlake.serve.routes import agency, ckan, dcat, findings, pages, sharing, verification
+from civlake.serve.routes import (
+    agency,
+    ckan,
+    dashboard,
+    dcat,
+    findings,
+    pages,
+    sharing,
+    verification,
+)
 
 ROUTERS = (
     ckan.router,
@@ -15,5 +24,6 @@ ROUTERS = (
     agency.router,
     verification.router,
     findings.router,
+    dashboard.router,
     sharing.router,
 )
