@@ -169,7 +169,11 @@ PANELS: dict[str, Panel] = {
             from mart.mart_data_governance
             group by month, division_code, feed_id""",
         dims=("month", "division_code", "feed_id"),
-        show={"completeness_rate": "归集率", "quarantine_rate": "隔离率"},
+        show={
+            "completeness_rate": "归集率",
+            "quarantine_rate": "隔离率",
+            "hours_behind_latest_ingest": "距最新入库（小时）",
+        },
     ),
 }
 

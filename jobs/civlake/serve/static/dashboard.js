@@ -43,7 +43,9 @@
     const latest = rows.reduce((m, r) => (r.month > m ? r.month : m), "");
     const feeds = new Map();
     rows.filter((r) => r.month === latest).forEach((r) => {
-      const f = feeds.get(r.feed_id) || { title: r.feed_title, got: 0, want: 0, q: 0, n: 0 };
+      const f = feeds.get(r.feed_id) || { title: r.feed_title, got: 0, want: 0, q: 0, n: 0, behind: null };
+      const h = r.hours_behind_latest_ingest;
+      if (h !== null && (f.behind === null || h < f.behind)) f.behind = h;
       f.got += r.periods_received || 0;
       f.want += r.deliveries_expected || 0;
       f.q += r.rows_quarantined || 0;
@@ -53,16 +55,25 @@
     const list = [...feeds.values()];
     const pct = (a, b) => (b ? Math.round((1000 * a) / b) / 10 : null);
     return {
-      note: "月份 " + latest + "；归集率 = 收到期数 / 应报期数，隔离率 = 隔离行 / 申报行",
+      note: "月份 " + latest + "；归集率 = 收到期数 / 应报期数，隔离率 = 隔离行 / 申报行，时效 = 该数据源最近一次入库距全局最新入库的小时数（右轴）",
       option: {
         tooltip: { trigger: "axis" },
         legend: { textStyle: { color: "#cfe0ff" } },
-        grid: { left: 48, right: 24, top: 36, bottom: 90 },
+        grid: { left: 48, right: 48, top: 36, bottom: 90 },
         xAxis: { type: "category", data: list.map((f) => f.title), axisLabel: { rotate: 40, color: "#cfe0ff" } },
-        yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%", color: "#cfe0ff" } },
+        yAxis: [
+          { type: "value", max: 100, axisLabel: { formatter: "{value}%", color: "#cfe0ff" } },
+          { type: "value", axisLabel: { formatter: "{value}h", color: "#cfe0ff" }, splitLine: { show: false } },
+        ],
         series: [
           { name: body.show.completeness_rate, type: "bar", data: list.map((f) => pct(f.got, f.want)) },
           { name: body.show.quarantine_rate, type: "bar", data: list.map((f) => pct(f.q, f.n)) },
+          {
+            name: body.show.hours_behind_latest_ingest,
+            type: "line",
+            yAxisIndex: 1,
+            data: list.map((f) => (f.behind === null ? null : Math.round(f.behind * 10) / 10)),
+          },
         ],
       },
     };
