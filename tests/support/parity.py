@@ -142,6 +142,8 @@ CLOCK_COLUMNS = (
     "at", "resolved_at", "last_ingested_at", "feed_last_ingested_at", "first_detected_at",
     "max_ingest_lag_hours",  # produced_at -> ingested_at: the run's wall clock again
     "valid_from", "valid_to",  # verify.finding_status: the run that began/ended a spell
+    # mart_proactive_entitlement: days from first_detected_at (the run's clock) to payment
+    "days_to_first_payment", "days_to_first_payment_sum", "avg_days_to_first_payment",
 )  # fmt: skip
 LINEAGE_KEY = ["_delivery_id", "_source_file", "_source_row"]
 # Warehouse schemas built by the models (the lake_* schemas are the sources themselves).
