@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,6 +25,8 @@ from urllib.parse import urlparse
 import pandas as pd
 import pytest
 
+from civlake.agency import create_agency
+from civlake.publish import publish_all
 from civlake.publish.catalog import Suppression
 from civlake.publish.suppress import suppress
 from civlake.serve.app import create_app
@@ -171,6 +174,42 @@ def test_published_list_is_the_months_open_candidates(loop: LoopCity) -> None:
     assert all(r["id_number"] in {v[0] for v in PEOPLE.values()} for r in rows)
     assert {r["list_month"] for r in rows} == {"2026-03"}
     assert {r["first_listed_month"] for r in rows} == {"2026-02"}
+
+
+def test_candidates_are_published_and_pulled_by_grant(loop: LoopCity) -> None:
+    # GIVEN the month's list published by the normal publish job
+    settings = loop.settings
+    publish_all(settings, now=datetime(2026, 4, 1, 2, 0, tzinfo=UTC))
+    name = "proactive_entitlement_candidates"
+    assert (settings.publish / name / "v1" / "datapackage.json").is_file()
+    listed = read_rows(settings.warehouse, f"select * from publish.pub_{name}")
+    finance = create_agency(settings, "广州市财政局", [name], "2030-12-31")
+    tianhe = create_agency(settings, "天河区民政局", [f"{name}@440106"], "2030-12-31")
+    other = create_agency(settings, "广州市教育局", ["assistance_recipients_current"], None)
+    url = f"api/v1/datasets/{name}/changes?since_version=0"
+    with serve_in_background(create_app(settings)) as base:
+
+        def pull(key: str | None) -> tuple[int, dict]:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            req = urllib.request.Request(base + url, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=20) as resp:
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as err:
+                return err.code, {}
+
+        # WHEN the payment side pulls it THEN it gets the list, person by person
+        status, body = pull(finance)
+        assert status == 200
+        assert sorted(c["finding_id"] for c in body["changes"]) == sorted(
+            r["finding_id"] for r in listed
+        )
+        assert {c["id_number"] for c in body["changes"]} == {r["id_number"] for r in listed}
+        # a district's grant sees its district only (the open candidate is 越秀区's)
+        status, body = pull(tianhe)
+        assert status == 200 and body["changes"] == []
+        assert pull(None)[0] == 401
+        assert pull(other)[0] == 403
 
 
 def test_sample_marts_have_the_real_columns(loop: LoopCity, sample_site) -> None:
