@@ -30,7 +30,7 @@ from civlake.publish import publish_all
 from civlake.publish.catalog import Suppression
 from civlake.publish.suppress import suppress
 from civlake.serve.app import create_app
-from civlake.serve.dashboard import PANELS
+from civlake.serve.dashboard_panels import PANELS
 from civlake.settings import load_settings
 from tests.e2e.browser import Browser, find_chromium
 from tests.integration.test_dbt_build import PEOPLE

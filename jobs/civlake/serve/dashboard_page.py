@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from civlake.serve.dashboard import Panel
+from civlake.serve.dashboard_panels import Panel
 
 CSS = """
 body{font-family:"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:0;

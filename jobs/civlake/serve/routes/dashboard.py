@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from civlake.serve import dashboard, dashboard_page
 from civlake.serve.context import Serve, note
+from civlake.serve.dashboard_panels import PANELS
 from civlake.serve.errors import ApiError, responses
 
 router = APIRouter()
@@ -29,7 +30,7 @@ def dashboard_home(request: Request, serve: Serve) -> HTMLResponse:
     serve.public(request)
     # Without marts the page still loads, and each panel says what is missing.
     districts = dashboard.districts(serve.settings.warehouse)
-    return HTMLResponse(dashboard_page.render(dashboard.PANELS, districts))
+    return HTMLResponse(dashboard_page.render(PANELS, districts))
 
 
 @router.get("/api/v1/dashboard/{panel}", responses=responses(404, 409))
