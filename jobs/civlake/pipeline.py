@@ -112,15 +112,16 @@ def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
 
 
 def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
-    from civlake import stage_inputs
+    from civlake import stage_inputs, tables
     from civlake.resolve.keys import load_secret
     from civlake.resolve.linkage import LinkageConfig
 
     secret = load_secret(settings)
+    # Returned worklists name findings, not persons: a review does not re-run the dedupe.
+    reviews = tables.path(settings.lake, tables.silver(tables.REVIEWS_FEED))
+    silver = [p for p in stage_inputs.lake_tables(settings.lake / "silver") if p != reviews]
     inputs = {
-        "tables": stage_inputs.versions(
-            settings.lake, stage_inputs.lake_tables(settings.lake / "silver")
-        ),
+        "tables": stage_inputs.versions(settings.lake, silver),
         "contracts": stage_inputs.tree_hash(settings.schemas_dir, ["*.yaml"]),
         # Keys are HMACs under the secret: a new secret must re-key (never logged).
         "secret": hashlib.sha256(b"civlake-person-key|" + secret).hexdigest(),

@@ -19,7 +19,7 @@ from civlake.clean import lake_io
 from civlake.clean.divisions import load_division_map
 from civlake.clean.frame import Cleaned, clean_delivery
 from civlake.clean.invariants import InvariantError, bronze_mismatch, check_invariants
-from civlake.clean.reviews import refuse_foreign_reviews
+from civlake.clean.reviews import known_findings, refuse_foreign_reviews
 from civlake.contracts import FeedContract, get_contract
 from civlake.settings import Settings
 
@@ -158,7 +158,8 @@ def _clean_one(
         raise InvariantError(problem)
     out = clean_delivery(contract, bronze, divmap=divmap, now=now)
     if feed == tables.REVIEWS_FEED:  # reviews must name a finding of that district
-        out = Cleaned(*refuse_foreign_reviews(settings, out.silver, out.quarantine))
+        known = known_findings(settings)
+        out = Cleaned(*refuse_foreign_reviews(known, out.silver, out.quarantine))
     if len(out.silver) + len(out.quarantine) != found:
         raise InvariantError(f"{feed}/{did}: {found} bronze rows but silver+quarantine differ")
     seconds = time.perf_counter() - started

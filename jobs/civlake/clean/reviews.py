@@ -56,12 +56,12 @@ def _refusal(row: dict, known: dict[str, str | None]) -> tuple[str, str] | None:
 
 
 def refuse_foreign_reviews(
-    settings: Settings, silver: pa.Table, quarantine: pa.Table
+    known: dict[str, str | None], silver: pa.Table, quarantine: pa.Table
 ) -> tuple[pa.Table, pa.Table]:
-    """Move reviews of unknown or other districts' findings from silver to quarantine."""
+    """Move reviews of unknown or other districts' findings from silver to quarantine;
+    ``known`` is :func:`known_findings` (read once per run: on Spark, on the driver)."""
     if not len(silver):
         return silver, quarantine
-    known = known_findings(settings)
     rows = silver.to_pylist()
     refused = [_refusal(r, known) for r in rows]
     if not any(refused):

@@ -38,8 +38,9 @@ import pyarrow as pa
 
 from civlake import lake, tables
 from civlake.clean import lake_io
-from civlake.clean.frame import QUARANTINE_SCHEMA, clean_delivery
+from civlake.clean.frame import QUARANTINE_SCHEMA, Cleaned, clean_delivery
 from civlake.clean.invariants import bronze_mismatch
+from civlake.clean.reviews import known_findings, refuse_foreign_reviews
 from civlake.contracts import FeedContract
 from civlake.engine import spark_io
 from civlake.settings import Settings
@@ -65,10 +66,14 @@ def _side(part: pa.Table, schema: pa.Schema, quarantined: bool) -> pa.Table:
     return pa.Table.from_arrays([*cols, pa.array([quarantined] * n)], schema=schema)
 
 
-def clean_batches(contract: FeedContract, divmap, now: datetime, schema: pa.Schema):
+def clean_batches(
+    contract: FeedContract, divmap, now: datetime, schema: pa.Schema,
+    known: dict[str, str | None] | None = None,
+):  # fmt: skip
     """The function mapInArrow runs: bronze batches in, silver+quarantine batches out.
 
-    ``divmap`` is a Spark broadcast of the division map (or the table itself)."""
+    ``divmap`` is a Spark broadcast of the division map (or the table itself); ``known``
+    the findings a review may name (feed finding_reviews only, civlake.clean.reviews)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         dm = getattr(divmap, "value", divmap)
@@ -76,6 +81,8 @@ def clean_batches(contract: FeedContract, divmap, now: datetime, schema: pa.Sche
             if batch.num_rows == 0:
                 continue
             out = clean_delivery(contract, pa.Table.from_batches([batch]), divmap=dm, now=now)
+            if known is not None:
+                out = Cleaned(*refuse_foreign_reviews(known, out.silver, out.quarantine))
             both = pa.concat_tables(
                 [_side(out.silver, schema, False), _side(out.quarantine, schema, True)]
             )
@@ -123,7 +130,8 @@ def clean_feed(
     else:
         shared = spark.sparkContext.broadcast(divmap)
         src = bronze.where(F.col("_delivery_id").isin(ids))
-        out = src.mapInArrow(clean_batches(contract, shared, now, schema), spark_schema)
+        known = known_findings(settings) if feed == tables.REVIEWS_FEED else None
+        out = src.mapInArrow(clean_batches(contract, shared, now, schema, known), spark_schema)
     out = out.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts: dict[tuple[str, bool], int] = {

@@ -8,6 +8,8 @@ one path in. 404 for a finding the warehouse never listed, 403 for another distr
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -18,9 +20,17 @@ from civlake.serve.errors import ApiError, responses
 
 router = APIRouter()
 _FIELDS = {"decision", "note", "reviewer"}
+FINDING_ID = re.compile(r"[0-9a-f]{32}")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_WORKBOOK = {200: {"description": "The district's worklist (XLSX).",
+                   "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
 
 
-@router.post("/api/v1/findings/{finding_id}/review", responses=responses(401, 403, 404, 409))
+@router.post(
+    "/api/v1/findings/{finding_id}/review",
+    status_code=202,
+    responses=responses(401, 403, 404, 409),
+)
 async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSONResponse:
     # The audit line's fields (serve.guard): the finding is the subject, the feed the
     # dataset, the district the scope, the decision the purpose of the request.
@@ -33,7 +43,9 @@ async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSO
             **{k: ["not allowed"] for k in sorted(unknown)[:5]},
         )  # fmt: skip
     warehouse = serve.settings.warehouse
-    district = await run_in_threadpool(reviews.finding_district, warehouse, finding_id)
+    district = None
+    if FINDING_ID.fullmatch(finding_id):  # the 32 hex digits civlake gives (verify.findings)
+        district = await run_in_threadpool(reviews.finding_district, warehouse, finding_id)
     if district is None:
         raise ApiError(404, "Not Found Error", f"no finding {finding_id!r}")
     serve.agency_for(request, f"review:{district[:6]}")  # 403 for another district's
@@ -62,7 +74,11 @@ async def review_finding(finding_id: str, request: Request, serve: Serve) -> JSO
     )  # fmt: skip
 
 
-@router.get("/api/v1/worklists/{district}", responses=responses(401, 403, 404))
+@router.get(
+    "/api/v1/worklists/{district}",
+    response_class=FileResponse,
+    responses=responses(401, 403, 404) | _WORKBOOK,
+)
 async def district_worklist(district: str, request: Request, serve: Serve) -> FileResponse:
     note(request, action="worklist", dataset="worklists", scope=district[:12])
     serve.agency_for(request, f"worklist:{district}")
@@ -71,6 +87,6 @@ async def district_worklist(district: str, request: Request, serve: Serve) -> Fi
         raise ApiError(404, "Not Found Error", f"no worklist for district {district}")
     return FileResponse(
         path,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         filename=path.name,
     )
