@@ -80,9 +80,9 @@ def _status(home: Path) -> dict[str, list[dict]]:
     return spells
 
 
-def _fill(path: Path, decisions: dict[str, tuple]) -> None:
+def _fill(path: Path, decisions: dict[str, tuple], added: list[str]) -> None:
     """What a caseworker does in Excel: fill 核查结论/处理说明/核查人/核查日期 by 核查编号,
-    and (a mistake) add a row of their own with an id civlake never gave."""
+    and (mistakes) add rows of their own with ids ``added`` (never given to this district)."""
     book = openpyxl.load_workbook(path)
     for sheet in book.worksheets[1:]:
         header = [c.value for c in sheet[1]]
@@ -95,10 +95,11 @@ def _fill(path: Path, decisions: dict[str, tuple]) -> None:
                     sheet.cell(r, col[name]).value = value
     first = book.worksheets[1]
     header = [c.value for c in first[1]]
-    extra = first.max_row + 1
-    for name, value in (("核查编号", UNKNOWN_ID), ("核查结论", "属实"), ("核查人", "张三"),
-                        ("区县代码", f"{DISTRICT}000000")):  # fmt: skip
-        first.cell(extra, header.index(name) + 1).value = value
+    for fid in added:
+        extra = first.max_row + 1
+        for name, value in (("核查编号", fid), ("核查结论", "属实"), ("核查人", "张三"),
+                            ("区县代码", f"{DISTRICT}000000")):  # fmt: skip
+            first.cell(extra, header.index(name) + 1).value = value
     book.save(path)
 
 
@@ -165,7 +166,7 @@ def loop(tmp_path_factory):
         unclaimed["finding_id"]: ("属实", "已联系家属补办", "张三", day),
         others[1]: ("待定", None, "张三", day),  # not a value of the list
     }
-    _fill(returned, decisions)
+    _fill(returned, decisions, added=[UNKNOWN_ID, other_district])
     order = [row["核查编号"] for _, row in _rows(returned)]
     delivery = deliver(landing, "finding_reviews", [returned], source_unit=DISTRICT,
                        period="2026-11", produced_at=RETURNED_AT)  # fmt: skip
@@ -190,6 +191,7 @@ def loop(tmp_path_factory):
         "home": home, "first": first, "reviewed": reviewed, "fixed": _worklists(home),
         "fixed_status": _status(home), "unclaimed": unclaimed["finding_id"], "others": others,
         "order": order, "delivery": delivery.name, "file": returned.name, "api": api,
+        "other_district": other_district,
     }  # fmt: skip
 
 
@@ -240,13 +242,16 @@ def test_bad_rows_are_quarantined_naming_feed_delivery_file_row_and_field(loop):
     mine = {r["_source_row"]: r for r in quarantine if r["_delivery_id"] == loop["delivery"]}
     bad_row = loop["order"].index(loop["others"][1]) + 1
     unknown_row = loop["order"].index(UNKNOWN_ID) + 1
-    assert set(mine) == {bad_row, unknown_row}
+    foreign_row = loop["order"].index(loop["other_district"]) + 1
+    assert set(mine) == {bad_row, unknown_row, foreign_row}
     for r in mine.values():
         assert (r["feed_id"], r["_source_file"]) == ("finding_reviews", loop["file"])
     assert mine[bad_row]["reasons"] == ["ENUM_INVALID"]
     assert "decision" in mine[bad_row]["detail"] or "核查结论" in mine[bad_row]["detail"]
     assert mine[unknown_row]["reasons"] == ["FINDING_UNKNOWN"]
     assert "核查编号" in mine[unknown_row]["detail"]
+    assert mine[foreign_row]["reasons"] == ["FINDING_OTHER_DISTRICT"]
+    assert OTHER in mine[foreign_row]["detail"]
 
 
 def test_unfilled_rows_are_counted_as_not_reviewed(loop):
@@ -256,8 +261,8 @@ def test_unfilled_rows_are_counted_as_not_reviewed(loop):
     )  # fmt: skip
     total = len(loop["order"])
     assert account["rows_declared"] == total
-    assert (account["rows_reviewed"], account["rows_quarantined"]) == (2, 2)
-    assert account["rows_not_reviewed"] == total - 4
+    assert (account["rows_reviewed"], account["rows_quarantined"]) == (2, 3)
+    assert account["rows_not_reviewed"] == total - 5
 
 
 def test_a_finding_resolves_when_the_next_data_shows_the_fix(loop):
