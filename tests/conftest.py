@@ -23,7 +23,8 @@ if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
 # order, so these start at once instead of leaving one worker alone with the last of them.
 LONGEST_FIRST = (
     "test_engine_parity", "test_foreign_feeds", "test_verify_truth", "test_gate_stops_the_run",
-    "test_main_job", "test_airflow_api", "test_resolve_city", "test_dashboard", "test_lake_compat",
+    "test_main_job", "test_finding_reviews", "test_airflow_api", "test_resolve_city",
+    "test_dashboard", "test_lake_compat",
     "test_canon_frame", "test_dbt_spark_seeds", "test_dags", "test_dbt_build",
     "test_verify_rules", "test_dags_spark",
 )  # fmt: skip
