@@ -75,6 +75,9 @@ class FeedContract:
     persons: tuple[PersonRole, ...] = ()
     source_system: str = ""
     xlsx_sheets: str = "first"
+    # Deliveries come when they come (returned worklists), not on a schedule: no
+    # delivery is expected of a unit (归集率) and silver has no freshness check.
+    on_demand: bool = False
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -197,6 +200,7 @@ def _parse(path: Path, raw: dict, enums: dict) -> FeedContract:
         persons=tuple(persons),
         source_system=raw.get("source_system", ""),
         xlsx_sheets=sheets,
+        on_demand=bool(raw.get("on_demand", False)),
         path=path,
     )
 

@@ -407,8 +407,11 @@ def test_governance_mart(built, con):
 
 def test_feed_cadence_matches_contracts():
     sql = (REPO_ROOT / "dbt/models/intermediate/int_feed_cadence.sql").read_text(encoding="utf-8")
-    listed = set(re.findall(r"\('(\w+)', '[^']*', '(\w+)', '([\w/]+)'\)", sql))
-    expected = {(c.feed_id, c.cadence, "/".join(c.modes)) for c in load_contracts().values()}
+    rows = re.findall(r"\('(\w+)', '[^']*', '(\w+)', '([\w/]+)', (true|false)\)", sql)
+    listed = {(feed, cadence, modes, flag == "true") for feed, cadence, modes, flag in rows}
+    expected = {
+        (c.feed_id, c.cadence, "/".join(c.modes), c.on_demand) for c in load_contracts().values()
+    }
     assert listed == expected
 
 

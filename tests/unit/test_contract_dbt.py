@@ -76,4 +76,4 @@ def test_a_new_contract_reaches_every_generated_file(tmp_path):
     models = yaml.safe_load(files[STAGING_SILVER.relative_to(REPO_ROOT) / "_silver__models.yml"])
     assert "stg_street_help" in {m["name"] for m in models["models"]}
     cadence = next(text for rel, text in files.items() if rel.suffix == ".sql")
-    assert "('street_help', '志愿服务记录', 'daily', 'incremental')" in cadence
+    assert "('street_help', '志愿服务记录', 'daily', 'incremental', false)" in cadence

@@ -39,13 +39,13 @@ spine as (
         units.feed_id,
         units.division_code,
         months.month,
-        case feeds.cadence
+        case when feeds.on_demand then 0 else case feeds.cadence
             when 'monthly' then 1
             when 'yearly' then case when months.month like '%-01' then 1 else 0 end
             when 'daily' then dayofmonth(last_day(months.month_start))
             -- ISO weeks are assigned to the month of their Thursday.
             when 'weekly' then {{ thursdays_in_month('months.month_start') }}
-        end::bigint as deliveries_expected,
+        end end::bigint as deliveries_expected,
         feeds.primary_mode
     from units
     inner join months on months.month >= units.first_month

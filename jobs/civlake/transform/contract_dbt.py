@@ -83,7 +83,6 @@ def _column_doc(contract: FeedContract, name: str) -> str:
 
 def _source_table(contract: FeedContract) -> list[str]:
     fid, modes = contract.feed_id, "/".join(contract.modes)
-    warn, error = FRESHNESS_HOURS[contract.cadence]
     desc = f"{contract.title}（{contract.source_system}）：{contract.cadence} {modes} 交付，清洗后的行，含血缘列。"
     lines = [
         f"      - name: {fid}",
@@ -91,11 +90,7 @@ def _source_table(contract: FeedContract) -> list[str]:
         "        meta:",
         f"          delta_table_path: \"{{{{ env_var('CIVLAKE_LAKE') }}}}/silver/{fid}\"",
         f"          lake_table: silver/{fid}",
-        "        config:",
-        f"          # {contract.cadence} cadence: warn after one missed delivery, error after about two.",
-        "          freshness:",
-        f"            warn_after: {{count: {warn}, period: hour}}",
-        f"            error_after: {{count: {error}, period: hour}}",
+        *_freshness(contract),
         "        columns:",
     ]
     for name in silver_schema(contract).names:
@@ -174,17 +169,34 @@ def render_models(contracts: dict[str, FeedContract]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _freshness(contract: FeedContract) -> list[str]:
+    if contract.on_demand:
+        return ["        # delivered on demand: no freshness check (contract: on_demand)"]
+    warn, error = FRESHNESS_HOURS[contract.cadence]
+    return [
+        "        config:",
+        f"          # {contract.cadence} cadence: warn after one missed delivery, error after about two.",
+        "          freshness:",
+        f"            warn_after: {{count: {warn}, period: hour}}",
+        f"            error_after: {{count: {error}, period: hour}}",
+    ]
+
+
 def render_cadence(contracts: dict[str, FeedContract]) -> str:
     def lit(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
     rows = [
-        f"({lit(c.feed_id)}, {lit(c.title)}, {lit(c.cadence)}, {lit('/'.join(c.modes))})"
+        f"({lit(c.feed_id)}, {lit(c.title)}, {lit(c.cadence)}, {lit('/'.join(c.modes))}, "
+        f"{str(c.on_demand).lower()})"
         for c in contracts.values()
     ]
     lines = [
-        *_header("--", "Feed cadences and delivery modes, as the contracts declare them."),
-        "with feeds (feed_id, feed_title, cadence, modes) as (",
+        *_header(
+            "--",
+            "Feed cadences, delivery modes and on-demand feeds, as the contracts declare them.",
+        ),
+        "with feeds (feed_id, feed_title, cadence, modes, on_demand) as (",
         "    values",
         *(f"        {row}{',' if i < len(rows) - 1 else ''}" for i, row in enumerate(rows)),
         ")",
