@@ -33,19 +33,22 @@ from civlake.serve.app import create_app
 from civlake.serve.dashboard_panels import PANELS
 from civlake.settings import load_settings
 from tests.e2e.browser import Browser, find_chromium
-from tests.integration.test_dbt_build import PEOPLE
 from tests.support.loop_city import LoopCity, build_loop_city, read_rows
 from tests.support.sample_marts import write_sample_marts
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
+from tests.support.small_city import PEOPLE
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MONTHS = ("2026-08", "2026-09", "2026-10")
 UNCLAIMED = ("GL_UNCLAIMED", "CJHL_UNCLAIMED", "CJSH_UNCLAIMED")
+IMPROPER = ("DEATH_PAID", "PAY_NO_BASIS", "NOT_IN_HUKOU")
+CITY = "440100000000"
 MARTS = (
     "mart_low_income", "mart_elderly_children", "mart_disability_subsidies", "mart_deaths",
-    "mart_verification", "mart_proactive_entitlement", "mart_data_governance",
+    "mart_verification", "mart_proactive_entitlement", "mart_payment_recovery",
+    "mart_data_governance",
 )  # fmt: skip
 
 
@@ -154,6 +157,94 @@ def test_loop_mart_equals_hand_count(loop: LoopCity) -> None:
     assert sum(w["unpaid"] for w in want.values()) >= 1
     assert sum(w["confirmed"] for w in want.values()) >= 1
     assert any(w["days_to_first_payment_sum"] > 0 for w in want.values() if w["paid"])
+
+
+def payment_hand_count(loop: LoopCity) -> dict[tuple, dict]:
+    """mart_payment_recovery recomputed from the rounds' raw rows and the findings each
+    round listed, without the SQL: a finding is stopped when its payment still went out in
+    the month it was first listed and the latest month now is past its last month; money
+    returned is a counted payment whose returned line came in a later round."""
+    key_of = {v[0]: k for k, v in PEOPLE.items()}
+    months: set[str] = set()
+    latest_month = []  # the latest complete month after each round: its latest pay_month
+    for city in loop.rounds:
+        months |= {p["pay_month"] for p in city.rows.get("benefit_payments", [])}
+        latest_month.append(max(months))
+    seen: dict[str, dict] = {}
+    for i, snapshot in enumerate(loop.findings):
+        for f in snapshot:
+            if f["rule_code"] in IMPROPER:
+                s = seen.setdefault(f["finding_id"], {
+                    "round": i, "month": latest_month[i], "running": f["period_end"] >= latest_month[i],
+                    "start": f["period_start"], "end": f["period_end"]})  # fmt: skip
+                s["start"], s["end"] = (
+                    min(s["start"], f["period_start"]),
+                    max(s["end"], f["period_end"]),
+                )
+                s["last"] = f
+    line_of: dict[str, tuple[int, dict]] = {}  # payment_id -> (round, line in force)
+    for i, city in enumerate(loop.rounds):
+        for line in city.rows.get("benefit_payments", []):
+            line_of[line["payment_id"]] = (i, line)
+    decision: dict[str, str] = {}  # the latest review of each finding
+    for city in loop.rounds:
+        for r in city.rows.get("finding_reviews", []):
+            decision[r["finding_id"]] = r["decision"]
+    confirmed = {
+        r["finding_id"] for city in loop.rounds
+        for r in city.rows.get("finding_reviews", []) if r["decision"] == "属实"
+    }  # fmt: skip
+    out: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    for fid, s in seen.items():
+        f = s["last"]
+        counted = [
+            line for arrived, line in line_of.values()
+            if key_of.get(line["id_number"]) == f["person_key"]
+            and f["program_code"] in (None, line["program_code"])
+            and s["start"] <= line["pay_month"] <= s["end"]
+            and (line["status"] == "success" or (line["status"] == "returned" and arrived > s["round"]))
+        ]  # fmt: skip
+        stopped = s["running"] and s["end"] < latest_month[-1]
+        row = out[(f["district_code"] or CITY, f["rule_code"], s["month"])]
+        row["findings"] += 1
+        row["confirmed"] += fid in confirmed
+        row["dismissed"] += decision.get(fid) == "不属实"
+        row["running_at_detection"] += s["running"]
+        row["stopped"] += stopped
+        row["still_paid"] += s["running"] and not stopped
+        row["amount_at_risk"] += f["amount_at_risk"]
+        row["amount_returned"] += sum(p["amount"] for p in counted if p["status"] == "returned")
+        if stopped and counted:
+            last = max(p["pay_month"] for p in counted)
+            row["amount_stopped_monthly"] += sum(
+                p["amount"] for p in counted if p["pay_month"] == last
+            )
+    return out
+
+
+def test_payment_recovery_mart_equals_hand_count(loop: LoopCity) -> None:
+    # GIVEN February's improper payments, March's (one stopped and sent back, one going on)
+    # WHEN the mart is read
+    got = {
+        (r["division_code"], r["rule_code"], r["month"]): r
+        for r in read_rows(loop.settings.warehouse, "select * from mart.mart_payment_recovery")
+    }
+    want = payment_hand_count(loop)
+    # THEN it holds the same cells and the same figures
+    assert set(got) == set(want)
+    for key, w in want.items():
+        g = got[key]
+        for col in ("findings", "confirmed", "dismissed", "running_at_detection", "stopped",
+                    "still_paid"):  # fmt: skip
+            assert g[col] == w[col], (key, col)
+        for col in ("amount_at_risk", "amount_stopped_monthly", "amount_returned"):
+            assert g[col] == Decimal(w[col]).quantize(Decimal("0.01")), (key, col)
+    # and the sample is not trivial: a confirmed payment stopped and sent back, one going on
+    assert sum(w["stopped"] for w in want.values()) >= 1
+    assert sum(w["still_paid"] for w in want.values()) >= 1
+    assert sum(w["confirmed"] for w in want.values()) >= 1
+    assert sum(w["amount_returned"] for w in want.values()) > 0
+    assert sum(w["amount_stopped_monthly"] for w in want.values()) > 0
 
 
 def test_candidate_log_keeps_a_paid_candidate(loop: LoopCity) -> None:
@@ -307,13 +398,36 @@ def expected_panel(warehouse: Path, panel: str) -> list[dict]:
         return _group(
             mart("mart_verification"), per_cell, ("persons", "findings", "amount_at_risk")
         )
-    if panel == "proactive":
-        rows = _group(mart("mart_proactive_entitlement"), per_cell,
-                      ("candidates", "confirmed", "paid", "unpaid", "amount_paid", "amount_due_unpaid",
-                       "days_to_first_payment_sum"))  # fmt: skip
+    if panel == "proactive":  # the two sides of the loop, cell by cell
+        zero = dict.fromkeys(("candidates", "confirmed", "paid", "unpaid", "amount_paid",
+                              "amount_due_unpaid", "days_to_first_payment_sum",
+                              "payment_findings", "stopped", "still_paid",
+                              "amount_stopped_monthly", "amount_returned"), 0)  # fmt: skip
+        cells: dict[tuple, dict] = {}
+        for r in mart("mart_proactive_entitlement"):
+            c = cells.setdefault((r["month"], r["division_code"]), {
+                **{k: r[k] for k in (*per_cell, "division_name")}, **zero,
+                "days_to_first_payment_sum": None})  # fmt: skip
+            for k in ("candidates", "confirmed", "paid", "unpaid", "amount_paid",
+                      "amount_due_unpaid"):  # fmt: skip
+                c[k] += r[k]
+            if r["days_to_first_payment_sum"] is not None:
+                c["days_to_first_payment_sum"] = (c["days_to_first_payment_sum"] or 0) + r[
+                    "days_to_first_payment_sum"
+                ]
+        for r in mart("mart_payment_recovery"):
+            c = cells.setdefault((r["month"], r["division_code"]), {
+                **{k: r[k] for k in (*per_cell, "division_name")}, **zero,
+                "days_to_first_payment_sum": None})  # fmt: skip
+            c["payment_findings"] += r["findings"]
+            for k in ("stopped", "still_paid", "amount_stopped_monthly", "amount_returned"):
+                c[k] += r[k]
+        rows = list(cells.values())
         for r in rows:
             days = r.pop("days_to_first_payment_sum")
-            r["avg_days_to_first_payment"] = days / r["paid"] if r["paid"] else None
+            r["avg_days_to_first_payment"] = (
+                days / r["paid"] if r["paid"] and days is not None else None
+            )
         return rows
     if panel == "governance":
         rows = read_rows(warehouse, "select * from mart.mart_data_governance")

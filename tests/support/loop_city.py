@@ -1,11 +1,14 @@
 """A tiny city taken through dbt twice, a month apart, for the 免申即享 loop and the
 dashboard: February lists the unclaimed entitlements, March's payments close some.
 
-Round 1 is tests/integration/test_dbt_build.py's city (January and February): 陈老伯
-(86, not in the 高龄津贴 register) is a GL_UNCLAIMED candidate and 王志强 (特困, 一级
-残疾, paid 护理补贴 only) a CJSH_UNCLAIMED one. Round 2 delivers March: 陈老伯 is
-registered and paid, 王志强's 生活补贴 stays unpaid; 越秀区 returns its worklist with
-王志强's candidate found 属实 (a finding_reviews delivery).
+Round 1 is tests/support/small_city.py's city (January and February): 陈老伯 (86, not in
+the 高龄津贴 register) is a GL_UNCLAIMED candidate and 王志强 (特困, 一级残疾, paid 护理补贴
+only) a CJSH_UNCLAIMED one; and two improper payments are going out (PAY_NO_BASIS): 低保金
+to 周文斌 (no household) in January and February, 特困供养金 to 吴丽娟 in February. Round 2
+delivers March, ingested after round 1's run: 陈老伯 is registered and paid, 王志强's 生活
+补贴 stays unpaid; 周文斌's payment stops and the bank returns his February one, 吴丽娟's
+goes on; 越秀区 returns its worklist with 王志强's candidate found 属实, 天河区 with
+周文斌's finding found 属实 (finding_reviews deliveries).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from civlake import lake, tables
 from civlake.contracts import load_contracts
 from civlake.settings import Settings, load_settings
 from civlake.transform import run_dbt
-from tests.integration.test_dbt_build import PEOPLE, City, _person, build_city
+from tests.support.small_city import PEOPLE, City, _person, build_city
 
 # March's GL payment lands a few days after the run that detects the candidate, so
 # "days from detection to first payment" is a real, positive number.
@@ -41,20 +44,43 @@ def build_loop_city(root: Path) -> LoopCity:
         lake=root / "lake", warehouse=root / "warehouse.duckdb", env={"CIVLAKE_HOME": str(root)}
     )
     first = build_city()
+    improper_payments(first)
     first.write(settings.lake)
     run_dbt(settings)
     findings = [read_rows(settings.warehouse, "select * from verify.findings")]
 
     paid_at = max(r["first_detected_at"] for r in findings[0]) + PAID_AFTER_DETECTION
     cjsh = next(f["finding_id"] for f in findings[0] if f["rule_code"] == "CJSH_UNCLAIMED")
-    second = march(paid_at.astimezone(UTC), confirmed=cjsh)
+    stop = next(
+        f["finding_id"] for f in findings[0]
+        if f["rule_code"] == "PAY_NO_BASIS" and f["person_key"] == "pk_m"
+    )  # fmt: skip
+    second = march(paid_at.astimezone(UTC), confirmed={"440104": cjsh, "440106": stop})
+    for rows in (*second.rows.values(), second.audit):  # March arrives after round 1's run
+        for row in rows:
+            row["_ingested_at" if "_ingested_at" in row else "ingested_at"] = paid_at
     write_delivered(second, settings.lake)
     run_dbt(settings)
     findings.append(read_rows(settings.warehouse, "select * from verify.findings"))
     return LoopCity(settings, [first, second], findings)
 
 
-def march(paid_at: datetime, *, confirmed: str) -> City:
+def improper_payments(city: City) -> None:
+    """Payments with nothing due: 低保金 to 周文斌 (in no household) in January and
+    February, 特困供养金 to 吴丽娟 in February."""
+    payments = [
+        ("P20", "2026-01", "DB", "1000.00", "pk_m", "440106001000"),
+        ("P21", "2026-02", "DB", "1000.00", "pk_m", "440106001000"),
+        ("P22", "2026-02", "TK", "1200.00", "pk_f", "440104001000"),
+    ]
+    city.add("benefit_payments", "2026-02", "440100", [
+        {"payment_id": pid, "pay_month": month, "program_code": prog, "amount": Decimal(amount),
+         "status": "success", "payer_division": division, **_person(key)}
+        for pid, month, prog, amount, key, division in payments
+    ], mode="incremental", persons=[{"payee": p[4]} for p in payments], delivery_seq="003")  # fmt: skip
+
+
+def march(paid_at: datetime, *, confirmed: dict[str, str]) -> City:
     city = City()
     d = date.fromisoformat
     month = "2026-03"
@@ -90,24 +116,29 @@ def march(paid_at: datetime, *, confirmed: str) -> City:
          "birth_date": d("2015-08-08"), "child_category": "困境儿童", "placement": "社会散居",
          "division_code": "440106001000", "status": "在册"}
     ], persons=[{"child": "pk_kid"}])  # fmt: skip
-    # March pays 陈老伯's 高龄津贴 (closing his candidate), 黄婆婆's and 王志强's 护理补贴;
-    # 王志强's 生活补贴 is still not paid.
+    # March pays 陈老伯's 高龄津贴 (closing his candidate), 黄婆婆's and 王志强's 护理补贴
+    # and 吴丽娟's 特困供养金 again; 王志强's 生活补贴 is still not paid, 周文斌's 低保金
+    # has stopped and the bank sends his February one back (P21 resent as returned).
     payments = [
-        ("P10", "GL", "100.00", "pk_old", "440106001000"),
-        ("P11", "GL", "300.00", "pk_old2", "440104001000"),
-        ("P12", "CJHL", "300.00", "pk_dis", "440104001000"),
-        ("P13", "DB", "2200.00", "pk_head", "440106001000"),
+        ("P10", month, "GL", "100.00", "pk_old", "440106001000", "success"),
+        ("P11", month, "GL", "300.00", "pk_old2", "440104001000", "success"),
+        ("P12", month, "CJHL", "300.00", "pk_dis", "440104001000", "success"),
+        ("P13", month, "DB", "2200.00", "pk_head", "440106001000", "success"),
+        ("P23", month, "TK", "1200.00", "pk_f", "440104001000", "success"),
+        ("P21", "2026-02", "DB", "1000.00", "pk_m", "440106001000", "returned"),
     ]
     city.add("benefit_payments", month, "440100", [
-        {"payment_id": pid, "pay_month": month, "program_code": prog, "amount": Decimal(amount),
-         "status": "success", "payer_division": division, "paid_at": paid_at, **_person(key)}
-        for pid, prog, amount, key, division in payments
-    ], mode="incremental", persons=[{"payee": p[3]} for p in payments])  # fmt: skip
-    city.add("finding_reviews", "2026-03", "440104", [
-        {"finding_id": confirmed, "district_code": "440104000000", "decision": "属实",
-         "note": "经入户核实，符合困难残疾人生活补贴条件", "reviewer": "张社工",
-         "reviewed_on": d("2026-03-10")}
-    ], mode="incremental")  # fmt: skip
+        {"payment_id": pid, "pay_month": pay_month, "program_code": prog,
+         "amount": Decimal(amount), "status": status, "payer_division": division,
+         "paid_at": paid_at, **_person(key)}
+        for pid, pay_month, prog, amount, key, division, status in payments
+    ], mode="incremental", persons=[{"payee": p[4]} for p in payments])  # fmt: skip
+    notes = {"440104": "经入户核实，符合困难残疾人生活补贴条件", "440106": "无低保资格，已停发"}
+    for district, finding_id in confirmed.items():
+        city.add("finding_reviews", "2026-03", district, [
+            {"finding_id": finding_id, "district_code": f"{district}000000", "decision": "属实",
+             "note": notes[district], "reviewer": "张社工", "reviewed_on": d("2026-03-10")}
+        ], mode="incremental")  # fmt: skip
     return city
 
 

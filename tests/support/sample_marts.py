@@ -35,7 +35,8 @@ def write_sample_marts(path: Path, *, months: tuple[str, ...], seed: int = 11) -
     rng = random.Random(seed)
     tables = {name: [] for name in (
         "mart_low_income", "mart_elderly_children", "mart_disability_subsidies", "mart_deaths",
-        "mart_verification", "mart_proactive_entitlement", "mart_data_governance",
+        "mart_verification", "mart_proactive_entitlement", "mart_payment_recovery",
+        "mart_data_governance",
     )}  # fmt: skip
     n = rng.randint
     for month in months:
@@ -89,6 +90,16 @@ def write_sample_marts(path: Path, *, months: tuple[str, ...], seed: int = 11) -
                         "first_paid_amount": money(paid * 150.0), "amount_paid": money(paid * 300.0),
                         "days_to_first_payment_sum": sum(days) if days else None,
                         "avg_days_to_first_payment": money(sum(days) / paid) if paid else None})  # fmt: skip
+                if rule in ("DEATH_PAID", "PAY_NO_BASIS", "NOT_IN_HUKOU"):
+                    running = n(0, f)
+                    stopped = n(0, running)
+                    tables["mart_payment_recovery"].append(where | {
+                        "rule_code": rule, "findings": f, "confirmed": n(0, f),
+                        "dismissed": n(0, 2), "running_at_detection": running,
+                        "stopped": stopped, "still_paid": running - stopped,
+                        "amount_at_risk": money(f * 650.0),
+                        "amount_stopped_monthly": money(stopped * 900.0),
+                        "amount_returned": money(n(0, stopped) * 900.0)})  # fmt: skip
             for feed, (title, cadence) in FEEDS.items():
                 expected = 30 if cadence == "daily" else 1
                 got = n(0, expected)

@@ -21,6 +21,9 @@ final as (
         -- A returned payment went back from the bank: it was not received.
         latest.status = 'success' as is_paid,
         latest.paid_at,
+        -- When the line in force arrived: a payment returned after a finding counted it is
+        -- money recovered (int_verify__payments_stopped).
+        latest._ingested_at as ingested_at,
         latest.payer_division as payer_division_code,
         {{ district_of('latest.payer_division') }} as payer_district_code,
         latest._delivery_id,

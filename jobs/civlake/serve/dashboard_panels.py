@@ -120,22 +120,59 @@ PANELS: dict[str, Panel] = {
         linked={"amount_at_risk": "findings"},
         show={"findings": "发现数", "amount_at_risk": "风险金额（元）"},
     ),
+    # The loop (issue 20 item 3), both sides by cell: 免申即享 candidates paid, and
+    # improper payments (DEATH_PAID, PAY_NO_BASIS, NOT_IN_HUKOU) stopped or returned.
     "proactive": Panel(
-        "免申即享闭环",
-        f"""select month, division_code, any_value(division_name) as division_name,
-                sum(candidates) as candidates, sum(confirmed) as confirmed,
-                sum(paid) as paid, sum(unpaid) as unpaid,
-                cast(sum(amount_paid) as double) as amount_paid,
-                cast(sum(amount_due_unpaid) as double) as amount_due_unpaid,
-                cast(sum(days_to_first_payment_sum) as double)
-                    / nullif(sum(paid), 0) as avg_days_to_first_payment
-            from mart.mart_proactive_entitlement where {DISTRICT}
-            group by month, division_code""",
-        counts=("candidates", "confirmed", "paid", "unpaid"),
+        "免申即享与止付追回闭环",
+        f"""with unclaimed as (
+                select month, division_code, any_value(division_name) as division_name,
+                    sum(candidates) as candidates, sum(confirmed) as confirmed,
+                    sum(paid) as paid, sum(unpaid) as unpaid, sum(amount_paid) as amount_paid,
+                    sum(amount_due_unpaid) as amount_due_unpaid,
+                    sum(days_to_first_payment_sum) as days_to_first_payment_sum
+                from mart.mart_proactive_entitlement where {DISTRICT}
+                group by month, division_code
+            ),
+            improper as (
+                select month, division_code, any_value(division_name) as division_name,
+                    sum(findings) as payment_findings, sum(stopped) as stopped,
+                    sum(still_paid) as still_paid,
+                    sum(amount_stopped_monthly) as amount_stopped_monthly,
+                    sum(amount_returned) as amount_returned
+                from mart.mart_payment_recovery where {DISTRICT}
+                group by month, division_code
+            )
+            select coalesce(u.month, i.month) as month,
+                coalesce(u.division_code, i.division_code) as division_code,
+                coalesce(u.division_name, i.division_name) as division_name,
+                coalesce(u.candidates, 0) as candidates, coalesce(u.confirmed, 0) as confirmed,
+                coalesce(u.paid, 0) as paid, coalesce(u.unpaid, 0) as unpaid,
+                cast(coalesce(u.amount_paid, 0) as double) as amount_paid,
+                cast(coalesce(u.amount_due_unpaid, 0) as double) as amount_due_unpaid,
+                cast(u.days_to_first_payment_sum as double)
+                    / nullif(u.paid, 0) as avg_days_to_first_payment,
+                coalesce(i.payment_findings, 0) as payment_findings,
+                coalesce(i.stopped, 0) as stopped, coalesce(i.still_paid, 0) as still_paid,
+                cast(coalesce(i.amount_stopped_monthly, 0) as double) as amount_stopped_monthly,
+                cast(coalesce(i.amount_returned, 0) as double) as amount_returned
+            from unclaimed as u
+            full outer join improper as i
+                on i.month = u.month and i.division_code = u.division_code""",
+        counts=(
+            "candidates",
+            "confirmed",
+            "paid",
+            "unpaid",
+            "payment_findings",
+            "stopped",
+            "still_paid",
+        ),
         linked={
             "amount_paid": "paid",
             "avg_days_to_first_payment": "paid",
             "amount_due_unpaid": "unpaid",
+            "amount_stopped_monthly": "stopped",
+            "amount_returned": "payment_findings",
         },
         additive=(("paid", "unpaid"),),
         show={
@@ -143,6 +180,8 @@ PANELS: dict[str, Panel] = {
             "confirmed": "审核确认",
             "paid": "已发放",
             "unpaid": "未发放",
+            "stopped": "违规发放已停发",
+            "still_paid": "违规发放仍在发",
         },
     ),
     # Deliveries and rows, not persons: no small-cell rule.
