@@ -39,9 +39,10 @@ def engine_scope(settings: Settings, spark=None) -> Iterator[object | None]:
         yield None
         return
     from civlake import lake
-    from civlake.engine.spark import get_spark
+    from civlake.engine.spark import await_executors, get_spark
 
     spark = spark or get_spark(settings)
+    await_executors(spark, settings)
     with lake.use_spark(spark):
         yield spark
 

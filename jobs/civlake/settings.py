@@ -103,6 +103,20 @@ class Settings:
         default=None, metadata=_var("CIVLAKE_SPARK_SHUFFLE_PARTITIONS")
     )
     spark_log_level: str = field(default="ERROR", metadata=_var("CIVLAKE_SPARK_LOG_LEVEL"))
+    # Executors on a cluster master (spark://, yarn, k8s://). None: Spark's defaults (1g;
+    # all of a worker's cores; every free core of a standalone cluster). Each stage task is
+    # its own Spark application, so an application must fit the free cluster; one that
+    # gets no executor within the timeout stops with an error instead of waiting.
+    spark_executor_memory: str | None = field(
+        default=None, metadata=_var("CIVLAKE_SPARK_EXECUTOR_MEMORY")
+    )
+    spark_executor_cores: int | None = field(
+        default=None, metadata=_var("CIVLAKE_SPARK_EXECUTOR_CORES")
+    )
+    spark_cores_max: int | None = field(default=None, metadata=_var("CIVLAKE_SPARK_CORES_MAX"))
+    spark_executor_timeout: int = field(
+        default=300, metadata=_var("CIVLAKE_SPARK_EXECUTOR_TIMEOUT")
+    )
     resolve_threshold: float = field(
         default=RESOLVE_THRESHOLD, metadata=_var("CIVLAKE_RESOLVE_THRESHOLD")
     )
@@ -299,6 +313,19 @@ def load_settings(
             _log_level,
             f"one of {', '.join(SPARK_LOG_LEVELS)}",
             default["spark_log_level"],
+        ),
+        spark_executor_memory=read.check(
+            "CIVLAKE_SPARK_EXECUTOR_MEMORY", memory, "a JVM memory size such as 2g"
+        ),
+        spark_executor_cores=read.check(
+            "CIVLAKE_SPARK_EXECUTOR_CORES", _positive, "a positive integer"
+        ),
+        spark_cores_max=read.check("CIVLAKE_SPARK_CORES_MAX", _positive, "a positive integer"),
+        spark_executor_timeout=read.check(
+            "CIVLAKE_SPARK_EXECUTOR_TIMEOUT",
+            _positive,
+            "a positive number of seconds",
+            default["spark_executor_timeout"],
         ),
         resolve_threshold=read.check(
             "CIVLAKE_RESOLVE_THRESHOLD", _threshold, _THRESHOLD_HELP, RESOLVE_THRESHOLD

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from civlake.settings import Settings
@@ -108,7 +109,52 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        **_executor_conf(settings),
     }
+
+
+def _executor_conf(settings: Settings) -> dict[str, str]:
+    """Executor sizes for a cluster master, where they are set (settings.py says why)."""
+    conf = {
+        "spark.executor.memory": settings.spark_executor_memory,
+        "spark.executor.cores": settings.spark_executor_cores,
+        "spark.cores.max": settings.spark_cores_max,
+    }
+    return {key: str(value) for key, value in conf.items() if value is not None}
+
+
+def is_local(master: str) -> bool:
+    """True for an in-process master (``local``, ``local[N]``): no executors to wait for."""
+    return master.startswith("local") and not master.startswith("local-cluster")
+
+
+def await_executors(spark, settings: Settings, *, poll: float = 1.0) -> None:
+    """Return once the session's application has an executor; else stop it and raise.
+
+    On a cluster, an application that gets no executor (every core taken by another
+    application, or executors bigger than any worker's free memory) waits for ever:
+    Spark only logs "Initial job has not accepted any resources". Each stage task is
+    its own application, so this is checked before the stage starts its first job.
+    """
+    sc = spark.sparkContext
+    if is_local(sc.master):
+        return
+    deadline = time.monotonic() + settings.spark_executor_timeout
+    while time.monotonic() < deadline:
+        # the driver itself is listed too: more than one entry means an executor joined
+        if sc._jsc.sc().getExecutorMemoryStatus().size() > 1:
+            return
+        time.sleep(poll)
+    app = sc.applicationId
+    spark.stop()
+    wanted = ", ".join(f"{k}={v}" for k, v in _executor_conf(settings).items()) or "defaults"
+    raise SparkSetupError(
+        f"Spark application {app} got no executor from {sc.master} within "
+        f"{settings.spark_executor_timeout} s (executors: {wanted}). Check the master's "
+        "web UI: free cores and worker memory must fit CIVLAKE_SPARK_EXECUTOR_CORES, "
+        "CIVLAKE_SPARK_EXECUTOR_MEMORY and CIVLAKE_SPARK_CORES_MAX, and no other "
+        "application may hold every core (CIVLAKE_SPARK_EXECUTOR_TIMEOUT to wait longer)."
+    )
 
 
 def get_spark(settings: Settings):
