@@ -1,0 +1,58 @@
+"""A stage on a Spark cluster that cannot get an executor stops with an error, not a hang.
+
+Each ``@task.pyspark`` task is its own application on the cluster; one that asks for more
+than the workers have (here: a cluster with no worker at all) would wait for ever, Spark
+only logging "Initial job has not accepted any resources". ``engine_scope`` checks for an
+executor first (``civlake.engine.spark.await_executors``). The session runs in a child
+process: a test process may already hold the local session, and a JVM holds one context.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.spark_cluster import spark_cluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+STAGE = """
+import sys
+from datetime import UTC, datetime
+from civlake import pipeline
+from civlake.engine.spark import SparkSetupError
+from civlake.settings import load_settings
+
+settings = load_settings(env={
+    "CIVLAKE_HOME": sys.argv[1], "CIVLAKE_SPARK_MASTER": sys.argv[2],
+    "CIVLAKE_SPARK_DRIVER_MEMORY": "512m", "CIVLAKE_SPARK_EXECUTOR_MEMORY": "512m",
+    "CIVLAKE_SPARK_EXECUTOR_TIMEOUT": "5",
+}, engine="spark")
+try:
+    pipeline.ingest(settings, "divisions", now=datetime.now(UTC))
+except SparkSetupError as exc:
+    print("REFUSED:", exc)
+    sys.exit(3)
+"""
+
+
+def test_a_stage_that_gets_no_executor_stops_with_a_clear_error(tmp_path):
+    # GIVEN a standalone master with no worker: no executor can ever start
+    with spark_cluster(tmp_path / "cluster", workers=0) as cluster:
+        # WHEN a stage runs on it
+        done = subprocess.run(
+            [sys.executable, "-c", STAGE, str(tmp_path / "home"), cluster.master_url],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        state = cluster.state()
+    # THEN it stops within the timeout, naming the master, the wait and what to set
+    assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-4000:]
+    message = done.stdout.split("REFUSED:", 1)[1]
+    assert cluster.master_url in message and "within 5 s" in message
+    assert "spark.executor.memory=512m" in message and "CIVLAKE_SPARK_CORES_MAX" in message
+    # AND its application was ended, not left holding the cluster
+    assert state["activeapps"] == [], state["activeapps"]
+    assert [app["state"] for app in state["completedapps"]] == ["FINISHED"], state
+    assert not (tmp_path / "home" / "lake").exists()  # nothing was ingested

@@ -1,0 +1,217 @@
+"""A Spark standalone cluster on loopback, from the pyspark distribution (tests, benches).
+
+One master and ``workers`` workers, each a separate JVM started with the distribution's
+``bin/spark-class`` (``org.apache.spark.deploy.master.Master`` / ``...worker.Worker``), on
+free ports of 127.0.0.1, with their work and log folders under a temporary folder. The
+cluster is ready once the master's ``/json`` lists every worker ALIVE; at exit (also on
+failure) each daemon's process group is ended, so the executors a worker launched go
+with it and no JVM outlives the test.
+
+:class:`PeakRss` samples the peak resident memory of a test's child processes (the
+``civlake`` process and its Spark driver JVM), read from ``/proc/<pid>/status``
+(``VmHWM``, the kernel's own high-water mark, so sampling only has to see a process once
+before it exits).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from civlake.osutil import free_port
+
+HOST = "127.0.0.1"
+MASTER = "org.apache.spark.deploy.master.Master"
+WORKER = "org.apache.spark.deploy.worker.Worker"
+
+
+def spark_class() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "bin" / "spark-class"
+
+
+@dataclass
+class SparkCluster:
+    master_url: str  # spark://127.0.0.1:<port>
+    web_url: str  # the master's web UI: /json lists workers and applications
+    root: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def state(self) -> dict:
+        with urllib.request.urlopen(f"{self.web_url}/json/", timeout=5) as reply:
+            return json.load(reply)
+
+    def alive_workers(self) -> int:
+        return sum(1 for w in self.state().get("workers", []) if w.get("state") == "ALIVE")
+
+    def logs_tail(self, lines: int = 20) -> str:
+        out = []
+        for log in sorted(self.root.glob("*.log")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def _daemon_env(root: Path) -> dict[str, str]:
+    conf = root / "conf"  # an empty conf dir: no spark-defaults.conf from elsewhere
+    conf.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "SPARK_LOCAL_IP": HOST,
+        "SPARK_CONF_DIR": str(conf),
+        "SPARK_LOG_DIR": str(root / "logs"),
+        # The daemons only schedule; executors get their own JVMs and memory.
+        "SPARK_DAEMON_MEMORY": "256m",
+        "SPARK_NO_DAEMONIZE": "1",
+    }
+
+
+def _start(root: Path, name: str, args: list[str]) -> subprocess.Popen:
+    log = open(root / f"{name}.log", "wb")  # noqa: SIM115 (the process writes it)
+    try:
+        # Its own process group: teardown ends the daemon and the executors it launched.
+        return subprocess.Popen(
+            [str(spark_class()), *args], env=_daemon_env(root), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        log.close()
+
+
+def _stop(process: subprocess.Popen, grace: float = 20) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    # whatever of the group is left (an executor that outlived its worker's stop)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=grace)
+
+
+@contextmanager
+def spark_cluster(
+    root: Path, *, workers: int = 2, cores: int = 1, memory: str = "1g", ready_s: float = 180
+) -> Iterator[SparkCluster]:
+    """A running standalone cluster of ``workers`` × (``cores``, ``memory``) under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    port, web = free_port(HOST), free_port(HOST)
+    cluster = SparkCluster(master_url=f"spark://{HOST}:{port}", web_url=f"http://{HOST}:{web}",
+                           root=root)  # fmt: skip
+    with ExitStack() as stack:
+        stack.callback(lambda: [_stop(p) for p in reversed(cluster.processes)])
+        master = [MASTER, "--host", HOST, "--port", str(port), "--webui-port", str(web)]
+        cluster.processes.append(_start(root, "master", master))
+        for i in range(workers):
+            work = root / f"worker-{i}"
+            work.mkdir(exist_ok=True)
+            args = [WORKER, "--host", HOST, "--port", str(free_port(HOST)),
+                    "--webui-port", str(free_port(HOST)), "--cores", str(cores),
+                    "--memory", memory, "--work-dir", str(work), cluster.master_url]  # fmt: skip
+            cluster.processes.append(_start(root, f"worker-{i}", args))
+        _wait_ready(cluster, workers, ready_s)
+        yield cluster
+
+
+def _wait_ready(cluster: SparkCluster, workers: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    alive = 0
+    while time.monotonic() < deadline:
+        dead = [p.args[1] for p in cluster.processes if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"Spark daemon(s) exited: {dead}\n{cluster.logs_tail()}")
+        try:
+            alive = cluster.alive_workers()
+        except OSError:  # the master's web UI is not up yet
+            alive = -1
+        if alive == workers:
+            return
+        time.sleep(1)
+    raise RuntimeError(
+        f"the Spark cluster at {cluster.master_url} had {max(alive, 0)} of {workers} workers after "
+        f"{timeout:.0f} s\n{cluster.logs_tail()}"
+    )
+
+
+class PeakRss:
+    """Peak RSS (MiB) of this process's descendants, by kind, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.peaks: dict[int, tuple[str, int]] = {}  # pid -> (what, VmHWM kB)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._done.wait(self.interval):
+            parents = _parents()
+            for pid in parents:
+                if _descends(pid, me, parents):
+                    self._sample(pid)
+
+    def _sample(self, pid: int) -> None:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        hwm = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:")), 0)
+        what = _kind(cmd)
+        if what and hwm > self.peaks.get(pid, ("", 0))[1]:
+            self.peaks[pid] = (what, hwm)
+
+    def peak_mib(self, what: str) -> float:
+        """The largest peak among processes of one kind (``driver-jvm``, ``civlake``, ...)."""
+        return max((kb for w, kb in self.peaks.values() if w == what), default=0) / 1024
+
+
+def _kind(cmd: list[bytes]) -> str | None:
+    text = b" ".join(cmd)
+    if b"org.apache.spark.deploy.SparkSubmit" in text:
+        return "driver-jvm"
+    if b"CoarseGrainedExecutorBackend" in text:
+        return "executor-jvm"
+    if cmd and cmd[0].endswith(b"python") and len(cmd) > 1 and cmd[1].endswith(b"/civlake"):
+        return "civlake"
+    return None
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            out[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    for _ in range(64):
+        pid = parents.get(pid, 0)
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+    return False
