@@ -340,3 +340,34 @@ def test_empty_delivery_before_the_feed_has_a_bronze_table(settings: Settings) -
     clean_pending(settings, now=NOW)
     assert [r["payment_id"] for r in _silver(settings, "benefit_payments")] == ["P1"]
     check_invariants(settings)
+
+
+def test_deliveries_of_a_feed_cleaned_together_keep_their_own_counts(settings: Settings) -> None:
+    # The gate cleans the pending deliveries of a feed in one call (gate._clean_run);
+    # each must still get its own rows, counts and ledger, and one whose bronze does not
+    # match its audit row must stay pending without holding the others back.
+    def donation(no: str, amount: str) -> dict:
+        return {"donation_no": no, "org_uscc": ORG, "donor_type": "企业", "amount": amount,
+                "donated_at": "2026-10-31"}  # fmt: skip
+
+    deliver(settings.lake, "charity_donations", [donation("A1", "5"), donation("A2", "一千")],
+            delivery_id="DA")  # fmt: skip
+    deliver(settings.lake, "charity_donations", [donation("B1", "7")], delivery_id="DB")
+    deliver(settings.lake, "charity_donations", [donation("C1", "9")], delivery_id="DC")
+    lake.append(settings.lake / "bronze" / "charity_donations",
+                bronze_rows("charity_donations", [donation("X", "1")], delivery_id="DB"))  # fmt: skip
+    with pytest.raises(CleanGateError, match=r"charity_donations/DB: .* holds 2") as err:
+        clean_pending(settings, now=NOW)
+    done = {d["delivery_id"]: d for d in err.value.summary["cleaned"]}
+    assert sorted(done) == ["DA", "DC"]
+    assert (done["DA"]["rows_silver"], done["DA"]["rows_quarantined"]) == (1, 1)
+    assert (done["DC"]["rows_silver"], done["DC"]["rows_quarantined"]) == (1, 0)
+    assert [(r["_delivery_id"], r["donation_no"]) for r in _silver(settings, "charity_donations")] == [
+        ("DA", "A1"), ("DC", "C1"),
+    ]  # fmt: skip
+    assert list(_quarantine(settings)) == [("charity_donations", "DA", 2)]
+    audit = _audit(settings)
+    assert audit[("charity_donations", "DB")]["rows_silver"] is None  # still pending
+    assert audit[("charity_donations", "DA")]["rows_quarantined"] == 1
+    assert check_invariants(settings, deliveries={("charity_donations", "DA"),
+                                                  ("charity_donations", "DC")}) == []  # fmt: skip
