@@ -109,7 +109,7 @@ def test_most_stages_are_evaluated_per_distinct_value() -> None:
 
 
 def test_reads_skips_string_literals_and_knows_quoted_names() -> None:
-    expr = """cl_date(regexp_extract("birth date", 'o_x|status', 1)) || o_x"""
+    expr = """cl_date(regexp_extract("Birth Date", 'o_x|status', 1)) || O_X"""
     assert distinct.reads(expr, ["birth date", "o_x", "status", "cl_date"]) == {
         "birth date", "o_x", "cl_date",
     }  # fmt: skip

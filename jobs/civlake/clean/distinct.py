@@ -36,12 +36,13 @@ Stage = dict[str, str]
 def reads(expr: str, columns: Iterable[str]) -> set[str]:
     """The names in ``columns`` that SQL expression ``expr`` mentions, quoted or not.
 
-    String literals are skipped (a regex may contain any word). A word that only looks
-    like a column (a function named like one) makes the answer larger, never smaller,
-    and a larger answer only means less de-duplication."""
+    String literals are skipped (a regex may contain any word); names compare without
+    case, as DuckDB's do. A word that only looks like a column (a function or keyword
+    named like one) makes the answer larger, never smaller, and a larger answer only
+    means less de-duplication."""
     text = _LITERAL.sub("''", expr)
-    found = {(q.replace('""', '"') if q else w) for q, w in _NAME.findall(text)}
-    return found & set(columns)
+    found = {(q.replace('""', '"') if q else w).lower() for q, w in _NAME.findall(text)}
+    return {c for c in columns if c.lower() in found}
 
 
 @dataclass
