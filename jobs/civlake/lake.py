@@ -106,6 +106,15 @@ def overwrite(path: Path, data: pa.Table) -> None:
     write_deltalake(str(path), data, mode="overwrite", schema_mode="overwrite")
 
 
+def overwrite_stream(path: Path, batches: pa.RecordBatchReader) -> None:
+    """``overwrite`` from a stream of record batches (embedded engine only): delta-rs
+    writes them as they come, so the table never has to fit in memory."""
+    if _SPARK.get() is not None:
+        raise RuntimeError("overwrite_stream is for the embedded engine; use overwrite on Spark")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_deltalake(str(path), batches, mode="overwrite", schema_mode="overwrite")
+
+
 def delete_where(path: Path, predicate: str) -> int:
     """Delete rows matching a Delta SQL predicate; returns rows deleted (0 if no table)."""
     spark = _SPARK.get()

@@ -117,6 +117,9 @@ class Settings:
     spark_executor_timeout: int = field(
         default=300, metadata=_var("CIVLAKE_SPARK_EXECUTOR_TIMEOUT")
     )
+    # DuckDB's memory limit for the embedded engine's streaming stages (e.g. "4GB");
+    # beyond it they spill to <home>/state/duckdb_tmp. None: duck.default_memory_limit().
+    memory_limit: str | None = field(default=None, metadata=_var("CIVLAKE_MEMORY_LIMIT"))
     resolve_threshold: float = field(
         default=RESOLVE_THRESHOLD, metadata=_var("CIVLAKE_RESOLVE_THRESHOLD")
     )
@@ -235,6 +238,7 @@ def _secret(value: str | None) -> str | None:
 
 
 _MEMORY = r"\d+[kmgt]?b?"  # a JVM size: 512m, 6g, 4096
+_DUCKDB_MEMORY = r"\d+(\.\d+)?\s*(b|[kmgt]i?b)"  # a DuckDB size: 4GB, 512MiB
 _SPARK_MASTER = r"local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[.+\]|yarn|[a-z0-9+]+://\S+"
 _SPARK_MASTER_HELP = (
     "local, local[N], local[*], yarn, local-cluster[...] or a URL such as "
@@ -326,6 +330,9 @@ def load_settings(
             _positive,
             "a positive number of seconds",
             default["spark_executor_timeout"],
+        ),
+        memory_limit=read.check(
+            "CIVLAKE_MEMORY_LIMIT", _matching(_DUCKDB_MEMORY), "a DuckDB size such as 4GB"
         ),
         resolve_threshold=read.check(
             "CIVLAKE_RESOLVE_THRESHOLD", _threshold, _THRESHOLD_HELP, RESOLVE_THRESHOLD

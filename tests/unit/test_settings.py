@@ -29,6 +29,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
         "CIVLAKE_SPARK_SHUFFLE_PARTITIONS": "8", "CIVLAKE_SPARK_LOG_LEVEL": "warn",
         "CIVLAKE_SPARK_EXECUTOR_MEMORY": "2g", "CIVLAKE_SPARK_EXECUTOR_CORES": "1",
         "CIVLAKE_SPARK_CORES_MAX": "2", "CIVLAKE_SPARK_EXECUTOR_TIMEOUT": "60",
+        "CIVLAKE_MEMORY_LIMIT": "3GB",
         "CIVLAKE_RESOLVE_THRESHOLD": "0.9", "CIVLAKE_PERSON_KEY_SECRET": "pk",
         "CIVLAKE_AUDIT_SECRET": "au", "CIVLAKE_AUDIT_CHECKPOINTS": str(tmp_path / "c.jsonl"),
         "CIVLAKE_EXCHANGE_URL": "https://exchange.example", "CIVLAKE_EXCHANGE_TOKEN": "tk",
@@ -49,7 +50,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
     assert (s.spark_shuffle_partitions, s.spark_log_level) == (8, "WARN")
     assert (s.spark_executor_memory, s.spark_executor_cores, s.spark_cores_max) == ("2g", 1, 2)
     assert s.spark_executor_timeout == 60
-    assert s.resolve_threshold == 0.9
+    assert s.resolve_threshold == 0.9 and s.memory_limit == "3GB"
     assert (s.person_key_secret, s.audit_secret, s.exchange_token) == ("pk", "au", "tk")
     assert s.audit_checkpoints == tmp_path / "c.jsonl"
     assert (s.sharing_secret, s.public_url) == ("ss", "https://data.example")

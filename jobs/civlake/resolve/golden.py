@@ -26,7 +26,7 @@ with r as (
     select *,
         coalesce(produced_at, '') || '|' || coalesce(_delivery_id, '') || '|'
             || lpad(cast(_source_row as varchar), 12, '0') as recency
-    from refs
+    from {source}
 ),
 hukou as (
     select person_key,
@@ -110,8 +110,11 @@ mode_{alias} as (
 )"""
 
 
-def build_persons(refs: pd.DataFrame, *, now: datetime) -> pa.Table:
-    """``refs`` carries person_key and canon_id (the valid canonical ID, else null)."""
+# pandas' datetime64[ns] range: build_persons turns dates outside it into nulls.
+PANDAS_DATES = ("1677-09-22", "2262-04-11")
+
+
+def _sql(source: str) -> str:
     modes = ",\n".join(
         _MODE.format(alias=alias, column=column, extra=extra)
         for alias, column, extra in (
@@ -121,12 +124,34 @@ def build_persons(refs: pd.DataFrame, *, now: datetime) -> pa.Table:
             ("division", "division", ""),
         )
     )
+    return _SQL.format(modes=modes, source=source)
+
+
+def build_persons(refs: pd.DataFrame, *, now: datetime) -> pa.Table:
+    """``refs`` carries person_key and canon_id (the valid canonical ID, else null)."""
     frame = refs.copy()
     for col in ("birth_date", "death_date", "status_changed_on"):
         frame[col] = pd.to_datetime(frame[col], errors="coerce").dt.date
     con = duckdb.connect()
     con.register("refs", frame)
-    table = con.sql(_SQL.format(modes=modes)).to_arrow_table()
+    table = con.sql(_sql("refs")).to_arrow_table()
     resolved_at = pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
     # A fixed schema: an empty lake must not write a table typed by pandas' guesses.
     return table.append_column("resolved_at", resolved_at).cast(PERSONS_SCHEMA)
+
+
+def stream_persons(
+    con: duckdb.DuckDBPyConnection, source: str, *, now: datetime, batch_rows: int
+) -> pa.RecordBatchReader:
+    """``build_persons`` over the relation ``source`` of ``con`` (same columns; dates
+    typed DATE and already cut to PANDAS_DATES), as record batches: DuckDB groups and
+    sorts under its memory limit, spilling beyond it."""
+    reader = con.execute(_sql(source)).to_arrow_reader(batch_rows)
+    stamp = pa.scalar(now, pa.timestamp("us", tz="UTC"))
+
+    def batches():
+        for batch in reader:
+            stamped = batch.append_column("resolved_at", pa.repeat(stamp, batch.num_rows))
+            yield stamped.cast(PERSONS_SCHEMA)
+
+    return pa.RecordBatchReader.from_batches(PERSONS_SCHEMA, batches())

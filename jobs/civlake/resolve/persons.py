@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow as pa
 
 from civlake import lake, tables
-from civlake.resolve import id_link, linkage
+from civlake.resolve import duck, golden, id_link, linkage, reference_sql
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
-from civlake.resolve.references import RESOLVABLE, read_references
+from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
 
 log = logging.getLogger(__name__)
 
@@ -44,51 +44,83 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
     refs["match_detail"] = None
     unresolved = refs[~known]
     if not unresolved.empty:
-        entity = linkage.entity_refs(unresolved)
-        refs.loc[~known, "person_ref"] = "new:" + entity
-        left = linkage.profiles(unresolved, "new:" + entity)
         right = linkage.profiles(refs[known], refs.loc[known, "person_ref"])
-        model_path = settings.state_dir / "splink_model.json"
-        training = pd.concat([right, left], ignore_index=True)
-        training["unique_id"] = range(len(training))
-        tf = linkage.name_frequencies(training)
-        trained = linkage.load_or_train(training, model_path, config, tf, known=right)
-        # A typo'd ID one keystroke from a known person's first (id_link says when that
-        # decides), then the general model on what is left.
-        by_edit, ambiguous = id_link.link_by_id_edit(left, right, trained, tf)
-        decided = set(by_edit["person_ref"]) | set(ambiguous["person_ref"])
-        scored = linkage.link(left[~left["person_ref"].isin(decided)], right, trained, config, tf)
-        scored = scored.assign(match_detail=SPLINK_DETAIL)
-        found = [f for f in (by_edit, scored) if len(f)]
-        matches = (pd.concat(found, ignore_index=True) if found else by_edit).set_index(
-            "person_ref"
-        )
-        hit = refs["person_ref"].isin(matches.index) & ~known
-        refs.loc[hit, "match_method"] = "probabilistic"
-        for column in ("match_probability", "match_detail"):
-            refs.loc[hit, column] = refs.loc[hit, "person_ref"].map(matches[column])
-        open_ = ambiguous.set_index("person_ref")
-        unsure = refs["person_ref"].isin(open_.index) & ~known
-        for column in ("match_probability", "match_detail"):
-            refs.loc[unsure, column] = refs.loc[unsure, "person_ref"].map(open_[column])
-        refs.loc[hit, "person_ref"] = refs.loc[hit, "person_ref"].map(matches["match"])
-        new = ~known & ~hit
-        refs.loc[new, "match_method"] = "new_person"
-        leftover = left[~left["person_ref"].isin(matches.index)]
-        merged = linkage.cluster_unmatched(leftover, trained, config, tf)
-        refs.loc[new, "person_ref"] = [merged.get(r, r) for r in refs.loc[new, "person_ref"]]
+        linked = link_unresolved(unresolved, right, settings, config)
+        for column in LINKED:
+            refs.loc[~known, column] = linked[column]
     is_id = refs["person_ref"].str.startswith("id:")
     refs["canon_id"] = refs["person_ref"].str[3:].where(is_id, None)
     return refs
+
+
+LINKED = ("person_ref", "match_method", "match_probability", "match_detail")
+
+
+def link_unresolved(
+    unresolved: pd.DataFrame, right: pd.DataFrame, settings, config: linkage.LinkageConfig
+) -> pd.DataFrame:
+    """person_ref, match_method, match_probability and match_detail of the references
+    without a usable ID (same index), against ``right``: the known persons' profiles
+    (``linkage.profiles`` of the references with one, person_ref ``id:<ID>``)."""
+    refs = pd.DataFrame(index=unresolved.index)
+    refs["match_probability"] = pd.Series(float("nan"), index=unresolved.index)
+    refs["match_detail"] = None
+    entity = linkage.entity_refs(unresolved)
+    refs["person_ref"] = "new:" + entity
+    left = linkage.profiles(unresolved, "new:" + entity)
+    model_path = settings.state_dir / "splink_model.json"
+    training = pd.concat([right, left], ignore_index=True)
+    training["unique_id"] = range(len(training))
+    tf = linkage.name_frequencies(training)
+    trained = linkage.load_or_train(training, model_path, config, tf, known=right)
+    # A typo'd ID one keystroke from a known person's first (id_link says when that
+    # decides), then the general model on what is left.
+    by_edit, ambiguous = id_link.link_by_id_edit(left, right, trained, tf)
+    decided = set(by_edit["person_ref"]) | set(ambiguous["person_ref"])
+    scored = linkage.link(left[~left["person_ref"].isin(decided)], right, trained, config, tf)
+    scored = scored.assign(match_detail=SPLINK_DETAIL)
+    found = [f for f in (by_edit, scored) if len(f)]
+    matches = (pd.concat(found, ignore_index=True) if found else by_edit).set_index("person_ref")
+    hit = refs["person_ref"].isin(matches.index)
+    refs["match_method"] = "new_person"
+    refs.loc[hit, "match_method"] = "probabilistic"
+    for column in ("match_probability", "match_detail"):
+        refs.loc[hit, column] = refs.loc[hit, "person_ref"].map(matches[column])
+    open_ = ambiguous.set_index("person_ref")
+    unsure = refs["person_ref"].isin(open_.index)
+    for column in ("match_probability", "match_detail"):
+        refs.loc[unsure, column] = refs.loc[unsure, "person_ref"].map(open_[column])
+    refs.loc[hit, "person_ref"] = refs.loc[hit, "person_ref"].map(matches["match"])
+    new = ~hit
+    leftover = left[~left["person_ref"].isin(matches.index)]
+    merged = linkage.cluster_unmatched(leftover, trained, config, tf)
+    refs.loc[new, "person_ref"] = [merged.get(r, r) for r in refs.loc[new, "person_ref"]]
+    return refs[list(LINKED)]
 
 
 def resolve_persons(
     settings, *, now: datetime, config: linkage.LinkageConfig | None = None
 ) -> dict:
     """Resolve all silver person references; writes core/person_source_xref and
-    core/persons (both restricted: they hold id_number). Returns run statistics."""
+    core/persons (both restricted: they hold id_number). Returns run statistics.
+
+    On the embedded engine the references stream through DuckDB (``_resolve_streamed``):
+    memory follows DuckDB's limit and the references without a usable ID, not the city.
+    Inside ``lake.use_spark`` (and for silver the SQL path does not read) the whole
+    frame goes through pandas (``_resolve_in_memory``); both write the same tables."""
     started = time.perf_counter()
     config = config or linkage.LinkageConfig.from_settings(settings)
+    stats = None
+    if lake.active_spark() is None:
+        stats = _resolve_streamed(settings, now=now, config=config)
+    if stats is None:
+        stats = _resolve_in_memory(settings, now=now, config=config)
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    log.info("resolve_persons: %s", stats)
+    return stats
+
+
+def _resolve_in_memory(settings, *, now: datetime, config: linkage.LinkageConfig) -> dict:
     refs = read_references(settings.lake, settings.schemas_dir)
     secret = load_secret(settings)
     refs = (
@@ -119,11 +151,155 @@ def resolve_persons(
     lake.overwrite(tables.path(settings.lake, tables.PERSON_SOURCE_XREF), xref_table)
     lake.overwrite(tables.path(settings.lake, tables.PERSONS), persons)
     methods = refs["match_method"].value_counts().to_dict() if len(refs) else {}
-    stats = {
+    return {
         "references": len(refs),
         "persons": persons.num_rows,
         "match_methods": {str(k): int(v) for k, v in methods.items()},
-        "seconds": round(time.perf_counter() - started, 3),
     }
-    log.info("resolve_persons: %s", stats)
-    return stats
+
+
+def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig) -> dict | None:
+    """The embedded engine's resolver: DuckDB over the silver Delta tables (spilling
+    beyond ``Settings.memory_limit``); only the references without a usable ID, and the
+    known persons' profiles the model compares them with, come into pandas."""
+    with duck.database(settings, "resolve_persons") as con:
+        count = reference_sql.load(con, settings.lake, settings.schemas_dir)
+        if count is None:
+            return None
+        _link_unresolved_sql(con, settings, config)
+        secret = load_secret(settings)
+        con.create_function(
+            "person_key", _keys_udf(secret), ["VARCHAR"], "VARCHAR", type="arrow",
+            side_effects=False,
+        )  # fmt: skip
+        # One HMAC per distinct person, in DuckDB's vectors (2,048 at a time).
+        con.execute("""
+            create table person_keys as
+            select person_ref, person_key(person_ref) as person_key
+            from (select distinct person_ref from resolved)
+        """)
+        _golden_view(con)
+        xref_path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
+        lake.overwrite_stream(xref_path, _xref_batches(con, now))
+        persons_path = tables.path(settings.lake, tables.PERSONS)
+        lake.overwrite_stream(
+            persons_path, golden.stream_persons(con, "golden_refs", now=now, batch_rows=BATCH_ROWS)
+        )
+        persons = con.execute("select count(distinct person_ref) from resolved").fetchone()[0]
+        methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
+    return {
+        "references": count,
+        "persons": persons,
+        "match_methods": {str(k): int(v) for k, v in methods},
+    }
+
+
+BATCH_ROWS = 122_880  # 60 DuckDB vectors
+
+
+def _keys_udf(secret: bytes):
+    def keys(refs: pa.Array) -> pa.Array:
+        return pa.array(
+            [person_key(secret, r[3:] if r.startswith("id:") else r) for r in refs.to_pylist()],
+            pa.string(),
+        )
+
+    return keys
+
+
+_LINKED_SCHEMA = pa.schema(
+    [("ord", pa.int64()), ("person_ref", pa.string()), ("match_method", pa.string()),
+     ("match_probability", pa.float64()), ("match_detail", pa.string())]
+)  # fmt: skip
+_METHOD_SQL = " ".join(f"when '{s}' then '{m}'" for s, m in METHOD_BY_STATUS.items())
+
+
+def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
+    """View ``resolved`` (rowid of refs as ord, person_ref, match_method,
+    match_probability, match_detail): usable IDs are their person;
+    the rest go through ``link_unresolved`` in pandas."""
+    unresolved = (
+        con.execute(
+            f"select rowid as ord, {', '.join(REF_COLUMNS)} from refs "
+            f"where id_status not in ({reference_sql.RESOLVABLE_SQL}) order by rowid"
+        )
+        .to_arrow_table()
+        .to_pandas(date_as_object=True)
+    )
+    linked = pa.table(
+        {
+            c: pa.array([], t)
+            for c, t in zip(_LINKED_SCHEMA.names, _LINKED_SCHEMA.types, strict=True)
+        }
+    )
+    if len(unresolved):
+        right = _known_profiles(con)
+        out = link_unresolved(unresolved[REF_COLUMNS], right, settings, config)
+        out.insert(0, "ord", unresolved["ord"])
+        linked = pa.Table.from_pandas(out, schema=_LINKED_SCHEMA, preserve_index=False)
+    con.register("linked_frame", linked)
+    con.execute("create table linked as select * from linked_frame order by ord")
+    con.unregister("linked_frame")
+    con.execute(f"""
+        create temp view resolved as
+        select r.rowid as ord,
+            coalesce(l.person_ref, 'id:' || r.id_number) as person_ref,
+            coalesce(l.match_method, case r.id_status {_METHOD_SQL} end) as match_method,
+            case when l.ord is null then 1.0 else l.match_probability end as match_probability,
+            l.match_detail
+        from refs r left join linked l on l.ord = r.rowid
+    """)
+
+
+def _golden_view(con) -> None:
+    """View ``golden_refs``: what ``golden.build_persons`` reads, per reference."""
+    lo, hi = golden.PANDAS_DATES
+    dates = {
+        c: f"case when {c} between date '{lo}' and date '{hi}' then {c} end as {c}"
+        for c in ("birth_date", "death_date", "status_changed_on")
+    }
+    con.execute(f"""
+        create temp view golden_refs as
+        select r.* replace ({", ".join(dates.values())}),
+            k.person_key,
+            case when s.person_ref like 'id:%' then substr(s.person_ref, 4) end as canon_id
+        from refs r
+        join resolved s on s.ord = r.rowid
+        join person_keys k on k.person_ref = s.person_ref
+    """)
+
+
+def _known_profiles(con) -> pd.DataFrame:
+    """``linkage.profiles`` of the references with a usable ID, built per distinct
+    profile in DuckDB (first occurrence order, as pandas' drop_duplicates keeps it)."""
+    cols = ["id_number", "name_norm", "name_pinyin", "birth_date", "sex", "division",
+            "phone", "stable_key"]  # fmt: skip
+    distinct = (
+        con.execute(f"""
+            select 'id:' || id_number as person_ref, {", ".join(cols)}
+            from refs where id_status in ({reference_sql.RESOLVABLE_SQL})
+            group by all order by min(rowid)
+        """)
+        .to_arrow_table()
+        .to_pandas(date_as_object=True)
+    )
+    return linkage.profiles(distinct, distinct["person_ref"])
+
+
+def _xref_batches(con, now: datetime) -> pa.RecordBatchReader:
+    reader = con.execute("""
+        select r.feed_id, r._delivery_id, r._source_file, r._source_row, r.role,
+            k.person_key, s.match_method, s.match_probability, s.match_detail, r.id_number
+        from refs r
+        join resolved s on s.ord = r.rowid
+        join person_keys k on k.person_ref = s.person_ref
+        order by r.rowid
+    """).to_arrow_reader(BATCH_ROWS)
+    stamp = pa.scalar(now, pa.timestamp("us", tz="UTC"))
+
+    def batches():
+        for batch in reader:
+            stamped = batch.append_column("resolved_at", pa.repeat(stamp, batch.num_rows))
+            yield stamped.cast(XREF_SCHEMA)
+
+    return pa.RecordBatchReader.from_batches(XREF_SCHEMA, batches())

@@ -1,0 +1,53 @@
+"""A DuckDB database for one streaming job: on disk under the state folder, with a memory
+limit and a spill directory, so the job's memory is set by DuckDB's limit and its batches,
+not by the size of the city.
+
+``CIVLAKE_MEMORY_LIMIT`` (``Settings.memory_limit``) sets the limit; by default 40 % of
+this machine's RAM, leaving room for the Python side (Arrow batches, the Splink model).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from civlake.settings import Settings
+
+DEFAULT_SHARE = 0.4
+
+
+def default_memory_limit() -> str:
+    """40 % of physical RAM, in MiB (DuckDB's own default, 80 %, leaves Python no room)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(256, int(total * DEFAULT_SHARE) >> 20)}MiB"
+
+
+@contextmanager
+def database(settings: Settings, name: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh database file ``<state>/<name>.duckdb`` (removed afterwards) whose
+    operators spill to ``<state>/duckdb_tmp/<name>`` beyond the memory limit."""
+    state = settings.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    db_file = state / f"{name}.duckdb"
+    spill = state / "duckdb_tmp" / name
+    for stale in (db_file, db_file.with_name(db_file.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(db_file),
+        config={
+            "memory_limit": settings.memory_limit or default_memory_limit(),
+            "temp_directory": str(spill),
+        },
+    )
+    try:
+        yield con
+    finally:
+        con.close()
+        for leftover in (db_file, db_file.with_name(db_file.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
