@@ -140,7 +140,7 @@ def _child(home: Path) -> None:
         "persons": stats["persons"], "refs_per_s": round(stats["references"] / seconds),
         "peak_mib": round(peak), "match_methods": stats["match_methods"],
         "tree": str(Path(civlake.__file__).parents[2]),
-        "memory_limit": settings.memory_limit,
+        "memory_limit": getattr(settings, "memory_limit", None),  # main has none
     }, ensure_ascii=False))  # fmt: skip
 
 
