@@ -5,6 +5,10 @@ one frame with the attributes that identify a person (ID, name, birth date, sex,
 division, phone, the source system's stable key) plus what the golden record needs
 (death dates, hukou status). Roles come from ``civlake.contracts``; nothing here is
 per-feed except which division column describes where the person lives.
+
+The embedded engine's resolver reads the same references through DuckDB instead
+(``reference_sql``, streamed, same rows and values); this frame serves the Spark engine,
+silver the SQL path does not take, and the benchmarks.
 """
 
 from __future__ import annotations
