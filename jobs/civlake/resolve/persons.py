@@ -215,13 +215,13 @@ _METHOD_SQL = " ".join(f"when '{s}' then '{m}'" for s, m in METHOD_BY_STATUS.ite
 
 
 def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
-    """View ``resolved`` (rowid of refs as ord, person_ref, match_method,
+    """View ``resolved`` (ord of refs, person_ref, match_method,
     match_probability, match_detail): usable IDs are their person;
     the rest go through ``link_unresolved`` in pandas."""
     unresolved = (
         con.execute(
-            f"select rowid as ord, {', '.join(REF_COLUMNS)} from refs "
-            f"where id_status not in ({reference_sql.RESOLVABLE_SQL}) order by rowid"
+            f"select ord, {', '.join(REF_COLUMNS)} from refs "
+            f"where id_status not in ({reference_sql.RESOLVABLE_SQL}) order by ord"
         )
         .to_arrow_table()
         .to_pandas(date_as_object=True)
@@ -242,12 +242,12 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
     con.unregister("linked_frame")
     con.execute(f"""
         create temp view resolved as
-        select r.rowid as ord,
+        select r.ord,
             coalesce(l.person_ref, 'id:' || r.id_number) as person_ref,
             coalesce(l.match_method, case r.id_status {_METHOD_SQL} end) as match_method,
             case when l.ord is null then 1.0 else l.match_probability end as match_probability,
             l.match_detail
-        from refs r left join linked l on l.ord = r.rowid
+        from refs r left join linked l on l.ord = r.ord
     """)
 
 
@@ -264,7 +264,7 @@ def _golden_view(con) -> None:
             k.person_key,
             case when s.person_ref like 'id:%' then substr(s.person_ref, 4) end as canon_id
         from refs r
-        join resolved s on s.ord = r.rowid
+        join resolved s on s.ord = r.ord
         join person_keys k on k.person_ref = s.person_ref
     """)
 
@@ -278,7 +278,7 @@ def _known_profiles(con) -> pd.DataFrame:
         con.execute(f"""
             select 'id:' || id_number as person_ref, {", ".join(cols)}
             from refs where id_status in ({reference_sql.RESOLVABLE_SQL})
-            group by all order by min(rowid)
+            group by all order by min(ord)
         """)
         .to_arrow_table()
         .to_pandas(date_as_object=True)
@@ -291,9 +291,9 @@ def _xref_batches(con, now: datetime) -> pa.RecordBatchReader:
         select r.feed_id, r._delivery_id, r._source_file, r._source_row, r.role,
             k.person_key, s.match_method, s.match_probability, s.match_detail, r.id_number
         from refs r
-        join resolved s on s.ord = r.rowid
+        join resolved s on s.ord = r.ord
         join person_keys k on k.person_ref = s.person_ref
-        order by r.rowid
+        order by r.ord
     """).to_arrow_reader(BATCH_ROWS)
     stamp = pa.scalar(now, pa.timestamp("us", tz="UTC"))
 

@@ -126,8 +126,8 @@ def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | None) -> int | None:
-    """Creates table ``refs`` (REF_COLUMNS, stored in the pandas path's order: ``rowid`` is
-    a reference's place in it); returns its row count, or None when the SQL path does not apply."""
+    """Creates table ``refs`` (REF_COLUMNS and ``ord``, a reference's place in the pandas
+    path's order; a parallel insert does not keep rowid in that order); returns its row count, or None when the SQL path does not apply."""
     selects = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
@@ -168,8 +168,8 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
                     and regexp_full_match(substr(id_number, 7, 8), '[0-9]{{8}}')
                     and id_birth >= date '{earliest}' then id_birth end) as birth_date,
             sex, division, phone, stable_key, produced_at, death_date, person_status,
-            status_changed_on
+            status_changed_on,
+            row_number() over (order by {", ".join(ORDER)}) as ord
         from born left join names n on n.name = born.name
-        order by {", ".join(ORDER)}
     """)
     return con.execute("select count(*) from refs").fetchone()[0]
