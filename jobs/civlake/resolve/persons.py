@@ -180,11 +180,15 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         """)
         _golden_view(con)
         xref_path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
-        lake.overwrite_stream(xref_path, _xref_batches(con, now))
+        # Read whole before writing: delta-rs's streaming writer does not keep the order of
+        # the batches it is given (a 1 M xref came back out of lineage order), and the
+        # tables' row order is part of their contract. Arrow rows, not pandas objects.
+        lake.overwrite(xref_path, _xref_batches(con, now).read_all())
         persons_path = tables.path(settings.lake, tables.PERSONS)
-        lake.overwrite_stream(
-            persons_path, golden.stream_persons(con, "golden_refs", now=now, batch_rows=BATCH_ROWS)
-        )
+        persons_table = golden.stream_persons(
+            con, "golden_refs", now=now, batch_rows=BATCH_ROWS
+        ).read_all()
+        lake.overwrite(persons_path, persons_table)
         persons = con.execute("select count(distinct person_ref) from resolved").fetchone()[0]
         methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
     return {
