@@ -180,14 +180,16 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         """)
         _golden_view(con)
         xref_path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
-        # Read whole before writing: delta-rs's streaming writer does not keep the order of
+        # One chunk, read whole: delta-rs writes the chunks of a table (or a stream) in parallel and does not keep their order
         # the batches it is given (a 1 M xref came back out of lineage order), and the
         # tables' row order is part of their contract. Arrow rows, not pandas objects.
-        lake.overwrite(xref_path, _xref_batches(con, now).read_all())
+        lake.overwrite(xref_path, _xref_batches(con, now).read_all().combine_chunks())
         persons_path = tables.path(settings.lake, tables.PERSONS)
-        persons_table = golden.stream_persons(
-            con, "golden_refs", now=now, batch_rows=BATCH_ROWS
-        ).read_all()
+        persons_table = (
+            golden.stream_persons(con, "golden_refs", now=now, batch_rows=BATCH_ROWS)
+            .read_all()
+            .combine_chunks()
+        )
         lake.overwrite(persons_path, persons_table)
         persons = con.execute("select count(distinct person_ref) from resolved").fetchone()[0]
         methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
