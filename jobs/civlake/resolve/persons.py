@@ -180,9 +180,9 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         """)
         _golden_view(con)
         xref_path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
-        # One chunk, read whole: delta-rs writes the chunks of a table (or a stream) in parallel and does not keep their order
-        # the batches it is given (a 1 M xref came back out of lineage order), and the
-        # tables' row order is part of their contract. Arrow rows, not pandas objects.
+        # One chunk, read whole: delta-rs writes the chunks of a table (or the batches of a
+        # stream) in parallel and loses their order (a 1 M xref came back out of lineage
+        # order). Arrow rows (~150 B a reference), not pandas objects.
         lake.overwrite(xref_path, _xref_batches(con, now).read_all().combine_chunks())
         persons_path = tables.path(settings.lake, tables.PERSONS)
         persons_table = (
