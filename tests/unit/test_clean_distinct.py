@@ -1,18 +1,21 @@
 """Canonicalising distinct values once (``clean.distinct``) gives what canonicalising
-every row gives: the gate's by-value path against the row-by-row reference."""
+every row gives: the gate's by-value path against the row-by-row reference; and names
+the Arrow filter keeps away from OpenCC are names OpenCC leaves alone."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civlake.clean import distinct, frame
+from civlake.clean import canon, distinct, frame
 from civlake.clean.frame import clean_delivery
 from civlake.clean.plan import plan
 from civlake.contracts import get_contract
+from civlake.hanzi import _converter, simplified, t2s_pattern
 from tests.support.bronze import bronze_rows, id18, uscc18
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
@@ -121,3 +124,24 @@ def test_encode_takes_back_every_row(pairs):
     idx, values = distinct.encode(table, ["s", "n"])
     assert len(set(zip(*values.to_pydict().values(), strict=True))) == len(values)
     assert values.take(idx).to_pylist() == table.to_pylist()
+
+
+# Traditional characters, simplified ones, the parts of the phrases OpenCC rewrites
+# without a traditional character in them (沈默 -> 沉默), separators and ASCII.
+HANZI = "張偉劉國華陳興發後乾著沈默船有序张伟刘国华李娜王芳阿依古丽买买提 ·•（）-,Ab1"
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=HANZI, max_size=8)), max_size=20))
+def test_names_skipped_by_the_opencc_filter_are_the_ones_it_leaves_alone(names):
+    # GIVEN names, repeated or not; WHEN canon.to_simplified filters them in Arrow before
+    # OpenCC, THEN each comes out as OpenCC converts it on its own
+    out = canon.to_simplified(pa.array(names, pa.string())).to_pylist()
+    assert out == [None if n is None else simplified(n) for n in names]
+
+
+def test_the_opencc_filter_matches_every_dictionary_key() -> None:
+    keys = [k for group in _converter("t2s")._dict_chain_data for *_, d in group for k in d]
+    assert len(keys) > 4000
+    found = pc.match_substring_regex(pa.array(keys, pa.string()), t2s_pattern())
+    assert pc.all(found).as_py()

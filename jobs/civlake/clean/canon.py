@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from civlake.clean import sql_macros
 from civlake.contracts import load_enums
-from civlake.hanzi import simplified
+from civlake.hanzi import simplified, t2s_pattern
 from civlake.settings import REPO_ROOT
 
 Values = pa.Array | pa.ChunkedArray | Sequence[str | None]
@@ -111,7 +111,11 @@ def to_simplified(values: Values) -> pa.Array:
     """Traditional -> simplified over distinct values, converted in one OpenCC call."""
     arr = _as_array(values)
     distinct = pc.unique(arr).drop_null()
-    # OpenCC is pure Python (~10 us/char); pure-ASCII values cannot change, skip them.
+    # OpenCC is pure Python (~10 us/char): only values holding one of its dictionary keys
+    # can change, found in Arrow; pure-ASCII values cannot change either.
+    pattern = t2s_pattern()
+    if pattern is not None:
+        distinct = distinct.filter(pc.match_substring_regex(distinct, pattern))
     todo = [s for s in distinct.to_pylist() if not s.isascii() and "\n" not in s]
     if not todo:
         return arr
