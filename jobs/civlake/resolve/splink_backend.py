@@ -33,11 +33,14 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-_JAR_ADDED: set[int] = set()  # id() of sessions whose classpath has Splink's jar
+# Spark applications whose classpath has Splink's jar. Keyed by application id, not by
+# id() of the session: each @task.pyspark task makes and stops its own session, and a new
+# session object can reuse a stopped one's id(), which skipped ADD JAR on the new app.
+_JAR_ADDED: set[str] = set()
 
 
 def _add_similarity_jar(spark) -> None:
-    key = id(spark)
+    key = spark.sparkContext.applicationId
     if key in _JAR_ADDED:
         return
     from splink.backends.spark import similarity_jar_location
