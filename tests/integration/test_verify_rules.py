@@ -29,7 +29,7 @@ from civlake.transform.rules import load_rules, rule_codes
 pytestmark = pytest.mark.integration
 
 M1, M2, M3, M4 = "2026-08", "2026-09", "2026-10", "2026-11"
-SELECT = "+findings +mart_verification"
+SELECT = "+findings +mart_verification +finding_status"  # finding_status: what worklists list
 
 # (match_method, match_probability, match_detail) of an xref row
 Match = tuple[str, float | None, str | None]
@@ -847,7 +847,8 @@ def test_worklists_per_district_masked(built, findings, tmp_path):
     [row] = [r for r in data if r[2] == "王死"]
     dead = one(findings, "DEATH_PAID", "P_DEAD")
     assert row[3] == dead["id_number"][:6] + "********" + dead["id_number"][-4:]
-    assert "民政资金发放明细" in row[-1] and f"PD-{M3}" in row[-1]
+    evidence = row[header.index("证据说明")]
+    assert "民政资金发放明细" in evidence and f"PD-{M3}" in evidence
     # no raw ID anywhere in any workbook
     raw_ids = {f["id_number"] for rule in findings.values() for f in rule if f["id_number"]}
     for path in paths:
