@@ -12,7 +12,6 @@ expired key's URLs stop working at once, not at their expiry.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -63,11 +62,9 @@ def sign(grant: FileGrant, secret: bytes) -> str:
 def verify(token: str, secret: bytes, now: datetime) -> FileGrant:
     """The grant ``token`` carries, if its MAC is right and it has not expired."""
     payload, _, mac = token.partition(".")
-    try:
-        given = _unb64(mac)
-        ok = hmac.compare_digest(given, _mac(secret, payload))
-    except (binascii.Error, ValueError):
-        ok = False
+    # The MAC as this server writes it, compared as text: base64 leaves the last character's
+    # low bits unused, so comparing decoded bytes took four spellings of one signature.
+    ok = hmac.compare_digest(mac.encode("ascii", "replace"), _b64(_mac(secret, payload)).encode())
     if not ok:
         raise TokenRefused("tampered: the file URL's signature does not match; run the query again")
     try:
