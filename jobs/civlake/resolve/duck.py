@@ -12,8 +12,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from civlake.settings import Settings
 
@@ -51,3 +53,15 @@ def database(settings: Settings, name: str) -> Iterator[duckdb.DuckDBPyConnectio
         for leftover in (db_file, db_file.with_name(db_file.name + ".wal")):
             leftover.unlink(missing_ok=True)
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def stamped(reader: pa.RecordBatchReader, now: datetime, schema: pa.Schema) -> pa.RecordBatchReader:
+    """``reader``'s batches with a ``resolved_at`` column of ``now`` appended, cast to
+    ``schema`` (the lake table's)."""
+    stamp = pa.scalar(now, pa.timestamp("us", tz="UTC"))
+
+    def batches():
+        for batch in reader:
+            yield batch.append_column("resolved_at", pa.repeat(stamp, batch.num_rows)).cast(schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from civlake import tables
+from civlake.resolve import duck
 
 DEATH_ORDER = ("death_certificates", "cremation_records", "hukou_population")
 PERSONS_SCHEMA = tables.schema(tables.PERSONS)
@@ -147,11 +148,4 @@ def stream_persons(
     typed DATE and already cut to PANDAS_DATES), as record batches: DuckDB groups and
     sorts under its memory limit, spilling beyond it."""
     reader = con.execute(_sql(source)).to_arrow_reader(batch_rows)
-    stamp = pa.scalar(now, pa.timestamp("us", tz="UTC"))
-
-    def batches():
-        for batch in reader:
-            stamped = batch.append_column("resolved_at", pa.repeat(stamp, batch.num_rows))
-            yield stamped.cast(PERSONS_SCHEMA)
-
-    return pa.RecordBatchReader.from_batches(PERSONS_SCHEMA, batches())
+    return duck.stamped(reader, now, PERSONS_SCHEMA)

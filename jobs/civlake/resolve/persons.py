@@ -301,11 +301,4 @@ def _xref_batches(con, now: datetime) -> pa.RecordBatchReader:
         join person_keys k on k.person_ref = s.person_ref
         order by r.ord
     """).to_arrow_reader(BATCH_ROWS)
-    stamp = pa.scalar(now, pa.timestamp("us", tz="UTC"))
-
-    def batches():
-        for batch in reader:
-            stamped = batch.append_column("resolved_at", pa.repeat(stamp, batch.num_rows))
-            yield stamped.cast(XREF_SCHEMA)
-
-    return pa.RecordBatchReader.from_batches(XREF_SCHEMA, batches())
+    return duck.stamped(reader, now, XREF_SCHEMA)
