@@ -120,6 +120,11 @@ class Settings:
     # DuckDB's memory limit for the embedded engine's streaming stages (e.g. "4GB");
     # beyond it they spill to <home>/state/duckdb_tmp. None: duck.default_memory_limit().
     memory_limit: str | None = field(default=None, metadata=_var("CIVLAKE_MEMORY_LIMIT"))
+    # Rows the expectations gate hands GX at once (one pandas frame): its memory is set by
+    # this, not by the city. 250,000 rows of silver hukou are ~0.5 GiB of pandas objects.
+    expectations_batch_rows: int = field(
+        default=250_000, metadata=_var("CIVLAKE_EXPECTATIONS_BATCH_ROWS")
+    )
     resolve_threshold: float = field(
         default=RESOLVE_THRESHOLD, metadata=_var("CIVLAKE_RESOLVE_THRESHOLD")
     )
@@ -333,6 +338,12 @@ def load_settings(
         ),
         memory_limit=read.check(
             "CIVLAKE_MEMORY_LIMIT", _matching(_DUCKDB_MEMORY), "a DuckDB size such as 4GB"
+        ),
+        expectations_batch_rows=read.check(
+            "CIVLAKE_EXPECTATIONS_BATCH_ROWS",
+            _positive,
+            "a positive number of rows such as 250000",
+            default["expectations_batch_rows"],
         ),
         resolve_threshold=read.check(
             "CIVLAKE_RESOLVE_THRESHOLD", _threshold, _THRESHOLD_HELP, RESOLVE_THRESHOLD

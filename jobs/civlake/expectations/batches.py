@@ -1,4 +1,4 @@
-"""Pandas batches for the gate: a silver table, its ingest_audit rows, divisions sets.
+"""Pandas batches for the gate: a chunk of silver rows, ingest_audit rows, divisions sets.
 
 GX runs on pandas here: its SQL path over DuckDB returns no rows, and DuckDB cannot load
 its Delta extension offline, so tables come through deltalake -> Arrow -> pandas.
@@ -71,18 +71,17 @@ def in_lineage_order(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
     return table.sort_by(keys) if keys and len(table) else table
 
 
-def silver_frame(lake_root: Path, feed_id: str, rules: list[AgeRule]) -> pd.DataFrame | None:
-    table = lake.read_arrow(tables.path(lake_root, tables.silver(feed_id)))
-    if table is None:
-        return None
+def chunk_frame(table: pa.Table, rules: list[AgeRule]) -> pd.DataFrame:
+    """One chunk of silver rows (chunks.py) as GX's pandas batch, in lineage order."""
     table = in_lineage_order(table, SILVER_ORDER)
     # One consolidated block layout before GX: GX copies the frame per metric, and a frame
     # of many single-column blocks is re-consolidated on every copy (~60 % of the run).
     return add_ages(_to_pandas(table), rules).copy()
 
 
-def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
-    """Loaded deliveries of the feed with ``quarantine_rate`` = quarantined / declared."""
+def audit_frame(lake_root: Path, feed_id: str, deliveries: list[str] | None = None) -> pd.DataFrame:
+    """Loaded deliveries of the feed (of ``deliveries`` only, if given) with
+    ``quarantine_rate`` = quarantined / declared."""
     table = lake.read_arrow(tables.path(lake_root, tables.INGEST_AUDIT))
     cols = ["delivery_id", "source_unit", "period", "rows_declared", "rows_quarantined"]
     if table is None:
@@ -94,6 +93,8 @@ def audit_frame(lake_root: Path, feed_id: str) -> pd.DataFrame:
         )
     df = in_lineage_order(table, AUDIT_ORDER).to_pandas()
     df = df[(df["feed_id"] == feed_id) & (df["status"] == "loaded")]
+    if deliveries is not None:
+        df = df[df["delivery_id"].isin(deliveries)]
     # Rows not yet cleaned (rows_quarantined null) or empty deliveries have no rate.
     df = df[df["rows_quarantined"].notna() & (df["rows_declared"].fillna(0) > 0)]
     df = df[cols].reset_index(drop=True)

@@ -29,11 +29,19 @@ class Outcome:
     observed: Any
     error: str | None
     at: dt.datetime
+    # The deliveries this outcome covers: the ones the run validated (results.py).
+    deliveries: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Outcome:
         at = d["at"]
-        return cls(**{**d, "at": dt.datetime.fromisoformat(at) if isinstance(at, str) else at})
+        return cls(
+            **{
+                **d,
+                "at": dt.datetime.fromisoformat(at) if isinstance(at, str) else at,
+                "deliveries": tuple(d.get("deliveries", ())),
+            }
+        )
 
     def details(self) -> str:
         return json.dumps(
@@ -44,6 +52,7 @@ class Outcome:
                 "observed": self.observed,
                 "examples": self.examples,
                 "error": self.error,
+                "deliveries": list(self.deliveries),
             },
             ensure_ascii=False,
             default=str,

@@ -1,12 +1,28 @@
 """``<lake>/expectation_results``: one row per expectation per suite per run.
 
+A run validates a feed's pending deliveries (the ones no earlier run passed) as one
+batch, so each row is that expectation's verdict over all of them, with counts summed
+over them, and ``details.deliveries`` lists them. ``delivery_id`` stays NULL: no row is
+about one delivery (a row per delivery would need GX to attribute every failing row, and
+the uniqueness and ``mostly`` verdicts are over the batch). A delivery counts as
+validated once a run that listed it had no failed critical expectation for its feed
+(``validated_deliveries``); a delivery of a run with a critical failure stays pending and
+is validated again by the next run, which fails again until the data is fixed.
+
+``mart_data_governance`` takes each feed's latest run: its pass rate is the share of
+expectations that passed on the deliveries that arrived since the gate last passed (plus
+any still failing), not on the whole history. A run with nothing pending writes no rows,
+so the latest verdict stays in force until something new arrives.
+
 Rerunning a gate with the same ``run_id`` replaces that run's rows (delete + append in
 two Delta commits; a crash in between leaves the run absent, never doubled), so a
-retried Airflow task does not double-count the expectation pass rate in the marts.
+retried Airflow task does not double-count the expectation pass rate in the marts; the
+retried run re-validates the deliveries it had listed (``exclude_run``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -34,6 +50,28 @@ def check_run_id(run_id: str) -> str:
 
 def results_path(lake_root: Path) -> Path:
     return tables.path(lake_root, tables.EXPECTATION_RESULTS)
+
+
+def validated_deliveries(lake_root: Path, feed_id: str, *, exclude_run: str) -> set[str]:
+    """Deliveries of ``feed_id`` listed by a run (other than ``exclude_run``) that had no
+    failed critical expectation."""
+    rows = lake.read_matching(
+        results_path(lake_root),
+        {"feed_id": feed_id},
+        columns=["run_id", "severity", "success", "details"],
+    )
+    if rows is None:
+        return set()
+    failed: set[str] = set()
+    listed: dict[str, set[str]] = {}
+    for r in rows.to_pylist():
+        if r["run_id"] == exclude_run:
+            continue
+        if r["severity"] == "critical" and not r["success"]:
+            failed.add(r["run_id"])
+        details = json.loads(r["details"] or "{}")
+        listed.setdefault(r["run_id"], set()).update(details.get("deliveries") or ())
+    return set().union(*(d for run, d in listed.items() if run not in failed))
 
 
 def write_results(lake_root: Path, run_id: str, feeds: list[str], outcomes: list[Outcome]) -> Path:

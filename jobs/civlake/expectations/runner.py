@@ -1,9 +1,13 @@
-"""The silver quality gate: validate every silver table, record results, stop on critical.
+"""The silver quality gate: validate new silver deliveries, record results, stop on critical.
 
-For each feed the silver table is read once into pandas and validated against
-``silver.<feed>.critical`` and ``silver.<feed>.warning``; the quarantine-rate
-expectations of those suites run on the feed's ``ingest_audit`` rows. Everything is
-recorded (Delta results table, offline HTML report) before a critical failure raises
+For each feed only the pending deliveries are validated: the ``_delivery_id`` values of
+its silver table that no earlier passing run listed (results.py). Their rows are read in
+hash chunks of about ``Settings.expectations_batch_rows`` rows (chunks.py, written by
+DuckDB or by Spark's executors), each chunk is validated against ``silver.<feed>.critical``
+and ``silver.<feed>.warning``, and the chunks' results are combined into one verdict per
+expectation (combine.py), the same as one batch would give. The quarantine-rate
+expectations run on the pending deliveries' ``ingest_audit`` rows. Everything is recorded
+(Delta results table, offline HTML report) before a critical failure raises
 ``GateFailed``, so the report that explains a stopped build always exists.
 """
 
@@ -13,18 +17,21 @@ import datetime as dt
 import logging
 
 from civlake import tables
-from civlake.contracts import load_contracts
-from civlake.expectations import batches
+from civlake.contracts import get_contract, load_contracts
+from civlake.expectations import batches, chunks
+from civlake.expectations.combine import Part, combine
 from civlake.expectations.docs import write_data_docs
 from civlake.expectations.extras import DIVISIONS_ALL, age_rules
 from civlake.expectations.outcome import GateFailed, GateResult, Outcome
-from civlake.expectations.results import check_run_id, write_results
+from civlake.expectations.results import check_run_id, validated_deliveries, write_results
 from civlake.expectations.specs import LINEAGE, SEVERITIES, ExpectationSpec, suite_name
 from civlake.expectations.suites import silver_specs
+from civlake.lake import exists as lake_exists
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
 _AUDIT_INDEX = ["delivery_id", "source_unit", "period"]
+NOTHING_NEW = "no delivery since the gate last passed"
 
 
 def run_silver_gate(
@@ -61,7 +68,9 @@ def run_silver_gate(
         result.feeds_checked.append(feed_id)
         result.outcomes.extend(outcomes)
 
-    result.results_table = write_results(settings.lake, run_id, feeds, result.outcomes)
+    result.results_table = write_results(
+        settings.lake, run_id, result.feeds_checked, result.outcomes
+    )
     result.data_docs = write_data_docs(settings.home / "data_docs", result, at=at)
     log.info("%s", result.summary())
     for o in result.warnings:
@@ -72,44 +81,76 @@ def run_silver_gate(
 
 
 def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[Outcome], str]:
-    from civlake.expectations.validate import to_outcome
-
-    df = batches.silver_frame(settings.lake, feed_id, age_rules(feed_id))
-    if df is None:
-        return [], f"no silver table at {tables.path(settings.lake, tables.silver(feed_id))}"
+    silver = tables.path(settings.lake, tables.silver(feed_id))
+    rows = chunks.delivery_rows(silver)
+    if not rows:
+        return [], f"no silver table at {silver}" if not lake_exists(silver) else NOTHING_NEW
+    done = validated_deliveries(settings.lake, feed_id, exclude_run=run_id)
+    pending = sorted(d for d in set(rows) - done if d is not None)
+    if not pending:
+        return [], NOTHING_NEW
     specs = silver_specs(feed_id, schemas_dir=settings.schemas_dir)
     if divisions is None:
         # Without silver.divisions the referential check cannot run: say so, don't fail.
         specs = [s for s in specs if not _needs_divisions(s)]
         log.warning("silver gate: %s: silver.divisions absent, referential checks skipped", feed_id)
-    audit = None
-    outcomes: list[Outcome] = []
+    parts: dict[int, list[Part]] = {i: [] for i in range(len(specs))}
+    n_rows = sum(rows[d] for d in pending)
+    n_chunks = chunks.chunk_count(n_rows, settings.expectations_batch_rows)
+    log.info(
+        "silver gate: %s: %d pending deliveries, %d rows in %d chunks",
+        feed_id, len(pending), n_rows, n_chunks,
+    )  # fmt: skip
+    key = get_contract(feed_id, settings.schemas_dir).natural_key
+    work = settings.state_dir / "expectations_chunks" / feed_id
+    with chunks.pending_chunks(
+        settings, silver, deliveries=pending, key=key, chunks=n_chunks, work=work
+    ) as tables_:
+        for table in tables_:
+            frame = batches.chunk_frame(table, age_rules(feed_id))
+            _validate(session, frame, feed_id, specs, "silver", list(LINEAGE), divisions, parts)
+    if any(s.batch == "audit" for s in specs):
+        audit = batches.audit_frame(settings.lake, feed_id, pending)
+        _validate(session, audit, feed_id, specs, "audit", _AUDIT_INDEX, divisions, parts)
+    return _outcomes(specs, parts, run_id, feed_id, at, tuple(pending)), ""
+
+
+def _validate(session, frame, feed_id, specs, batch, index, divisions, parts) -> None:
+    """Validate one batch against both suites; each spec's part goes to ``parts``."""
+    from civlake.expectations.validate import part_of
+
+    at_of = {id(s): i for i, s in enumerate(specs)}
     for severity in SEVERITIES:
+        group = [s for s in specs if s.severity == severity and s.batch == batch]
+        if not group:
+            continue
         name = suite_name(feed_id, severity)
-        chosen = [s for s in specs if s.severity == severity]
-        silver_specs_ = [s for s in chosen if s.batch == "silver"]
-        audit_specs = [s for s in chosen if s.batch == "audit"]
-        runs = [(df, silver_specs_, list(LINEAGE))]
-        if audit_specs:
-            audit = audit if audit is not None else batches.audit_frame(settings.lake, feed_id)
-            runs.append((audit, audit_specs, _AUDIT_INDEX))
-        for frame, group, index in runs:
-            if not group:
-                continue
-            for spec, r in session.validate(frame, name, group, resolve=divisions):
-                outcomes.append(
+        for spec, r in session.validate(frame, name, group, resolve=divisions):
+            parts[at_of[id(spec)]].append(part_of(spec, r, frame=frame, index_columns=index))
+
+
+def _outcomes(specs, parts, run_id, feed_id, at, deliveries) -> list[Outcome]:
+    """One outcome per spec, in the order of the suites (severity, then silver, audit)."""
+    from civlake.expectations.validate import to_outcome
+
+    out = []
+    for severity in SEVERITIES:
+        for batch, order in (("silver", LINEAGE), ("audit", batches.AUDIT_ORDER[1:])):
+            for i, spec in enumerate(specs):
+                if spec.severity != severity or spec.batch != batch or not parts[i]:
+                    continue
+                out.append(
                     to_outcome(
                         spec,
-                        r,
+                        combine(spec, parts[i], order=order),
                         run_id=run_id,
-                        suite=name,
+                        suite=suite_name(feed_id, severity),
                         feed_id=feed_id,
                         at=at,
-                        frame=frame,
-                        index_columns=index,
+                        deliveries=deliveries,
                     )
                 )
-    return outcomes, ""
+    return out
 
 
 def _needs_divisions(spec: ExpectationSpec) -> bool:

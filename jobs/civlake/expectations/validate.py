@@ -10,11 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from civlake.expectations.combine import MAX_EXAMPLES, Part
 from civlake.expectations.outcome import Outcome
 from civlake.expectations.specs import ExpectationSpec
 from civlake.expectations.suites import to_gx_suite
-
-MAX_EXAMPLES = 10
 
 
 class GxSession:
@@ -86,17 +85,10 @@ def _examples(
     return out
 
 
-def to_outcome(
-    spec: ExpectationSpec,
-    r: Any,
-    *,
-    run_id: str,
-    suite: str,
-    feed_id: str,
-    at: dt.datetime,
-    frame: pd.DataFrame,
-    index_columns: list[str],
-) -> Outcome:
+def part_of(
+    spec: ExpectationSpec, r: Any, *, frame: pd.DataFrame, index_columns: list[str]
+) -> Part:
+    """What GX said about ``spec`` on one chunk (``frame``), examples with their lineage."""
     res = dict(r.result or {})
     err = None
     if r.exception_info and r.exception_info.get("raised_exception"):
@@ -104,7 +96,29 @@ def to_outcome(
     examples = _examples(spec, res.get("partial_unexpected_index_list") or [], frame, index_columns)
     if not examples and res.get("partial_unexpected_list"):
         examples = [{"value": _plain(v)} for v in res["partial_unexpected_list"]]
-    unexpected = res.get("unexpected_count")
+    unexpected, missing = res.get("unexpected_count"), res.get("missing_count")
+    elements = _plain(res.get("element_count"))
+    return Part(
+        success=bool(r.success) and err is None,
+        element_count=elements if isinstance(elements, int) else None,
+        unexpected_count=None if unexpected is None else int(unexpected),
+        missing_count=None if missing is None else int(missing),
+        examples=examples[:MAX_EXAMPLES],
+        observed=_plain(res.get("observed_value")),
+        error=err,
+    )
+
+
+def to_outcome(
+    spec: ExpectationSpec,
+    part: Part,
+    *,
+    run_id: str,
+    suite: str,
+    feed_id: str,
+    at: dt.datetime,
+    deliveries: tuple[str, ...],
+) -> Outcome:
     return Outcome(
         run_id=run_id,
         suite=suite,
@@ -115,11 +129,12 @@ def to_outcome(
         severity=spec.severity,
         origin=spec.origin,
         description=spec.description,
-        success=bool(r.success) and err is None,
-        element_count=_plain(res.get("element_count")),
-        unexpected_count=None if unexpected is None else int(unexpected),
-        examples=examples[:MAX_EXAMPLES],
-        observed=_plain(res.get("observed_value")),
-        error=err,
+        success=part.success,
+        element_count=part.element_count,
+        unexpected_count=part.unexpected_count,
+        examples=part.examples,
+        observed=part.observed,
+        error=part.error,
         at=at,
+        deliveries=deliveries,
     )

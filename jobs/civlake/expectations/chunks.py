@@ -1,0 +1,144 @@
+"""Pending silver rows in chunks of bounded size, by the engine that owns the lake.
+
+The gate validates only the deliveries no earlier gate passed (``pending``), and never
+as one frame: the pending rows are written once to a temp folder of Parquet files,
+partitioned by ``hash(natural key, _delivery_id) mod n``, and read back one chunk at a
+time. Duplicates of a key within a delivery (what the uniqueness expectation looks for)
+share a hash, so they always land in the same chunk; every other expectation in use is
+row-level. ``n`` is chosen so that a chunk holds about ``Settings.expectations_batch_rows``
+rows: hash buckets spread by about the square root of their size (±500 rows at 250,000),
+so ``n`` leaves 10 % headroom; only one key repeated thousands of times in one delivery
+could push a chunk past the setting.
+
+Embedded engine: DuckDB (``resolve.duck.database``: ``CIVLAKE_MEMORY_LIMIT``, spilling to
+the state folder) scans the Delta files of the pending deliveries and writes the chunks
+with one ``COPY ... PARTITION_BY``. Spark: the executors write the same layout
+(``partitionBy``); nothing is collected to the driver. The two engines hash differently,
+so their chunks differ; the gate's results do not depend on the chunking (runner.combine).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from civlake import lake
+from civlake.settings import Settings
+
+CHUNK_COLUMN = "gx_chunk"
+HEADROOM = 1.1
+
+
+def chunk_count(rows: int, batch_rows: int) -> int:
+    """Hash buckets for ``rows`` rows so that one holds about ``batch_rows`` at most."""
+    if rows <= batch_rows:
+        return 1
+    return math.ceil(rows * HEADROOM / batch_rows)
+
+
+def delivery_rows(silver: Path) -> dict[str, int]:
+    """Rows per ``_delivery_id`` of a silver table (that one column is read); {} if absent."""
+    return lake.count_by(silver, "_delivery_id")
+
+
+def silver_schema(silver: Path) -> pa.Schema:
+    """The silver table's Arrow schema from its Delta log (both engines write the same
+    protocol), so chunks written by either engine are read back with the same types."""
+    table = lake.open_table(silver)
+    if table is None:
+        raise FileNotFoundError(f"no Delta table at {silver}")
+    return table.to_pyarrow_dataset().schema
+
+
+@contextmanager
+def pending_chunks(
+    settings: Settings,
+    silver: Path,
+    *,
+    deliveries: Sequence[str],
+    key: Sequence[str],
+    chunks: int,
+    work: Path,
+) -> Iterator[Iterator[pa.Table]]:
+    """The rows of ``deliveries`` in ``chunks`` hash chunks, one Arrow table at a time.
+
+    ``work`` is a scratch folder (removed afterwards, also on error)."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Also for one chunk: on Spark, reading the rows directly would collect them.
+        spark = lake.active_spark()
+        if spark is not None:
+            _spark_write(spark, silver, deliveries, key, chunks, work)
+        else:
+            _duckdb_write(settings, silver, deliveries, key, chunks, work)
+        yield _read_chunks(work, silver_schema(silver))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _read_chunks(work: Path, schema: pa.Schema) -> Iterator[pa.Table]:
+    """Each chunk folder's Parquet files as one table of the silver schema."""
+    for folder in sorted(work.glob(f"{CHUNK_COLUMN}=*")):
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".parquet")
+        if not files:
+            continue
+        parts = [pq.read_table(f) for f in files]
+        table = pa.concat_tables(parts, promote_options="permissive")
+        yield _as_schema(table, schema)
+
+
+def _as_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` in the silver table's types (DuckDB writes an all-null column as int32,
+    Spark timestamps without a zone; the examples must read the same on both engines)."""
+    columns = [
+        pa.nulls(len(table), f.type) if pa.types.is_null(f.type) else table[f.name].cast(f.type)
+        for f in schema
+    ]
+    return pa.table(columns, schema=schema)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _duckdb_write(settings, silver, deliveries, key, chunks, work) -> None:
+    import pyarrow.compute as pc
+
+    from civlake.resolve import duck
+
+    # The Delta table's files of the pending deliveries, streamed (Arrow dataset scan).
+    dataset = lake.open_table(silver).to_pyarrow_dataset()
+    scan = dataset.scanner(filter=pc.field("_delivery_id").isin(list(deliveries)))
+    rows = scan.to_reader()  # noqa: F841 - scanned by name below
+    hashed = ", ".join(_ident(c) for c in [*key, "_delivery_id"])
+    with duck.database(settings, "expectations_chunks") as con:
+        con.execute(
+            f"COPY (SELECT *, hash({hashed}) % {int(chunks)} AS {CHUNK_COLUMN} FROM rows) "
+            f"TO {_literal(str(work))} (FORMAT parquet, PARTITION_BY ({CHUNK_COLUMN}))"
+        )
+
+
+def _spark_write(spark, silver, deliveries, key, chunks, work) -> None:
+    from pyspark.sql import functions as F
+
+    from civlake.engine.spark_io import read_df
+
+    df = read_df(spark, silver).where(F.col("_delivery_id").isin(list(deliveries)))
+    bucket = F.pmod(F.xxhash64(*[F.col(f"`{c}`") for c in [*key, "_delivery_id"]]), F.lit(chunks))
+    (
+        df.withColumn(CHUNK_COLUMN, bucket)
+        .write.mode("overwrite")
+        .partitionBy(CHUNK_COLUMN)
+        .parquet(str(work))
+    )
