@@ -291,3 +291,137 @@ def test_examples_follow_lineage_order_not_file_order(settings, write_order):
     seen = [(e["_delivery_id"], e["_source_row"]) for e in failed.examples]
     assert seen == sorted(seen)
     assert seen[0] == ("20261101-440106-001", 1) and len(seen) == 2 * len(rows)
+
+
+def _delivery(rows: list[dict], delivery: str) -> pa.Table:
+    table = _assistance(rows)
+    at = table.column_names.index("_delivery_id")
+    return table.set_column(at, "_delivery_id", pa.array([delivery] * len(rows)))
+
+
+def _recorded(settings) -> list[dict]:
+    return lake.read_arrow(settings.lake / "expectation_results").to_pylist()
+
+
+def test_a_new_delivery_is_validated_alone(settings):
+    # GIVEN a first delivery (3 rows) that passed the gate
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    first, second = "20261101-440106-001", "20261201-440106-001"
+    lake.append(path, _delivery(_good_rows(), first))
+    run_silver_gate(settings, feeds=["assistance_recipients"], run_id="m1", at=AT)
+    before = [r for r in _recorded(settings) if r["run_id"] == "m1"]
+
+    # WHEN a second delivery of 2 rows arrives and the gate runs again
+    lake.append(path, _delivery(_good_rows()[:2], second))
+    result = run_silver_gate(settings, feeds=["assistance_recipients"], run_id="m2", at=AT)
+
+    # THEN only the second delivery's rows were validated, and the first run's rows stay
+    assert result.ok and result.feeds_checked == ["assistance_recipients"]
+    silver = [o for o in result.outcomes if o.column != "quarantine_rate"]
+    assert {o.element_count for o in silver if o.unexpected_count is not None} == {2}
+    assert all(o.deliveries == (second,) for o in result.outcomes)
+    table = _recorded(settings)
+    assert [r for r in table if r["run_id"] == "m1"] == before
+    assert {json.loads(r["details"])["element_count"] for r in before} >= {3}
+    assert {tuple(json.loads(r["details"])["deliveries"]) for r in table} == {
+        (first,),
+        (second,),
+    }
+
+    # AND a third run with nothing new validates nothing and writes no row
+    third = run_silver_gate(settings, feeds=["assistance_recipients"], run_id="m3", at=AT)
+    assert third.feeds_checked == [] and third.outcomes == []
+    assert "no delivery since" in third.feeds_skipped["assistance_recipients"]
+    assert len(_recorded(settings)) == len(table)
+
+
+def test_a_delivery_failing_critical_stays_pending(settings):
+    # GIVEN a delivery with a non-canonical enum that stopped the gate
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    bad, good = "20261101-440106-001", "20261201-440106-001"
+    rows = _good_rows()
+    rows[0]["assistance_type"] = "最低生活保障"
+    lake.append(path, _delivery(rows, bad))
+    with pytest.raises(GateFailed):
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="r1", at=AT)
+
+    # WHEN a good delivery arrives and the gate runs again, nothing having been fixed
+    lake.append(path, _delivery(_good_rows(), good))
+    with pytest.raises(GateFailed) as info:
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="r2", at=AT)
+
+    # THEN the failed delivery was validated again, with the new one, and fails again
+    failed = info.value.result.critical_failures
+    assert {o.expectation for o in failed} == {"expect_column_values_to_be_in_set(assistance_type)"}
+    assert failed[0].deliveries == (bad, good) and failed[0].element_count == 6
+    assert failed[0].examples[0]["_delivery_id"] == bad
+    # AND a retry of the same run id re-validates the same deliveries, replacing its rows
+    with pytest.raises(GateFailed):
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="r2", at=AT)
+    r2 = [r for r in _recorded(settings) if r["run_id"] == "r2"]
+    assert len(r2) == len(info.value.result.outcomes)
+    assert all(json.loads(r["details"])["deliveries"] == [bad, good] for r in r2)
+
+
+def _planted_rows(n: int) -> list[dict]:
+    """``n`` good rows, every 7th with a non-canonical enum, every 11th with an amount
+    above the warning range, every 13th with an invalid head ID (a ``mostly`` share) and
+    one natural key delivered twice."""
+    rows = []
+    for i in range(n):
+        base = _good_rows()[i % 3]
+        row = {**base, "family_no": f"F{i:04d}", "member_id": f"4401061950{i:08d}"}
+        if i % 7 == 3:
+            row["assistance_type"] = "最低生活保障"
+        if i % 11 == 5:
+            row["amount"] = Decimal("99999.00")
+        if i % 13 == 2:
+            row["head_status"] = "invalid"
+        rows.append(row)
+    key = ("family_no", "member_id", "member_name")
+    rows[n - 1] = {**rows[n - 1], **{k: rows[4][k] for k in key}}
+    return rows
+
+
+def _outcomes_with_batch_rows(settings, batch_rows: int) -> list[tuple]:
+    from dataclasses import replace
+
+    s = replace(settings, expectations_batch_rows=batch_rows)
+    with pytest.raises(GateFailed) as info:
+        run_silver_gate(s, feeds=["assistance_recipients"], run_id=f"b{batch_rows}", at=AT)
+    return [
+        (o.suite, o.expectation, o.success, o.element_count, o.unexpected_count, o.examples,
+         o.observed, o.error, o.deliveries)
+        for o in info.value.result.outcomes
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("batch_rows", [7, 25, 60])
+def test_chunked_results_equal_one_batch(settings, tmp_path, batch_rows):
+    # GIVEN two deliveries of 60 and 40 rows with planted failures and a duplicated key
+    from civlake.expectations.chunks import chunk_count
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+    assert chunk_count(100, batch_rows) > 1
+
+    # WHEN the gate validates them in one batch and in chunks of at most `batch_rows`
+    whole = _outcomes_with_batch_rows(settings, 1000)
+    chunked = _outcomes_with_batch_rows(settings, batch_rows)
+
+    # THEN every outcome is the same: counts, verdicts and the first failing rows
+    assert chunked == whole
+    by_name = {o[1]: o for o in whole}
+    unique = by_name[
+        "expect_compound_columns_to_be_unique(family_no,member_id_number,member_name,_delivery_id)"
+    ]
+    assert unique[2] is False and unique[4] == 4  # the key twice in each delivery
+    enum = by_name["expect_column_values_to_be_in_set(assistance_type)"]
+    assert enum[4] == len([i for i in range(60) if i % 7 == 3]) + len(
+        [i for i in range(40) if i % 7 == 3]
+    )
+    seen = [(e["_delivery_id"], e["_source_row"]) for e in enum[5]]
+    assert seen == sorted(seen) and len(seen) == 10
+    share = by_name["expect_column_values_to_not_be_in_set(head_id_number_status)"]
+    assert share[2] is False and share[4] == 5 + 3  # 8 of 100 invalid: above the 5 % warning
