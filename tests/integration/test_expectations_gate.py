@@ -425,3 +425,31 @@ def test_chunked_results_equal_one_batch(settings, tmp_path, batch_rows):
     assert seen == sorted(seen) and len(seen) == 10
     share = by_name["expect_column_values_to_not_be_in_set(head_id_number_status)"]
     assert share[2] is False and share[4] == 5 + 3  # 8 of 100 invalid: above the 5 % warning
+
+
+@pytest.mark.spark
+def test_spark_gate_chunks_on_the_executors_with_the_embedded_results(settings, spark, monkeypatch):
+    # GIVEN the planted deliveries, and the embedded engine's verdict on them in one batch
+    from civlake.engine import spark_io
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+    whole = _outcomes_with_batch_rows(settings, 1000)
+
+    # WHEN the Spark engine gates them in chunks, with the silver table's rows barred from
+    # the driver (read_arrow and read_matching collect what they read)
+    def barred(read):
+        def guarded(session, table, *args, **kwargs):
+            assert table != path, f"{table} would be collected to the Spark driver"
+            return read(session, table, *args, **kwargs)
+
+        return guarded
+
+    monkeypatch.setattr(spark_io, "read_arrow", barred(spark_io.read_arrow))
+    monkeypatch.setattr(spark_io, "read_matching", barred(spark_io.read_matching))
+    with lake.use_spark(spark):
+        chunked = _outcomes_with_batch_rows(settings, 7)
+
+    # THEN Spark's chunking (another hash than DuckDB's) gives the same outcomes
+    assert chunked == whole
