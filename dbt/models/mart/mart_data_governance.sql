@@ -93,7 +93,9 @@ expectations as (
     from (
         select *
         from {{ ref('stg_expectation_results') }}
-        -- The latest run of each feed's suites says how good the data is now.
+        -- The latest run of each feed's suites says how good the newest deliveries are:
+        -- a run validates only the deliveries since the gate last passed (plus any still
+        -- failing), and a run with nothing new writes no row (expectations/results.py).
         qualify run_id = max_by(run_id, checked_at) over (partition by feed_id)
     )
     group by feed_id
