@@ -16,18 +16,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from civlake import lake
 from civlake.contracts import FeedContract, load_contracts
 from civlake.ingest import audit, bronze
-from civlake.ingest.manifest import DeliveryRejected, Manifest, python_codec, read_manifest
+from civlake.ingest.manifest import (
+    DeliveryRejected,
+    Manifest,
+    ManifestFile,
+    python_codec,
+    read_manifest,
+)
 from civlake.ingest.readers import read_file
 from civlake.osutil import sha256_file
 from civlake.settings import Settings
 
 Progress = Callable[[str], None]
+# (folder, manifest, contract, now) -> the delivery's bronze rows, or None for no rows
+Parse = Callable[[Path, Manifest, FeedContract, datetime], Any]
 
 
 @dataclass
@@ -53,52 +62,67 @@ def discover(landing: Path, feed_id: str) -> tuple[list[Path], list[Path]]:
     return complete, pending
 
 
+def file_label(contract: FeedContract, manifest: Manifest, f: ManifestFile) -> str:
+    return f"{contract.feed_id}/{manifest.delivery_id}/{f.name}"
+
+
+def check_hash(path: Path, f: ManifestFile, label: str) -> None:
+    actual = sha256_file(path)
+    if actual != f.sha256:
+        raise DeliveryRejected(
+            "HASH_MISMATCH",
+            f"{label}: sha256 is {actual}, manifest says {f.sha256}. The file changed "
+            "after the manifest was written or was truncated in transfer; ask for a resend.",
+        )
+
+
+def parse_file(
+    folder: Path, manifest: Manifest, f: ManifestFile, contract: FeedContract, now: datetime
+) -> pa.Table | None:
+    """One data file of a delivery as bronze rows (None: no data rows); raises
+    DeliveryRejected on a parse problem or when the rows differ from the manifest's."""
+    path = folder / f.name
+    label = file_label(contract, manifest, f)
+    fmt = path.suffix.lower().lstrip(".")
+    # A CSV without a declared encoding is read in the contract's encoding.
+    codec = python_codec(f.encoding or contract.encodings[0], fmt)
+    batches = list(read_file(path, contract, codec, label))
+    found = sum(b.num_rows for b in batches)
+    if found != f.rows:
+        raise DeliveryRejected(
+            "ROWCOUNT_MISMATCH",
+            f"{label}: manifest declares {f.rows} data rows, the file has {found} "
+            "(title, header, total and blank rows not counted).",
+        )
+    if not batches:
+        return None
+    return bronze.with_lineage(
+        pa.Table.from_batches(batches),
+        contract,
+        delivery_id=manifest.delivery_id,
+        source_file=f.name,
+        source_unit=manifest.source_unit,
+        period=manifest.period,
+        mode=manifest.mode,
+        produced_at=manifest.produced_at,
+        file_format="jsonl" if fmt in ("json", "ndjson") else fmt,
+        ingested_at=now,
+    )
+
+
 def _parse_files(
     folder: Path, manifest: Manifest, contract: FeedContract, now: datetime
-) -> pa.Table:
-    """All files of a delivery as one bronze table; raises DeliveryRejected on any problem."""
-    tables = []
+) -> pa.Table | None:
+    """All files of a delivery as one bronze table; raises DeliveryRejected on any problem.
+    Every file's hash is checked before any file is parsed; then files are parsed in the
+    manifest's order and the first problem rejects the delivery."""
     for f in manifest.files:
-        path = folder / f.name
-        label = f"{contract.feed_id}/{manifest.delivery_id}/{f.name}"
-        actual = sha256_file(path)
-        if actual != f.sha256:
-            raise DeliveryRejected(
-                "HASH_MISMATCH",
-                f"{label}: sha256 is {actual}, manifest says {f.sha256}. The file changed "
-                "after the manifest was written or was truncated in transfer; ask for a resend.",
-            )
-    for f in manifest.files:
-        path = folder / f.name
-        label = f"{contract.feed_id}/{manifest.delivery_id}/{f.name}"
-        fmt = path.suffix.lower().lstrip(".")
-        # A CSV without a declared encoding is read in the contract's encoding.
-        codec = python_codec(f.encoding or contract.encodings[0], fmt)
-        batches = list(read_file(path, contract, codec, label))
-        found = sum(b.num_rows for b in batches)
-        if found != f.rows:
-            raise DeliveryRejected(
-                "ROWCOUNT_MISMATCH",
-                f"{label}: manifest declares {f.rows} data rows, the file has {found} "
-                "(title, header, total and blank rows not counted).",
-            )
-        if not batches:
-            continue
-        table = pa.Table.from_batches(batches)
-        tables.append(
-            bronze.with_lineage(
-                table,
-                contract,
-                delivery_id=manifest.delivery_id,
-                source_file=f.name,
-                source_unit=manifest.source_unit,
-                period=manifest.period,
-                mode=manifest.mode,
-                produced_at=manifest.produced_at,
-                file_format="jsonl" if fmt in ("json", "ndjson") else fmt,
-                ingested_at=now,
-            )
-        )
+        check_hash(folder / f.name, f, file_label(contract, manifest, f))
+    tables = [
+        t
+        for f in manifest.files
+        if (t := parse_file(folder, manifest, f, contract, now)) is not None
+    ]
     return pa.concat_tables(tables) if tables else None
 
 
@@ -142,13 +166,16 @@ def _supersession(manifest: Manifest, prior: list[dict]) -> tuple[str | None, li
 
 
 def evaluate_delivery(
-    settings: Settings, contract: FeedContract, folder: Path, prior: list[dict], now: datetime
-) -> tuple[dict, pa.Table | None]:
+    settings: Settings, contract: FeedContract, folder: Path, prior: list[dict], now: datetime,
+    parse: Parse = _parse_files,
+):  # fmt: skip
     """Validate and parse one delivery folder without writing: (audit row, bronze rows).
 
     ``prior`` is the feed's audit ledger so far (including deliveries evaluated earlier in
     this run). Older loaded full deliveries of the same unit and period are superseded by
-    :func:`audit.reconcile_supersession` after the rows are committed.
+    :func:`audit.reconcile_supersession` after the rows are committed. ``parse`` gives the
+    delivery's rows (anything with ``num_rows``) or raises DeliveryRejected: the files
+    parsed here, or, on Spark, the outcome of the executors' parse (``ingest.spark_job``).
     """
     started = time.perf_counter()
     feed_id = contract.feed_id
@@ -165,7 +192,7 @@ def evaluate_delivery(
                 )
             row = _audit_row(manifest, folder, feed_id, status="duplicate", rows_bronze=0)
         else:
-            table = _parse_files(folder, manifest, contract, now)
+            table = parse(folder, manifest, contract, now)
             newer_by, _older = _supersession(manifest, prior)
             row = _audit_row(
                 manifest,
@@ -228,9 +255,17 @@ def ingest_feed(
     todo = [f for f in complete if f.name not in done]
     # Oldest production first, so resubmissions normally supersede in arrival order.
     todo.sort(key=lambda f: (_produced_key(f), f.name))
-    buffer = _Buffer(settings, feed_id)
+    buffer, parse = _Buffer(settings, feed_id), _parse_files
+    spark = lake.active_spark()
+    if spark is not None and todo:
+        from civlake.ingest import spark_job
+
+        # The files are parsed on the executors; what is decided here is only their
+        # outcomes (rows or problem per file), in the same order as below.
+        parsed = spark_job.ParsedOnExecutors(spark, settings, contract, todo, prior, now)
+        buffer, parse = parsed, parsed.parse
     for folder in todo:
-        row, table = evaluate_delivery(settings, contract, folder, prior, now)
+        row, table = evaluate_delivery(settings, contract, folder, prior, now, parse)
         buffer.add(row, table)
         prior.append(row)
         summary.new_deliveries.append(folder.name)
