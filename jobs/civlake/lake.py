@@ -165,6 +165,24 @@ def read_matching(
     return dt.to_pyarrow_dataset().to_table(columns=columns, filter=_arrow_filter(match))
 
 
+def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
+    """The distinct combinations of ``columns`` (None: no table). DuckDB streams the
+    scan on the embedded engine; on Spark the executors compute them, so only the
+    distinct values reach this process, never the table's rows."""
+    spark = _SPARK.get()
+    if spark is not None:
+        return _spark_io().read_distinct(spark, path, columns)
+    dt = open_table(path)
+    if dt is None:
+        return None
+    import duckdb
+
+    ds = dt.to_pyarrow_dataset()  # noqa: F841 - referenced by name in the query
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with duckdb.connect() as con:
+        return con.sql(f"select distinct {cols} from ds").to_arrow_table()
+
+
 def count_by(path: Path, column: str, *, match: Match | None = None) -> dict[str, int]:
     """Row count per value of ``column`` (of the rows matching ``match``); only the
     columns involved are read."""

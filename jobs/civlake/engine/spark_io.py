@@ -86,6 +86,13 @@ def read_matching(spark, path: Path, match, *, columns=None):
     return df.toArrow()
 
 
+def read_distinct(spark, path: Path, columns: list[str]):
+    df = read_df(spark, path)
+    if df is None:
+        return None
+    return df.select(*[f"`{c}`" for c in columns]).distinct().toArrow()
+
+
 def count_by(spark, path: Path, column: str, *, match=None) -> dict[str, int]:
     df = read_df(spark, path)
     if df is None:

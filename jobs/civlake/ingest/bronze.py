@@ -67,7 +67,7 @@ def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[
 
     API snapshots (``_format`` api) are excluded: their committed pages are the exchange
     puller's resume checkpoint, and the puller repairs them itself (civlake.exchange)."""
-    table = lake.read_arrow(bronze_path(lake_root, feed_id), columns=["_delivery_id", "_format"])
+    table = lake.read_distinct(bronze_path(lake_root, feed_id), ["_delivery_id", "_format"])
     if table is None:
         return []
     pairs = zip(

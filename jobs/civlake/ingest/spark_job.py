@@ -40,7 +40,7 @@ OUTCOME = "__outcome"  # true on a file's outcome row, false on a bronze row
 _TASK = pa.schema(
     [("folder", pa.string()), ("manifest_index", pa.int64()), ("file_index", pa.int64())]
 )
-_OUTCOME_COLUMNS = [
+_OUTCOME_FIELDS = [
     pa.field(OUTCOME, pa.bool_()), pa.field("__file_index", pa.int64()),
     pa.field("__stage", pa.string()), pa.field("__rows", pa.int64()),
     pa.field("__reason", pa.string()), pa.field("__detail", pa.string()),
@@ -48,7 +48,7 @@ _OUTCOME_COLUMNS = [
 
 
 def output_schema(contract: FeedContract) -> pa.Schema:
-    return pa.schema([*tables.bronze_schema(contract), *_OUTCOME_COLUMNS])
+    return pa.schema([*tables.bronze_schema(contract), *_OUTCOME_FIELDS])
 
 
 @dataclass(frozen=True)
@@ -188,14 +188,9 @@ class ParsedOnExecutors:
             parse_tasks(contract, manifests, now, schema), from_arrow_schema(schema)
         )
         self.frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-        found: dict[str, dict[int, FileOutcome]] = {}
-        cols = ["_delivery_id", "__file_index", "__stage", "__rows", "__reason", "__detail"]
-        for r in self.frame.where(f"`{OUTCOME}`").select(*[f"`{c}`" for c in cols]).collect():
-            problem = DeliveryRejected(r[4], r[5]) if r[4] is not None else None
-            found.setdefault(r[0], {})[int(r[1])] = FileOutcome(r[2], int(r[3]), problem)
-        for manifest in manifests:
-            per_file = found.get(manifest.delivery_id, {})
-            self.outcomes[manifest.delivery_id] = [per_file[i] for i in range(len(manifest.files))]
+        cols = [f"`{c}`" for c in OUTCOME_COLUMNS]
+        outcome_rows = self.frame.where(f"`{OUTCOME}`").select(*cols).collect()
+        self.outcomes = outcomes_by_delivery([r.asDict() for r in outcome_rows], manifests)
 
     def parse(self, folder: Path, manifest: Manifest, contract: FeedContract, now: datetime):
         """The delivery's outcome, decided as ``landing._parse_files`` decides it."""
