@@ -68,7 +68,7 @@ def pending_chunks(
 ) -> Iterator[Iterator[pa.Table]]:
     """The rows of ``deliveries`` in ``chunks`` hash chunks, one Arrow table at a time.
 
-    ``work`` is a scratch folder (removed afterwards, also on error)."""
+    ``work`` is a scratch folder of this feed (removed afterwards, also on error)."""
     shutil.rmtree(work, ignore_errors=True)
     work.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -122,7 +122,8 @@ def _duckdb_write(settings, silver, deliveries, key, chunks, work) -> None:
     scan = dataset.scanner(filter=pc.field("_delivery_id").isin(list(deliveries)))
     rows = scan.to_reader()  # noqa: F841 - scanned by name below
     hashed = ", ".join(_ident(c) for c in [*key, "_delivery_id"])
-    with duck.database(settings, "expectations_chunks") as con:
+    # One database per feed: the ingest DAGs gate their feeds concurrently.
+    with duck.database(settings, f"expectations_chunks_{work.name}") as con:
         con.execute(
             f"COPY (SELECT *, hash({hashed}) % {int(chunks)} AS {CHUNK_COLUMN} FROM rows) "
             f"TO {_literal(str(work))} (FORMAT parquet, PARTITION_BY ({CHUNK_COLUMN}))"
