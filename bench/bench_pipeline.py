@@ -60,8 +60,15 @@ def run_stages(
     """
     from civlake import pipeline
 
+    def ingest_all() -> int:
+        """Rows this run brought to bronze (the ledger's loaded rows, after minus before)."""
+        before = _bronze_rows(settings, feeds)
+        for f in feeds:
+            pipeline.ingest(settings, f, now=now)
+        return _bronze_rows(settings, feeds) - before
+
     stages = [
-        ("ingest", lambda: sum(pipeline.ingest(settings, f, now=now).rows_bronze for f in feeds)),
+        ("ingest", ingest_all),
         ("clean", lambda: sum(pipeline.clean(settings, f, now=now)["rows_silver"] for f in feeds)),
         (
             "expectations",
@@ -85,6 +92,12 @@ def run_stages(
         yield stage, res, n
         if stage == through:
             break
+
+
+def _bronze_rows(settings, feeds: list[str]) -> int:
+    from civlake.ingest.audit import read_audit
+
+    return sum(r["rows_bronze"] or 0 for f in feeds for r in read_audit(settings.lake, f))
 
 
 def feed_order() -> list[str]:
