@@ -289,3 +289,43 @@ def retry(op: Callable[[], T]) -> T:
                 raise
             time.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def overwrite_ordered(path: Path, batches: pa.RecordBatchReader, *, row_group_rows: int) -> int:
+    """``overwrite`` from a stream, keeping the stream's row order (embedded engine only);
+    rows written. The batches go as they come into one Parquet file (row groups of at
+    most ``row_group_rows``), then one commit adds it and drops the old files, so memory
+    is one batch and a crash before the commit leaves the old version. (delta-rs's own
+    writer takes a stream in parallel: a 1 M-row table came back in another order.)"""
+    if _SPARK.get() is not None:
+        raise RuntimeError("overwrite_ordered is for the embedded engine; use overwrite on Spark")
+    import json
+    import uuid
+
+    import pyarrow.parquet as pq
+    from deltalake import Schema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    path.mkdir(parents=True, exist_ok=True)
+    name = f"part-00000-{uuid.uuid4()}-c000.zstd.parquet"
+    rows = 0
+    with pq.ParquetWriter(path / name, batches.schema, compression="zstd") as writer:
+        for batch in batches:
+            writer.write_batch(batch, row_group_size=row_group_rows)
+            rows += batch.num_rows
+    meta = pq.read_metadata(path / name)
+    flat = [i for i, f in enumerate(batches.schema) if not pa.types.is_nested(f.type)]
+    nulls = {
+        batches.schema.field(i).name: sum(
+            meta.row_group(g).column(i).statistics.null_count for g in range(meta.num_row_groups)
+        )
+        for i in flat
+    }
+    stats = json.dumps({"numRecords": rows, "nullCount": nulls})
+    add = AddAction(name, (path / name).stat().st_size, {}, int(time.time() * 1000), True, stats)
+    table = open_table(path)
+    if table is None:
+        create_table_with_add_actions(str(path), Schema.from_arrow(batches.schema), [add])
+    else:
+        table.create_write_transaction([add], "overwrite", batches.schema)
+    return rows

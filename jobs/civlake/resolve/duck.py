@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -53,6 +53,38 @@ def database(settings: Settings, name: str) -> Iterator[duckdb.DuckDBPyConnectio
         for leftover in (db_file, db_file.with_name(db_file.name + ".wal")):
             leftover.unlink(missing_ok=True)
         shutil.rmtree(spill, ignore_errors=True)
+
+
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The connection's memory limit in bytes (DuckDB spells it ``'953.6 MiB'``)."""
+    value, unit = con.execute("select current_setting('memory_limit')").fetchone()[0].split()
+    return int(float(value) * _UNITS[unit])
+
+
+def slice_rows(con: duckdb.DuckDBPyConnection, *, bytes_per_row: int, least: int = 2_048) -> int:
+    """How many rows one slice of a city-wide sort or group-by may take under the limit."""
+    return max(least, memory_limit_bytes(con) // bytes_per_row)
+
+
+def sliced(
+    con: duckdb.DuckDBPyConnection,
+    queries: Iterable[tuple[str, dict]],
+    *,
+    now: datetime,
+    schema: pa.Schema,
+    batch_rows: int,
+) -> pa.RecordBatchReader:
+    """The results of ``queries`` (SQL, parameters), one after the other, as one stream of
+    ``stamped`` batches: a query runs when the one before is read to the end."""
+
+    def batches():
+        for sql, params in queries:
+            yield from stamped(con.execute(sql, params).to_arrow_reader(batch_rows), now, schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def stamped(reader: pa.RecordBatchReader, now: datetime, schema: pa.Schema) -> pa.RecordBatchReader:

@@ -105,7 +105,12 @@ def resolve_persons(
     core/persons (both restricted: they hold id_number). Returns run statistics.
 
     On the embedded engine the references stream through DuckDB (``_resolve_streamed``):
-    memory follows DuckDB's limit and the references without a usable ID, not the city.
+    memory follows DuckDB's limit, the batch size and the references without a usable
+    ID, not the city. Its tables are written a batch at a time in a fixed order (xref by
+    lineage, persons by person_key): nothing downstream needs an order (dbt, verify and
+    serve join on keys; the engine parity test sorts), but a rerun then writes the same
+    rows in the same place, and tests/integration/test_resolve_streamed.py and
+    bench/compare_resolve.py compare two runs row for row.
     Inside ``lake.use_spark`` (and for silver the SQL path does not read) the whole
     frame goes through pandas (``_resolve_in_memory``); both write the same tables."""
     started = time.perf_counter()
@@ -161,7 +166,9 @@ def _resolve_in_memory(settings, *, now: datetime, config: linkage.LinkageConfig
 def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig) -> dict | None:
     """The embedded engine's resolver: DuckDB over the silver Delta tables (spilling
     beyond ``Settings.memory_limit``); only the references without a usable ID, and the
-    known persons' profiles the model compares them with, come into pandas."""
+    known persons' profiles the model compares them with, come into pandas. The city-wide
+    sort (xref) and group-bys (golden records) run a slice at a time, since they do not
+    spill enough whole, and ``lake.overwrite_ordered`` writes each table in one commit."""
     with duck.database(settings, "resolve_persons") as con:
         count = reference_sql.load(con, settings.lake, settings.schemas_dir)
         if count is None:
@@ -178,19 +185,30 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
             select person_ref, person_key(person_ref) as person_key
             from (select distinct person_ref from resolved)
         """)
+        # Every reference with its key, joined once (unordered, so nothing is buffered to
+        # keep an order): the slices below each read their part of it by a filter.
+        con.execute("set preserve_insertion_order = false")
+        con.execute("""
+            create table keyed as
+            select r.*, k.person_key from resolved r
+            join person_keys k on k.person_ref = r.person_ref
+        """)
+        con.execute("reset preserve_insertion_order")
         _golden_view(con)
-        xref_path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
-        # One chunk, read whole: delta-rs writes the chunks of a table (or the batches of a
-        # stream) in parallel and loses their order (a 1 M xref came back out of lineage
-        # order). Arrow rows (~150 B a reference), not pandas objects.
-        lake.overwrite(xref_path, _xref_batches(con, now).read_all().combine_chunks())
-        persons_path = tables.path(settings.lake, tables.PERSONS)
-        persons_table = (
-            golden.stream_persons(con, "golden_refs", now=now, batch_rows=BATCH_ROWS)
-            .read_all()
-            .combine_chunks()
+        # Streamed in lineage (xref) and person_key (persons) order, one batch in memory.
+        lake.overwrite_ordered(
+            tables.path(settings.lake, tables.PERSON_SOURCE_XREF),
+            _xref_batches(con, now, count),
+            row_group_rows=BATCH_ROWS,
         )
-        lake.overwrite(persons_path, persons_table)
+        lake.overwrite_ordered(
+            tables.path(settings.lake, tables.PERSONS),
+            golden.stream_persons(
+                con, "golden_refs", now=now, batch_rows=BATCH_ROWS,
+                slice_rows=duck.slice_rows(con, bytes_per_row=SLICE_BYTES_PER_REF),
+            ),
+            row_group_rows=BATCH_ROWS,
+        )  # fmt: skip
         persons = con.execute("select count(distinct person_ref) from resolved").fetchone()[0]
         methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
     return {
@@ -201,6 +219,10 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
 
 
 BATCH_ROWS = 122_880  # 60 DuckDB vectors
+# References per slice of the xref sort and the golden group-bys: whole-city, the sort
+# ran out of 64 MB at 235,000 references and the group-bys out of 1 GB at 1.2 M (~900 B
+# a reference); a slice gets about a quarter of that share of the limit.
+SLICE_BYTES_PER_REF = 4_096
 
 
 def _keys_udf(secret: bytes):
@@ -221,9 +243,9 @@ _METHOD_SQL = " ".join(f"when '{s}' then '{m}'" for s, m in METHOD_BY_STATUS.ite
 
 
 def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
-    """View ``resolved`` (ord of refs, person_ref, match_method,
-    match_probability, match_detail): usable IDs are their person;
-    the rest go through ``link_unresolved`` in pandas."""
+    """View ``resolved``: refs with person_ref, match_method, match_probability and
+    match_detail (usable IDs are their person; the rest go through ``link_unresolved`` in
+    pandas). One view over refs, so what reads it joins no city-sized table to refs."""
     unresolved = (
         con.execute(
             f"select ord, {', '.join(REF_COLUMNS)} from refs "
@@ -248,7 +270,7 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
     con.unregister("linked_frame")
     con.execute(f"""
         create temp view resolved as
-        select r.ord,
+        select r.*,
             coalesce(l.person_ref, 'id:' || r.id_number) as person_ref,
             coalesce(l.match_method, case r.id_status {_METHOD_SQL} end) as match_method,
             case when l.ord is null then 1.0 else l.match_probability end as match_probability,
@@ -266,12 +288,10 @@ def _golden_view(con) -> None:
     }
     con.execute(f"""
         create temp view golden_refs as
-        select r.* replace ({", ".join(dates.values())}),
-            k.person_key,
-            case when s.person_ref like 'id:%' then substr(s.person_ref, 4) end as canon_id
-        from refs r
-        join resolved s on s.ord = r.ord
-        join person_keys k on k.person_ref = s.person_ref
+        select r.* exclude (person_ref, match_method, match_probability, match_detail)
+                replace ({", ".join(dates.values())}),
+            case when r.person_ref like 'id:%' then substr(r.person_ref, 4) end as canon_id
+        from keyed r
     """)
 
 
@@ -292,13 +312,16 @@ def _known_profiles(con) -> pd.DataFrame:
     return linkage.profiles(distinct, distinct["person_ref"])
 
 
-def _xref_batches(con, now: datetime) -> pa.RecordBatchReader:
-    reader = con.execute("""
+def _xref_batches(con, now: datetime, count: int) -> pa.RecordBatchReader:
+    """The xref rows in lineage order, sorted a slice of ``ord`` at a time (ord runs
+    1..count): one sort of every reference's row does not spill enough."""
+    step = duck.slice_rows(con, bytes_per_row=SLICE_BYTES_PER_REF)
+    sql = """
         select r.feed_id, r._delivery_id, r._source_file, r._source_row, r.role,
-            k.person_key, s.match_method, s.match_probability, s.match_detail, r.id_number
-        from refs r
-        join resolved s on s.ord = r.ord
-        join person_keys k on k.person_ref = s.person_ref
+            r.person_key, r.match_method, r.match_probability, r.match_detail, r.id_number
+        from keyed r
+        where r.ord > $lo and r.ord <= $hi
         order by r.ord
-    """).to_arrow_reader(BATCH_ROWS)
-    return duck.stamped(reader, now, XREF_SCHEMA)
+    """
+    queries = ((sql, {"lo": lo, "hi": lo + step}) for lo in range(0, max(count, 1), step))
+    return duck.sliced(con, queries, now=now, schema=XREF_SCHEMA, batch_rows=BATCH_ROWS)

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from civlake import lake, tables
@@ -148,8 +149,10 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
     earliest = EARLIEST_BIRTH.isoformat()
     # read_references: status 'missing' without an ID; the row's own birth date, else
     # the digits of a usable ID when they are a real date on or after EARLIEST_BIRTH.
+    # Numbered afterwards (_number): keeping the scan's order here would buffer it.
+    con.execute("set preserve_insertion_order = false")
     con.execute(f"""
-        create table refs as
+        create table refs_unordered as
         with r as (
             select * replace (
                 case when id_number is null then 'missing'
@@ -168,8 +171,36 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
                     and regexp_full_match(substr(id_number, 7, 8), '[0-9]{{8}}')
                     and id_birth >= date '{earliest}' then id_birth end) as birth_date,
             sex, division, phone, stable_key, produced_at, death_date, person_status,
-            status_changed_on,
-            row_number() over (order by {", ".join(ORDER)}) as ord
+            status_changed_on
         from born left join names n on n.name = born.name
     """)
+    con.execute("reset preserve_insertion_order")
+    _number(con)
     return con.execute("select count(*) from refs").fetchone()[0]
+
+
+def _number(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``refs``: ``refs_unordered`` with ``ord``, each row's place in ORDER.
+
+    The numbers are counted here over the sorted row ids: a ``row_number()`` window over
+    the whole city holds every reference in memory (it ran out of a 64 MB limit at
+    235,000 references), while the sort spills and the join back spills too."""
+    con.execute("create table ords (rid bigint, ord bigint)")
+    reader = (
+        con.cursor()
+        .execute(f"select rowid from refs_unordered order by {', '.join(ORDER)}")
+        .to_arrow_reader(NAME_BATCH)
+    )
+    done = 0
+    for batch in reader:
+        numbered = pa.table(  # noqa: F841 - read by name below
+            {"rid": batch.column(0), "ord": np.arange(done + 1, done + batch.num_rows + 1)}
+        )
+        con.execute("insert into ords select * from numbered")
+        done += batch.num_rows
+    con.execute("""
+        create table refs as
+        select u.*, o.ord from refs_unordered u join ords o on o.rid = u.rowid
+    """)
+    con.execute("drop table ords")
+    con.execute("drop table refs_unordered")
