@@ -309,18 +309,14 @@ def overwrite_ordered(path: Path, batches: pa.RecordBatchReader, *, row_group_ro
     path.mkdir(parents=True, exist_ok=True)
     name = f"part-00000-{uuid.uuid4()}-c000.zstd.parquet"
     rows = 0
+    flat = [f.name for f in batches.schema if not pa.types.is_nested(f.type)]
+    nulls = dict.fromkeys(flat, 0)
     with pq.ParquetWriter(path / name, batches.schema, compression="zstd") as writer:
         for batch in batches:
             writer.write_batch(batch, row_group_size=row_group_rows)
             rows += batch.num_rows
-    meta = pq.read_metadata(path / name)
-    flat = [i for i, f in enumerate(batches.schema) if not pa.types.is_nested(f.type)]
-    nulls = {
-        batches.schema.field(i).name: sum(
-            meta.row_group(g).column(i).statistics.null_count for g in range(meta.num_row_groups)
-        )
-        for i in flat
-    }
+            for column in flat:
+                nulls[column] += batch.column(column).null_count
     stats = json.dumps({"numRecords": rows, "nullCount": nulls})
     add = AddAction(name, (path / name).stat().st_size, {}, int(time.time() * 1000), True, stats)
     table = open_table(path)
