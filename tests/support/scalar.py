@@ -36,15 +36,13 @@ def spreadsheet_error(s: str | None) -> str | None:
 
 
 def citizen_id(s: str | None, produced: date) -> tuple[str | None, str]:
-    if (
-        blank(s)
-        or re.fullmatch(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+", _WS.sub("", s.translate(_FW)))
-        or spreadsheet_error(s)
-    ):
+    if blank(s) or spreadsheet_error(s):
         return None, "missing"
     c = re.sub(
         r"([\s\u00a0\u3000]|[-\u2010-\u2015\u2212'\u2018\u2019`])+", "", s.translate(_FW)
     ).upper()
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?E\+?[0-9]+", c):  # Excel's lost number, even as '4.4E+17
+        return None, "missing"
     upgraded = bool(re.fullmatch(r"[0-9]{15}", c))
     if upgraded:
         c = upgrade_15(c)

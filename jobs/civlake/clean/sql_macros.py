@@ -81,9 +81,10 @@ MACROS: list[str] = [
     f"cl_trim(s) AS CASE WHEN cl_xlerr(s) IS NULL"
     f" THEN nullif(regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g'), '') END",
     # --- citizen ID (GB 11643) ------------------------------------------------------
-    # Excel shows 18-digit numeric cells as 4.40106199001011e+17: digits are lost.
-    r"cl_id_sci(s) AS coalesce(regexp_matches(cl_nows(s), '^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$'), false)",
     f"cl_id_clean(s) AS upper(regexp_replace(cl_fw(s), '({_WS}|[-\u2010-\u2015\u2212''\u2018\u2019`])+', '', 'g'))",
+    # Excel shows 18-digit numeric cells as 4.40106199001011e+17: digits are lost. Seen
+    # through the ID's own dirt: a text cell holding '4.40106E+17 is the same lost number.
+    r"cl_id_sci(s) AS coalesce(regexp_matches(cl_id_clean(s), '^[0-9]+(\.[0-9]+)?E\+?[0-9]+$'), false)",
     f"cl_id_check(c) AS substr({lit(CITIZEN_ID_CHECK)}, (({_id_sum('c')}) % 11) + 1, 1)",
     "cl_id_up15(c) AS substr(c, 1, 6) || '19' || substr(c, 7, 9)"
     " || cl_id_check(substr(c, 1, 6) || '19' || substr(c, 7, 9))",
