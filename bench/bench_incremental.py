@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -27,30 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import feed_order, run_stages
 
-
-def split_landing(landing: Path, later: Path) -> tuple[int, int]:
-    """Move the deliveries produced in the landing's last production month to ``later``;
-    returns (deliveries kept, deliveries moved). The month is read from the delivery id
-    (``<YYYYMMDD>-<unit>-<seq>``, SOURCE_FEEDS.md section 1), not the manifest: the
-    generator plants broken manifests, and they must land in their month too."""
-    deliveries = sorted(p for p in landing.glob("*/*") if p.is_dir())
-    produced = {d: d.name[:6] for d in deliveries}
-    last = max(produced.values())
-    moved = 0
-    for delivery, month in produced.items():
-        if month == last:
-            target = later / delivery.parent.name / delivery.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(delivery), target)
-            moved += 1
-    return len(deliveries) - moved, moved
-
-
-def bring_back(later: Path, landing: Path) -> None:
-    for delivery in sorted(later.glob("*/*")):
-        target = landing / delivery.parent.name / delivery.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(delivery), target)
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
+from tests.support.landing_months import bring_back, hold_back_last_month
 
 
 def main() -> None:
@@ -68,7 +45,7 @@ def main() -> None:
     settings = load_settings(env={"CIVLAKE_HOME": str(work)})
     summary = generate(settings.landing, persons=args.persons, months=2, seed=7)
     later = work / "landing-later"
-    kept, moved = split_landing(settings.landing, later)
+    kept, moved = hold_back_last_month(settings.landing, later)
     print(f"city: {args.persons:,} persons x 2 months, {summary.get('rows', 0):,} rows; "
           f"{kept} deliveries in the first month's landing, {moved} in the next month's")  # fmt: skip
 

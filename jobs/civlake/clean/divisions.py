@@ -62,3 +62,9 @@ def load_division_map(lake_root: Path, *, today: date) -> pa.Table | None:
     if table is None or len(table) == 0:
         return None
     return division_map(table, today=today)
+
+
+def current_codes(codes, divmap: pa.Table):
+    """Today's code for each delivered 12-digit code (NULL: unknown), order kept."""
+    idx = pc.index_in(codes, value_set=divmap["code"].combine_chunks())
+    return pc.take(divmap["current"].combine_chunks(), idx)

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from civlake import tables
 from civlake.clean import canon, distinct, sql_macros
+from civlake.clean.divisions import current_codes
 from civlake.clean.plan import REASONS, UTC_US, Plan, plan
 from civlake.contracts import FeedContract
 
@@ -96,17 +97,11 @@ def _run_stages(
             cur = distinct.evaluate(con, cur, [stage], feed=contract.feed_id)
             for out, delivered in p.lookups.items():
                 if delivered in cur.column_names and out not in cur.column_names:
-                    cur = cur.append_column(out, _lookup(cur[delivered], divmap))
+                    cur = cur.append_column(out, current_codes(cur[delivered], divmap))
         con.register("cur", cur)
         return con.execute(_final_sql(contract, p, [*contract.names, "_extra"])).to_arrow_table()
     finally:
         con.unregister("cur")
-
-
-def _lookup(codes: pa.ChunkedArray, divmap: pa.Table) -> pa.Array:
-    """Today's code for each delivered 12-digit code (NULL: unknown), order kept."""
-    idx = pc.index_in(codes, value_set=divmap["code"].combine_chunks())
-    return pc.take(divmap["current"].combine_chunks(), idx)
 
 
 def _prepare(contract: FeedContract, bronze: pa.Table) -> pa.Table:
