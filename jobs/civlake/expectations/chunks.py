@@ -14,7 +14,7 @@ Embedded engine: DuckDB (``resolve.duck.database``: ``CIVLAKE_MEMORY_LIMIT``, sp
 the state folder) scans the Delta files of the pending deliveries and writes the chunks
 with one ``COPY ... PARTITION_BY``. Spark: the executors write the same layout
 (``partitionBy``); nothing is collected to the driver. The two engines hash differently,
-so their chunks differ; the gate's results do not depend on the chunking (runner.combine).
+so their chunks differ; the gate's results do not depend on the chunking (combine.py).
 """
 
 from __future__ import annotations

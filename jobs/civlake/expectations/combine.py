@@ -8,7 +8,8 @@ nothing is non-missing; ``mostly`` 1 without one). Examples are the first
 ``MAX_EXAMPLES`` failing rows in lineage order over all chunks: each chunk is validated in
 lineage order, so its own first failing rows include every one of the overall first that
 it holds. The result is therefore the same for one chunk or many, and for either engine's
-chunking (tests/unit/test_expectations_combine.py).
+chunking (tests/integration/test_expectations_gate.py, test_chunked_results_equal_one_batch
+and the Spark test after it).
 """
 
 from __future__ import annotations
