@@ -94,9 +94,9 @@ class Settings:
         default=REPO_ROOT / "data" / "spark-jars", metadata=_var("CIVLAKE_SPARK_JARS")
     )
     spark_driver_memory: str = field(default="6g", metadata=_var("CIVLAKE_SPARK_DRIVER_MEMORY"))
-    # The expectations gate and resolution collect whole tables to the driver (ADR
-    # 0004, measured limits): Spark's 1 GiB default stopped a 3,000,000-person city's
-    # silver hukou (1.1 GiB of Arrow) in the expectations gate.
+    # Resolution collects whole tables to the driver (ADR 0004, measured limits): Spark's
+    # 1 GiB default stopped a 3,000,000-person city's silver hukou (1.1 GiB of Arrow) in
+    # the expectations gate, which since issue 17 collects no silver rows (chunks.py).
     spark_max_result_size: str = field(default="4g", metadata=_var("CIVLAKE_SPARK_MAX_RESULT_SIZE"))
     # None: twice the cores of this machine (engine/spark.py); set it on a cluster.
     spark_shuffle_partitions: int | None = field(
