@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_expectations.py --persons 100000 [--batch-rows 20000]
 
 Generates a city of two months, lands and cleans the first month (everything produced
-before the last production month, as ``bench_incremental.py`` splits it), times the
+before the last production month, ``tests.support.landing_months``), times the
 gate over every feed, then lands and cleans the second month and times the gate again,
 then once more with nothing new. The gate validates only pending deliveries in chunks of
 ``CIVLAKE_EXPECTATIONS_BATCH_ROWS`` rows, so month 2 costs what month 2 brought and the
@@ -23,8 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import measure
-from bench_incremental import bring_back, split_landing
 from bench_pipeline import feed_order
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
+from tests.support.landing_months import bring_back, hold_back_last_month
 
 
 def pending_rows(settings, feeds: list[str]) -> int:
@@ -85,7 +87,7 @@ def main() -> None:
     settings = load_settings(env=env)
     generate(settings.landing, persons=args.persons, months=2, seed=7)
     later = work / "landing-later"
-    kept, moved = split_landing(settings.landing, later)
+    kept, moved = hold_back_last_month(settings.landing, later)
     feeds = feed_order()
     now = datetime(2026, 11, 2, tzinfo=UTC)
     print(f"city: {args.persons:,} persons x 2 months; {kept} + {moved} deliveries; {work}")
