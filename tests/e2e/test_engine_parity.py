@@ -26,7 +26,7 @@ import pytest
 
 from civlake.settings import load_settings
 from tests.support.parity import compare_engines
-from tests.support.spark_cluster import PeakRss, spark_cluster
+from tests.support.spark_cluster import SHORT_LIVED_JVM, PeakRss, spark_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 CIVLAKE = str(Path(sys.executable).with_name("civlake"))
@@ -73,7 +73,7 @@ def runs(tmp_path_factory):
         # each with the machine under load, so more time than the embedded run gets.
         run = _civlake(
             root / "spark", "run", "--landing", str(landing), "--engine", "spark",
-            "--master", cluster.master_url, timeout=4200, **CAPPED,
+            "--master", cluster.master_url, timeout=4200, **CAPPED, **SHORT_LIVED_JVM,
         )  # fmt: skip
         spark_s = time.perf_counter() - started
         assert run.returncode == 0, "spark:\n" + run.stdout[-4000:] + run.stderr[-6000:]
