@@ -2,6 +2,7 @@
 
     # silver written directly (vectorised), no ingest or clean: minutes, not hours
     python bench/bench_resolve_scale.py build --persons 1000000 --home /tmp/city1m
+    # (--ids-only: no volunteers, so every ID is usable and the Splink model never runs)
     # resolve_persons of the tree on PYTHONPATH, in a child under a memory watchdog
     PYTHONPATH=<tree>/jobs python bench/bench_resolve_scale.py run --home /tmp/city1m
 
@@ -40,7 +41,7 @@ def _check_char(body17: str) -> str:
     return id_check_char(body17)
 
 
-def build(home: Path, persons: int, seed: int) -> None:
+def build(home: Path, persons: int, seed: int, *, volunteers: bool = True) -> None:
     import numpy as np
     import pyarrow as pa
 
@@ -93,6 +94,9 @@ def build(home: Path, persons: int, seed: int) -> None:
         elderly = elderly.append_column("_source_row", pa.array(np.flatnonzero(old) + start + 1))
         elderly = elderly.append_column("_produced_at", pa.array([produced] * m))
         lake.append(tables.path(lake_dir, tables.silver("elderly_allowance")), elderly)
+        if not volunteers:
+            print(f"built persons {start + n:,}", flush=True)
+            continue
         picked = np.flatnonzero(rng.random(n) < 0.04)
         kind = rng.random(len(picked))
         v_ids, v_status = [], []
@@ -170,9 +174,13 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--ids-only", action="store_true",
+        help="build without silver.volunteer_service: every ID usable, no Splink model",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.command == "build":
-        build(args.home, args.persons, args.seed)
+        build(args.home, args.persons, args.seed, volunteers=not args.ids_only)
     elif args.command == "run":
         sys.exit(run(args.home))
     else:
