@@ -151,8 +151,17 @@ def run_pipeline(
     dags = load_dags()
     feeds = sorted(d.removeprefix("ingest_") for d in dags if d.startswith("ingest_"))
     ordered = [f for f in FIRST_FEEDS if f in feeds] + [f for f in feeds if f not in FIRST_FEEDS]
+    from civlake.pipeline import feed_settled
+
     for i, feed in enumerate(ordered, start=1):
         started = time.perf_counter()
+        if settled := feed_settled(settings, feed):
+            # A DAG run would only re-check what is checked here (~2 s of Airflow each).
+            progress(
+                f"[{i}/{len(ordered)}] ingest_{feed}: {_feed_counts(settings, feed)} "
+                f"(DAG not run: {settled})"
+            )
+            continue
         run_dag(dags[f"ingest_{feed}"], logical_date=logical_date, conf={"through": through})
         progress(
             f"[{i}/{len(ordered)}] ingest_{feed}: {_feed_counts(settings, feed)} "

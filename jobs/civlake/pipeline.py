@@ -86,10 +86,9 @@ def clean(settings: Settings, feed_id: str, *, now: datetime, spark=None) -> dic
         return clean_pending(settings, feeds=[feed_id], now=now)
 
 
-def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
+def _expectations_fingerprint(settings: Settings, feed_id: str) -> tuple[str, dict, dict]:
+    """(stage name, inputs, outputs) of a feed's expectations gate (``stage_inputs``)."""
     from civlake import stage_inputs, tables
-    from civlake.expectations import run_silver_gate
-    from civlake.expectations.outcome import GateResult
 
     # Each feed's gate appends to the one results table: only its existence is an output.
     # The ledger is shared by every feed, so the feed's own ledger rows are the input,
@@ -103,13 +102,49 @@ def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
         "ledger": stage_inputs.rows_hash(audit, "feed_id", feed_id),
     }
     outputs = {"results": stage_inputs.table_version(results) is not None}
-    stage = f"expectations.{feed_id}"
+    return f"expectations.{feed_id}", inputs, outputs
+
+
+def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
+    from civlake import stage_inputs
+    from civlake.expectations import run_silver_gate
+    from civlake.expectations.outcome import GateResult
+
+    stage, inputs, outputs = _expectations_fingerprint(settings, feed_id)
     if stage_inputs.unchanged(settings, stage, inputs, outputs):
         return GateResult(run_id=run_id, feeds_skipped={feed_id: UNCHANGED})
     with engine_scope(settings, spark):
         result = run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
     stage_inputs.record(settings, stage, inputs, outputs | {"results": True})
     return result
+
+
+def feed_settled(settings: Settings, feed_id: str) -> str | None:
+    """Why the feed's ingest DAG (ingest -> clean -> expectations) would do nothing now,
+    or None when it has work: a delivery in landing the ledger lacks, a loaded delivery not
+    yet cleaned, bronze rows without an audit row (a crash), an expectations gate whose
+    inputs changed since it passed (or failed), or an exchange pull that only running
+    can tell. ``civlake run`` does not start a DAG run for a settled feed."""
+    from civlake import stage_inputs
+    from civlake.contracts import get_contract
+    from civlake.ingest import audit, bronze
+    from civlake.ingest.landing import discover
+
+    if settings.exchange_url and get_contract(feed_id, settings.schemas_dir).api:
+        return None
+    ledger = audit.read_audit(settings.lake, feed_id)
+    known = {r["delivery_id"] for r in ledger}
+    complete, _waiting = discover(settings.landing, feed_id)
+    if any(f.name not in known for f in complete):
+        return None
+    if any(r["status"] == "loaded" and r["rows_silver"] is None for r in ledger):
+        return None
+    if bronze.orphan_deliveries(settings.lake, feed_id, known):
+        return None
+    stage, inputs, outputs = _expectations_fingerprint(settings, feed_id)
+    if not stage_inputs.unchanged(settings, stage, inputs, outputs):
+        return None
+    return "nothing new in landing, nothing left to clean, silver gate passed on these inputs"
 
 
 def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
