@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 
 import duckdb
 import pandas as pd
@@ -92,33 +93,39 @@ def _org_key(uscc: str | None, name: str | None) -> str:
     return f"NAME-{digest}"
 
 
+def _resolve_row(rec: dict, ref: tuple, index, by_uscc: set[str], by_name: dict[str, str]):
+    """One silver row's reference (an org_source_xref row plus _produced_at), or None
+    when nothing in the row names an organisation."""
+    feed, role, uscc_col, name_col = ref
+    code, status = rec.get(uscc_col), rec.get(f"{uscc_col}_status") or "missing"
+    name = normalize_org_name(rec.get(name_col)) if name_col else None
+    if code and status in GOOD:
+        uscc, method = code, f"uscc_{'exact' if status == 'valid' else 'normalized'}"
+    elif name and name in by_name:
+        uscc, method = by_name[name], "name_exact"
+    elif code and (near := _near(code, index, by_uscc)):
+        uscc, method = near, "uscc_one_typo"
+    elif not code and not name:
+        return None  # nothing names an organisation (e.g. individual volunteering)
+    else:
+        uscc, method = None, "new_org"
+    return {"feed_id": feed, **{c: rec[c] for c in LINEAGE}, "role": role,
+            "org_key": _org_key(uscc, name if uscc is None else None),
+            "org_uscc": uscc, "uscc_delivered": code, "org_name": name,
+            "match_method": method, "_produced_at": rec.get("_produced_at")}  # fmt: skip
+
+
 def _resolve_refs(lake_dir, by_uscc: set[str], by_name: dict[str, str]) -> pd.DataFrame:
     index = _one_typo_index(sorted(by_uscc))
     rows = []
-    for feed, role, uscc_col, name_col in REFERENCES:
-        arrow = lake.read_arrow(tables.path(lake_dir, tables.silver(feed)))
+    for ref in REFERENCES:
+        arrow = lake.read_arrow(tables.path(lake_dir, tables.silver(ref[0])))
         if arrow is None or arrow.num_rows == 0:
             continue
-        df = arrow.to_pandas()
-        for rec in df.to_dict("records"):
-            code, status = rec.get(uscc_col), rec.get(f"{uscc_col}_status") or "missing"
-            name = normalize_org_name(rec.get(name_col)) if name_col else None
-            if code and status in GOOD:
-                uscc, method = code, f"uscc_{'exact' if status == 'valid' else 'normalized'}"
-            elif name and name in by_name:
-                uscc, method = by_name[name], "name_exact"
-            elif code and (near := _near(code, index, by_uscc)):
-                uscc, method = near, "uscc_one_typo"
-            elif not code and not name:
-                continue  # nothing names an organisation (e.g. individual volunteering)
-            else:
-                uscc, method = None, "new_org"
-            rows.append(
-                {"feed_id": feed, **{c: rec[c] for c in LINEAGE}, "role": role,
-                 "org_key": _org_key(uscc, name if uscc is None else None),
-                 "org_uscc": uscc, "uscc_delivered": code, "org_name": name,
-                 "match_method": method, "_produced_at": rec.get("_produced_at")}
-            )  # fmt: skip
+        for rec in arrow.to_pandas().to_dict("records"):
+            row = _resolve_row(rec, ref, index, by_uscc, by_name)
+            if row is not None:
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -137,20 +144,20 @@ def _outside(refs: pd.DataFrame, by_uscc: set[str]) -> pa.Table:
 
 
 def resolve_organizations(settings) -> dict:
-    """Writes core/organizations (one row per org_key) and core/org_source_xref."""
+    """Writes core/organizations (one row per org_key) and core/org_source_xref.
+
+    On the embedded engine the references stream (``_resolve_streamed``): silver is read
+    a batch at a time and the xref written so, in the same order; only the registry and
+    the organisations outside it are held. On Spark the references are one frame."""
     latest = _latest_registry(settings.lake)
     by_uscc = set(latest.column("uscc").to_pylist())
     by_name: dict[str, str] = {}
     for uscc, name in zip(latest["uscc"].to_pylist(), latest["name"].to_pylist(), strict=True):
         by_name.setdefault(normalize_org_name(name) or "", uscc)
+    if lake.active_spark() is None:
+        return _resolve_streamed(settings, latest, by_uscc, by_name)
     refs = _resolve_refs(settings.lake, by_uscc, by_name)
-    # The registered schema comes first so that a lake without the registry still gets
-    # every registry column (empty), in the registered order.
-    schema = tables.schema(tables.ORGANIZATIONS)
-    parts = [schema.empty_table(), latest, _outside(refs, by_uscc)]
-    orgs = pa.concat_tables(parts, promote_options="default").select(schema.names)
-    orgs = orgs.sort_by("org_key")
-    lake.overwrite(tables.path(settings.lake, tables.ORGANIZATIONS), orgs)
+    orgs = _write_organizations(settings, latest, _outside(refs, by_uscc))
     xref_schema = tables.schema(tables.ORG_SOURCE_XREF)
     xref_columns = xref_schema.names
     xref = refs[xref_columns] if not refs.empty else pd.DataFrame(columns=xref_columns)
@@ -158,8 +165,90 @@ def resolve_organizations(settings) -> dict:
                    pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
     methods = xref["match_method"].value_counts().to_dict() if len(xref) else {}
     return {
-        "organizations": orgs.num_rows,
+        "organizations": orgs,
         "in_registry": latest.num_rows,
         "references": len(xref),
         "match_methods": {str(k): int(v) for k, v in methods.items()},
+    }
+
+
+def _write_organizations(settings, latest: pa.Table, outside: pa.Table) -> int:
+    # The registered schema comes first so that a lake without the registry still gets
+    # every registry column (empty), in the registered order.
+    schema = tables.schema(tables.ORGANIZATIONS)
+    parts = [schema.empty_table(), latest, outside]
+    orgs = pa.concat_tables(parts, promote_options="default").select(schema.names)
+    orgs = orgs.sort_by("org_key")
+    lake.overwrite(tables.path(settings.lake, tables.ORGANIZATIONS), orgs)
+    return orgs.num_rows
+
+
+BATCH_ROWS = 65_536
+
+
+class _LastSeen:
+    """Per organisation outside the registry, its last non-null uscc and name in the
+    order ``_outside`` sorts by (_produced_at, _delivery_id, _source_row, nulls last,
+    then reading order), kept as references stream by: memory follows the organisations
+    outside the registry, not the references."""
+
+    def __init__(self, by_uscc: set[str]) -> None:
+        self.by_uscc = by_uscc
+        self.seen: dict[str, dict[str, tuple]] = {}
+
+    def add(self, row: dict, seq: int) -> None:
+        if row["org_key"] in self.by_uscc:
+            return
+        at, delivery, source_row = row["_produced_at"], row["_delivery_id"], row["_source_row"]
+        # pandas sorts nulls last in each column, and its multi-column sort is stable
+        order = (at is None, at or "", delivery is None, delivery or "",
+                 source_row is None, source_row or 0, seq)  # fmt: skip
+        latest = self.seen.setdefault(row["org_key"], {})
+        for out, column in (("uscc", "org_uscc"), ("name", "org_name")):
+            if row[column] is not None and (out not in latest or latest[out][0] < order):
+                latest[out] = (order, row[column])
+
+    def table(self) -> pa.Table:
+        keys = sorted(self.seen)
+        values = {
+            out: [self.seen[k][out][1] if out in self.seen[k] else None for k in keys]
+            for out in ("uscc", "name")
+        }
+        return pa.table(
+            {"org_key": keys, **values, "in_registry": [False] * len(keys)}, schema=BASE_SCHEMA
+        )
+
+
+def _resolve_streamed(settings, latest: pa.Table, by_uscc: set[str], by_name) -> dict:
+    index = _one_typo_index(sorted(by_uscc))
+    last_seen = _LastSeen(by_uscc)
+    methods: Counter[str] = Counter()
+    schema = tables.schema(tables.ORG_SOURCE_XREF)
+
+    def batches():
+        for ref in REFERENCES:
+            table = lake.open_table(tables.path(settings.lake, tables.silver(ref[0])))
+            if table is None:
+                continue
+            for batch in table.to_pyarrow_dataset().to_batches(batch_size=BATCH_ROWS):
+                rows = []
+                for rec in batch.to_pylist():
+                    row = _resolve_row(rec, ref, index, by_uscc, by_name)
+                    if row is not None:
+                        last_seen.add(row, sum(methods.values()))
+                        methods[row["match_method"]] += 1
+                        rows.append(row)
+                if rows:
+                    yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
+    xref_path = tables.path(settings.lake, tables.ORG_SOURCE_XREF)
+    references = lake.overwrite_ordered(
+        xref_path, pa.RecordBatchReader.from_batches(schema, batches()), row_group_rows=BATCH_ROWS
+    )
+    orgs = _write_organizations(settings, latest, last_seen.table())
+    return {
+        "organizations": orgs,
+        "in_registry": latest.num_rows,
+        "references": references,
+        "match_methods": dict(methods),
     }
