@@ -24,102 +24,22 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 WATCHDOG_GIB = 20
 SECRET = "bench-scale"
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余于杜叶程"
-)
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌海波辉鹏飞燕"
-
-
-def _check_char(body17: str) -> str:
-    from civlake.identifiers import id_check_char
-
-    return id_check_char(body17)
 
 
 def build(home: Path, persons: int, seed: int, *, volunteers: bool = True) -> None:
-    import numpy as np
-    import pyarrow as pa
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
+    from tests.support.silver_city import build_silver
 
-    from civlake import lake, tables
-
-    rng = np.random.default_rng(seed)
-    lake_dir = home / "lake"
-    delivery, produced = "20261101-440100-001", "2026-11-01T02:00:00+08:00"
-    chunk = 250_000
-    for start in range(0, persons, chunk):
-        n = min(chunk, persons - start)
-        uid = np.arange(start, start + n)
-        born = [date(1930, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 33_000, n)]
-        sex = rng.integers(1, 3, n)
-        seq = (uid % 500) * 2 + (sex == 1)  # digit 17 odd for men
-        area = [f"4401{a:02d}" for a in rng.integers(3, 18, n)]
-        bodies = [f"{a}{b:%Y%m%d}{s % 1000:03d}" for a, b, s in zip(area, born, seq, strict=True)]
-        # uid in the sequence digits' place keeps IDs distinct within a birth date
-        bodies = [f"{b[:14]}{(int(b[14:17]) + 2 * (u // 500)) % 1000:03d}"
-                  for b, u in zip(bodies, uid, strict=True)]  # fmt: skip
-        ids = [b + _check_char(b) for b in bodies]
-        names = [
-            SURNAMES[a] + GIVEN[b] + (GIVEN[c] if c % 3 else "")
-            for a, b, c in zip(rng.integers(0, len(SURNAMES), n), rng.integers(0, len(GIVEN), n),
-                               rng.integers(0, len(GIVEN), n), strict=True)
-        ]  # fmt: skip
-        division = [f"{a}{t:03d}{v:03d}" for a, t, v in
-                    zip(area, rng.integers(1, 20, n), rng.integers(1, 30, n), strict=True)]  # fmt: skip
-        lineage = {
-            "_delivery_id": [delivery] * n,
-            "_source_file": ["hukou_population.csv"] * n,
-            "_source_row": uid + 1,
-            "_produced_at": [produced] * n,
-        }
-        hukou = pa.table({
-            "id_number": ids, "id_number_status": ["valid"] * n, "name": names,
-            "sex": [str(s) for s in sex], "birth_date": pa.array(born, pa.date32()),
-            "hukou_division_code": division, "person_status": ["正常"] * n,
-            "status_changed_on": pa.nulls(n, pa.date32()),
-            "phone": [f"13{u:09d}" for u in uid], **lineage,
-        })  # fmt: skip
-        lake.append(tables.path(lake_dir, tables.silver("hukou_population")), hukou)
-        old = np.array([b < date(1946, 1, 1) for b in born])
-        elderly = hukou.filter(pa.array(old)).select(
-            ["id_number", "id_number_status", "name", "sex", "birth_date", "hukou_division_code"]
-        )
-        m = elderly.num_rows
-        elderly = elderly.append_column("_delivery_id", pa.array([delivery] * m))
-        elderly = elderly.append_column("_source_file", pa.array(["elderly_allowance.csv"] * m))
-        elderly = elderly.append_column("_source_row", pa.array(np.flatnonzero(old) + start + 1))
-        elderly = elderly.append_column("_produced_at", pa.array([produced] * m))
-        lake.append(tables.path(lake_dir, tables.silver("elderly_allowance")), elderly)
-        if not volunteers:
-            print(f"built persons {start + n:,}", flush=True)
-            continue
-        picked = np.flatnonzero(rng.random(n) < 0.04)
-        kind = rng.random(len(picked))
-        v_ids, v_status = [], []
-        for i, k in zip(picked, kind, strict=True):
-            if k < 0.25:  # one digit mistyped: the check character no longer agrees
-                body = ids[i][:10] + str((int(ids[i][10]) + 1) % 10) + ids[i][11:]
-                v_ids.append(body)
-                v_status.append("invalid")
-            elif k < 0.35:
-                v_ids.append(None)
-                v_status.append(None)
-            else:
-                v_ids.append(ids[i])
-                v_status.append("valid")
-        volunteers = pa.table({
-            "volunteer_no": [f"V{uid[i]}" for i in picked], "id_number": v_ids,
-            "id_number_status": v_status, "name": [names[i] for i in picked],
-            "_delivery_id": [delivery] * len(picked),
-            "_source_file": ["volunteer_service.csv"] * len(picked),
-            "_source_row": uid[picked] + 1, "_produced_at": [produced] * len(picked),
-        })  # fmt: skip
-        lake.append(tables.path(lake_dir, tables.silver("volunteer_service")), volunteers)
-        print(f"built persons {start + n:,}", flush=True)
+    refs = build_silver(
+        home / "lake", persons=persons, seed=seed, chunk=250_000, volunteers=volunteers,
+        progress=lambda done: print(f"built persons {done:,}", flush=True),
+    )  # fmt: skip
+    print(f"built {refs:,} references", flush=True)
 
 
 def _child(home: Path) -> None:
