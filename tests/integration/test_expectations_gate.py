@@ -363,6 +363,26 @@ def test_a_delivery_failing_critical_stays_pending(settings):
     assert all(json.loads(r["details"])["deliveries"] == [bad, good] for r in r2)
 
 
+def test_a_passed_delivery_whose_silver_changed_is_validated_again(settings):
+    # GIVEN a delivery the clean gate put 3 rows into silver for, and the gate passed
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    delivery = "20261101-440106-001"
+    lake.append(path, _delivery(_good_rows(), delivery))
+    audit = _audit(0).append_column("rows_silver", pa.array([3], pa.int64()))
+    lake.append(settings.lake / "ingest_audit", audit)
+    run_silver_gate(settings, feeds=["assistance_recipients"], run_id="c1", at=AT)
+    # WHEN a fourth row breaking a critical expectation appears under that delivery
+    row = _good_rows()[0] | {"assistance_type": "最低生活保障"}
+    extra = _delivery([row], delivery)
+    at = extra.column_names.index("_source_row")
+    lake.append(path, extra.set_column(at, "_source_row", pa.array([9], pa.int64())))
+    # THEN the next run validates the delivery again, all 4 rows, and stops
+    with pytest.raises(GateFailed) as info:
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="c2", at=AT)
+    failed = info.value.result.critical_failures
+    assert failed and failed[0].deliveries == (delivery,) and failed[0].element_count == 4
+
+
 def _planted_rows(n: int) -> list[dict]:
     """``n`` good rows, every 7th with a non-canonical enum, every 11th with an amount
     above the warning range, every 13th with an invalid head ID (a ``mostly`` share) and

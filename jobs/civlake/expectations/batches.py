@@ -103,6 +103,19 @@ def audit_frame(lake_root: Path, feed_id: str, deliveries: list[str] | None = No
     return df
 
 
+def cleaned_rows(lake_root: Path, feed_id: str) -> dict[str, int]:
+    """Rows the clean gate put into silver per loaded delivery of the feed (the ledger's
+    ``rows_silver``; deliveries not yet cleaned, or a ledger without that column, give
+    nothing)."""
+    table = lake.read_matching(
+        tables.path(lake_root, tables.INGEST_AUDIT), {"feed_id": feed_id, "status": "loaded"}
+    )
+    if table is None or "rows_silver" not in table.column_names:
+        return {}
+    rows = table.select(["delivery_id", "rows_silver"]).to_pylist()
+    return {r["delivery_id"]: r["rows_silver"] for r in rows if r["rows_silver"] is not None}
+
+
 def division_sets(lake_root: Path) -> dict[str, set[str]] | None:
     """All and current division codes of silver.divisions; None when it is not built."""
     table = lake.read_arrow(

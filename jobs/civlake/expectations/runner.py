@@ -86,7 +86,11 @@ def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[O
     if not rows:
         return [], f"no silver table at {silver}" if not lake_exists(silver) else NOTHING_NEW
     done = validated_deliveries(settings.lake, feed_id, exclude_run=run_id)
-    pending = sorted(d for d in set(rows) - done if d is not None)
+    # A delivery's silver rows are fixed once cleaned (the ledger's rows_silver): one that
+    # now holds another count was changed after a gate passed it, so it is checked again.
+    ledger = batches.cleaned_rows(settings.lake, feed_id)
+    changed = {d for d in done if d in rows and d in ledger and rows[d] != ledger[d]}
+    pending = sorted(d for d in (set(rows) - done) | changed if d is not None)
     if not pending:
         return [], NOTHING_NEW
     specs = silver_specs(feed_id, schemas_dir=settings.schemas_dir)
