@@ -107,13 +107,15 @@ def cleaned_rows(lake_root: Path, feed_id: str) -> dict[str, int]:
     """Rows the clean gate put into silver per loaded delivery of the feed (the ledger's
     ``rows_silver``; deliveries not yet cleaned, or a ledger without that column, give
     nothing)."""
-    table = lake.read_matching(
-        tables.path(lake_root, tables.INGEST_AUDIT), {"feed_id": feed_id, "status": "loaded"}
-    )
-    if table is None or "rows_silver" not in table.column_names:
+    table = lake.read_matching(tables.path(lake_root, tables.INGEST_AUDIT), {"feed_id": feed_id})
+    if table is None or not {"status", "rows_silver"} <= set(table.column_names):
         return {}
-    rows = table.select(["delivery_id", "rows_silver"]).to_pylist()
-    return {r["delivery_id"]: r["rows_silver"] for r in rows if r["rows_silver"] is not None}
+    rows = table.select(["delivery_id", "status", "rows_silver"]).to_pylist()
+    return {
+        r["delivery_id"]: r["rows_silver"]
+        for r in rows
+        if r["status"] == "loaded" and r["rows_silver"] is not None
+    }
 
 
 def division_sets(lake_root: Path) -> dict[str, set[str]] | None:

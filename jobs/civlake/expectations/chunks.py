@@ -10,7 +10,7 @@ rows: hash buckets spread by about the square root of their size (±500 rows at 
 so ``n`` leaves 10 % headroom; only one key repeated thousands of times in one delivery
 could push a chunk past the setting.
 
-Embedded engine: DuckDB (``resolve.duck.database``: ``CIVLAKE_MEMORY_LIMIT``, spilling to
+Embedded engine: DuckDB (``engine.duck.database``: ``CIVLAKE_MEMORY_LIMIT``, spilling to
 the state folder) scans the Delta files of the pending deliveries and writes the chunks
 with one ``COPY ... PARTITION_BY``. Spark: the executors write the same layout
 (``partitionBy``); nothing is collected to the driver. The two engines hash differently,
@@ -115,7 +115,7 @@ def _literal(text: str) -> str:
 def _duckdb_write(settings, silver, deliveries, key, chunks, work) -> None:
     import pyarrow.compute as pc
 
-    from civlake.resolve import duck
+    from civlake.engine import duck
 
     # The Delta table's files of the pending deliveries, streamed (Arrow dataset scan).
     dataset = lake.open_table(silver).to_pyarrow_dataset()

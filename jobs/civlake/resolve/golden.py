@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from civlake import tables
-from civlake.resolve import duck
+from civlake.engine import duck
 
 DEATH_ORDER = ("death_certificates", "cremation_records", "hukou_population")
 PERSONS_SCHEMA = tables.schema(tables.PERSONS)

@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from civlake import lake, tables
-from civlake.resolve import duck, golden, id_link, linkage, reference_sql
+from civlake.engine import duck
+from civlake.resolve import golden, id_link, linkage, reference_sql
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
 from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
