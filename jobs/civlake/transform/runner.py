@@ -68,6 +68,7 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
     env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
+    env.update(_duckdb_limits(settings))
     # findings.sql unions the rule models the verify_rules seed names; dbt cannot read a
     # seed at compile time, so the list comes in as a var (civlake.transform.rules).
     dbt_vars: dict[str, Any] = rule_dbt_vars()
@@ -85,6 +86,18 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
             return dbtRunner().invoke([*args, *common])
         finally:
             _release_warehouse()
+
+
+def _duckdb_limits(settings: Settings) -> dict[str, str]:
+    """The warehouse connection's memory limit and spill folder (profiles.yml)."""
+    from civlake.engine.duck import default_memory_limit
+
+    spill = settings.state_dir / "duckdb_tmp" / "dbt"
+    spill.mkdir(parents=True, exist_ok=True)
+    return {
+        "CIVLAKE_DBT_MEMORY_LIMIT": settings.memory_limit or default_memory_limit(),
+        "CIVLAKE_DBT_TEMP_DIRECTORY": str(spill),
+    }
 
 
 def _release_warehouse() -> None:
