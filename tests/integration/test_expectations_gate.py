@@ -255,7 +255,7 @@ def test_suites_build_as_gx_objects_with_placeholders_resolved():
 
 
 def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
-    from civlake.expectations.batches import audit_frame
+    from civlake.expectations.batches import audit_frame, read_ledger
 
     rows = pa.concat_tables(
         [
@@ -265,7 +265,7 @@ def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
         ]
     )
     lake.append(lake.table_path(settings.lake, "ingest_audit"), rows)
-    df = audit_frame(settings.lake, "assistance_recipients")
+    df = audit_frame(read_ledger(settings.lake), "assistance_recipients")
     assert list(df["quarantine_rate"]) == [0.25]
 
 

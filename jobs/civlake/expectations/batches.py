@@ -79,19 +79,26 @@ def chunk_frame(table: pa.Table, rules: list[AgeRule]) -> pd.DataFrame:
     return add_ages(_to_pandas(table), rules).copy()
 
 
-def audit_frame(lake_root: Path, feed_id: str, deliveries: list[str] | None = None) -> pd.DataFrame:
-    """Loaded deliveries of the feed (of ``deliveries`` only, if given) with
-    ``quarantine_rate`` = quarantined / declared."""
-    table = lake.read_arrow(tables.path(lake_root, tables.INGEST_AUDIT))
+def read_ledger(lake_root: Path) -> pa.Table | None:
+    """The ingest ledger (``ingest_audit``) as Arrow, read once per gate run and given to
+    ``cleaned_rows`` and ``audit_frame`` for every feed (None: no ledger yet)."""
+    return lake.read_arrow(tables.path(lake_root, tables.INGEST_AUDIT))
+
+
+def audit_frame(
+    ledger: pa.Table | None, feed_id: str, deliveries: list[str] | None = None
+) -> pd.DataFrame:
+    """Loaded deliveries of the feed (of ``deliveries`` only, if given) in ``ledger``
+    (``read_ledger``) with ``quarantine_rate`` = quarantined / declared."""
     cols = ["delivery_id", "source_unit", "period", "rows_declared", "rows_quarantined"]
-    if table is None:
+    if ledger is None:
         return pd.DataFrame({c: [] for c in [*cols, "quarantine_rate"]})
-    if missing := {"feed_id", "status", *cols} - set(table.column_names):
+    if missing := {"feed_id", "status", *cols} - set(ledger.column_names):
         raise ValueError(
-            f"ingest_audit at {tables.path(lake_root, tables.INGEST_AUDIT)} lacks column(s) {sorted(missing)}; "
+            f"ingest_audit lacks column(s) {sorted(missing)}; "
             "the quarantine-rate expectation needs the layout of docs/CONVENTIONS.md"
         )
-    df = in_lineage_order(table, AUDIT_ORDER).to_pandas()
+    df = in_lineage_order(ledger, AUDIT_ORDER).to_pandas()
     df = df[(df["feed_id"] == feed_id) & (df["status"] == "loaded")]
     if deliveries is not None:
         df = df[df["delivery_id"].isin(deliveries)]
@@ -103,18 +110,17 @@ def audit_frame(lake_root: Path, feed_id: str, deliveries: list[str] | None = No
     return df
 
 
-def cleaned_rows(lake_root: Path, feed_id: str) -> dict[str, int]:
+def cleaned_rows(ledger: pa.Table | None, feed_id: str) -> dict[str, int]:
     """Rows the clean gate put into silver per loaded delivery of the feed (the ledger's
     ``rows_silver``; deliveries not yet cleaned, or a ledger without that column, give
     nothing)."""
-    table = lake.read_matching(tables.path(lake_root, tables.INGEST_AUDIT), {"feed_id": feed_id})
-    if table is None or not {"status", "rows_silver"} <= set(table.column_names):
+    if ledger is None or not {"feed_id", "status", "rows_silver"} <= set(ledger.column_names):
         return {}
-    rows = table.select(["delivery_id", "status", "rows_silver"]).to_pylist()
+    rows = ledger.select(["feed_id", "delivery_id", "status", "rows_silver"]).to_pylist()
     return {
         r["delivery_id"]: r["rows_silver"]
         for r in rows
-        if r["status"] == "loaded" and r["rows_silver"] is not None
+        if r["feed_id"] == feed_id and r["status"] == "loaded" and r["rows_silver"] is not None
     }
 
 

@@ -59,8 +59,9 @@ def run_silver_gate(
     session = GxSession()
     result = GateResult(run_id=run_id)
     divisions = batches.division_sets(settings.lake)
+    ledger = batches.read_ledger(settings.lake)
     for feed_id in feeds:
-        outcomes, skipped = _run_feed(session, settings, feed_id, run_id, at, divisions)
+        outcomes, skipped = _run_feed(session, settings, feed_id, run_id, at, divisions, ledger)
         if skipped:
             result.feeds_skipped[feed_id] = skipped
             log.info("silver gate: %s skipped: %s", feed_id, skipped)
@@ -80,7 +81,9 @@ def run_silver_gate(
     return result
 
 
-def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[Outcome], str]:
+def _run_feed(
+    session, settings, feed_id, run_id, at, divisions, ledger
+) -> tuple[list[Outcome], str]:
     silver = tables.path(settings.lake, tables.silver(feed_id))
     rows = chunks.delivery_rows(silver)
     if not rows:
@@ -88,8 +91,8 @@ def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[O
     done = validated_deliveries(settings.lake, feed_id, exclude_run=run_id)
     # A delivery's silver rows are fixed once cleaned (the ledger's rows_silver): one that
     # now holds another count was changed after a gate passed it, so it is checked again.
-    ledger = batches.cleaned_rows(settings.lake, feed_id)
-    changed = {d for d in done if d in rows and d in ledger and rows[d] != ledger[d]}
+    cleaned = batches.cleaned_rows(ledger, feed_id)
+    changed = {d for d in done if d in rows and d in cleaned and rows[d] != cleaned[d]}
     pending = sorted(d for d in (set(rows) - done) | changed if d is not None)
     if not pending:
         return [], NOTHING_NEW
@@ -114,7 +117,7 @@ def _run_feed(session, settings, feed_id, run_id, at, divisions) -> tuple[list[O
             frame = batches.chunk_frame(table, age_rules(feed_id))
             _validate(session, frame, feed_id, specs, "silver", list(LINEAGE), divisions, parts)
     if any(s.batch == "audit" for s in specs):
-        audit = batches.audit_frame(settings.lake, feed_id, pending)
+        audit = batches.audit_frame(ledger, feed_id, pending)
         _validate(session, audit, feed_id, specs, "audit", _AUDIT_INDEX, divisions, parts)
     return _outcomes(specs, parts, run_id, feed_id, at, tuple(pending)), ""
 
