@@ -67,3 +67,25 @@ def measure(result: dict, *, tree: bool = False):
         t.join()
         result["peak_rss_mib"] = max(peak[0], read())
         result["rss_growth_mib"] = result["peak_rss_mib"] - base
+
+
+def start_watchdog(limit_mib: float, *, every: float = 0.5) -> None:
+    """Stop this process (exit 3, with a line saying why) when its RSS passes
+    ``limit_mib``: a city too large for the machine ends as a figure, not an OOM kill
+    of whatever else is running."""
+    import os
+    import sys
+
+    def watch():
+        peak = 0.0
+        while True:
+            time.sleep(every)
+            rss = rss_mib()
+            peak = max(peak, rss)
+            if rss > limit_mib:
+                print(f"watchdog: RSS {rss:,.0f} MiB > {limit_mib:,.0f} MiB; stopped",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                print(f"STOPPED by the watchdog at {rss:,.0f} MiB", flush=True)
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="watchdog").start()

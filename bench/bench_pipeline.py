@@ -1,6 +1,9 @@
 """The whole pipeline, stage by stage: wall time, rows/s and peak memory per stage.
 
     .venv/bin/python bench/bench_pipeline.py --persons 1000000 --months 1
+    # a city generated once and kept (--landing), run under a memory watchdog
+    .venv/bin/python bench/bench_pipeline.py --persons 10000000 --landing /data/city10m \
+        --watchdog-mib 20000
 
 Runs the same stage functions the DAGs call (``civlake.pipeline``), in process and in
 order, on a freshly generated city, without Airflow's per-task overhead (which
@@ -10,13 +13,14 @@ order, on a freshly generated city, without Airflow's per-task overhead (which
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure
+from _common import measure, start_watchdog
 
 
 def main() -> None:
@@ -24,13 +28,28 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=100_000)
     ap.add_argument("--months", type=int, default=1)
     ap.add_argument("--through", default="publish")
+    ap.add_argument(
+        "--landing", type=Path, default=None,
+        help="landing folder to generate into, or to reuse when it already holds a city",
+    )  # fmt: skip
+    ap.add_argument("--watchdog-mib", type=float, default=None,
+                    help="stop the run (exit 3) when its RSS passes this")  # fmt: skip
     args = ap.parse_args()
+    if args.watchdog_mib:
+        start_watchdog(args.watchdog_mib)
 
     from civlake.generate import generate
     from civlake.settings import load_settings
 
     work = Path(tempfile.mkdtemp(prefix="civlake-pipeline-"))
-    settings = load_settings(env={"CIVLAKE_HOME": str(work)})
+    env = {"CIVLAKE_HOME": str(work)}
+    if args.landing is not None:
+        env["CIVLAKE_LANDING"] = str(args.landing)
+    # The DuckDB limit and the key secret from this shell, nothing else (a CIVLAKE_LAKE set
+    # for real work is never written to by a benchmark).
+    env |= {k: os.environ[k] for k in ("CIVLAKE_MEMORY_LIMIT", "CIVLAKE_PERSON_KEY_SECRET")
+            if k in os.environ}  # fmt: skip
+    settings = load_settings(env=env)
     now = datetime.now(UTC)
     feeds = feed_order()
     print(f"{'stage':<14}{'seconds':>10}{'rows':>12}{'rows/s':>12}{'peak RSS MiB':>14}")
@@ -41,9 +60,12 @@ def main() -> None:
               flush=True)  # fmt: skip
 
     res: dict = {}
-    with measure(res):
-        summary = generate(settings.landing, persons=args.persons, months=args.months, seed=7)
-    report("generate", res, summary.get("rows"))
+    if args.landing is not None and any(args.landing.glob("*/*/manifest.json")):
+        print(f"landing {args.landing} already holds a city: not generated again", flush=True)
+    else:
+        with measure(res):
+            summary = generate(settings.landing, persons=args.persons, months=args.months, seed=7)
+        report("generate", res, summary.get("rows"))
 
     for stage, res, n in run_stages(settings, feeds, now=now, through=args.through):
         report(stage, res, n)
