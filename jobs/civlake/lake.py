@@ -143,6 +143,12 @@ def _arrow_filter(match: Match):
     return cond
 
 
+def _path(table: Path | DeltaTable) -> Path:
+    if isinstance(table, DeltaTable):
+        return Path(table.table_uri.removeprefix("file://"))
+    return table
+
+
 def read_matching(
     table: Path | DeltaTable, match: Match, *, columns: list[str] | None = None
 ) -> pa.Table | None:
@@ -153,16 +159,60 @@ def read_matching(
     """
     spark = _SPARK.get()
     if spark is not None:
-        path = (
-            Path(table.table_uri.removeprefix("file://"))
-            if isinstance(table, DeltaTable)
-            else table
-        )
-        return _spark_io().read_matching(spark, path, match, columns=columns)
+        return _spark_io().read_matching(spark, _path(table), match, columns=columns)
     dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return None
     return dt.to_pyarrow_dataset().to_table(columns=columns, filter=_arrow_filter(match))
+
+
+def scan_matching(
+    table: Path | DeltaTable, match: Match, *, batch_rows: int = 65_536
+) -> Iterator[pa.RecordBatch]:
+    """``read_matching`` as non-empty record batches of at most ``batch_rows`` rows, in the
+    order ``read_matching`` returns them (embedded engine only; nothing if no table).
+
+    Arrow's dataset scan decodes a whole row group before it yields a batch (a 1 M-row
+    bronze row group is ~350 MB), so files and row groups are only chosen through the
+    dataset (its statistics skip the ones that cannot match) and read with Parquet's
+    streaming reader, ``batch_rows`` rows and 1 MB of pages at a time."""
+    if _SPARK.get() is not None:
+        raise RuntimeError("scan_matching is for the embedded engine; use read_matching on Spark")
+    import pyarrow.parquet as pq
+
+    dt = table if isinstance(table, DeltaTable) else open_table(table)
+    if dt is None:
+        return
+    if dt.metadata().partition_columns:  # values not in the files: let the dataset add them
+        ds = dt.to_pyarrow_dataset()
+        yield from ds.to_batches(filter=_arrow_filter(match), batch_size=batch_rows)
+        return
+    ds, cond = dt.to_pyarrow_dataset(), _arrow_filter(match)
+    schema = ds.schema
+    for fragment in ds.get_fragments(filter=cond):
+        for part in fragment.split_by_row_group(cond):
+            with fragment.filesystem.open_input_file(fragment.path) as f:
+                reader = pq.ParquetFile(f, buffer_size=1 << 20)
+                names = [n for n in schema.names if n in reader.schema_arrow.names]
+                for batch in reader.iter_batches(
+                    batch_size=batch_rows, row_groups=[part.row_groups[0].id], columns=names
+                ):
+                    rows = pa.Table.from_batches([batch]).filter(cond)
+                    if len(rows):
+                        yield from _conform(rows, schema).to_batches()
+
+
+def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``rows`` (of one file) in the table's schema: columns the file lacks read as null."""
+    return pa.table(
+        [
+            rows[f.name].cast(f.type)
+            if f.name in rows.column_names
+            else pa.nulls(len(rows), f.type)
+            for f in schema
+        ],
+        schema=schema,
+    )
 
 
 def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
@@ -183,21 +233,26 @@ def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
         return con.sql(f"select distinct {cols} from ds").to_arrow_table()
 
 
-def count_by(path: Path, column: str, *, match: Match | None = None) -> dict[str, int]:
+def count_by(
+    table: Path | DeltaTable, column: str, *, match: Match | None = None
+) -> dict[str, int]:
     """Row count per value of ``column`` (of the rows matching ``match``); only the
-    columns involved are read."""
+    columns involved are read. ``table`` as in ``read_matching``."""
     spark = _SPARK.get()
     if spark is not None:
-        return _spark_io().count_by(spark, path, column, match=match)
-    dt = open_table(path)
+        return _spark_io().count_by(spark, _path(table), column, match=match)
+    dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return {}
     flt = _arrow_filter(match) if match else None
-    t = dt.to_pyarrow_dataset().to_table(columns=[column], filter=flt)
-    grouped = t.group_by(column).aggregate([(column, "count")])
-    return dict(
-        zip(grouped[column].to_pylist(), grouped[f"{column}_count"].to_pylist(), strict=True)
-    )
+    # a batch at a time: the column of a 10-million-row table is ~250 MB, its counts a few
+    counts: dict[str, int] = {}
+    for batch in dt.to_pyarrow_dataset().to_batches(columns=[column], filter=flt):
+        grouped = pa.Table.from_batches([batch]).group_by(column).aggregate([(column, "count")])
+        for key, n in zip(grouped[column].to_pylist(), grouped[f"{column}_count"].to_pylist(),
+                          strict=True):  # fmt: skip
+            counts[key] = counts.get(key, 0) + n
+    return counts
 
 
 def _match_source(match: Match) -> pa.Table:
@@ -291,6 +346,40 @@ def retry(op: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+class _ParquetPart:
+    """One Parquet file written into a Delta table's directory, batch by batch, and the
+    AddAction that commits it (row count and null counts as its stats)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, *, row_group_rows: int) -> None:
+        import uuid
+
+        import pyarrow.parquet as pq
+
+        self.path, self.schema, self.row_group_rows = path, schema, row_group_rows
+        self.name = f"part-00000-{uuid.uuid4()}-c000.zstd.parquet"
+        self.rows = 0
+        self._flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
+        self._nulls = dict.fromkeys(self._flat, 0)
+        self._writer = pq.ParquetWriter(path / self.name, schema, compression="zstd")
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        self._writer.write(data, row_group_size=self.row_group_rows)
+        self.rows += data.num_rows
+        for column in self._flat:
+            self._nulls[column] += data.column(column).null_count
+
+    def close(self):
+        """Finish the file; its AddAction."""
+        import json
+
+        from deltalake.transaction import AddAction
+
+        self._writer.close()
+        stats = json.dumps({"numRecords": self.rows, "nullCount": self._nulls})
+        size = (self.path / self.name).stat().st_size
+        return AddAction(self.name, size, {}, int(time.time() * 1000), True, stats)
+
+
 def overwrite_ordered(path: Path, batches: pa.RecordBatchReader, *, row_group_rows: int) -> int:
     """``overwrite`` from a stream, keeping the stream's row order (embedded engine only);
     rows written. The batches go as they come into one Parquet file (row groups of at
@@ -299,29 +388,122 @@ def overwrite_ordered(path: Path, batches: pa.RecordBatchReader, *, row_group_ro
     writer takes a stream in parallel: a 1 M-row table came back in another order.)"""
     if _SPARK.get() is not None:
         raise RuntimeError("overwrite_ordered is for the embedded engine; use overwrite on Spark")
-    import json
-    import uuid
-
-    import pyarrow.parquet as pq
     from deltalake import Schema
-    from deltalake.transaction import AddAction, create_table_with_add_actions
+    from deltalake.transaction import create_table_with_add_actions
 
     path.mkdir(parents=True, exist_ok=True)
-    name = f"part-00000-{uuid.uuid4()}-c000.zstd.parquet"
-    rows = 0
-    flat = [f.name for f in batches.schema if not pa.types.is_nested(f.type)]
-    nulls = dict.fromkeys(flat, 0)
-    with pq.ParquetWriter(path / name, batches.schema, compression="zstd") as writer:
-        for batch in batches:
-            writer.write_batch(batch, row_group_size=row_group_rows)
-            rows += batch.num_rows
-            for column in flat:
-                nulls[column] += batch.column(column).null_count
-    stats = json.dumps({"numRecords": rows, "nullCount": nulls})
-    add = AddAction(name, (path / name).stat().st_size, {}, int(time.time() * 1000), True, stats)
+    part = _ParquetPart(path, batches.schema, row_group_rows=row_group_rows)
+    for batch in batches:
+        part.write(batch)
+    add = part.close()
     table = open_table(path)
     if table is None:
         create_table_with_add_actions(str(path), Schema.from_arrow(batches.schema), [add])
     else:
         table.create_write_transaction([add], "overwrite", batches.schema)
-    return rows
+    return part.rows
+
+
+class AppendFiles:
+    """Rows appended to a Delta table in one commit, written before it (embedded engine
+    only): ``write`` puts them into Parquet files in the table's directory as they come
+    (a new file every ``FILE_ROWS`` rows), ``commit`` adds every file in one transaction,
+    ``discard`` deletes them. Memory is one batch, however many rows are appended.
+
+    Until ``commit`` the files are in the directory but not in the Delta log, and Delta
+    readers see only the files the log adds: a crash or a ``discard`` leaves the table
+    as it was (a stray file of a crash is removed by ``vacuum``, never read). If the table
+    exists with another schema (an older contract), the commit appends the written rows
+    through ``append``'s schema merge instead, streamed from the files, then deletes them.
+    """
+
+    FILE_ROWS = 1_000_000
+    ROW_GROUP_ROWS = 131_072
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        if _SPARK.get() is not None:
+            raise RuntimeError("AppendFiles is for the embedded engine; use append on Spark")
+        path.mkdir(parents=True, exist_ok=True)
+        self.path, self.schema = path, schema
+        self.num_rows = 0
+        self._part: _ParquetPart | None = None
+        self._adds: list = []
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        if not data.num_rows:
+            return
+        data = data.select(self.schema.names).cast(self.schema)
+        if self._part is None:
+            self._part = _ParquetPart(self.path, self.schema, row_group_rows=self.ROW_GROUP_ROWS)
+        self._part.write(data)
+        self.num_rows += data.num_rows
+        if self._part.rows >= self.FILE_ROWS:
+            self._close_part()
+
+    def _close_part(self) -> None:
+        if self._part is not None:
+            self._adds.append(self._part.close())
+            self._part = None
+
+    @property
+    def files(self) -> list[Path]:
+        names = [a.path for a in self._adds] + ([self._part.name] if self._part else [])
+        return [self.path / name for name in names]
+
+    def commit(self) -> int:
+        """One commit adding every file written (none if no rows); rows committed."""
+        from deltalake import Schema
+        from deltalake.transaction import create_table_with_add_actions
+
+        self._close_part()
+        if not self._adds:
+            return 0
+        table = open_table(self.path)
+        # the table's column order: readers match a file's columns by name
+        same = _in_order_of(table, self.schema) if table is not None else None
+        if table is None:
+            create_table_with_add_actions(
+                str(self.path), Schema.from_arrow(self.schema), self._adds
+            )
+        elif same is not None:
+            adds = self._adds
+
+            def append_files() -> None:
+                DeltaTable(str(self.path)).create_write_transaction(adds, "append", same)
+
+            retry(append_files)
+        else:
+            write_deltalake(str(self.path), self._written(), mode="append", schema_mode="merge")
+            self.discard()
+        rows, self._adds = self.num_rows, []
+        return rows
+
+    def _written(self) -> pa.RecordBatchReader:
+        """The rows written so far, read back a batch at a time."""
+        import pyarrow.parquet as pq
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for file in self.files:
+                yield from pq.ParquetFile(file).iter_batches(batch_size=65_536)
+
+        return pa.RecordBatchReader.from_batches(self.schema, batches())
+
+    def discard(self) -> None:
+        """Delete the files written; the table is as it was."""
+        if self._part is not None:
+            self._part._writer.close()
+        for file in self.files:
+            file.unlink(missing_ok=True)
+        self._part, self._adds = None, []
+
+
+def _in_order_of(table: DeltaTable, schema: pa.Schema) -> pa.Schema | None:
+    """``schema`` with its fields in ``table``'s order if the table has exactly these
+    columns and types (a schema merge puts new columns last); None if it has not."""
+    from deltalake import Schema
+
+    names = [f.name for f in table.schema().fields]
+    if sorted(names) != sorted(schema.names):
+        return None
+    ordered = pa.schema([schema.field(n) for n in names])
+    return ordered if Schema.from_arrow(ordered) == table.schema() else None
