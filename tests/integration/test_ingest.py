@@ -406,8 +406,7 @@ def test_fast_and_exact_csv_readers_agree(tmp_path):
     for encoding in ("utf-8", "utf-8-sig", "gb18030"):
         path = tmp_path / f"e-{encoding}.csv"
         path.write_bytes(csv_bytes(headers("elderly_allowance"), tricky, encoding))
-        fast = _read_csv_arrow(path, contract, encoding, "t")
-        assert fast is not None, encoding
+        fast = list(_read_csv_arrow(path, contract, encoding, "t"))  # raises if it declines
         exact = list(_read_csv_rows(path, contract, encoding, "t"))
         assert pa.Table.from_batches(fast).to_pylist() == pa.Table.from_batches(exact).to_pylist()
 
@@ -425,8 +424,7 @@ def test_malformed_rows_and_blank_lines_agree_between_readers(tmp_path):
     )
     path = tmp_path / "e.csv"
     path.write_bytes(body)
-    fast = _read_csv_arrow(path, contract, "utf-8", "t")
-    assert fast is not None
+    fast = list(_read_csv_arrow(path, contract, "utf-8", "t"))  # raises if it declines
     exact = pa.Table.from_batches(list(_read_csv_rows(path, contract, "utf-8", "t"))).to_pylist()
     assert pa.Table.from_batches(fast).to_pylist() == exact
     assert [r["_source_row"] for r in exact if r["_malformed"]] == [2, 5]
@@ -434,12 +432,14 @@ def test_malformed_rows_and_blank_lines_agree_between_readers(tmp_path):
 
 def test_irregular_csv_falls_back_to_the_exact_reader(tmp_path):
     from civlake.contracts import get_contract
-    from civlake.ingest.readers import _read_csv_arrow
+    from civlake.ingest.readers import _NeedsExactReader, _read_csv_arrow
 
     contract = get_contract("elderly_allowance")
     path = tmp_path / "e.csv"
     quoted = [*ELDERLY[:-1], "含,逗号"]
     path.write_bytes(csv_bytes(headers("elderly_allowance"), [quoted]) + b"a,b\r\n")
-    assert _read_csv_arrow(path, contract, "utf-8", "t") is None  # quotes + malformed
+    with pytest.raises(_NeedsExactReader):  # quotes + malformed
+        list(_read_csv_arrow(path, contract, "utf-8", "t"))
     path.write_bytes(csv_bytes([*headers("elderly_allowance"), "备注"], [[*ELDERLY, "x"]]))
-    assert _read_csv_arrow(path, contract, "utf-8", "t") is None  # unknown column -> _extra
+    with pytest.raises(_NeedsExactReader):  # unknown column -> _extra
+        list(_read_csv_arrow(path, contract, "utf-8", "t"))

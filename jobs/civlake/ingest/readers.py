@@ -4,7 +4,9 @@ Every reader yields ``pa.RecordBatch`` es whose columns are the contract's colum
 (all strings, null when blank or absent) plus ``_extra`` (unknown columns as JSON),
 ``_malformed`` (the raw text of a row that could not be split into fields) and
 ``_source_row`` (1-based data-row index in the file). Batches keep memory bounded by the
-batch size, not the file size (python lists never hold more than one batch).
+batch size, not the file size (python lists never hold more than one batch; a CSV is
+parsed one Arrow block at a time). XLSX is the exception: calamine reads a whole sheet,
+which Excel caps at 1,048,576 rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from civlake.contracts import FeedContract, normalize_header
 from civlake.ingest.manifest import DeliveryRejected
 
 BATCH_ROWS = 50_000
+# Arrow's CSV read block: one block is parsed at a time (~25k rows of a hukou file).
+BLOCK_SIZE = 4 << 20
 # A blank cell, as str.strip() sees it (Unicode spaces incl. the full-width 　), in RE2.
 BLANK_RE2 = r"^[\s\p{Z}\x{1c}-\x{1f}\x{85}]*$"
 # A row of only blank cells as the CSV writer renders it (empty fields, commas).
@@ -106,90 +110,172 @@ def _emit(builder, contract, names, header, values, row_no):
     builder.add(out, json.dumps(extra, ensure_ascii=False) if extra else None, None, row_no)
 
 
+class _NeedsExactReader(Exception):
+    """The Arrow path cannot read this file (from here on) as the exact reader would."""
+
+
 def read_csv(
     path: Path, contract: FeedContract, codec: str, label: str
 ) -> Iterator[pa.RecordBatch]:
-    """CSV through Arrow's parser when the file is regular (the common case, ~4x faster);
-    the exact row-by-row reader when it is not (malformed rows, unknown columns, bad
-    bytes), which then names the row and field of every problem."""
-    fast = _read_csv_arrow(path, contract, codec, label)
-    if fast is not None:
-        return iter(fast)
-    return _read_csv_rows(path, contract, codec, label)
+    """CSV through Arrow's streaming parser when the file is regular (the common case, ~4x
+    faster); the exact row-by-row reader when it is not (malformed rows in a file with
+    quoted fields, unknown columns, bad bytes), which then names the row and field of
+    every problem. The switch may come mid-file: every row the Arrow path gave is one the
+    exact reader gives alike, so the exact reader reads again from the top and goes on
+    after the rows already given. Memory: one block of the file (``BLOCK_SIZE``), not the
+    file."""
+    given = 0
+    try:
+        for batch in _read_csv_arrow(path, contract, codec, label):
+            given += batch.num_rows
+            yield batch
+        return
+    except _NeedsExactReader:
+        pass
+    for batch in _read_csv_rows(path, contract, codec, label):
+        if given >= batch.num_rows:
+            given -= batch.num_rows
+            continue
+        yield batch.slice(given) if given else batch
+        given = 0
 
 
-def _validated_utf8(path: Path, codec: str) -> bytes | None:
-    """The file's bytes as UTF-8 if they are valid in ``codec`` (None if not).
+def _scan(path: Path, codec: str) -> tuple[str, bool] | None:
+    """(the file's first 64k characters, whether it holds a quote) if every byte is valid
+    in ``codec`` and the file is not blank; None if not (the exact reader then says why).
 
-    Decodes in 16 MiB chunks so a large file never exists as one Python str."""
+    Decodes in 16 MiB chunks and keeps none of them: a pass as fast as the sha256 check,
+    and the parse below needs its answers before the first row (Arrow stops at a bad
+    byte after rows were given; a quote decides how malformed rows are read)."""
     import codecs as _codecs
 
     decoder = _codecs.getincrementaldecoder(codec)(errors="strict")
-    reencode = codec.replace("_", "-") not in ("utf-8", "utf-8-sig")
-    parts: list[bytes] = []
+    head, quoted, content = "", False, False
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(16 << 20):
                 text = decoder.decode(chunk)
-                parts.append(text.encode("utf-8") if reencode else chunk)
+                if len(head) < 1 << 16:
+                    head += text[: (1 << 16) - len(head)]
+                quoted = quoted or '"' in text
+                content = content or bool(text.strip())
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
-    data = b"".join(parts)
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    return (head.removeprefix("\ufeff"), quoted) if content else None
+
+
+def _utf8_stream(path: Path, codec: str) -> pa.NativeFile:
+    """The file as UTF-8 for Arrow: read as is when it is UTF-8 (Arrow skips a BOM),
+    otherwise transcoded a chunk at a time (strictly; ``_scan`` already found no bad
+    byte)."""
+    import codecs as _codecs
+
+    raw = pa.OSFile(str(path))
+    if _codecs.lookup(codec).name in ("utf-8", "utf-8-sig"):
+        return raw
+    return pa.transcoding_input_stream(raw, codec, "utf-8")
 
 
 def _read_csv_arrow(
     path: Path, contract: FeedContract, codec: str, label: str
-) -> list[pa.RecordBatch] | None:
-    """Arrow's parser; None when the exact reader must decide (bad bytes, unknown or
-    repeated columns, malformed rows in a file that also has quoted fields)."""
+) -> Iterator[pa.RecordBatch]:
+    """Arrow's streaming parser, one ``BLOCK_SIZE`` block of the file at a time; raises
+    _NeedsExactReader where the exact reader must decide (bad bytes, unknown or repeated
+    columns, malformed rows in a file that also has quoted fields), before the rows it
+    cannot vouch for. Rows are numbered as the exact reader numbers them."""
     import pyarrow.csv as pacsv
 
-    data = _validated_utf8(path, codec)
-    if not data or not data.strip():
-        return None
-    first = next(csv.reader(io.StringIO(data[: 1 << 16].decode("utf-8", "ignore"))), None)
+    scanned = _scan(path, codec)
+    if scanned is None:
+        raise _NeedsExactReader
+    head, quoted = scanned
+    first = next(csv.reader(io.StringIO(head)), None)
     if not first:
-        return None
+        raise _NeedsExactReader
     header = [str(h) for h in first]
     names = _map_header(contract, header, label)  # SCHEMA_MISMATCH is raised here
     if None in names or len(set(names)) != len(names):
-        return None  # unknown or repeated columns: the exact reader keeps them in _extra
+        # unknown or repeated columns: the exact reader keeps them in _extra
+        raise _NeedsExactReader
     columns = [f"c{i}" for i in range(len(header))]
     irregular: list[tuple[int | None, str]] = []
 
-    def parse(*, quoted_newlines: bool) -> pa.Table:
-        irregular.clear()
+    def on_invalid(row) -> str:
+        irregular.append((row.number, row.text))
+        return "skip"
 
-        def on_invalid(row) -> str:
-            irregular.append((row.number, row.text))
-            return "skip"
-
-        return pacsv.read_csv(
-            io.BytesIO(data),
-            # serial parsing when rows are malformed: only then are line numbers reported
-            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1,
-                                           use_threads=quoted_newlines),
-            parse_options=pacsv.ParseOptions(newlines_in_values=quoted_newlines,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(columns, pa.string()),
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )  # fmt: skip
-
+    source = _utf8_stream(path, codec)
     try:
-        table = parse(quoted_newlines=True)
+        try:
+            reader = pacsv.open_csv(
+                source,
+                # serial: only then does Arrow report the line of a malformed row
+                read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1,
+                                               use_threads=False, block_size=BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(newlines_in_values=quoted,
+                                                 invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(columns, pa.string()),
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )  # fmt: skip
+        except pa.ArrowInvalid as exc:
+            raise _NeedsExactReader from exc
+        placed = 0  # data rows (Arrow's numbering: non-blank lines after the header) so far
+        given = 0  # rows given (the exact reader's numbering: blank-cell rows not counted)
+        malformed: dict[int, str] = {}
+        for block in _blocks(reader):
+            if irregular:
+                # A quoted field may span lines: only the exact reader knows those rows.
+                if quoted or any(number is None for number, _ in irregular):
+                    raise _NeedsExactReader
+                malformed.update(_malformed_rows(irregular))
+                irregular.clear()
+            here = _take_malformed(malformed, placed, block.num_rows)
+            out = _arrow_batch(block, names, contract, here, placed=placed, given=given)
+            placed += block.num_rows + len(here)
+            given += out.num_rows
+            yield from out.to_batches(max_chunksize=BATCH_ROWS)
         if irregular:
-            if b'"' in data:
-                return None  # a quoted field may span lines: only the exact reader knows rows
-            table = parse(quoted_newlines=False)
-    except pa.ArrowInvalid:
-        return None
-    if any(number is None for number, _ in irregular):
-        return None
-    return _arrow_batches(table, names, contract, _malformed_rows(irregular))
+            if quoted or any(number is None for number, _ in irregular):
+                raise _NeedsExactReader
+            malformed.update(_malformed_rows(irregular))
+        if malformed:  # malformed rows after the last well-formed one
+            empty = pa.RecordBatch.from_arrays(
+                [pa.array([], pa.string())] * len(columns), names=columns
+            )
+            rest = dict(sorted(malformed.items()))
+            out = _arrow_batch(empty, names, contract, rest, placed=placed, given=given)
+            yield from out.to_batches(max_chunksize=BATCH_ROWS)
+    finally:
+        source.close()
+
+
+def _blocks(reader) -> Iterator[pa.RecordBatch]:
+    """The reader's batches; _NeedsExactReader where Arrow cannot parse the file (a row
+    longer than a block, a quote it reads otherwise than Python's csv module)."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise _NeedsExactReader from exc
+        yield batch
+
+
+def _take_malformed(malformed: dict[int, str], placed: int, good: int) -> dict[int, str]:
+    """The malformed rows (data-row index -> raw row) that fall among a block's ``good``
+    well-formed rows, the block following the first ``placed`` data rows; taken out of
+    ``malformed``. The j-th malformed row is in the block when at most ``good`` well-formed
+    rows come before it, i.e. its index is at most placed + good + j."""
+    here: dict[int, str] = {}
+    for number in sorted(malformed):
+        if number > placed + good + len(here) + 1:
+            break
+        here[number] = malformed.pop(number)
+    return here
 
 
 def _malformed_rows(irregular: list[tuple[int, str]]) -> dict[int, str]:
@@ -205,39 +291,48 @@ def _malformed_rows(irregular: list[tuple[int, str]]) -> dict[int, str]:
     return out
 
 
-def _arrow_batches(
-    table: pa.Table, names: list[str], contract: FeedContract, malformed: dict[int, str]
-) -> list[pa.RecordBatch]:
+def _arrow_batch(
+    block: pa.RecordBatch,
+    names: list[str],
+    contract: FeedContract,
+    malformed: dict[int, str],
+    *,
+    placed: int,
+    given: int,
+) -> pa.Table:
+    """One parsed block as reader rows: blanks to null, the block's malformed rows in
+    their places (data rows ``placed`` + 1 onwards), rows of only empty cells dropped, the
+    rest numbered from ``given`` + 1."""
     import pyarrow.compute as pc
 
-    good = table.num_rows
-    total = good + len(malformed)
-    good_rows = [i for i in range(1, total + 1) if i not in malformed]
-    by_name = {name: table.column(i) for i, name in enumerate(names)}
+    good = block.num_rows
+    by_name = {name: block.column(i) for i, name in enumerate(names)}
     cols = {}
     for col in contract.names:
         if col in by_name:
-            values = by_name[col].combine_chunks()
+            values = by_name[col]
             blank = pc.match_substring_regex(values, BLANK_RE2)
             cols[col] = pc.if_else(blank, pa.scalar(None, pa.string()), values)
         else:
             cols[col] = pa.nulls(good, pa.string())
     cols["_extra"] = pa.nulls(good, pa.string())
     cols["_malformed"] = pa.nulls(good, pa.string())
-    cols["_source_row"] = pa.array(good_rows, pa.int64())
     out = pa.table(cols)
     if malformed:
+        # positions of the well-formed rows among the block's data rows
+        slots = range(placed + 1, placed + good + len(malformed) + 1)
+        order = pa.array([i for i in slots if i not in malformed][:good] + list(malformed))
         bad = {c: pa.nulls(len(malformed), pa.string()) for c in [*contract.names, "_extra"]}
         bad["_malformed"] = pa.array(list(malformed.values()), pa.string())
-        bad["_source_row"] = pa.array(list(malformed), pa.int64())
-        out = pa.concat_tables([out, pa.table(bad)]).sort_by("_source_row")
+        out = pa.concat_tables([out, pa.table(bad)])
+        out = out.take(pc.sort_indices(order))
     out = _drop_blank_rows(out, contract)
-    return out.to_batches(max_chunksize=BATCH_ROWS)
+    rows = pa.array(range(given + 1, given + out.num_rows + 1), pa.int64())
+    return out.append_column("_source_row", rows)
 
 
 def _drop_blank_rows(table: pa.Table, contract: FeedContract) -> pa.Table:
-    """Rows of only empty cells are not data rows (as in the exact reader): drop them and
-    number the rest as the exact reader does."""
+    """Rows of only empty cells are not data rows (as in the exact reader)."""
     import pyarrow.compute as pc
 
     blank = pc.is_null(table.column("_malformed"))
@@ -250,9 +345,7 @@ def _drop_blank_rows(table: pa.Table, contract: FeedContract) -> pa.Table:
     blank = pc.or_(blank, pc.fill_null(blank_malformed, False))
     if not pc.any(blank).as_py():
         return table
-    kept = table.filter(pc.invert(blank))
-    rows = pa.array(range(1, kept.num_rows + 1), pa.int64())
-    return kept.set_column(kept.schema.get_field_index("_source_row"), "_source_row", rows)
+    return table.filter(pc.invert(blank))
 
 
 def _read_csv_rows(
