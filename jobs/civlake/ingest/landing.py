@@ -6,13 +6,19 @@ commit -> one audit row -> supersession of an older full delivery of the same un
 period. Any rejection happens before the bronze commit, so the lake is unchanged.
 A crash between the bronze commit and the audit row is repaired on the next run
 (bronze rows of a delivery without an audit row are deleted, then it is loaded again).
+
+Files are parsed a batch at a time. Small deliveries (the many daily ones) are held
+whole and committed together (``_Buffer``); a large one (a city's monthly hukou
+snapshot) is written to uncommitted Parquet files in the bronze table's directory as it
+is parsed and committed in one transaction once every file matched its manifest
+(``_stream_files``, ``lake.AppendFiles``), so memory is one batch, not the delivery.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from civlake import lake
+from civlake import lake, tables
 from civlake.contracts import FeedContract, load_contracts
 from civlake.ingest import audit, bronze
 from civlake.ingest.manifest import (
@@ -78,36 +84,38 @@ def check_hash(path: Path, f: ManifestFile, label: str) -> None:
 
 def parse_file(
     folder: Path, manifest: Manifest, f: ManifestFile, contract: FeedContract, now: datetime
-) -> pa.Table | None:
-    """One data file of a delivery as bronze rows (None: no data rows); raises
-    DeliveryRejected on a parse problem or when the rows differ from the manifest's."""
+) -> Iterator[pa.Table]:
+    """One data file of a delivery as bronze rows, a reader batch at a time (memory: one
+    batch, not the file). Raises DeliveryRejected on a parse problem, and after the last
+    batch when the rows differ from the manifest's: the rows already given are then rows
+    of a rejected delivery, and the caller drops them."""
+    import duckdb
+
     path = folder / f.name
     label = file_label(contract, manifest, f)
     fmt = path.suffix.lower().lstrip(".")
     # A CSV without a declared encoding is read in the contract's encoding.
     codec = python_codec(f.encoding or contract.encodings[0], fmt)
-    batches = list(read_file(path, contract, codec, label))
-    found = sum(b.num_rows for b in batches)
+    lineage = {
+        "delivery_id": manifest.delivery_id, "source_file": f.name,
+        "source_unit": manifest.source_unit, "period": manifest.period, "mode": manifest.mode,
+        "produced_at": manifest.produced_at,
+        "file_format": "jsonl" if fmt in ("json", "ndjson") else fmt, "ingested_at": now,
+    }  # fmt: skip
+    found = 0
+    with duckdb.connect() as con:
+        for batch in read_file(path, contract, codec, label):
+            if batch.num_rows:
+                found += batch.num_rows
+                yield bronze.with_lineage(
+                    pa.Table.from_batches([batch]), contract, con=con, **lineage
+                )
     if found != f.rows:
         raise DeliveryRejected(
             "ROWCOUNT_MISMATCH",
             f"{label}: manifest declares {f.rows} data rows, the file has {found} "
             "(title, header, total and blank rows not counted).",
         )
-    if not batches:
-        return None
-    return bronze.with_lineage(
-        pa.Table.from_batches(batches),
-        contract,
-        delivery_id=manifest.delivery_id,
-        source_file=f.name,
-        source_unit=manifest.source_unit,
-        period=manifest.period,
-        mode=manifest.mode,
-        produced_at=manifest.produced_at,
-        file_format="jsonl" if fmt in ("json", "ndjson") else fmt,
-        ingested_at=now,
-    )
 
 
 def _parse_files(
@@ -118,12 +126,57 @@ def _parse_files(
     manifest's order and the first problem rejects the delivery."""
     for f in manifest.files:
         check_hash(folder / f.name, f, file_label(contract, manifest, f))
-    tables = [
-        t
-        for f in manifest.files
-        if (t := parse_file(folder, manifest, f, contract, now)) is not None
-    ]
-    return pa.concat_tables(tables) if tables else None
+    parts = [t for f in manifest.files for t in parse_file(folder, manifest, f, contract, now)]
+    return pa.concat_tables(parts) if parts else None
+
+
+# A delivery above this (declared rows, or bytes of its files: the manifest may lie) is
+# written to bronze as it is parsed (_stream_files) instead of as one table in memory: a
+# city's monthly hukou snapshot is ~10 M rows, ~1.3 GB of CSV, ~8 GiB parsed whole.
+STREAM_ROWS = 500_000
+STREAM_BYTES = 64 << 20
+
+
+def _is_large(folder: Path, manifest: Manifest) -> bool:
+    declared = sum(f.rows for f in manifest.files)
+    size = sum((folder / f.name).stat().st_size for f in manifest.files)
+    return declared > STREAM_ROWS or size > STREAM_BYTES
+
+
+def _stream_files(
+    lake_root: Path, folder: Path, manifest: Manifest, contract: FeedContract, now: datetime
+) -> lake.AppendFiles | None:
+    """``_parse_files`` for a large delivery: the same checks in the same order, but each
+    batch of bronze rows goes to a Parquet file in the bronze table's directory as it is
+    parsed. The files are committed later, with the delivery's audit row (``_Buffer``);
+    on any problem they are deleted here and the lake is unchanged."""
+    for f in manifest.files:
+        check_hash(folder / f.name, f, file_label(contract, manifest, f))
+    writer = lake.AppendFiles(
+        bronze.bronze_path(lake_root, contract.feed_id), tables.bronze_schema(contract)
+    )
+    try:
+        for f in manifest.files:
+            for t in parse_file(folder, manifest, f, contract, now):
+                writer.write(t)
+    except BaseException:
+        writer.discard()
+        raise
+    if not writer.num_rows:
+        writer.discard()
+        return None
+    return writer
+
+
+def _parser(lake_root: Path) -> Parse:
+    """The embedded engine's parse: a large delivery streamed, the others whole."""
+
+    def parse(folder: Path, manifest: Manifest, contract: FeedContract, now: datetime):
+        if _is_large(folder, manifest):
+            return _stream_files(lake_root, folder, manifest, contract, now)
+        return _parse_files(folder, manifest, contract, now)
+
+    return parse
 
 
 def _audit_row(manifest: Manifest | None, folder: Path, feed_id: str, **fields) -> dict:
@@ -216,7 +269,10 @@ class _Buffer:
     """Deliveries evaluated but not yet committed. One flush = one bronze commit holding
     every buffered delivery whole (each delivery stays atomic), then one audit commit.
     A crash between the two leaves bronze rows without an audit row: the next run deletes
-    them and loads those deliveries again. Flushing every ~500k rows bounds memory."""
+    them and loads those deliveries again (``bronze.orphan_deliveries``). Flushing every
+    ~500k rows bounds memory; a large delivery arrives already written to uncommitted
+    files (``_stream_files``) and is flushed at once, the buffered small ones in the same
+    commit."""
 
     FLUSH_ROWS = 500_000
 
@@ -225,16 +281,23 @@ class _Buffer:
         self.tables: list[pa.Table] = []
         self.rows: list[dict] = []
 
-    def add(self, row: dict, table: pa.Table | None) -> None:
+    def add(self, row: dict, table: pa.Table | lake.AppendFiles | None) -> None:
         self.rows.append(row)
+        if isinstance(table, lake.AppendFiles):
+            self.flush(table)
+            return
         if table is not None:
             self.tables.append(table)
         if sum(t.num_rows for t in self.tables) >= self.FLUSH_ROWS:
             self.flush()
 
-    def flush(self) -> None:
-        if self.tables:
-            data = pa.concat_tables(self.tables, promote_options="default")
+    def flush(self, written: lake.AppendFiles | None = None) -> None:
+        data = pa.concat_tables(self.tables, promote_options="default") if self.tables else None
+        if written is not None:
+            if data is not None:
+                written.write(data)
+            written.commit()
+        elif data is not None:
             lake.append(bronze.bronze_path(self.settings.lake, self.feed_id), data)
         if self.rows:
             audit.append_rows(self.settings.lake, self.rows)
@@ -255,7 +318,7 @@ def ingest_feed(
     todo = [f for f in complete if f.name not in done]
     # Oldest production first, so resubmissions normally supersede in arrival order.
     todo.sort(key=lambda f: (_produced_key(f), f.name))
-    buffer, parse = _Buffer(settings, feed_id), _parse_files
+    buffer, parse = _Buffer(settings, feed_id), _parser(settings.lake)
     spark = lake.active_spark()
     if spark is not None and todo:
         from civlake.ingest import spark_job

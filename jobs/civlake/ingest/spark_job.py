@@ -115,14 +115,17 @@ def parse_tasks(contract: FeedContract, manifests: list[Manifest], now: datetime
                 except DeliveryRejected as exc:
                     yield outcome_row(task, "hash", 0, exc)
                     continue
+                # A batch at a time: a file that then fails leaves rows of a rejected
+                # delivery in the job's output, which ``flush`` never selects.
+                rows = 0
                 try:
-                    table = landing.parse_file(folder, manifest, f, contract, now)
+                    for table in landing.parse_file(folder, manifest, f, contract, now):
+                        rows += table.num_rows
+                        yield from with_flag(table)
                 except DeliveryRejected as exc:
                     yield outcome_row(task, "parse", 0, exc)
                     continue
-                if table is not None:
-                    yield from with_flag(table)
-                yield outcome_row(task, "ok", 0 if table is None else table.num_rows, None)
+                yield outcome_row(task, "ok", rows, None)
 
     return run
 
