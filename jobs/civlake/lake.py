@@ -143,6 +143,12 @@ def _arrow_filter(match: Match):
     return cond
 
 
+def _path(table: Path | DeltaTable) -> Path:
+    if isinstance(table, DeltaTable):
+        return Path(table.table_uri.removeprefix("file://"))
+    return table
+
+
 def read_matching(
     table: Path | DeltaTable, match: Match, *, columns: list[str] | None = None
 ) -> pa.Table | None:
@@ -153,16 +159,60 @@ def read_matching(
     """
     spark = _SPARK.get()
     if spark is not None:
-        path = (
-            Path(table.table_uri.removeprefix("file://"))
-            if isinstance(table, DeltaTable)
-            else table
-        )
-        return _spark_io().read_matching(spark, path, match, columns=columns)
+        return _spark_io().read_matching(spark, _path(table), match, columns=columns)
     dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return None
     return dt.to_pyarrow_dataset().to_table(columns=columns, filter=_arrow_filter(match))
+
+
+def scan_matching(
+    table: Path | DeltaTable, match: Match, *, batch_rows: int = 65_536
+) -> Iterator[pa.RecordBatch]:
+    """``read_matching`` as non-empty record batches of at most ``batch_rows`` rows, in the
+    order ``read_matching`` returns them (embedded engine only; nothing if no table).
+
+    Arrow's dataset scan decodes a whole row group before it yields a batch (a 1 M-row
+    bronze row group is ~350 MB), so files and row groups are only chosen through the
+    dataset (its statistics skip the ones that cannot match) and read with Parquet's
+    streaming reader, ``batch_rows`` rows and 1 MB of pages at a time."""
+    if _SPARK.get() is not None:
+        raise RuntimeError("scan_matching is for the embedded engine; use read_matching on Spark")
+    import pyarrow.parquet as pq
+
+    dt = table if isinstance(table, DeltaTable) else open_table(table)
+    if dt is None:
+        return
+    if dt.metadata().partition_columns:  # values not in the files: let the dataset add them
+        ds = dt.to_pyarrow_dataset()
+        yield from ds.to_batches(filter=_arrow_filter(match), batch_size=batch_rows)
+        return
+    ds, cond = dt.to_pyarrow_dataset(), _arrow_filter(match)
+    schema = ds.schema
+    for fragment in ds.get_fragments(filter=cond):
+        for part in fragment.split_by_row_group(cond):
+            with fragment.filesystem.open_input_file(fragment.path) as f:
+                reader = pq.ParquetFile(f, buffer_size=1 << 20)
+                names = [n for n in schema.names if n in reader.schema_arrow.names]
+                for batch in reader.iter_batches(
+                    batch_size=batch_rows, row_groups=[part.row_groups[0].id], columns=names
+                ):
+                    rows = pa.Table.from_batches([batch]).filter(cond)
+                    if len(rows):
+                        yield from _conform(rows, schema).to_batches()
+
+
+def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``rows`` (of one file) in the table's schema: columns the file lacks read as null."""
+    return pa.table(
+        [
+            rows[f.name].cast(f.type)
+            if f.name in rows.column_names
+            else pa.nulls(len(rows), f.type)
+            for f in schema
+        ],
+        schema=schema,
+    )
 
 
 def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
@@ -183,21 +233,26 @@ def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
         return con.sql(f"select distinct {cols} from ds").to_arrow_table()
 
 
-def count_by(path: Path, column: str, *, match: Match | None = None) -> dict[str, int]:
+def count_by(
+    table: Path | DeltaTable, column: str, *, match: Match | None = None
+) -> dict[str, int]:
     """Row count per value of ``column`` (of the rows matching ``match``); only the
-    columns involved are read."""
+    columns involved are read. ``table`` as in ``read_matching``."""
     spark = _SPARK.get()
     if spark is not None:
-        return _spark_io().count_by(spark, path, column, match=match)
-    dt = open_table(path)
+        return _spark_io().count_by(spark, _path(table), column, match=match)
+    dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return {}
     flt = _arrow_filter(match) if match else None
-    t = dt.to_pyarrow_dataset().to_table(columns=[column], filter=flt)
-    grouped = t.group_by(column).aggregate([(column, "count")])
-    return dict(
-        zip(grouped[column].to_pylist(), grouped[f"{column}_count"].to_pylist(), strict=True)
-    )
+    # a batch at a time: the column of a 10-million-row table is ~250 MB, its counts a few
+    counts: dict[str, int] = {}
+    for batch in dt.to_pyarrow_dataset().to_batches(columns=[column], filter=flt):
+        grouped = pa.Table.from_batches([batch]).group_by(column).aggregate([(column, "count")])
+        for key, n in zip(grouped[column].to_pylist(), grouped[f"{column}_count"].to_pylist(),
+                          strict=True):  # fmt: skip
+            counts[key] = counts.get(key, 0) + n
+    return counts
 
 
 def _match_source(match: Match) -> pa.Table:
