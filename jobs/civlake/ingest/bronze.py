@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,12 +35,8 @@ def with_lineage(
     produced_at: str,
     file_format: str,
     ingested_at: datetime,
-    con: duckdb.DuckDBPyConnection | None = None,
 ) -> pa.Table:
-    """Add lineage columns and a row hash (sha256 of the delivered values, in DuckDB).
-
-    ``con``: a DuckDB connection to reuse when a file comes a batch at a time (opening
-    one costs ~10 ms, as much as hashing 20,000 rows)."""
+    """Add lineage columns and a row hash (sha256 of the delivered values, in DuckDB)."""
     n = batch.num_rows
 
     def const(value, typ=None):
@@ -59,21 +57,31 @@ def with_lineage(
     value_cols = [*contract.names, "_extra", "_malformed"]
     # NUL marks a null so that null and "" hash differently; \x1f separates fields.
     expr = " || chr(31) || ".join(f'coalesce("{c}", chr(0))' for c in value_cols)
-    own = con is None
-    if con is None:
-        import duckdb
-
-        con = duckdb.connect()
+    con = _connection()
+    con.register("t", table)
     try:
-        con.register("t", table)
         hashes = con.sql(f"select sha256({expr}) as h from t").to_arrow_table().column("h")
-        con.unregister("t")
     finally:
-        if own:
-            con.close()
+        con.unregister("t")
     table = table.append_column("_row_hash", hashes.cast(pa.string()))
     order = [*contract.names, "_extra", "_malformed", *LINEAGE]
     return table.select(order)
+
+
+_LOCAL = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection for row hashes, opened once: opening one costs
+    ~15 ms, more than hashing a small delivery (a run parses hundreds of them), and a
+    large file is hashed a batch at a time. A forked process (a Spark Python worker)
+    opens its own."""
+    held = getattr(_LOCAL, "held", None)
+    if held is None or held[0] != os.getpid():
+        import duckdb
+
+        held = _LOCAL.held = (os.getpid(), duckdb.connect())
+    return held[1]
 
 
 def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[str]:

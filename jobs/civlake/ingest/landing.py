@@ -89,8 +89,6 @@ def parse_file(
     batch, not the file). Raises DeliveryRejected on a parse problem, and after the last
     batch when the rows differ from the manifest's: the rows already given are then rows
     of a rejected delivery, and the caller drops them."""
-    import duckdb
-
     path = folder / f.name
     label = file_label(contract, manifest, f)
     fmt = path.suffix.lower().lstrip(".")
@@ -103,13 +101,10 @@ def parse_file(
         "file_format": "jsonl" if fmt in ("json", "ndjson") else fmt, "ingested_at": now,
     }  # fmt: skip
     found = 0
-    with duckdb.connect() as con:
-        for batch in read_file(path, contract, codec, label):
-            if batch.num_rows:
-                found += batch.num_rows
-                yield bronze.with_lineage(
-                    pa.Table.from_batches([batch]), contract, con=con, **lineage
-                )
+    for batch in read_file(path, contract, codec, label):
+        if batch.num_rows:
+            found += batch.num_rows
+            yield bronze.with_lineage(pa.Table.from_batches([batch]), contract, **lineage)
     if found != f.rows:
         raise DeliveryRejected(
             "ROWCOUNT_MISMATCH",
