@@ -7,6 +7,16 @@ the same process reads the same files with pandas (read_csv / read_excel / read_
 dtype=str) as the baseline. Prints rows/s per feed and in total, peak memory, and the
 ratio civlake/pandas. The baseline does none of civlake's work (hash checks, strict
 decoding, lineage, row hashes, Delta commits), so a ratio near 1 means that work is cheap.
+
+Memory of one large delivery (a monthly hukou snapshot), streamed or held whole:
+
+    .venv/bin/python bench/bench_ingest.py --landing <dir> --feeds hukou_population \
+        --skip-baseline [--stream-rows 100000000]
+
+``peak MiB`` is the process's peak RSS, ``arrow MiB`` the peak of Arrow's memory pool
+(both since the process started, so run one feed per process to read them per feed);
+``--stream-rows`` above the delivery's rows makes ingest hold it whole, as before
+streaming existed.
 """
 
 from __future__ import annotations
@@ -51,11 +61,22 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=1)
     ap.add_argument("--landing", type=Path)
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--feeds", help="comma-separated feeds to ingest (default: all)")
+    ap.add_argument(
+        "--stream-rows", type=int, help="stream deliveries above this many rows (default: ingest's)"
+    )
     args = ap.parse_args()
+
+    import pyarrow as pa
 
     from civlake.contracts import load_contracts
     from civlake.ingest import ingest_landing
+    from civlake.ingest import landing as ingest_landing_mod
     from civlake.settings import load_settings
+
+    if args.stream_rows is not None:
+        ingest_landing_mod.STREAM_ROWS = args.stream_rows
+        ingest_landing_mod.STREAM_BYTES = 1 << 62  # rows alone decide
 
     work = Path(tempfile.mkdtemp(prefix="civlake-bench-"))
     landing = args.landing
@@ -72,10 +93,12 @@ def main() -> None:
     settings = load_settings(landing=landing, env={"CIVLAKE_HOME": str(work / "data")})
     now = datetime.now(UTC)
     print(
-        f"{'feed':<24}{'rows':>12}{'civlake rows/s':>16}{'pandas rows/s':>15}{'ratio':>8}{'peak MiB':>10}"
+        f"{'feed':<24}{'rows':>12}{'civlake rows/s':>16}{'pandas rows/s':>15}{'ratio':>8}"
+        f"{'peak MiB':>10}{'arrow MiB':>10}"
     )
     total_rows = total_s = total_p = 0.0
-    for feed in sorted(load_contracts()):
+    feeds = args.feeds.split(",") if args.feeds else sorted(load_contracts())
+    for feed in feeds:
         res: dict = {}
         with measure(res):
             summary = ingest_landing(settings, now=now, feeds=[feed])[feed]
@@ -93,8 +116,9 @@ def main() -> None:
         total_rows += rows
         total_s += res["seconds"]
         total_p += base["seconds"] if base["seconds"] == base["seconds"] else 0
+        arrow = pa.default_memory_pool().max_memory() / 2**20
         print(
-            f"{feed:<24}{rows:>12,.0f}{rate:>16,.0f}{prate:>15,.0f}{rate / prate if prate == prate else float('nan'):>8.2f}{res['peak_rss_mib']:>10,.0f}"
+            f"{feed:<24}{rows:>12,.0f}{rate:>16,.0f}{prate:>15,.0f}{rate / prate if prate == prate else float('nan'):>8.2f}{res['peak_rss_mib']:>10,.0f}{arrow:>10,.0f}"
         )
     ratio = (total_rows / total_s) / (total_rows / total_p) if total_p else float("nan")
     print(
