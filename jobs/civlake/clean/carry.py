@@ -18,9 +18,10 @@ same hash, none of that row's citizen IDs is ``invalid``, and today's division m
 every division column the value P's row holds. The carried row is P's silver row with
 D's lineage (delivery, file, row, period, production and ingest times, hash); every
 other row of D is cleaned as usual. A row that P quarantined is never carried. The
-result equals cleaning D whole (tests/integration/test_clean_carry.py checks it on
-generated months, moved and changed persons, a division that became obsolete and a birth
-date that only D's later ``produced_at`` makes plausible).
+result equals cleaning D whole (tests/unit/test_clean_carry.py checks it on moved and
+changed persons, a division that became obsolete and a birth date that only D's later
+``produced_at`` makes plausible; tests/integration/test_clean_carry_city.py on generated
+months).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from civlake import tables
-from civlake.clean import lake_io
 from civlake.clean.divisions import current_codes
 from civlake.contracts import FeedContract
 
@@ -81,7 +81,9 @@ def carry(
 ) -> Carried:
     """Split one pending delivery's bronze rows into carried silver rows and the rest.
 
-    ``previous`` is P's silver rows. Both must each be one delivery."""
+    ``previous`` is P's silver rows, or only those with the hashes of ``bronze`` (all the
+    join can use: the clean gate reads no more of P per slice). Both must each be one
+    delivery."""
     if len(bronze) == 0 or previous is None or len(previous) == 0:
         return Carried(tables.silver_schema(contract).empty_table(), bronze)
     d_day = _day(bronze["_produced_at"][0].as_py())
@@ -118,7 +120,3 @@ def carry(
     taken = joined[_INDEX]
     rest = d.filter(pc.invert(pc.is_in(d[_INDEX], value_set=taken))).drop_columns([_INDEX])
     return Carried(carried, rest)
-
-
-def read_previous(root, feed: str, delivery_id: str) -> pa.Table | None:
-    return lake_io.read_rows(lake_io.silver_path(root, feed), [delivery_id])

@@ -38,15 +38,19 @@ def check_invariants(
     *,
     feeds: list[str] | None = None,
     deliveries: set[tuple[str, str]] | None = None,
+    audit: list[dict] | None = None,
 ) -> list[str]:
     """Every violation as one readable line (empty list: the lake balances).
 
     ``feeds`` / ``deliveries`` (``(feed_id, delivery_id)``) narrow the check, e.g. to
-    what one gate run touched while ingestion keeps adding deliveries.
+    what one gate run touched while ingestion keeps adding deliveries; with
+    ``deliveries`` only their rows are counted. ``audit``: the ledger's rows as the
+    caller holds them (the gate: as it read them, with the counts it just recorded),
+    instead of reading the ledger again.
     """
     root = settings.lake
     audit = [
-        a for a in lake_io.read_audit(root)
+        a for a in (lake_io.read_audit(root) if audit is None else audit)
         if (feeds is None or a["feed_id"] in feeds)
         and (deliveries is None or (a["feed_id"], a["delivery_id"]) in deliveries)
     ]  # fmt: skip
@@ -55,9 +59,12 @@ def check_invariants(
     for a in audit:
         by_feed.setdefault(a["feed_id"], []).append(a)
     for feed, rows in sorted(by_feed.items()):
-        bronze = lake_io.count_by_delivery(lake_io.bronze_path(root, feed))
-        silver = lake_io.count_by_delivery(lake_io.silver_path(root, feed))
-        quarantine = lake_io.count_by_delivery(lake_io.quarantine_path(root), feed_id=feed)
+        ids = None if deliveries is None else sorted(a["delivery_id"] for a in rows)
+        bronze = lake_io.count_by_delivery(lake_io.bronze_path(root, feed), delivery_ids=ids)
+        silver = lake_io.count_by_delivery(lake_io.silver_path(root, feed), delivery_ids=ids)
+        quarantine = lake_io.count_by_delivery(
+            lake_io.quarantine_path(root), feed_id=feed, delivery_ids=ids
+        )
         for a in rows:
             d, where = a["delivery_id"], f"{feed}/{a['delivery_id']}"
             if a["status"] != "loaded" and silver.get(d, 0):

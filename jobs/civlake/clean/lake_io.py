@@ -9,6 +9,7 @@ here knows the engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,10 +39,14 @@ def read_audit(root: Path) -> list[dict]:
     return [] if table is None else table.to_pylist()
 
 
-def _match(delivery_ids: list[str], feed_id: str | None) -> dict:
+def _match(
+    delivery_ids: list[str], feed_id: str | None, row_hashes: list[str] | None = None
+) -> dict:
     match: dict = {"_delivery_id": delivery_ids}
     if feed_id is not None:
         match["feed_id"] = feed_id
+    if row_hashes is not None:
+        match["_row_hash"] = row_hashes
     return match
 
 
@@ -55,10 +60,47 @@ def read_rows(
     return lake.read_matching(path, _match(delivery_ids, feed_id))
 
 
-def count_by_delivery(path: Path, *, feed_id: str | None = None) -> dict[str, int]:
-    """Row count per ``_delivery_id`` (only that column is read)."""
-    match = None if feed_id is None else {"feed_id": feed_id}
-    return lake.count_by(path, "_delivery_id", match=match)
+def read_repeated(
+    table: Path | DeltaTable, delivery_id: str, row_hashes: list[str]
+) -> pa.Table | None:
+    """Rows of one delivery whose ``_row_hash`` is one of ``row_hashes`` (None: none), read
+    a batch at a time (embedded engine): what a slice of the next snapshot repeats."""
+    batches = list(lake.scan_matching(table, _match([delivery_id], None, row_hashes)))
+    return pa.Table.from_batches(batches) if batches else None
+
+
+def read_slices(
+    table: Path | DeltaTable, delivery_ids: list[str], *, rows: int
+) -> Iterator[pa.Table]:
+    """``read_rows`` of these deliveries, ``rows`` at a time (the last slice fewer; nothing
+    when there are none), in ``read_rows``'s order: a 10-million-row delivery is read a
+    slice at a time, never whole (embedded engine)."""
+    held: list[pa.RecordBatch] = []
+    n = 0
+    for batch in lake.scan_matching(
+        table, _match(delivery_ids, None), batch_rows=min(rows, 65_536)
+    ):
+        held.append(batch)
+        n += batch.num_rows
+        while n >= rows:
+            whole = pa.Table.from_batches(held)
+            yield whole.slice(0, rows)
+            rest = whole.slice(rows)
+            held, n = rest.to_batches(), len(rest)
+    if n:
+        yield pa.Table.from_batches(held)
+
+
+def count_by_delivery(
+    table: Path | DeltaTable, *, feed_id: str | None = None,
+    delivery_ids: list[str] | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Row count per ``_delivery_id`` (of ``delivery_ids`` only, if given); only the
+    columns matched on are read, a batch at a time."""
+    match: dict = {} if delivery_ids is None else {"_delivery_id": delivery_ids}
+    if feed_id is not None:
+        match["feed_id"] = feed_id
+    return lake.count_by(table, "_delivery_id", match=match or None)
 
 
 def delete_deliveries(path: Path, delivery_ids: list[str], *, feed_id: str | None = None) -> int:

@@ -6,7 +6,7 @@ function the embedded engine calls per delivery. Its output (silver and quaranti
 side by side, told apart by one flag column) is persisted once, counted per delivery,
 then written with delta-spark: crash-repair deletes, a silver append, a quarantine append,
 and last the audit MERGE that is the commit marker, the same commits in the same order as
-``gate._Batch.flush``.
+``runs.Batch.flush``.
 
 Why run the Python canonicalisers on Spark instead of translating them into Spark SQL:
 what a citizen ID, an amount, a date or a division code *means* is defined by the DuckDB
@@ -167,7 +167,7 @@ def clean_feed(
 
 
 def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
-    """Crash repair, silver, quarantine, then the audit marker: ``gate._Batch.flush``'s order."""
+    """Crash repair, silver, quarantine, then the audit marker: ``runs.Batch.flush``'s order."""
     from pyspark.sql import functions as F
 
     lake_io.delete_deliveries(lake_io.silver_path(root, feed), ok)
