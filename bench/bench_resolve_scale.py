@@ -5,6 +5,8 @@
     # (--ids-only: no volunteers, so every ID is usable and the Splink model never runs)
     # resolve_persons of the tree on PYTHONPATH, in a child under a memory watchdog
     PYTHONPATH=<tree>/jobs python bench/bench_resolve_scale.py run --home /tmp/city1m
+    # (--train-known-max N: the model trains on at most N known profiles, default
+    # LinkageConfig's 1,000,000; a 1 M city holds ~1.1 M, so 2000000 trains on all)
 
 bench/bench_resolve.py measures quality against Splink on silver made by the pipeline,
 whose setup passes 10 minutes at 100,000 persons here; this one measures how time and
@@ -42,15 +44,20 @@ def build(home: Path, persons: int, seed: int, *, volunteers: bool = True) -> No
     print(f"built {refs:,} references", flush=True)
 
 
-def _child(home: Path) -> None:
-    from civlake.resolve import resolve_persons
+def _child(home: Path, train_known_max: int | None) -> None:
+    from civlake.resolve import linkage, resolve_persons
     from civlake.settings import load_settings
 
     settings = load_settings(env={"CIVLAKE_HOME": str(home), "CIVLAKE_PERSON_KEY_SECRET": SECRET,
                                   **{k: v for k, v in os.environ.items()
                                      if k == "CIVLAKE_MEMORY_LIMIT"}})  # fmt: skip
+    config = None
+    if train_known_max is not None:  # trees before the cap have no such field
+        config = linkage.LinkageConfig(
+            threshold=settings.resolve_threshold, train_known_max=train_known_max
+        )
     started = time.perf_counter()
-    stats = resolve_persons(settings, now=datetime.now(UTC))
+    stats = resolve_persons(settings, now=datetime.now(UTC), config=config)
     seconds = time.perf_counter() - started
     peak = next(
         int(line.split()[1]) / 1024
@@ -68,9 +75,10 @@ def _child(home: Path) -> None:
     }, ensure_ascii=False))  # fmt: skip
 
 
-def run(home: Path) -> int:
+def run(home: Path, train_known_max: int | None) -> int:
     """The child resolves; this process kills it past WATCHDOG_GIB of RSS."""
-    proc = subprocess.Popen([sys.executable, __file__, "_child", "--home", str(home)])
+    cap = [] if train_known_max is None else ["--train-known-max", str(train_known_max)]
+    proc = subprocess.Popen([sys.executable, __file__, "_child", "--home", str(home), *cap])
     peak = 0
     while proc.poll() is None:
         try:
@@ -98,13 +106,18 @@ def main() -> None:
         "--ids-only", action="store_true",
         help="build without silver.volunteer_service: every ID usable, no Splink model",
     )  # fmt: skip
+    parser.add_argument(
+        "--train-known-max", type=int, default=None,
+        help="LinkageConfig.train_known_max (known profiles the model trains on); "
+        "above the city's profiles, training reads every one, as before the cap",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.command == "build":
         build(args.home, args.persons, args.seed, volunteers=not args.ids_only)
     elif args.command == "run":
-        sys.exit(run(args.home))
+        sys.exit(run(args.home, args.train_known_max))
     else:
-        _child(args.home)
+        _child(args.home, args.train_known_max)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ _COMPARABLE = (
 # the edit is worded for the caseworkers' worklists (Chinese).
 _NEIGHBOURS = f"""
 with src as (
-    select ref, {_COMPARABLE} as c from refs
+    select ref, {_COMPARABLE} as c from __invalid__
 ),
 pos as (select range as i from range(1, 20)),
 ch as (select unnest($chars) as x),
@@ -109,10 +109,19 @@ select edits.ref, edits.cand as candidate_id, min(edits.edit) as edit,
     any_value(case when regexp_matches(src.c, '^[0-9]{{15}}$') then cl_id_up15(src.c)
                    else src.c end) as id_comparable
 from edits
-join known on known.id = edits.cand  -- known IDs are valid: no check to compute here
+join __known__ as known on known.id = edits.cand  -- known IDs are valid: no check to compute
 join src on src.ref = edits.ref
 group by all
 """
+
+
+def neighbours_sql(invalid: str, known: str) -> str:
+    """The query of ``candidates`` over the tables named ``invalid`` (ref, id) and
+    ``known`` (id) on a connection with ``sql_macros`` installed; parameter ``chars``."""
+    return _NEIGHBOURS.replace("__invalid__", invalid).replace("__known__", known)
+
+
+CHARS = {"chars": _CHARS}
 
 
 @cache
@@ -144,7 +153,7 @@ def candidates(invalid: pd.DataFrame, known_ids: pd.Series) -> pd.DataFrame:
     known = pa.table({"id": pa.array(known_ids.dropna().unique().tolist(), pa.string())})
     con.register("refs", refs)
     con.register("known", known)
-    found = con.execute(_NEIGHBOURS, {"chars": _CHARS}).df()
+    found = con.execute(neighbours_sql("refs", "known"), CHARS).df()
     con.unregister("refs")
     con.unregister("known")
     return found.sort_values(["ref", "candidate_id"], ignore_index=True) if len(found) else empty

@@ -61,6 +61,7 @@ def _scores(
     right: pd.DataFrame,
     trained: dict,
     tf: pd.DataFrame | None,
+    persons: int,
 ) -> pd.Series:
     """The trained model's match probability of each (entity, candidate) pair, best
     profile pair each; the entity's ID compared in its comparison form."""
@@ -75,7 +76,6 @@ def _scores(
         pair_key=lambda f: f["person_ref"]
     )
     theirs["unique_id"] = range(len(mine), len(mine) + len(theirs))
-    persons = right["person_ref"].nunique()
     spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
     with backend(lake.active_spark()) as db:
         linker = linkage._linker([mine, theirs], spec, tf, db=db, blocking=[block_on("pair_key")])
@@ -95,22 +95,31 @@ def _scores(
     return pd.Series(best.reindex(keys).fillna(0.0).astype(float).values, index=pairs.index)
 
 
+def typed_ids(left: pd.DataFrame) -> pd.DataFrame:
+    """``ref`` and ``id_number`` of each left entity's distinct IDs: what
+    ``id_edits.candidates`` looks up."""
+    with_id = left.dropna(subset=["id_number"]).drop_duplicates(["person_ref", "id_number"])
+    return with_id.rename(columns={"person_ref": "ref"})[["ref", "id_number"]]
+
+
 def link_by_id_edit(
     left: pd.DataFrame,
     right: pd.DataFrame,
     trained: dict,
     tf: pd.DataFrame | None = None,
+    *,
+    persons: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(links, ambiguous), both with columns ``COLUMNS``: entities of ``left`` (profiles
     of unresolved references) tied to a known person of ``right`` by a one-keystroke ID,
-    and entities left unlinked because several persons fit equally."""
+    and entities left unlinked because several persons fit equally.
+
+    ``right`` needs only every profile of the persons whose ID is one edit from a left
+    ID (``known.DuckKnown`` selects those); ``persons``, the known persons of the whole
+    city (the prior), defaults to those in ``right``."""
     empty = pd.DataFrame(columns=COLUMNS)
-    with_id = left.dropna(subset=["id_number"]).drop_duplicates(["person_ref", "id_number"])
     known = right[right["person_ref"].str.startswith("id:")]
-    found = id_edits.candidates(
-        with_id.rename(columns={"person_ref": "ref"})[["ref", "id_number"]],
-        known["person_ref"].str[3:],
-    )
+    found = id_edits.candidates(typed_ids(left), known["person_ref"].str[3:])
     if found.empty:
         return empty, empty
     pairs = found.rename(columns={"ref": "person_ref"}).assign(
@@ -119,7 +128,8 @@ def link_by_id_edit(
     pairs = pairs[_agreeing(pairs, left, known)].reset_index(drop=True)
     if pairs.empty:
         return empty, empty
-    pairs["match_probability"] = _scores(pairs, left, known, trained, tf)
+    persons = right["person_ref"].nunique() if persons is None else persons
+    pairs["match_probability"] = _scores(pairs, left, known, trained, tf, persons)
     fits = pairs.groupby("person_ref")["match"].transform("nunique")
     one = pairs[fits == 1].sort_values(["person_ref", "match_probability"], ascending=[True, False])
     one = one.drop_duplicates("person_ref")

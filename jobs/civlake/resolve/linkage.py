@@ -36,6 +36,13 @@ class LinkageConfig:
     # thousands of true matches at any city size, so training time stays flat.
     em_max_pairs: float = 2.5e5
     em_sample_above: int = 50_000  # profiles
+    # Known profiles training reads (u sampling draws u_max_pairs pairs, EM at most
+    # em_max_pairs, so more profiles add memory, not information). Above it the embedded
+    # engine trains on the persons with the smallest md5(person_ref), every profile of
+    # each, up to this many profiles (known.DuckKnown.training): deterministic, and the
+    # same persons on every run. At or below it, every known profile, so cities up to
+    # ~900,000 persons train exactly as before the cap.
+    train_known_max: int = 1_000_000
     # 3e5 pairs, one chunk: u of the common levels settles well before; the rare levels
     # keep their priors (model.py). 1e6 pairs in 10 chunks cost ~25 s on 2 shared cores.
     u_max_pairs: float = 3e5
@@ -219,6 +226,10 @@ def train(
     return current
 
 
+def must_train(model_path: Path, config: LinkageConfig) -> bool:
+    return config.retrain or not model_path.exists()
+
+
 def load_or_train(
     training: pd.DataFrame,
     model_path: Path,
@@ -227,7 +238,7 @@ def load_or_train(
     *,
     known: pd.DataFrame | None = None,
 ) -> dict:
-    if model_path.exists() and not config.retrain:
+    if not must_train(model_path, config):
         return json.loads(model_path.read_text(encoding="utf-8"))
     return train(training, model_path, config, tf, known=known)
 
@@ -238,15 +249,22 @@ def link(
     trained: dict,
     config: LinkageConfig,
     tf: pd.DataFrame | None = None,
+    *,
+    persons: int | None = None,
 ) -> pd.DataFrame:
     """Best known person per left ``person_ref``: columns person_ref, match (the right
-    person_ref) and match_probability; only matches at or above the threshold."""
+    person_ref) and match_probability; only matches at or above the threshold.
+
+    ``right`` needs only the profiles that meet a left one under ``model.
+    prediction_blocking`` (``known.DuckKnown`` selects those): Splink scores no other
+    pair. ``persons``, the known persons of the whole city, defaults to those in
+    ``right``."""
     empty = pd.DataFrame(columns=["person_ref", "match", "match_probability"])
     if left.empty or right.empty:
         return empty
     # Each unresolved entity is at most one of the known persons, so the prior that a
     # random left-right pair matches is 1 / known persons (not the training prior).
-    persons = right["person_ref"].nunique()
+    persons = right["person_ref"].nunique() if persons is None else persons
     spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
     right = right.assign(unique_id=right["unique_id"] + len(left))
     with backend(lake.active_spark()) as db:

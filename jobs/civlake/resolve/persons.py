@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from civlake import lake, tables
 from civlake.engine import duck
-from civlake.resolve import golden, id_link, linkage, reference_sql
+from civlake.resolve import golden, id_link, known, linkage, reference_sql
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
 from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
@@ -37,18 +37,18 @@ SPLINK_DETAIL = "模型综合比对身份证号、姓名、出生日期、性别
 def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.DataFrame:
     """Adds person_ref, canon_id, match_method, match_probability to the references."""
     refs = refs.copy()
-    known = refs["id_status"].isin(RESOLVABLE)
+    usable = refs["id_status"].isin(RESOLVABLE)
     refs["person_ref"] = None
-    refs.loc[known, "person_ref"] = "id:" + refs.loc[known, "id_number"]
+    refs.loc[usable, "person_ref"] = "id:" + refs.loc[usable, "id_number"]
     refs["match_method"] = refs["id_status"].map(METHOD_BY_STATUS)
-    refs["match_probability"] = known.astype(float).where(known, None)
+    refs["match_probability"] = usable.astype(float).where(usable, None)
     refs["match_detail"] = None
-    unresolved = refs[~known]
+    unresolved = refs[~usable]
     if not unresolved.empty:
-        right = linkage.profiles(refs[known], refs.loc[known, "person_ref"])
-        linked = link_unresolved(unresolved, right, settings, config)
+        right = linkage.profiles(refs[usable], refs.loc[usable, "person_ref"])
+        linked = link_unresolved(unresolved, known.FrameKnown(right), settings, config)
         for column in LINKED:
-            refs.loc[~known, column] = linked[column]
+            refs.loc[~usable, column] = linked[column]
     is_id = refs["person_ref"].str.startswith("id:")
     refs["canon_id"] = refs["person_ref"].str[3:].where(is_id, None)
     return refs
@@ -58,27 +58,35 @@ LINKED = ("person_ref", "match_method", "match_probability", "match_detail")
 
 
 def link_unresolved(
-    unresolved: pd.DataFrame, right: pd.DataFrame, settings, config: linkage.LinkageConfig
+    unresolved: pd.DataFrame,
+    persons: known.FrameKnown | known.DuckKnown,
+    settings,
+    config: linkage.LinkageConfig,
 ) -> pd.DataFrame:
     """person_ref, match_method, match_probability and match_detail of the references
-    without a usable ID (same index), against ``right``: the known persons' profiles
-    (``linkage.profiles`` of the references with one, person_ref ``id:<ID>``)."""
+    without a usable ID (same index), against the known persons (``linkage.profiles`` of
+    the references with one, person_ref ``id:<ID>``): all of them in a frame, or those
+    ``persons`` selects from DuckDB (``known`` says why the results are the same)."""
     refs = pd.DataFrame(index=unresolved.index)
     refs["match_probability"] = pd.Series(float("nan"), index=unresolved.index)
     refs["match_detail"] = None
     entity = linkage.entity_refs(unresolved)
     refs["person_ref"] = "new:" + entity
     left = linkage.profiles(unresolved, "new:" + entity)
+    right = persons.candidates(left)
     model_path = settings.state_dir / "splink_model.json"
-    training = pd.concat([right, left], ignore_index=True)
+    sample = persons.training(config) if linkage.must_train(model_path, config) else right[:0]
+    training = pd.concat([sample, left], ignore_index=True)
     training["unique_id"] = range(len(training))
-    tf = linkage.name_frequencies(training)
-    trained = linkage.load_or_train(training, model_path, config, tf, known=right)
+    tf = persons.name_frequencies(left, right, training)
+    trained = linkage.load_or_train(training, model_path, config, tf, known=sample)
     # A typo'd ID one keystroke from a known person's first (id_link says when that
     # decides), then the general model on what is left.
-    by_edit, ambiguous = id_link.link_by_id_edit(left, right, trained, tf)
+    city = persons.persons
+    by_edit, ambiguous = id_link.link_by_id_edit(left, right, trained, tf, persons=city)
     decided = set(by_edit["person_ref"]) | set(ambiguous["person_ref"])
-    scored = linkage.link(left[~left["person_ref"].isin(decided)], right, trained, config, tf)
+    rest = left[~left["person_ref"].isin(decided)]
+    scored = linkage.link(rest, right, trained, config, tf, persons=city)
     scored = scored.assign(match_detail=SPLINK_DETAIL)
     found = [f for f in (by_edit, scored) if len(f)]
     matches = (pd.concat(found, ignore_index=True) if found else by_edit).set_index("person_ref")
@@ -166,8 +174,9 @@ def _resolve_in_memory(settings, *, now: datetime, config: linkage.LinkageConfig
 
 def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig) -> dict | None:
     """The embedded engine's resolver: DuckDB over the silver Delta tables (spilling
-    beyond ``Settings.memory_limit``); only the references without a usable ID, and the
-    known persons' profiles the model compares them with, come into pandas. The city-wide
+    beyond ``Settings.memory_limit``); only the references without a usable ID, the
+    known profiles they can meet and a capped training sample (``known.DuckKnown``) come
+    into pandas. The city-wide
     sort (xref) and group-bys (golden records) run a slice at a time, since they do not
     spill enough whole, and ``lake.overwrite_ordered`` writes each table in one commit."""
     with duck.database(settings, "resolve_persons") as con:
@@ -262,8 +271,7 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
         }
     )
     if len(unresolved):
-        right = _known_profiles(con)
-        out = link_unresolved(unresolved[REF_COLUMNS], right, settings, config)
+        out = link_unresolved(unresolved[REF_COLUMNS], known.DuckKnown(con), settings, config)
         out.insert(0, "ord", unresolved["ord"])
         linked = pa.Table.from_pandas(out, schema=_LINKED_SCHEMA, preserve_index=False)
     con.register("linked_frame", linked)
@@ -294,23 +302,6 @@ def _golden_view(con) -> None:
             case when r.person_ref like 'id:%' then substr(r.person_ref, 4) end as canon_id
         from keyed r
     """)
-
-
-def _known_profiles(con) -> pd.DataFrame:
-    """``linkage.profiles`` of the references with a usable ID, built per distinct
-    profile in DuckDB (first occurrence order, as pandas' drop_duplicates keeps it)."""
-    cols = ["id_number", "name_norm", "name_pinyin", "birth_date", "sex", "division",
-            "phone", "stable_key"]  # fmt: skip
-    distinct = (
-        con.execute(f"""
-            select 'id:' || id_number as person_ref, {", ".join(cols)}
-            from refs where id_status in ({reference_sql.RESOLVABLE_SQL})
-            group by all order by min(ord)
-        """)
-        .to_arrow_table()
-        .to_pandas(date_as_object=True)
-    )
-    return linkage.profiles(distinct, distinct["person_ref"])
 
 
 def _xref_batches(con, now: datetime, count: int) -> pa.RecordBatchReader:
