@@ -271,3 +271,30 @@ def test_streamed_ingest_memory_is_set_by_the_batch_not_the_file(tmp_path, capsy
     assert streamed["arrow_peak"] < len(body) / 4
     assert streamed["arrow_peak"] * 4 < whole["arrow_peak"]
     assert streamed["vmhwm_kib"] < whole["vmhwm_kib"]
+
+
+def test_files_written_before_a_crash_are_never_read(settings, now, monkeypatch):
+    # GIVEN a run that dies after writing a large delivery's files, before its commit
+    _small_thresholds(monkeypatch)
+    rows = _hukou_rows(5_000, quoted=True)
+    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
+                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
+                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+
+    def crash(self):
+        raise RuntimeError("killed before the commit")
+
+    with monkeypatch.context() as m:
+        m.setattr(lake.AppendFiles, "commit", crash)
+        with pytest.raises(RuntimeError, match="killed"):
+            ingest_landing(settings, now=now)
+    strays = _parquet_files(settings, "hukou_population")
+    assert strays and lake.open_table(settings.lake / "bronze" / "hukou_population") is None
+    # WHEN the next run loads it
+    ingest_landing(settings, now=now)
+    # THEN bronze holds its rows once: the files of the crashed run are not in the log
+    dt = lake.open_table(settings.lake / "bronze" / "hukou_population")
+    assert not strays & {Path(u).name for u in dt.file_uris()}
+    bronze_rows = _bronze(settings, "hukou_population")
+    assert [r["_source_row"] for r in bronze_rows] == list(range(1, _data_rows(rows) + 1))
+    assert _audit(settings)["20261101-440100-001"]["status"] == "loaded"
