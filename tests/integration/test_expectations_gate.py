@@ -473,3 +473,76 @@ def test_spark_gate_chunks_on_the_executors_with_the_embedded_results(settings, 
 
     # THEN Spark's chunking (another hash than DuckDB's) gives the same outcomes
     assert chunked == whole
+
+
+def _per_severity_parts(frame, feed_id, specs, divisions) -> list[tuple]:
+    """What the gate got before one call per chunk: a GX suite and a GX call per
+    severity, on a dataframe asset of its own, with GX's own ``configuration``."""
+    import great_expectations as gx
+
+    from civlake.expectations.combine import MAX_EXAMPLES
+    from civlake.expectations.specs import LINEAGE, SEVERITIES, suite_name
+    from civlake.expectations.suites import to_gx_suite
+    from civlake.expectations.validate import part_of
+
+    source = gx.get_context(mode="ephemeral").data_sources.add_pandas("reference")
+    out = []
+    for severity in SEVERITIES:
+        group = [s for s in specs if s.severity == severity]
+        suite = to_gx_suite(suite_name(feed_id, severity), group, resolve=divisions)
+        asset = source.add_dataframe_asset(f"{severity}_{len(frame)}")
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
+        result = batch.validate(
+            suite,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES},
+        )
+        by_label = {(s.label, s.description): s for s in group}
+        for r in result.results:
+            spec = by_label[
+                (r.expectation_config.meta["label"], r.expectation_config.meta["description"])
+            ]
+            part = part_of(spec, r, frame=frame, index_columns=list(LINEAGE))
+            out.append((spec, part))
+    return out
+
+
+def test_one_gx_call_per_chunk_equals_a_call_per_severity(settings):
+    # GIVEN two chunks of assistance rows with planted failures (critical and warning),
+    # the second without its assistance_type column (an expectation that cannot run)
+    from civlake.expectations import batches
+    from civlake.expectations.extras import age_rules
+    from civlake.expectations.specs import LINEAGE
+    from civlake.expectations.suites import silver_specs
+    from civlake.expectations.validate import GxSession, part_of
+
+    feed = "assistance_recipients"
+    divisions = batches.division_sets(settings.lake)
+    specs = [s for s in silver_specs(feed) if s.batch == "silver"]
+    first = _delivery(_planted_rows(60), "20261101-440106-001")
+    second = _delivery(_planted_rows(40), "20261101-440106-002").drop_columns(["assistance_type"])
+    frames = [batches.chunk_frame(t, age_rules(feed)) for t in (first, second)]
+
+    # WHEN the session validates each chunk in one call against suites built once
+    session = GxSession()
+    checks = session.checks(feed, specs, resolve=divisions)
+    one_call = [
+        [(spec, part_of(spec, r, frame=f, index_columns=list(LINEAGE)))
+         for spec, r in session.validate(f, checks)]
+        for f in frames
+    ]  # fmt: skip
+
+    # THEN every spec gets the part a GX call per severity gave, examples included
+    def key(pair):
+        return (pair[0].severity, pair[0].label, pair[0].description)
+
+    for frame, got in zip(frames, one_call, strict=True):
+        expected = _per_severity_parts(frame, feed, specs, divisions)
+        assert len(got) == len(specs)
+        assert sorted(got, key=key) == sorted(expected, key=key)
+    failing = {(s.severity, s.label) for s, p in one_call[0] if not p.success}
+    assert {sev for sev, _ in failing} == {"critical", "warning"}
+    assert any(p.examples for _, p in one_call[0] if not p.success)
+    missing = [p for s, p in one_call[1] if s.label == "expect_column_to_exist(assistance_type)"]
+    assert missing and not missing[0].success

@@ -113,27 +113,32 @@ def _run_feed(
     with chunks.pending_chunks(
         settings, silver, deliveries=pending, key=key, chunks=n_chunks, work=work
     ) as tables_:
+        # The feed's GX suites are built once for all its chunks.
+        checks = _checks(session, feed_id, specs, "silver", divisions)
         for table in tables_:
             frame = batches.chunk_frame(table, age_rules(feed_id))
-            _validate(session, frame, feed_id, specs, "silver", list(LINEAGE), divisions, parts)
-    if any(s.batch == "audit" for s in specs):
+            _validate(session, frame, checks, specs, list(LINEAGE), parts)
+    if audit_checks := _checks(session, feed_id, specs, "audit", divisions):
         audit = batches.audit_frame(ledger, feed_id, pending)
-        _validate(session, audit, feed_id, specs, "audit", _AUDIT_INDEX, divisions, parts)
+        _validate(session, audit, audit_checks, specs, _AUDIT_INDEX, parts)
     return _outcomes(specs, parts, run_id, feed_id, at, tuple(pending)), ""
 
 
-def _validate(session, frame, feed_id, specs, batch, index, divisions, parts) -> None:
-    """Validate one batch against both suites; each spec's part goes to ``parts``."""
+def _checks(session, feed_id, specs, batch, divisions):
+    """The specs of one batch kind, both severities, as one GX suite (None: no spec)."""
+    return session.checks(feed_id, [s for s in specs if s.batch == batch], resolve=divisions)
+
+
+def _validate(session, frame, checks, specs, index, parts) -> None:
+    """Validate one batch against both severities' specs in one GX call; each spec's
+    part goes to ``parts``."""
     from civlake.expectations.validate import part_of
 
+    if checks is None:
+        return
     at_of = {id(s): i for i, s in enumerate(specs)}
-    for severity in SEVERITIES:
-        group = [s for s in specs if s.severity == severity and s.batch == batch]
-        if not group:
-            continue
-        name = suite_name(feed_id, severity)
-        for spec, r in session.validate(frame, name, group, resolve=divisions):
-            parts[at_of[id(spec)]].append(part_of(spec, r, frame=frame, index_columns=index))
+    for spec, r in session.validate(frame, checks):
+        parts[at_of[id(spec)]].append(part_of(spec, r, frame=frame, index_columns=index))
 
 
 def _outcomes(specs, parts, run_id, feed_id, at, deliveries) -> list[Outcome]:
