@@ -12,13 +12,19 @@ references without a usable ID with, and trains the model on.
   rules join, the one-edit pass only persons whose ID is a neighbour of a left ID,
   and the prior and the name frequencies are taken over the whole city.
 
-Both have ``persons`` (known persons of the city), ``candidates(left)``,
-``training(config)`` and ``name_frequencies(left, *frames)``.
+``DuckKnown`` also splits the left into parts of ``LinkageConfig.score_entities``
+entities, each scored against its own candidates: a blocking key shared by many persons
+(``id_head``, division and birth month, ~60 persons at 1 M, ~800 at 10 M) brings every
+one of them, so the candidates of the whole left would grow with the city's density.
+
+Both have ``persons`` (known persons of the city), ``parts(left, config)``,
+``candidates(left)``, ``training(config)`` and ``name_frequencies(left, *frames)``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -37,6 +43,9 @@ class FrameKnown:
     def __init__(self, right: pd.DataFrame):
         self.right = right
         self.persons = right["person_ref"].nunique()
+
+    def parts(self, left: pd.DataFrame, config: linkage.LinkageConfig) -> list[pd.DataFrame]:
+        return [left]  # every part would meet the whole frame: score once
 
     def candidates(self, left: pd.DataFrame) -> pd.DataFrame:
         return self.right
@@ -117,21 +126,31 @@ class DuckKnown:
         )
         return linkage.profiles(frame, frame["person_ref"])
 
+    def parts(self, left: pd.DataFrame, config: linkage.LinkageConfig) -> Iterator[pd.DataFrame]:
+        """``left`` by ``config.score_entities`` entities (all profiles of one together),
+        so the candidates in pandas at once are those of one part."""
+        entities = left["person_ref"].unique()
+        for start in range(0, len(entities), config.score_entities):
+            yield left[left["person_ref"].isin(entities[start : start + config.score_entities])]
+
     def candidates(self, left: pd.DataFrame) -> pd.DataFrame:
         """The known profiles that share a blocking rule's key with a left profile, and
         every profile of each person whose ID is one edit from a left ID."""
         keys = sorted({c for columns in rule_columns() for c in columns})
         self.con.register("left_keys", pa.Table.from_pandas(left[keys], preserve_index=False))
-        meets = [
-            "exists (select 1 from left_keys l where "
+        # One semi-join per rule, united (an OR of EXISTS took 5x as long at 1 M persons)
+        hits = [
+            "select k.first from known k semi join left_keys l on "
             + " and ".join(f"l.{c} = {_KEY_SQL[c]}" for c in columns)
-            + ")"
             for columns in rule_columns()
         ]
         self._edit_candidates(left)
-        meets.append("k.id_number in (select candidate_id from edit_candidates)")
+        hits.append(
+            "select k.first from known k semi join edit_candidates e "
+            "on e.candidate_id = k.id_number"
+        )
         try:
-            return self._profiles(" or ".join(meets))
+            return self._profiles(f"k.first in ({' union all '.join(hits)})")
         finally:
             self.con.unregister("left_keys")
 

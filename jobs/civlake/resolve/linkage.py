@@ -43,6 +43,12 @@ class LinkageConfig:
     # same persons on every run. At or below it, every known profile, so cities up to
     # ~900,000 persons train exactly as before the cap.
     train_known_max: int = 1_000_000
+    # Left entities scored at a time on the embedded engine (known.DuckKnown.parts): a
+    # part's candidates are about its entities times the persons sharing a blocking key
+    # (id_head: ~60 at 1 M persons, ~800 at 10 M): at 1 M, 2,000 entities met ~21,600
+    # profiles (2 s to select, 5 s to score); at 10 M at most ~1.6 M. Each part costs
+    # one scan of the known profiles and two Splink linkers.
+    score_entities: int = 2_000
     # 3e5 pairs, one chunk: u of the common levels settles well before; the rare levels
     # keep their priors (model.py). 1e6 pairs in 10 chunks cost ~25 s on 2 shared cores.
     u_max_pairs: float = 3e5
