@@ -12,11 +12,10 @@ allocation there.
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,85 +23,22 @@ import pytest
 
 from civlake import lake, tables
 from civlake.clean import check_invariants, clean_pending, runs
-from civlake.settings import REPO_ROOT, Settings, load_settings
-from tests.support.bronze import AUDIT_SCHEMA, audit_row, bronze_rows, deliver, id18
+from civlake.settings import REPO_ROOT, Settings
+from tests.support.hukou_months import (
+    D_AT,
+    D_ID,
+    FEED,
+    NOW,
+    P_ID,
+    deliver_files,
+    month_one,
+    month_two,
+    snapshot_lake,
+)  # fmt: skip
 
 pytestmark = pytest.mark.integration
-FEED = "hukou_population"
-NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=31)
-P_ID, P_AT = "20261101-440100-001", "2026-11-01T02:00:00+08:00"
-D_ID, D_AT = "20261201-440100-001", "2026-12-01T02:00:00+08:00"
 LINEAGE = ["feed_id", "_delivery_id", "_source_file", "_source_row"]
-DIVISIONS = [
-    # code, valid_to, successor: 440102 became 440104; 440177 was abolished without one
-    ("440100000000", None, None), ("440106000000", None, None), ("440104000000", None, None),
-    ("440102000000", "2005-04-28", "440104000000"), ("440177000000", "2010-01-01", None),
-]  # fmt: skip
-
-
-def _person(rng: random.Random, i: int) -> dict:
-    birth = f"{rng.randint(1930, 2020)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-    area = rng.choice(["440106"] * 17 + ["440104", "440102", "440177"])
-    pid = id18(area, birth, f"{i % 1000:03d}")
-    dirt = rng.random()
-    if dirt < 0.03:
-        pid = f"'{pid.lower()}"
-    elif dirt < 0.05:
-        pid = pid[:-1] + ("0" if pid[-1] != "0" else "1")  # check character wrong: invalid
-    elif dirt < 0.06:
-        pid = ""
-    return {
-        "id_number": pid, "name": rng.choice(["張 偉", "李娜", "王芳（已故）", "阿依·木"]) + str(i),
-        "sex": rng.choice(["1", "2", "男", "女", "9"]),
-        "birth_date": rng.choice([f"{birth[:4]}-{birth[4:6]}-{birth[6:]}", birth,
-                                  f"{birth[:4]}年{int(birth[4:6])}月{int(birth[6:])}日"]),
-        "hukou_division_code": area, "address": f"天河路{i}号", "household_no": f"H{i // 3}",
-        "person_status": rng.choice(["正常"] * 30 + ["已死亡", "迁出", "失踪"]),
-        "phone": rng.choice(["", "+86 138 0013 8000", "020-83331234"]),
-    }  # fmt: skip
-
-
-def _month_one(n: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    rows = [_person(rng, i) for i in range(n)]
-    for r in rng.sample(rows, n // 100):
-        r["birth_date"] = "1990-02-30"  # quarantined: DATE_INVALID
-    return rows
-
-
-def _month_two(rows: list[dict], seed: int) -> list[dict]:
-    """Most rows repeated unchanged; some changed, some gone, some new."""
-    rng = random.Random(seed)
-    out = [dict(r) for r in rows if rng.random() > 0.02]
-    for r in rng.sample(out, len(out) // 20):
-        r["person_status"] = "已死亡"
-    return out + [_person(rng, len(rows) + i) for i in range(len(rows) // 50)]
-
-
-def _deliver_files(
-    root: Path, rows: list[dict], *, delivery_id: str, at: str, files: int = 2
-) -> None:
-    """One delivery of one or two data files, appended to bronze in one commit each."""
-    cut = len(rows) * 3 // 5 if files == 2 else len(rows)
-    for name, part in [("data-1.csv", rows[:cut]), ("data-2.csv", rows[cut:])][:files]:
-        lake.append(tables.path(root, tables.bronze(FEED)), bronze_rows(
-            FEED, part, delivery_id=delivery_id, produced_at=at, source_file=name))  # fmt: skip
-    audit = audit_row(FEED, delivery_id, len(rows), produced_at=at)
-    lake.append(tables.path(root, tables.INGEST_AUDIT), pa.Table.from_pylist([audit], AUDIT_SCHEMA))
-
-
-def _lake(home: Path, rows: list[dict], *, files: int = 2) -> Settings:
-    s = load_settings(lake=home / "lake", env={"CIVLAKE_HOME": str(home)})
-    divisions = [
-        {"division_code": c, "name": f"区{c[4:6]}", "level": "3", "parent_code": "440100",
-         "valid_to": to, "successor_code": succ, "valid_from": "1990-01-01"}
-        for c, to, succ in DIVISIONS
-    ]  # fmt: skip
-    deliver(s.lake, "divisions", divisions, delivery_id="20260101-440100-001")
-    clean_pending(s, feeds=["divisions"], now=NOW)
-    _deliver_files(s.lake, rows, delivery_id=P_ID, at=P_AT, files=files)
-    return s
 
 
 def _rows(s: Settings, name: str) -> list[dict]:
@@ -122,8 +58,11 @@ def _same_lake(a: Settings, b: Settings) -> None:
 
 
 def test_sliced_snapshots_equal_cleaning_them_whole(tmp_path, monkeypatch):
-    rows = _month_one(30_000, seed=3)
-    whole, sliced = _lake(tmp_path / "whole", rows), _lake(tmp_path / "sliced", rows)
+    rows = month_one(30_000, seed=3)
+    whole, sliced = (
+        snapshot_lake(tmp_path / "whole", rows),
+        snapshot_lake(tmp_path / "sliced", rows),
+    )
     calls, written = [], {}
     real, add = runs.clean_delivery, runs.Batch.add
     monkeypatch.setattr(runs, "clean_delivery", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -141,9 +80,9 @@ def test_sliced_snapshots_equal_cleaning_them_whole(tmp_path, monkeypatch):
     calls.clear()
     first_sliced = clean_pending(sliced, now=NOW)
     assert len(calls) == 8  # 30,000 rows in 4,000-row slices
-    later = _month_two(rows, seed=4)
-    _deliver_files(whole.lake, later, delivery_id=D_ID, at=D_AT)
-    _deliver_files(sliced.lake, later, delivery_id=D_ID, at=D_AT)
+    later = month_two(rows, seed=4)
+    deliver_files(whole.lake, later, delivery_id=D_ID, at=D_AT)
+    deliver_files(sliced.lake, later, delivery_id=D_ID, at=D_AT)
     second_sliced = clean_pending(sliced, now=LATER)
     monkeypatch.setattr(runs, "SLICE_ROWS", 500_000)
     second_whole = clean_pending(whole, now=LATER)
@@ -167,9 +106,14 @@ def test_sliced_snapshots_equal_cleaning_them_whole(tmp_path, monkeypatch):
         assert pa.concat_tables(got).to_pylist() == want[0].to_pylist()
 
 
-def test_a_crash_between_slices_then_a_rerun_gives_the_uninterrupted_lake(tmp_path, monkeypatch):
-    rows = _month_one(16_000, seed=5)
-    crashed, clean = _lake(tmp_path / "crashed", rows), _lake(tmp_path / "clean", rows)
+def test_a_crash_between_slices_then_a_rerun_gives_the_uninterruptedsnapshot_lake(
+    tmp_path, monkeypatch
+):
+    rows = month_one(16_000, seed=5)
+    crashed, clean = (
+        snapshot_lake(tmp_path / "crashed", rows),
+        snapshot_lake(tmp_path / "clean", rows),
+    )
     monkeypatch.setattr(runs, "SLICE_ROWS", 4_000)
     clean_pending(clean, now=NOW)
     flushes = []
@@ -227,8 +171,8 @@ def _run_measured(home: Path, slice_rows: int) -> dict:
 
 def test_memory_follows_the_slice_not_the_delivery(tmp_path):
     # GIVEN a 60,000-row snapshot of one file in two copies of one lake
-    rows = _month_one(60_000, seed=6)
-    s = _lake(tmp_path / "a", rows, files=1)
+    rows = month_one(60_000, seed=6)
+    s = snapshot_lake(tmp_path / "a", rows, files=1)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     bronze = lake.read_arrow(tables.path(s.lake, tables.bronze(FEED)))
     slice_bytes = bronze.slice(0, 4_000).nbytes
