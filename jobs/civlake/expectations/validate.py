@@ -25,6 +25,7 @@ class Checks:
 
     suite: Any  # great_expectations.ExpectationSuite
     specs: dict[str, ExpectationSpec]  # by _key
+    columns: tuple[str, ...]  # every column a spec names (GX needs no other)
 
 
 def _key(label: str, severity: str, description: str) -> str:
@@ -79,11 +80,16 @@ class GxSession:
         # The constructor keeps every expectation (no set-like merging across severities).
         suite = gx.ExpectationSuite(name=f"silver.{feed_id}", expectations=expectations)
         by_key = {_key(s.label, s.severity, s.description): s for s in specs}
-        return Checks(suite=suite, specs=by_key)
+        named = [c for s in specs for c in [s.column, *s.kwargs.get("column_list", ())] if c]
+        return Checks(suite=suite, specs=by_key, columns=tuple(dict.fromkeys(named)))
 
     def validate(self, df: pd.DataFrame, checks: Checks) -> Iterator[tuple[ExpectationSpec, Any]]:
-        batch = self._batches.get_batch(batch_parameters={"dataframe": df})
+        # Only the columns the specs name: every expectation in use is about its own
+        # columns (none about the table's column set), and GX copies the whole frame for
+        # each metric that drops nulls. Row labels stay; examples come from ``df``.
+        gx_frame = df[[c for c in checks.columns if c in df.columns]]
         with _configuration_once():
+            batch = self._batches.get_batch(batch_parameters={"dataframe": gx_frame})
             result = batch.validate(
                 checks.suite,
                 # No unexpected_index_column_names: GX then resolves every unexpected row's
@@ -113,7 +119,12 @@ def _configuration_once() -> Iterator[None]:
     in GX writes through it and an expectation is not changed while it is validated, so
     the first value is the value of every later read. The cache holds the expectation
     itself (its id cannot be reused meanwhile) and is dropped when the call returns.
+
+    Also: no ``pandas_data_fingerprint`` batch marker (an md5 of the whole frame, hashed
+    twice per call: for the batch and again by ``validate``), as GX does for frames over
+    ``HASH_THRESHOLD``; nothing reads it.
     """
+    from great_expectations.execution_engine import pandas_execution_engine as engine
     from great_expectations.expectations.expectation import Expectation
 
     with _patch_lock:  # one patch at a time in this process (threads would interleave)
@@ -126,11 +137,14 @@ def _configuration_once() -> Iterator[None]:
                 hit = cache[id(self)] = (self, original.fget(self))
             return hit[1]
 
+        threshold = engine.HASH_THRESHOLD
         Expectation.configuration = property(configuration, doc=original.__doc__)
+        engine.HASH_THRESHOLD = 0
         try:
             yield
         finally:
             Expectation.configuration = original
+            engine.HASH_THRESHOLD = threshold
 
 
 def _plain(value: Any) -> Any:
