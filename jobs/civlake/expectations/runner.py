@@ -4,7 +4,8 @@ For each feed only the pending deliveries are validated: the ``_delivery_id`` va
 its silver table that no earlier passing run listed (results.py). Their rows are read in
 hash chunks of about ``Settings.expectations_batch_rows`` rows (chunks.py, written by
 DuckDB or by Spark's executors), each chunk is validated against ``silver.<feed>.critical``
-and ``silver.<feed>.warning``, and the chunks' results are combined into one verdict per
+and ``silver.<feed>.warning`` (one GX call for both, suites built once per feed and run:
+validate.py), and the chunks' results are combined into one verdict per
 expectation (combine.py), the same as one batch would give. The quarantine-rate
 expectations run on the pending deliveries' ``ingest_audit`` rows. Everything is recorded
 (Delta results table, offline HTML report) before a critical failure raises
