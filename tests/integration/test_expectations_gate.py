@@ -546,3 +546,34 @@ def test_one_gx_call_per_chunk_equals_a_call_per_severity(settings):
     assert any(p.examples for _, p in one_call[0] if not p.success)
     missing = [p for s, p in one_call[1] if s.label == "expect_column_to_exist(assistance_type)"]
     assert missing and not missing[0].success
+
+
+def test_a_spec_naming_no_column_gets_the_whole_frame():
+    # GIVEN a chunk and a table-level spec about its whole column set, next to a column one
+    from civlake.expectations.specs import ExpectationSpec
+    from civlake.expectations.validate import GxSession, part_of
+
+    frame = _delivery(_planted_rows(5), "20261101-440106-001").to_pandas()
+    specs = [
+        ExpectationSpec(
+            "expect_table_columns_to_match_set",
+            {"column_set": list(frame.columns), "exact_match": True},
+            "critical",
+            "the chunk has exactly the silver columns",
+        ),
+        ExpectationSpec(
+            "expect_column_values_to_not_be_null", {"column": "family_no"}, "warning", "named"
+        ),
+    ]
+
+    # WHEN the session validates them
+    session = GxSession()
+    checks = session.checks("assistance_recipients", specs)
+    parts = {
+        s.type: part_of(s, r, frame=frame, index_columns=[])
+        for s, r in session.validate(frame, checks)
+    }
+
+    # THEN GX saw every column (not only the ones a spec names), and both specs pass
+    assert checks.columns is None
+    assert all(p.success for p in parts.values()) and len(parts) == 2

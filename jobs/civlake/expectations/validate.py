@@ -25,7 +25,9 @@ class Checks:
 
     suite: Any  # great_expectations.ExpectationSuite
     specs: dict[str, ExpectationSpec]  # by _key
-    columns: tuple[str, ...]  # every column a spec names (GX needs no other)
+    # Every column a spec names (GX needs no other); None if a spec names no column
+    # (a table-level expectation could be about the other columns): the whole frame.
+    columns: tuple[str, ...] | None
 
 
 def _key(label: str, severity: str, description: str) -> str:
@@ -39,7 +41,8 @@ class GxSession:
     the whole frame for the batch id and rebuilds the metric graph of every expectation.
     So the session registers one dataframe asset and batch definition (each chunk is a
     batch parameter), ``checks`` builds a feed's suites once per run, and ``validate``
-    runs both severities of a chunk in one call (shared metrics, one frame hash).
+    runs both severities of a chunk in one call (shared metrics) on the columns the
+    specs name, without GX's frame fingerprint (``_configuration_once``).
     """
 
     def __init__(self) -> None:
@@ -80,14 +83,19 @@ class GxSession:
         # The constructor keeps every expectation (no set-like merging across severities).
         suite = gx.ExpectationSuite(name=f"silver.{feed_id}", expectations=expectations)
         by_key = {_key(s.label, s.severity, s.description): s for s in specs}
-        named = [c for s in specs for c in [s.column, *s.kwargs.get("column_list", ())] if c]
-        return Checks(suite=suite, specs=by_key, columns=tuple(dict.fromkeys(named)))
+        named = [[s.column, *s.kwargs.get("column_list", ())] for s in specs]
+        columns = None
+        if all(any(n) for n in named):
+            columns = tuple(dict.fromkeys(c for n in named for c in n if c))
+        return Checks(suite=suite, specs=by_key, columns=columns)
 
     def validate(self, df: pd.DataFrame, checks: Checks) -> Iterator[tuple[ExpectationSpec, Any]]:
         # Only the columns the specs name: every expectation in use is about its own
         # columns (none about the table's column set), and GX copies the whole frame for
         # each metric that drops nulls. Row labels stay; examples come from ``df``.
-        gx_frame = df[[c for c in checks.columns if c in df.columns]]
+        gx_frame = df
+        if checks.columns is not None:
+            gx_frame = df[[c for c in checks.columns if c in df.columns]]
         with _configuration_once():
             batch = self._batches.get_batch(batch_parameters={"dataframe": gx_frame})
             result = batch.validate(
