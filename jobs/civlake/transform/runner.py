@@ -89,15 +89,10 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
 
 
 def _duckdb_limits(settings: Settings) -> dict[str, str]:
-    """The warehouse connection's memory limit and spill folder (profiles.yml)."""
+    """The warehouse connection's memory limit (profiles.yml)."""
     from civlake.engine.duck import default_memory_limit
 
-    spill = settings.state_dir / "duckdb_tmp" / "dbt"
-    spill.mkdir(parents=True, exist_ok=True)
-    return {
-        "CIVLAKE_DBT_MEMORY_LIMIT": settings.memory_limit or default_memory_limit(),
-        "CIVLAKE_DBT_TEMP_DIRECTORY": str(spill),
-    }
+    return {"CIVLAKE_DBT_MEMORY_LIMIT": settings.memory_limit or default_memory_limit()}
 
 
 def _release_warehouse() -> None:
