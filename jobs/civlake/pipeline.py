@@ -7,7 +7,6 @@ Stage order: ingest -> clean (+ expectations gate) -> resolve -> verify -> build
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -149,7 +148,7 @@ def feed_settled(settings: Settings, feed_id: str) -> str | None:
 
 def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
     from civlake import stage_inputs, tables
-    from civlake.resolve.keys import load_secret
+    from civlake.resolve.keys import load_secret, secret_fingerprint
     from civlake.resolve.linkage import LinkageConfig
 
     secret = load_secret(settings)
@@ -160,7 +159,7 @@ def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
         "tables": stage_inputs.versions(settings.lake, silver),
         "contracts": stage_inputs.tree_hash(settings.schemas_dir, ["*.yaml"]),
         # Keys are HMACs under the secret: a new secret must re-key (never logged).
-        "secret": hashlib.sha256(b"civlake-person-key|" + secret).hexdigest(),
+        "secret": secret_fingerprint(secret),
         "linkage": repr(LinkageConfig.from_settings(settings)),
     }
     outputs = {"tables": stage_inputs.versions(settings.lake / "core")}

@@ -4,8 +4,8 @@ Issue 17's acceptance: "a second month leaves existing person keys unchanged". A
 city's first month is resolved, then its next month lands and everything is resolved
 again; every reference of the first month (same feed, delivery, file, row and role) must
 keep its person_key, also those matched by the model (no usable ID), not only those keyed
-by their ID. (Keys are not frozen by construction: the model is retrained each run, so a
-match near the threshold could flip; this shows it does not on a generated city.)
+by their ID. Through the pipeline's stages, on a generated city (the resolver keeps what
+an earlier run resolved by construction: tests/integration/test_resolve_incremental.py).
 """
 
 from __future__ import annotations

@@ -14,7 +14,15 @@ import hmac
 from civlake.secret_files import SecretError, load_named_secret
 from civlake.settings import Settings
 
-__all__ = ["KEY_LENGTH", "SECRET_ENV", "SECRET_FILE", "SecretError", "load_secret", "person_key"]
+__all__ = [
+    "KEY_LENGTH",
+    "SECRET_ENV",
+    "SECRET_FILE",
+    "SecretError",
+    "load_secret",
+    "person_key",
+    "secret_fingerprint",
+]
 
 SECRET_ENV = "CIVLAKE_PERSON_KEY_SECRET"
 SECRET_FILE = "person_key.secret"
@@ -29,6 +37,11 @@ def load_secret(settings: Settings) -> bytes:
         settings.secrets_dir, value=settings.person_key_secret, env_var=SECRET_ENV,
         file_name=SECRET_FILE, if_lost="all person_key values will change",
     )  # fmt: skip
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """A hash that tells secrets apart without revealing one (state files, stage inputs)."""
+    return hashlib.sha256(b"civlake-person-key|" + secret).hexdigest()
 
 
 def person_key(secret: bytes, canonical: str) -> str:

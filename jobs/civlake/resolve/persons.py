@@ -9,6 +9,7 @@ collapse key so reruns give it the same person_key.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import time
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from civlake import lake, tables
 from civlake.engine import duck
-from civlake.resolve import golden, id_link, known, linkage, reference_sql
+from civlake.resolve import golden, id_link, incremental, known, linkage, reference_sql
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
 from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
@@ -187,34 +188,54 @@ def _resolve_in_memory(settings, *, now: datetime, config: linkage.LinkageConfig
     lake.overwrite(tables.path(settings.lake, tables.PERSON_SOURCE_XREF), xref_table)
     lake.overwrite(tables.path(settings.lake, tables.PERSONS), persons)
     methods = refs["match_method"].value_counts().to_dict() if len(refs) else {}
+    # Every reference resolved again (the incremental figures of ``_resolve_streamed``).
     return {
         "references": len(refs),
         "persons": persons.num_rows,
+        "new_references": len(refs),
+        "kept": 0,
+        "carried": 0,
+        "gone": 0,
+        "persons_touched": persons.num_rows,
         "match_methods": {str(k): int(v) for k, v in methods.items()},
     }
 
 
 def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig) -> dict | None:
     """The embedded engine's resolver: DuckDB over the silver Delta tables (spilling
-    beyond ``Settings.memory_limit``); only the references without a usable ID, the
+    beyond ``Settings.memory_limit``); only the new references without a usable ID, the
     known profiles they can meet and a capped training sample (``known.DuckKnown``) come
-    into pandas. The city-wide
-    sort (xref) and group-bys (golden records) run a slice at a time, since they do not
-    spill enough whole, and ``lake.overwrite_ordered`` writes each table in one commit."""
+    into pandas. References an earlier run resolved keep their person
+    (``incremental``): the xref gets the new ones appended and the golden records of the
+    persons they touch are rebuilt. The city-wide sort (xref) and group-bys (golden
+    records) run a slice at a time, since they do not spill enough whole, and each table
+    is written in one commit."""
+    secret = load_secret(settings)
     with duck.database(settings, "resolve_persons") as con:
         count = reference_sql.load(con, settings.lake, settings.schemas_dir)
         if count is None:
             return None
+        prev = incremental.previous(settings, config, secret)
+        kept = gone = carried = 0
+        if prev is not None:
+            kept, gone = incremental.attach_prior(con, prev.xref)
+            carried = incremental.carry_entities(con)
+            # The saved model decides the new references as it decided the old ones.
+            config = dataclasses.replace(config, retrain=False)
+        else:
+            incremental.no_prior(con)
         _link_unresolved_sql(con, settings, config)
-        secret = load_secret(settings)
         con.create_function(
             "person_key", _keys_udf(secret), ["VARCHAR"], "VARCHAR", type="arrow",
             side_effects=False,
         )  # fmt: skip
         # One HMAC per distinct person, in DuckDB's vectors (2,048 at a time).
+        # A kept or carried reference names its key ('key:<person_key>', or its ID, whose
+        # key is the ID's HMAC as before).
         con.execute("""
             create table person_keys as
-            select person_ref, person_key(person_ref) as person_key
+            select person_ref, case when person_ref like 'key:%' then substr(person_ref, 5)
+                else person_key(person_ref) end as person_key
             from (select distinct person_ref from resolved)
         """)
         # Every reference with its key, joined once (unordered, so nothing is buffered to
@@ -222,32 +243,69 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         con.execute("set preserve_insertion_order = false")
         con.execute("""
             create table keyed as
-            select r.*, k.person_key from resolved r
-            join person_keys k on k.person_ref = r.person_ref
+            select r.*, k.person_key, r.ord in (select ord from prior) as kept
+            from resolved r join person_keys k on k.person_ref = r.person_ref
         """)
         con.execute("reset preserve_insertion_order")
         _golden_view(con)
-        # Streamed in lineage (xref) and person_key (persons) order, one batch in memory.
-        lake.overwrite_ordered(
-            tables.path(settings.lake, tables.PERSON_SOURCE_XREF),
-            _xref_batches(con, now, count),
-            row_group_rows=BATCH_ROWS,
-        )
-        lake.overwrite_ordered(
-            tables.path(settings.lake, tables.PERSONS),
-            golden.stream_persons(
-                con, "golden_refs", now=now, batch_rows=BATCH_ROWS,
-                slice_rows=duck.slice_rows(con, bytes_per_row=SLICE_BYTES_PER_REF),
-            ),
-            row_group_rows=BATCH_ROWS,
-        )  # fmt: skip
-        persons = con.execute("select count(distinct person_ref) from resolved").fetchone()[0]
+        touched = incremental.touched_persons(con)
+        total = con.execute("select count(distinct person_key) from keyed").fetchone()[0]
+        _write_xref(con, settings, now, count, append=prev is not None and not gone)
+        # Persons merged only onto golden records built from the xref this run started from.
+        merge = prev is not None and not gone and prev.persons_match_xref
+        _write_persons(con, settings, now, merge=merge, touched=touched, total=total)
+        incremental.save(settings, config, secret)
         methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
     return {
         "references": count,
-        "persons": persons,
+        "persons": total,
+        "new_references": count - kept,
+        "kept": kept,
+        "carried": carried,
+        "gone": gone,
+        "persons_touched": touched,
         "match_methods": {str(k): int(v) for k, v in methods},
     }
+
+
+def _write_xref(con, settings, now: datetime, count: int, *, append: bool) -> None:
+    """Appends the new references (in lineage order, one commit; none: nothing written),
+    or writes every reference (first run, or references gone from silver)."""
+    path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
+    if not append:
+        lake.overwrite_ordered(path, _xref_batches(con, now, count), row_group_rows=BATCH_ROWS)
+        return
+    files = lake.AppendFiles(path, XREF_SCHEMA)
+    for batch in _xref_batches(con, now, count, only_new=True):
+        files.write(batch)
+    files.commit()
+
+
+def _write_persons(con, settings, now: datetime, *, merge: bool, touched: int, total: int):
+    """Golden records: those of the ``touched`` persons merged in (none touched: nothing
+    written), unless more than ``incremental.MERGE_SHARE`` of the persons are touched or
+    ``merge`` is off; then every person, in person_key order, one commit."""
+    path = tables.path(settings.lake, tables.PERSONS)
+    slice_rows = duck.slice_rows(con, bytes_per_row=SLICE_BYTES_PER_REF)
+    if merge and touched <= incremental.MERGE_SHARE * total:
+        if touched:
+            con.execute("""
+                create temp view golden_touched as
+                select g.* from golden_refs g semi join touched t using (person_key)
+            """)
+            incremental.upsert(
+                path,
+                golden.stream_persons(con, "golden_touched", now=now, batch_rows=BATCH_ROWS,
+                                      slice_rows=slice_rows),
+            )  # fmt: skip
+        return
+    lake.overwrite_ordered(
+        path,
+        golden.stream_persons(
+            con, "golden_refs", now=now, batch_rows=BATCH_ROWS, slice_rows=slice_rows
+        ),
+        row_group_rows=BATCH_ROWS,
+    )
 
 
 BATCH_ROWS = 122_880  # 60 DuckDB vectors
@@ -276,12 +334,17 @@ _METHOD_SQL = " ".join(f"when '{s}' then '{m}'" for s, m in METHOD_BY_STATUS.ite
 
 def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
     """View ``resolved``: refs with person_ref, match_method, match_probability and
-    match_detail (usable IDs are their person; the rest go through ``link_unresolved`` in
-    pandas). One view over refs, so what reads it joins no city-sized table to refs."""
+    match_detail. Usable IDs are their person; a reference without one that an earlier
+    run resolved (``prior_linked``) or whose entity it did (``carried``) is that
+    person's ('key:<person_key>', see ``incremental``); the rest go through
+    ``link_unresolved`` in pandas. One view over refs, so what reads it joins no
+    city-sized table to refs."""
     unresolved = (
         con.execute(
-            f"select ord, {', '.join(REF_COLUMNS)} from refs "
-            f"where id_status not in ({reference_sql.RESOLVABLE_SQL}) order by ord"
+            f"select ord, {', '.join(REF_COLUMNS)} from refs r "
+            f"where id_status not in ({reference_sql.RESOLVABLE_SQL}) "
+            "and not exists (select 1 from prior_linked p where p.ord = r.ord) "
+            "and not exists (select 1 from carried c where c.ord = r.ord) order by ord"
         )
         .to_arrow_table()
         .to_pandas(date_as_object=True)
@@ -297,7 +360,20 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
         out.insert(0, "ord", unresolved["ord"])
         linked = pa.Table.from_pandas(out, schema=_LINKED_SCHEMA, preserve_index=False)
     con.register("linked_frame", linked)
-    con.execute("create table linked as select * from linked_frame order by ord")
+    # A kept or carried reference without a usable ID names its person's key; one with a
+    # usable ID is its ID's person as before (its key is the ID's HMAC under the same
+    # secret: a new secret resolves everything again).
+    con.execute("""
+        create table linked as
+        select * from linked_frame
+        union all
+        select ord, 'key:' || person_key, match_method, match_probability, match_detail
+        from prior_linked
+        union all
+        select ord, 'key:' || person_key, match_method, match_probability, match_detail
+        from carried
+        order by ord
+    """)
     con.unregister("linked_frame")
     con.execute(f"""
         create temp view resolved as
@@ -319,23 +395,26 @@ def _golden_view(con) -> None:
     }
     con.execute(f"""
         create temp view golden_refs as
-        select r.* exclude (person_ref, match_method, match_probability, match_detail)
+        select r.* exclude (person_ref, match_method, match_probability, match_detail, kept)
                 replace ({", ".join(dates.values())}),
             case when r.person_ref like 'id:%' then substr(r.person_ref, 4) end as canon_id
         from keyed r
     """)
 
 
-def _xref_batches(con, now: datetime, count: int) -> pa.RecordBatchReader:
-    """The xref rows in lineage order, sorted a slice of ``ord`` at a time (ord runs
-    1..count): one sort of every reference's row does not spill enough."""
+def _xref_batches(
+    con, now: datetime, count: int, *, only_new: bool = False
+) -> pa.RecordBatchReader:
+    """The xref rows in lineage order (``only_new``: of the references no earlier run
+    resolved), sorted a slice of ``ord`` at a time (ord runs 1..count): one sort of every
+    reference's row does not spill enough."""
     step = duck.slice_rows(con, bytes_per_row=SLICE_BYTES_PER_REF)
     sql = """
         select r.feed_id, r._delivery_id, r._source_file, r._source_row, r.role,
             r.person_key, r.match_method, r.match_probability, r.match_detail, r.id_number
         from keyed r
-        where r.ord > $lo and r.ord <= $hi
+        where r.ord > $lo and r.ord <= $hi {}
         order by r.ord
-    """
+    """.format("and not r.kept" if only_new else "")
     queries = ((sql, {"lo": lo, "hi": lo + step}) for lo in range(0, max(count, 1), step))
     return duck.sliced(con, queries, now=now, schema=XREF_SCHEMA, batch_rows=BATCH_ROWS)

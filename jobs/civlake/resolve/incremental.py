@@ -1,0 +1,217 @@
+"""Incremental person resolution on the embedded engine: a reference resolved once keeps
+its person for good, and a new month scores only what it brought (issue 17).
+
+What the last run left is the ``core/person_source_xref`` table: every reference it
+resolved (by lineage: feed, delivery, file, row, role) with its person_key, method,
+probability and detail. The next run reads it back as table ``prior`` and
+
+* keeps every one of those references as it was (``kept``): no model decides it again,
+  so a known person who arrives later, a retrained model or a name-frequency shift can
+  never move an existing reference to another person;
+* gives a new reference without a usable ID the person of an earlier reference of the
+  same entity (``linkage.entity_refs``'s collapse key: the same invalid ID, source key or
+  name and birth date) without scoring it (``carried``);
+* scores the rest against every known person with the saved model (no retraining), as
+  the first run did.
+
+So the next month appends its new references to the xref and rebuilds the golden records
+of the persons they touch. What the run must agree with is kept beside the model, in
+``<state>/resolve_persons.json``: the key secret's and the linkage settings' fingerprints
+(a change re-resolves everything: a new secret is a new key space, a new threshold a new
+policy) and the xref and persons versions this run wrote (if either table moved since, a
+crash between their commits or another writer, the golden records are rebuilt whole).
+
+What stays different from resolving everything at once: a new entity that no known
+person claims is deduplicated against the other new ones only, not against earlier new
+persons (``linkage.cluster_unmatched``), and the model is the one trained when the state
+began. Deleting the state file (or changing the secret or linkage settings) resolves
+everything again on the next run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from civlake import lake, tables
+from civlake.resolve.keys import secret_fingerprint
+from civlake.resolve.reference_sql import RESOLVABLE_SQL
+from civlake.stage_inputs import table_version
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "resolve_persons.json"
+LINEAGE_KEY = ["feed_id", "_delivery_id", "_source_file", "_source_row", "role"]
+# Above this share of persons touched, the golden records are rebuilt whole (one sorted
+# stream) instead of merged: a monthly full snapshot touches everyone.
+MERGE_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the last run left that this one builds on."""
+
+    xref: Path
+    persons_match_xref: bool  # core/persons is what the last run built from that xref
+
+
+def _fingerprints(secret: bytes, config) -> dict:
+    linkage = {
+        f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "retrain"
+    }
+    return {"secret": secret_fingerprint(secret), "linkage": repr(sorted(linkage.items()))}
+
+
+def _paths(settings) -> tuple[Path, Path, Path]:
+    return (
+        settings.state_dir / STATE_FILE,
+        tables.path(settings.lake, tables.PERSON_SOURCE_XREF),
+        tables.path(settings.lake, tables.PERSONS),
+    )
+
+
+def previous(settings, config, secret: bytes) -> Previous | None:
+    """The last run's xref to build on, or None: resolve everything (no state, another
+    secret or linkage settings, no xref table)."""
+    state_path, xref, persons = _paths(settings)
+    if not state_path.is_file() or not lake.exists(xref):
+        return None
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("resolution state %s unreadable (%s): resolving everything", state_path, exc)
+        return None
+    if state.get("fingerprints") != _fingerprints(secret, config):
+        log.info("key secret or linkage settings changed: resolving every reference again")
+        return None
+    same = state.get("xref_version") == table_version(xref) and state.get(
+        "persons_version"
+    ) == table_version(persons)
+    if not same:
+        log.info("core tables moved since the last resolution: golden records rebuilt whole")
+    return Previous(xref=xref, persons_match_xref=same)
+
+
+def save(settings, config, secret: bytes) -> None:
+    """Record what this run left (after both tables are committed)."""
+    state_path, xref, persons = _paths(settings)
+    state = {
+        "fingerprints": _fingerprints(secret, config),
+        "xref_version": table_version(xref),
+        "persons_version": table_version(persons),
+    }
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    os.replace(tmp, state_path)
+
+
+def forget(settings) -> None:
+    """Drop the state: the next run resolves everything."""
+    _paths(settings)[0].unlink(missing_ok=True)
+
+
+def attach_prior(con, xref: Path) -> tuple[int, int]:
+    """Tables ``prior`` (ord of ``refs``) of every reference the xref already resolved,
+    and ``prior_linked`` (ord, person_key, match_method, match_probability,
+    match_detail) of those without a usable ID (the others are their ID's person);
+    returns (kept, gone): references kept, and xref rows whose reference is no longer
+    in silver."""
+    dt = lake.open_table(xref)
+    con.register("xref_prev", dt.to_pyarrow_dataset())
+    on = " and ".join(f"x.{c} = r.{c}" for c in LINEAGE_KEY)
+    con.execute("set preserve_insertion_order = false")
+    con.execute(f"""
+        create or replace table prior_all as
+        select r.ord, r.id_status in ({RESOLVABLE_SQL}) as usable, x.person_key,
+            x.match_method, x.match_probability, x.match_detail
+        from refs r join xref_prev x on {on}
+    """)
+    con.execute("reset preserve_insertion_order")
+    con.execute("create or replace table prior as select ord from prior_all")
+    con.execute("""
+        create or replace table prior_linked as
+        select * exclude (usable) from prior_all where not usable
+    """)
+    con.execute("drop table prior_all")
+    kept = con.execute("select count(*) from prior").fetchone()[0]
+    total = con.execute("select count(*) from xref_prev").fetchone()[0]
+    con.unregister("xref_prev")
+    return kept, total - kept
+
+
+def no_prior(con) -> None:
+    """Empty ``prior``, ``prior_linked`` and ``carried``: every reference is resolved
+    afresh."""
+    con.execute("create or replace table prior (ord bigint)")
+    for name in ("prior_linked", "carried"):
+        con.execute(f"""
+            create or replace table {name} (ord bigint, person_key varchar,
+                match_method varchar, match_probability double, match_detail varchar)
+        """)
+
+
+# linkage.entity_refs in SQL (tests/unit/test_resolve_incremental.py holds them equal);
+# null where it keys by lineage, which no other reference shares.
+ENTITY_SQL = """
+    case
+        when id_status = 'invalid' and coalesce(id_number, '') <> ''
+            then 'invalid:' || id_number || '|' || coalesce(name_norm, '')
+        when coalesce(stable_key, '') <> '' and coalesce(name_norm, '') <> ''
+            then 'key:' || stable_key || '|' || name_norm
+        when coalesce(name_norm, '') <> '' and birth_date is not null
+            then 'born:' || name_norm || '|' || cast(birth_date as varchar)
+    end"""
+
+
+def carry_entities(con) -> int:
+    """Table ``carried`` (as ``prior_linked``): the new references without a usable ID whose
+    entity an earlier reference without one already had, with that reference's person
+    (the earliest such reference, should they differ); returns how many."""
+    con.execute(f"""
+        create or replace table carried as
+        with unresolved as (
+            select ord, {ENTITY_SQL} as entity
+            from refs where id_status not in ({RESOLVABLE_SQL})
+        ),
+        earlier as (
+            select u.entity, arg_min(p.person_key, u.ord) as person_key,
+                arg_min(p.match_method, u.ord) as match_method,
+                arg_min(p.match_probability, u.ord) as match_probability,
+                arg_min(p.match_detail, u.ord) as match_detail
+            from unresolved u join prior_linked p on p.ord = u.ord
+            where u.entity is not null
+            group by u.entity
+        )
+        select u.ord, e.person_key, e.match_method, e.match_probability, e.match_detail
+        from unresolved u join earlier e on e.entity = u.entity
+        anti join prior_linked p on p.ord = u.ord
+    """)
+    return con.execute("select count(*) from carried").fetchone()[0]
+
+
+def touched_persons(con) -> int:
+    """Table ``touched`` (person_key): the persons a new reference belongs to."""
+    con.execute("""
+        create or replace table touched as
+        select distinct person_key from keyed where not kept
+    """)
+    return con.execute("select count(*) from touched").fetchone()[0]
+
+
+def upsert(path: Path, batches, on: str = "person_key") -> None:
+    """Replace the rows of ``batches``' keys in the Delta table and insert the new ones,
+    in one commit (delta-rs MERGE, streamed from the batches)."""
+    from deltalake import DeltaTable
+
+    (
+        DeltaTable(str(path))
+        .merge(batches, predicate=f"t.{on} = s.{on}", source_alias="s", target_alias="t")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
