@@ -167,7 +167,7 @@ def resolve_persons(
 
 
 def _resolve_in_memory(
-    settings, *, now: datetime, config: linkage.LinkageConfig, engine: Engine
+    settings, *, now: datetime, config: linkage.LinkageConfig, engine: Engine = EMBEDDED
 ) -> dict:
     refs = read_references(settings.lake, settings.schemas_dir, io=engine.lake)
     secret = load_secret(settings)
