@@ -29,7 +29,12 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from civlake.engine.lake_io import Match, exists, match_source, nothing_to_match, retry_on
 
 T = TypeVar("T")
-__all__ = ["DELTA_RS", "AppendFiles", "DeltaRs", "Match", "exists", "open_table"]
+__all__ = [  # Match and exists come from the interface module, for callers of this one
+    "DELTA_RS", "AppendFiles", "DeltaRs", "Match", "append", "count_by", "delete_where",
+    "exists", "merge_delete", "merge_update", "open_table", "overwrite", "overwrite_ordered",
+    "overwrite_stream", "read_arrow", "read_distinct", "read_matching", "retry",
+    "scan_matching", "table_path",
+]  # fmt: skip
 
 
 def table_path(lake: Path, layer: str, name: str | None = None) -> Path:
@@ -155,8 +160,7 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
     """The distinct combinations of ``columns`` (None: no table). DuckDB streams the
-    scan on the embedded engine; on Spark the executors compute them, so only the
-    distinct values reach this process, never the table's rows."""
+    scan, so only the distinct values are held, never the table's rows."""
     dt = open_table(path)
     if dt is None:
         return None

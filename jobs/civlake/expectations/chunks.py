@@ -1,4 +1,4 @@
-"""Pending silver rows in chunks of bounded size, by the engine that owns the lake.
+"""Pending silver rows in chunks of bounded size, written by the stage's engine.
 
 The gate validates only the deliveries no earlier gate passed (``pending``), and never
 as one frame: the pending rows are written once to a temp folder of Parquet files,
