@@ -42,21 +42,22 @@ def carry_vs_whole(settings, now: datetime) -> None:
     from civlake.clean.divisions import load_division_map
     from civlake.clean.frame import clean_delivery
     from civlake.contracts import get_contract
+    from civlake.lake import DELTA_RS as io
 
     feed = "hukou_population"
     audit = sorted(
-        (a for a in lake_io.read_audit(settings.lake)
+        (a for a in lake_io.read_audit(settings.lake, io=io)
          if a["feed_id"] == feed and a["mode"] == "full" and a["status"] == "loaded"),
         key=lambda a: a["produced_at"],
     )  # fmt: skip
     previous, pending = audit[-2]["delivery_id"], audit[-1]["delivery_id"]
     contract = get_contract(feed)
-    divmap = load_division_map(settings.lake, today=now.date())
-    bronze = lake_io.read_rows(lake_io.bronze_path(settings.lake, feed), [pending])
+    divmap = load_division_map(settings.lake, today=now.date(), io=io)
+    bronze = lake_io.read_rows(lake_io.bronze_path(settings.lake, feed), [pending], io=io)
     print(f"hukou snapshot {pending}: {len(bronze):,} rows; previous {previous}")
     _timed("clean whole", lambda: clean_delivery(contract, bronze, divmap=divmap, now=now))
     silver = lake_io.silver_path(settings.lake, feed)
-    prior = _timed("read previous silver", lambda: lake_io.read_rows(silver, [previous]))
+    prior = _timed("read previous silver", lambda: lake_io.read_rows(silver, [previous], io=io))
     split = _timed("carry", lambda: carry.carry(contract, bronze, prior, divmap))
     print(f"  carried {len(split.silver):,}, to clean {len(split.rest):,}")
     _timed("clean the rest", lambda: clean_delivery(contract, split.rest, divmap=divmap,

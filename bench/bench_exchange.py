@@ -95,6 +95,7 @@ def bulk_commit(url: str, page_size: int, settings, now) -> dict:
 
     from civlake.contracts import get_contract
     from civlake.exchange import pages as bronze_pages
+    from civlake.lake import DELTA_RS
 
     contract = get_contract(FEED)
     out: dict = {"rows": 0, "pages": 0, "commits": 1}
@@ -108,7 +109,7 @@ def bulk_commit(url: str, page_size: int, settings, now) -> dict:
             ))  # fmt: skip
             out["rows"] += len(records)
             out["pages"] += 1
-        bronze_pages.append_page(settings.lake, FEED, pa.concat_tables(tables))
+        bronze_pages.append_page(settings.lake, FEED, pa.concat_tables(tables), io=DELTA_RS)
     return out
 
 

@@ -34,11 +34,12 @@ def pending_rows(settings, feeds: list[str]) -> int:
     from civlake import tables
     from civlake.expectations.chunks import delivery_rows
     from civlake.expectations.results import validated_deliveries
+    from civlake.lake import DELTA_RS as io
 
     total = 0
     for feed in feeds:
-        rows = delivery_rows(tables.path(settings.lake, tables.silver(feed)))
-        done = validated_deliveries(settings.lake, feed, exclude_run="")
+        rows = delivery_rows(tables.path(settings.lake, tables.silver(feed)), io=io)
+        done = validated_deliveries(settings.lake, feed, exclude_run="", io=io)
         total += sum(n for d, n in rows.items() if d not in done)
     return total
 

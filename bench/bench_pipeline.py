@@ -133,8 +133,11 @@ def run_stages(
 
 def _bronze_rows(settings, feeds: list[str]) -> int:
     from civlake.ingest.audit import read_audit
+    from civlake.lake import DELTA_RS
 
-    return sum(r["rows_bronze"] or 0 for f in feeds for r in read_audit(settings.lake, f))
+    return sum(
+        r["rows_bronze"] or 0 for f in feeds for r in read_audit(settings.lake, f, io=DELTA_RS)
+    )
 
 
 def feed_order() -> list[str]:

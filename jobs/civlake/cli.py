@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from civlake.pipeline import STAGES
+from civlake.settings import ENGINES
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--publish")
     r.add_argument("--through", choices=STAGES, default="publish")
     r.add_argument(
-        "--engine", choices=("duckdb", "spark"), default=None,
+        "--engine", choices=ENGINES, default=None,
         help="duckdb (embedded, default) or spark; env CIVLAKE_ENGINE",
     )  # fmt: skip
     r.add_argument(

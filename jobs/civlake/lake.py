@@ -4,20 +4,20 @@ Paths follow OUTPUTS.md section 6: ``<lake>/bronze/<feed>``, ``<lake>/silver/<fe
 ``<lake>/quarantine``, ``<lake>/ingest_audit``; the gates add ``<lake>/core/...``.
 Every write is one Delta commit, so a failed task leaves the table as it was.
 
-The same functions serve the Spark engine: inside ``with use_spark(session):`` they read
-and write through delta-spark (``format("delta")``) instead of delta-rs, so the jobs
-above them are written once and the engine is chosen at this edge. Besides whole-table
-reads and writes, the jobs' row-level operations live here too (``read_matching``,
-``count_by``, ``merge_delete``, ``merge_update``, ``retry``): ids are matched as values
-(an Arrow filter or a MERGE source table), never pasted into SQL, on either engine.
+``DeltaRs`` is the embedded engine's ``LakeIO`` (``civlake.engine.lake_io``): the jobs
+that run on both engines call these operations through ``engine.lake``, and the Spark
+engine's ``DeltaSpark`` (``civlake.engine.spark_io``) answers the same calls with
+delta-spark. The module functions are the same delta-rs operations, for code that only
+runs embedded (and for tests); nothing here knows about Spark. The streaming writers
+(``AppendFiles``, ``overwrite_ordered``, ``overwrite_stream``) and ``scan_matching`` are
+embedded-only. Ids are matched as values (an Arrow filter or a MERGE source table),
+never pasted into SQL.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,37 +26,19 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from civlake.engine.lake_io import Match, exists, match_source, nothing_to_match, retry_on
+
 T = TypeVar("T")
-# column -> the values a row may hold there (a list) or must hold (one string). Matching
-# rows by value, never by SQL pasted from strings: delivery ids come from upstream
-# manifests (clean/lake_io.py).
-Match = Mapping[str, Sequence[str] | str]
-_RETRIES = 6
-
-_SPARK: ContextVar = ContextVar("civlake_lake_spark", default=None)
-
-
-@contextmanager
-def use_spark(spark) -> Iterator[None]:
-    """Route this module's reads and writes through delta-spark on ``spark``."""
-    token = _SPARK.set(spark)
-    try:
-        yield
-    finally:
-        _SPARK.reset(token)
-
-
-def active_spark():
-    """The SparkSession lake I/O goes through, or None on the embedded engine."""
-    return _SPARK.get()
+__all__ = [  # Match and exists come from the interface module, for callers of this one
+    "DELTA_RS", "AppendFiles", "DeltaRs", "Match", "append", "count_by", "delete_where",
+    "exists", "merge_delete", "merge_update", "open_table", "overwrite", "overwrite_ordered",
+    "overwrite_stream", "read_arrow", "read_distinct", "read_matching", "retry",
+    "scan_matching", "table_path",
+]  # fmt: skip
 
 
 def table_path(lake: Path, layer: str, name: str | None = None) -> Path:
     return lake / layer if name is None else lake / layer / name
-
-
-def exists(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
 
 
 def open_table(path: Path) -> DeltaTable | None:
@@ -68,11 +50,6 @@ def open_table(path: Path) -> DeltaTable | None:
 
 def read_arrow(path: Path, *, filter_sql: str | None = None, columns=None) -> pa.Table | None:
     """Whole table (or the rows matching a DuckDB ``where`` clause) as Arrow; None if absent."""
-    spark = _SPARK.get()
-    if spark is not None:
-        from civlake.engine import spark_io
-
-        return spark_io.read_arrow(spark, path, filter_sql=filter_sql, columns=columns)
     dt = open_table(path)
     if dt is None:
         return None
@@ -88,51 +65,28 @@ def read_arrow(path: Path, *, filter_sql: str | None = None, columns=None) -> pa
 
 def append(path: Path, data: pa.Table, *, schema_mode: str | None = "merge") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    spark = _SPARK.get()
-    if spark is not None:
-        from civlake.engine import spark_io
-
-        return spark_io.write(spark, path, data, mode="append", merge_schema=bool(schema_mode))
     write_deltalake(str(path), data, mode="append", schema_mode=schema_mode)
 
 
 def overwrite(path: Path, data: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    spark = _SPARK.get()
-    if spark is not None:
-        from civlake.engine import spark_io
-
-        return spark_io.write(spark, path, data, mode="overwrite")
     write_deltalake(str(path), data, mode="overwrite", schema_mode="overwrite")
 
 
 def overwrite_stream(path: Path, batches: pa.RecordBatchReader) -> None:
     """``overwrite`` from a stream of record batches (embedded engine only): delta-rs
     writes them as they come, so the table never has to fit in memory."""
-    if _SPARK.get() is not None:
-        raise RuntimeError("overwrite_stream is for the embedded engine; use overwrite on Spark")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_deltalake(str(path), batches, mode="overwrite", schema_mode="overwrite")
 
 
 def delete_where(path: Path, predicate: str) -> int:
     """Delete rows matching a Delta SQL predicate; returns rows deleted (0 if no table)."""
-    spark = _SPARK.get()
-    if spark is not None:
-        from civlake.engine import spark_io
-
-        return spark_io.delete_where(spark, path, predicate)
     dt = open_table(path)
     if dt is None:
         return 0
     metrics = dt.delete(predicate)
     return int(metrics.get("num_deleted_rows", 0) or 0)
-
-
-def _spark_io():
-    from civlake.engine import spark_io
-
-    return spark_io
 
 
 def _arrow_filter(match: Match):
@@ -143,12 +97,6 @@ def _arrow_filter(match: Match):
     return cond
 
 
-def _path(table: Path | DeltaTable) -> Path:
-    if isinstance(table, DeltaTable):
-        return Path(table.table_uri.removeprefix("file://"))
-    return table
-
-
 def read_matching(
     table: Path | DeltaTable, match: Match, *, columns: list[str] | None = None
 ) -> pa.Table | None:
@@ -157,9 +105,6 @@ def read_matching(
     On the embedded engine ``table`` may be an open ``DeltaTable`` (``open_table``), which
     skips re-reading the log (~10 ms per open) when one run reads many deliveries.
     """
-    spark = _SPARK.get()
-    if spark is not None:
-        return _spark_io().read_matching(spark, _path(table), match, columns=columns)
     dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return None
@@ -176,8 +121,6 @@ def scan_matching(
     bronze row group is ~350 MB), so files and row groups are only chosen through the
     dataset (its statistics skip the ones that cannot match) and read with Parquet's
     streaming reader, ``batch_rows`` rows and 1 MB of pages at a time."""
-    if _SPARK.get() is not None:
-        raise RuntimeError("scan_matching is for the embedded engine; use read_matching on Spark")
     import pyarrow.parquet as pq
 
     dt = table if isinstance(table, DeltaTable) else open_table(table)
@@ -217,11 +160,7 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
     """The distinct combinations of ``columns`` (None: no table). DuckDB streams the
-    scan on the embedded engine; on Spark the executors compute them, so only the
-    distinct values reach this process, never the table's rows."""
-    spark = _SPARK.get()
-    if spark is not None:
-        return _spark_io().read_distinct(spark, path, columns)
+    scan, so only the distinct values are held, never the table's rows."""
     dt = open_table(path)
     if dt is None:
         return None
@@ -238,9 +177,6 @@ def count_by(
 ) -> dict[str, int]:
     """Row count per value of ``column`` (of the rows matching ``match``); only the
     columns involved are read. ``table`` as in ``read_matching``."""
-    spark = _SPARK.get()
-    if spark is not None:
-        return _spark_io().count_by(spark, _path(table), column, match=match)
     dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return {}
@@ -255,33 +191,16 @@ def count_by(
     return counts
 
 
-def _match_source(match: Match) -> pa.Table:
-    """``match`` as a MERGE source table: one row per listed value, constants repeated."""
-    lists = [list(v) for v in match.values() if not isinstance(v, str)]
-    if len(lists) > 1:
-        raise ValueError("merge_delete: at most one column may list several values")
-    n = len(sorted(set(lists[0]))) if lists else 1
-    return pa.table(
-        {
-            col: pa.array([want] * n if isinstance(want, str) else sorted(set(want)), pa.string())
-            for col, want in match.items()
-        }
-    )
-
-
 def merge_delete(path: Path, match: Match) -> int:
     """Delete the rows matching ``match`` with one MERGE (values from an Arrow source,
     no SQL strings); rows deleted. No match, no commit: a rerun leaves history alone."""
-    if not exists(path) or any(not isinstance(v, str) and not v for v in match.values()):
+    if nothing_to_match(path, match):
         return 0
     keys = list(match)
     hit = read_matching(path, match, columns=keys[:1])
     if hit is None or len(hit) == 0:
         return 0
-    source = _match_source(match)
-    spark = _SPARK.get()
-    if spark is not None:
-        return retry(lambda: _spark_io().merge_delete(spark, path, source, keys))
+    source = match_source(match)
     pred = " AND ".join(f"t.{k} = s.{k}" for k in keys)
 
     def run() -> int:
@@ -300,9 +219,6 @@ def merge_update(path: Path, source: pa.Table, on: list[str]) -> None:
     """Set every non-key column of ``source`` on the target rows matching it on ``on``
     (one MERGE, one commit); target rows without a source row are left alone."""
     sets = [c for c in source.column_names if c not in on]
-    spark = _SPARK.get()
-    if spark is not None:
-        return retry(lambda: _spark_io().merge_update(spark, path, source, on, sets))
     pred = " AND ".join(f"t.{k} = s.{k}" for k in on)
 
     def run() -> None:
@@ -313,37 +229,10 @@ def merge_update(path: Path, source: pa.Table, on: list[str]) -> None:
     retry(run)
 
 
-def _conflicts() -> tuple[type[BaseException], ...]:
-    if _SPARK.get() is None:
-        return (CommitFailedError,)
-    from delta.exceptions import (
-        ConcurrentAppendException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        DeltaConcurrentModificationException,
-    )
-
-    return (
-        CommitFailedError,
-        ConcurrentAppendException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        DeltaConcurrentModificationException,
-    )
-
-
 def retry(op: Callable[[], T]) -> T:
-    """Run a commit, again after a conflict with a concurrent writer (an ingest appending
-    audit rows while the clean gate updates them), with backoff."""
-    conflicts = _conflicts()
-    for attempt in range(_RETRIES):
-        try:
-            return op()
-        except conflicts:
-            if attempt == _RETRIES - 1:
-                raise
-            time.sleep(0.2 * 2**attempt)
-    raise AssertionError("unreachable")
+    """Run a delta-rs commit, again after a conflict with a concurrent writer (an ingest
+    appending audit rows while the clean gate updates them), with backoff."""
+    return retry_on((CommitFailedError,), op)
 
 
 class _ParquetPart:
@@ -386,8 +275,6 @@ def overwrite_ordered(path: Path, batches: pa.RecordBatchReader, *, row_group_ro
     most ``row_group_rows``), then one commit adds it and drops the old files, so memory
     is one batch and a crash before the commit leaves the old version. (delta-rs's own
     writer takes a stream in parallel: a 1 M-row table came back in another order.)"""
-    if _SPARK.get() is not None:
-        raise RuntimeError("overwrite_ordered is for the embedded engine; use overwrite on Spark")
     from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
 
@@ -421,8 +308,6 @@ class AppendFiles:
     ROW_GROUP_ROWS = 131_072
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
-        if _SPARK.get() is not None:
-            raise RuntimeError("AppendFiles is for the embedded engine; use append on Spark")
         path.mkdir(parents=True, exist_ok=True)
         self.path, self.schema = path, schema
         self.num_rows = 0
@@ -507,3 +392,26 @@ def _in_order_of(table: DeltaTable, schema: pa.Schema) -> pa.Schema | None:
         return None
     ordered = pa.schema([schema.field(n) for n in names])
     return ordered if Schema.from_arrow(ordered) == table.schema() else None
+
+
+class DeltaRs:
+    """The embedded engine's ``LakeIO``: the module's delta-rs operations."""
+
+    name = "delta-rs"
+    exists = staticmethod(exists)
+    read_arrow = staticmethod(read_arrow)
+    append = staticmethod(append)
+    overwrite = staticmethod(overwrite)
+    delete_where = staticmethod(delete_where)
+    read_matching = staticmethod(read_matching)
+    read_distinct = staticmethod(read_distinct)
+    count_by = staticmethod(count_by)
+    merge_delete = staticmethod(merge_delete)
+    merge_update = staticmethod(merge_update)
+    retry = staticmethod(retry)
+
+    def __repr__(self) -> str:
+        return "DeltaRs()"
+
+
+DELTA_RS = DeltaRs()

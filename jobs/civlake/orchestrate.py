@@ -178,9 +178,10 @@ def run_pipeline(
 
 def _feed_counts(settings: Settings, feed: str) -> str:
     """One line of delivery accounting for a feed, read back from ingest_audit."""
+    from civlake.engine.runtime import EMBEDDED
     from civlake.ingest.audit import read_audit
 
-    rows = read_audit(settings.lake, feed)
+    rows = read_audit(settings.lake, feed, io=EMBEDDED.lake)  # a small read: no Spark session
     if not rows:
         return "no deliveries"
     status: dict[str, int] = {}

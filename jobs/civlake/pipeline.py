@@ -1,14 +1,15 @@
 """The pipeline's stages as plain functions: what DAG tasks and the CLI call.
 
 No Airflow here (DESIGN.md boundaries): each stage takes settings and the run's time and
-is idempotent, so a retried or re-run task changes nothing it already did.
+is idempotent, so a retried or re-run task changes nothing it already did. A stage that
+does work builds its engine once (``civlake.engine.runtime.build``: on Spark, from the
+session a ``@task.pyspark`` task was given, else the process's own) and passes it down.
 Stage order: ingest -> clean (+ expectations gate) -> resolve -> verify -> build -> publish.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 from civlake.settings import Settings
@@ -26,26 +27,6 @@ Progress = Callable[[str], None]
 COMPARE_GATE = "+path:models/verify +path:models/entitlement"
 
 
-@contextmanager
-def engine_scope(settings: Settings, spark=None) -> Iterator[object | None]:
-    """Run the enclosed stage on the configured engine.
-
-    On the Spark engine, lake I/O inside goes through delta-spark on ``spark`` (the
-    session a ``@task.pyspark`` task was given, else the process's own); the jobs read
-    ``lake.active_spark()`` to choose their Spark path. On the embedded engine, nothing.
-    """
-    if settings.engine != "spark":
-        yield None
-        return
-    from civlake import lake
-    from civlake.engine.spark import await_executors, get_spark
-
-    spark = spark or get_spark(settings)
-    await_executors(spark, settings)
-    with lake.use_spark(spark):
-        yield spark
-
-
 def reaches(through: str, stage: str) -> bool:
     """True when a run that goes ``through`` a stage includes ``stage``."""
     if through not in STAGES:
@@ -57,32 +38,31 @@ def ingest(
     settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None = None,
     spark=None,
 ):  # fmt: skip
-    with engine_scope(settings, spark):
-        return _ingest(settings, feed_id, now=now, progress=progress)
-
-
-def _ingest(settings: Settings, feed_id: str, *, now: datetime, progress: Progress | None):
     from civlake.contracts import get_contract
+    from civlake.engine.runtime import build as build_engine
     from civlake.ingest import ingest_landing
 
-    summary = ingest_landing(settings, now=now, feeds=[feed_id], progress=progress)[feed_id]
+    engine = build_engine(settings, spark)
+    summaries = ingest_landing(settings, now=now, feeds=[feed_id], progress=progress,
+                               engine=engine)  # fmt: skip
+    summary = summaries[feed_id]
     if settings.exchange_url and get_contract(feed_id, settings.schemas_dir).api:
         # API feeds also arrive as exchange snapshots; same bronze, same audit ledger.
         from civlake.exchange import merge_into, pull_api_feeds, resolve_token
 
         pulled = pull_api_feeds(
             settings, base_url=settings.exchange_url, token=resolve_token(settings), now=now,
-            feeds=[feed_id], progress=progress,
+            feeds=[feed_id], progress=progress, engine=engine,
         )[feed_id]  # fmt: skip
-        merge_into(summary, pulled, settings, feed_id)
+        merge_into(summary, pulled, settings, feed_id, io=engine.lake)
     return summary
 
 
 def clean(settings: Settings, feed_id: str, *, now: datetime, spark=None) -> dict:
     from civlake.clean import clean_pending
+    from civlake.engine.runtime import build as build_engine
 
-    with engine_scope(settings, spark):
-        return clean_pending(settings, feeds=[feed_id], now=now)
+    return clean_pending(settings, feeds=[feed_id], now=now, engine=build_engine(settings, spark))
 
 
 def _expectations_fingerprint(settings: Settings, feed_id: str) -> tuple[str, dict, dict]:
@@ -106,14 +86,15 @@ def _expectations_fingerprint(settings: Settings, feed_id: str) -> tuple[str, di
 
 def expectations(settings: Settings, feed_id: str, *, run_id: str, spark=None):
     from civlake import stage_inputs
+    from civlake.engine.runtime import build as build_engine
     from civlake.expectations import run_silver_gate
     from civlake.expectations.outcome import GateResult
 
     stage, inputs, outputs = _expectations_fingerprint(settings, feed_id)
     if stage_inputs.unchanged(settings, stage, inputs, outputs):
         return GateResult(run_id=run_id, feeds_skipped={feed_id: UNCHANGED})
-    with engine_scope(settings, spark):
-        result = run_silver_gate(settings, feeds=[feed_id], run_id=run_id)
+    engine = build_engine(settings, spark)
+    result = run_silver_gate(settings, feeds=[feed_id], run_id=run_id, engine=engine)
     stage_inputs.record(settings, stage, inputs, outputs | {"results": True})
     return result
 
@@ -126,19 +107,22 @@ def feed_settled(settings: Settings, feed_id: str) -> str | None:
     can tell. ``civlake run`` does not start a DAG run for a settled feed."""
     from civlake import stage_inputs
     from civlake.contracts import get_contract
+    from civlake.engine.runtime import EMBEDDED
     from civlake.ingest import audit, bronze
     from civlake.ingest.landing import discover
 
     if settings.exchange_url and get_contract(feed_id, settings.schemas_dir).api:
         return None
-    ledger = audit.read_audit(settings.lake, feed_id)
+    # Read with delta-rs on either engine: asking costs no Spark session (a few small reads).
+    io = EMBEDDED.lake
+    ledger = audit.read_audit(settings.lake, feed_id, io=io)
     known = {r["delivery_id"] for r in ledger}
     complete, _waiting = discover(settings.landing, feed_id)
     if any(f.name not in known for f in complete):
         return None
     if any(r["status"] == "loaded" and r["rows_silver"] is None for r in ledger):
         return None
-    if bronze.orphan_deliveries(settings.lake, feed_id, known):
+    if bronze.orphan_deliveries(settings.lake, feed_id, known, io=io):
         return None
     stage, inputs, outputs = _expectations_fingerprint(settings, feed_id)
     if not stage_inputs.unchanged(settings, stage, inputs, outputs):
@@ -168,14 +152,15 @@ def _resolve_fingerprint(settings: Settings) -> tuple[dict, dict]:
 
 def resolve(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake import stage_inputs
+    from civlake.engine.runtime import build as build_engine
     from civlake.resolve import resolve_organizations, resolve_persons
 
     inputs, outputs = _resolve_fingerprint(settings)
     if stage_inputs.unchanged(settings, "resolve", inputs, outputs):
         return {"skipped": UNCHANGED}
-    with engine_scope(settings, spark):
-        persons = resolve_persons(settings, now=now)
-        orgs = resolve_organizations(settings)
+    engine = build_engine(settings, spark)
+    persons = resolve_persons(settings, now=now, engine=engine)
+    orgs = resolve_organizations(settings, engine=engine)
     stage_inputs.record(settings, "resolve", inputs, _resolve_fingerprint(settings)[1])
     return {"persons": persons, "organizations": orgs}
 
@@ -196,6 +181,7 @@ def _dbt_inputs(settings: Settings) -> dict:
 def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
     """The compare gate: entitlement and findings models (dbt), then district worklists."""
     from civlake import stage_inputs
+    from civlake.engine.runtime import build as build_engine
     from civlake.transform import run_dbt
     from civlake.verify import write_worklists
 
@@ -209,8 +195,8 @@ def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
 
     if stage_inputs.unchanged(settings, "verify", inputs, outputs()):
         return {"skipped": UNCHANGED}
-    with engine_scope(settings, spark):
-        result = run_dbt(settings, select=COMPARE_GATE)
+    build_engine(settings, spark)  # on Spark: the session dbt-spark uses, with an executor
+    result = run_dbt(settings, select=COMPARE_GATE)
     paths = write_worklists(settings, worklists)
     stage_inputs.record(settings, "verify", inputs, outputs())
     return {"dbt": result, "worklists": [str(p) for p in paths]}
@@ -218,6 +204,7 @@ def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
 
 def build(settings: Settings, *, now: datetime, spark=None) -> dict:
     from civlake import stage_inputs
+    from civlake.engine.runtime import build as build_engine
     from civlake.transform import generate_docs, run_dbt
 
     inputs = _dbt_inputs(settings)
@@ -228,8 +215,8 @@ def build(settings: Settings, *, now: datetime, spark=None) -> dict:
     if stage_inputs.unchanged(settings, "build", inputs, outputs()):
         return {"skipped": UNCHANGED}
     # The compare gate already built (and tested) its models and their ancestors.
-    with engine_scope(settings, spark):
-        result = run_dbt(settings, exclude=COMPARE_GATE)
+    build_engine(settings, spark)  # on Spark: the session dbt-spark uses, with an executor
+    result = run_dbt(settings, exclude=COMPARE_GATE)
     docs = generate_docs(settings)
     stage_inputs.record(settings, "build", inputs, outputs())
     return {"dbt": result, "docs": str(docs)}

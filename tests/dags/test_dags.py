@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _python(settings, code: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **airflow_env(settings), "PYTHONPATH": str(REPO)}
+    # this checkout's code first, whatever the venv's editable install points at
+    env = {**os.environ, **airflow_env(settings), "PYTHONPATH": f"{REPO / 'jobs'}:{REPO}"}
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )

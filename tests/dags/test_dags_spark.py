@@ -43,7 +43,8 @@ def spark_settings(tmp_path):
 
 def _python(settings, code: str, **extra: str) -> subprocess.CompletedProcess:
     env = {
-        **os.environ, **airflow_env(settings), "PYTHONPATH": str(REPO),
+        # this checkout's code first, whatever the venv's editable install points at
+        **os.environ, **airflow_env(settings), "PYTHONPATH": f"{REPO / 'jobs'}:{REPO}",
         "CIVLAKE_SPARK_DRIVER_MEMORY": "1g", "CIVLAKE_SPARK_SHUFFLE_PARTITIONS": "2", **extra,
     }  # fmt: skip
     return subprocess.run(

@@ -232,7 +232,7 @@ def test_crash_between_writes_is_repaired(settings: Settings) -> None:
     out = clean_delivery(
         get_contract("assistance_recipients"),
         bronze_rows("assistance_recipients", rows, delivery_id="D1"),
-        divmap=load_division_map(settings.lake, today=NOW.date()), now=NOW,
+        divmap=load_division_map(settings.lake, today=NOW.date(), io=lake.DELTA_RS), now=NOW,
     )  # fmt: skip
     lake.append(settings.lake / "silver" / "assistance_recipients", out.silver)
     lake.append(settings.lake / "quarantine", out.quarantine)

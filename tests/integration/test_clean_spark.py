@@ -2,7 +2,7 @@
 
 One small generated city (with dirt, rejections, a duplicate and a superseded delivery)
 is ingested and cleaned twice: into lake A on the embedded engine (delta-rs + DuckDB) and
-into lake B inside ``lake.use_spark`` (delta-spark, the gate as a mapInArrow job). Bronze,
+into lake B on the Spark engine (``engine.runtime.on_session``: delta-spark, the gate as a mapInArrow job). Bronze,
 silver, quarantine and ingest_audit must be identical (only the ``*_seconds`` wall-clock
 columns differ; every ``*_at`` is the run's ``now``). A rerun on Spark commits nothing,
 and Spark repairs the state a crash leaves behind.
@@ -17,6 +17,7 @@ import pytest
 
 from civlake import lake
 from civlake.clean import check_invariants, clean_pending
+from civlake.engine.runtime import EMBEDDED, on_session
 from civlake.generate import generate
 from civlake.ingest import ingest_landing
 from civlake.settings import load_settings
@@ -43,9 +44,9 @@ def _settings_of(lake_root: Path):
     return _settings(lake_root.parent, lake_root.parent.parent / "landing")
 
 
-def _run(settings, now) -> tuple[dict, dict]:
-    ingested = ingest_landing(settings, now=now, feeds=FEEDS)
-    return ingested, clean_pending(settings, feeds=FEEDS, now=now)
+def _run(settings, now, engine=EMBEDDED) -> tuple[dict, dict]:
+    ingested = ingest_landing(settings, now=now, feeds=FEEDS, engine=engine)
+    return ingested, clean_pending(settings, feeds=FEEDS, now=now, engine=engine)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,7 @@ def lakes(tmp_path_factory, spark):
     generate(landing, persons=300, months=1, seed=5)
     a, b = _settings(root / "a", landing), _settings(root / "b", landing)
     _run(a, NOW)
-    with lake.use_spark(spark):
-        ingested, cleaned = _run(b, NOW)
+    ingested, cleaned = _run(b, NOW, on_session(spark))
     return a.lake, b.lake, ingested, cleaned
 
 
@@ -114,8 +114,7 @@ def test_rerun_on_spark_commits_nothing(lakes, spark, now):
     _, b, _, _ = lakes
     before = _versions(b)
     settings = _settings_of(b)
-    with lake.use_spark(spark):
-        ingested, cleaned = _run(settings, now)
+    ingested, cleaned = _run(settings, now, on_session(spark))
     assert all(not s.new_deliveries for s in ingested.values())
     assert cleaned["cleaned"] == [] and cleaned["superseded_removed"] == {}
     assert _versions(b) == before
@@ -137,18 +136,17 @@ def test_spark_repairs_a_crash_between_bronze_and_audit(lakes, spark, now):
          and r["rows_quarantined"] and r["rows_silver"]),
         key=lambda r: r["delivery_id"],
     )  # fmt: skip
-    settings = _settings_of(b)
-    with lake.use_spark(spark):
-        gone = lake.merge_delete(
-            b / "ingest_audit", {"feed_id": victim["feed_id"], "delivery_id": victim["delivery_id"]}
-        )
-        assert gone == 1
-        left = lake.read_matching(
-            b / "silver" / victim["feed_id"], {"_delivery_id": victim["delivery_id"]}
-        )
-        assert left.num_rows  # half of the delivery is still in silver
-        ingested, cleaned = _run(settings, now)
-        assert check_invariants(settings, feeds=FEEDS) == []
+    settings, engine = _settings_of(b), on_session(spark)
+    gone = engine.lake.merge_delete(
+        b / "ingest_audit", {"feed_id": victim["feed_id"], "delivery_id": victim["delivery_id"]}
+    )
+    assert gone == 1
+    left = engine.lake.read_matching(
+        b / "silver" / victim["feed_id"], {"_delivery_id": victim["delivery_id"]}
+    )
+    assert left.num_rows  # half of the delivery is still in silver
+    ingested, cleaned = _run(settings, now, engine)
+    assert check_invariants(settings, feeds=FEEDS, engine=engine) == []
     assert ingested[victim["feed_id"]].new_deliveries == [victim["delivery_id"]]
     assert [(d["feed_id"], d["delivery_id"]) for d in cleaned["cleaned"]] == [
         (victim["feed_id"], victim["delivery_id"])
@@ -163,12 +161,12 @@ def test_merge_update_and_delete_on_spark_match_rows_by_value(spark, tmp_path):
     path = tmp_path / "t"
     ids = ["a'b", "c", "d"]
     lake.append(path, pa.table({"feed_id": ["f"] * 3, "delivery_id": ids, "n": [1, 2, 3]}))
-    with lake.use_spark(spark):
-        lake.merge_update(path, pa.table({"feed_id": ["f"], "delivery_id": ["a'b"], "n": [10]}),
+    on_spark = on_session(spark).lake
+    on_spark.merge_update(path, pa.table({"feed_id": ["f"], "delivery_id": ["a'b"], "n": [10]}),
                           on=["feed_id", "delivery_id"])  # fmt: skip
-        assert lake.merge_delete(path, {"delivery_id": ["c", "x"], "feed_id": "f"}) == 1
-        version = lake.open_table(path).version()
-        assert lake.merge_delete(path, {"delivery_id": ["x"]}) == 0
+    assert on_spark.merge_delete(path, {"delivery_id": ["c", "x"], "feed_id": "f"}) == 1
+    version = lake.open_table(path).version()
+    assert on_spark.merge_delete(path, {"delivery_id": ["x"]}) == 0
     assert lake.open_table(path).version() == version  # nothing matched: no commit
     rows = sorted(lake.read_arrow(path).to_pylist(), key=lambda r: r["delivery_id"])
     assert [(r["delivery_id"], r["n"]) for r in rows] == [("a'b", 10), ("d", 3)]

@@ -47,7 +47,9 @@ def _bronze_keys(settings, feed_id):
 
 def _audit(settings):
     fields = ("feed_id", "delivery_id", "status", "rows_declared", "rows_bronze", "superseded_by")
-    return sorted(tuple(r[f] for f in fields) for r in audit.read_audit(settings.lake))
+    return sorted(
+        tuple(r[f] for f in fields) for r in audit.read_audit(settings.lake, io=lake.DELTA_RS)
+    )
 
 
 def _versions(settings):
@@ -82,7 +84,7 @@ def test_pull_with_every_fault_equals_the_file_channel(tmp_path, landing, now):
         assert len(set(got)) == len(got)
     # Same accounting as file deliveries, including the supersession of a resubmission.
     assert _audit(api) == _audit(files)
-    rows = audit.read_audit(api.lake)
+    rows = audit.read_audit(api.lake, io=lake.DELTA_RS)
     assert {r["channel"] for r in rows} == {"api"}
     assert all(r["rows_declared"] == r["rows_bronze"] for r in rows)
     assert any(r["status"] == "superseded" for r in rows)
@@ -156,7 +158,11 @@ def test_declared_count_mismatch_rejects_and_removes_rows(tmp_path, landing, now
             settings, base_url=url, token=TOKEN, now=now, feeds=["benefit_payments"], page_size=50
         )
     assert result["benefit_payments"].rejected == 1
-    row = next(r for r in audit.read_audit(settings.lake) if r["delivery_id"] == bad.snapshot_id)
+    row = next(
+        r
+        for r in audit.read_audit(settings.lake, io=lake.DELTA_RS)
+        if r["delivery_id"] == bad.snapshot_id
+    )
     assert row["status"] == "rejected" and row["reject_reason"] == "ROWCOUNT_MISMATCH"
     assert row["rows_declared"] == bad.rows + 3 and row["rows_bronze"] == 0
     ids = {k[0] for k in _bronze_keys(settings, "benefit_payments")}
@@ -220,7 +226,7 @@ def test_generated_city_api_feeds(tmp_path, now):
     ingest_landing(files, now=now, feeds=API_FEEDS)
     served = {(f, s.snapshot_id) for f, ss in snaps.items() for s in ss}
     loaded_by_file = {
-        (r["feed_id"], r["delivery_id"]): r for r in audit.read_audit(files.lake)
+        (r["feed_id"], r["delivery_id"]): r for r in audit.read_audit(files.lake, io=lake.DELTA_RS)
         if r["status"] in ("loaded", "superseded")
     }  # fmt: skip
     # every delivery the file channel accepts is a snapshot, with the same rows in bronze
@@ -228,4 +234,4 @@ def test_generated_city_api_feeds(tmp_path, now):
     for feed_id in API_FEEDS:
         want = [k for k in _bronze_keys(files, feed_id) if (feed_id, k[0]) in served]
         assert _bronze_keys(api, feed_id) == want
-    assert json.loads(audit.read_audit(api.lake)[0]["files"])[0]["name"] == "api"
+    assert json.loads(audit.read_audit(api.lake, io=lake.DELTA_RS)[0]["files"])[0]["name"] == "api"

@@ -58,7 +58,9 @@ def test_killed_pull_resumes_without_duplicates_or_gaps(tmp_path, now):
         first = snaps["benefit_payments"][0].snapshot_id
         assert KILL_AFTER_PAGES * 10 <= partial[first].rows < 90
         assert partial[first].next_cursor is not None
-        assert audit.read_audit(settings.lake) == []  # nothing finished, nothing audited
+        assert (
+            audit.read_audit(settings.lake, io=lake.DELTA_RS) == []
+        )  # nothing finished, nothing audited
         # ... and run again
         result = pull_api_feeds(
             settings, base_url=url, token=TOKEN, now=now, feeds=["benefit_payments"],
@@ -77,7 +79,7 @@ def test_killed_pull_resumes_without_duplicates_or_gaps(tmp_path, now):
         for i, rec in enumerate(s.records, start=1)
     )
     assert got == want
-    rows = audit.read_audit(settings.lake)
+    rows = audit.read_audit(settings.lake, io=lake.DELTA_RS)
     assert sorted(r["delivery_id"] for r in rows) == sorted(
         s.snapshot_id for s in snaps["benefit_payments"]
     )
@@ -103,4 +105,4 @@ def test_crash_after_last_page_before_audit_finishes_without_refetch(tmp_path, n
     # THEN the snapshot is finished from bronze alone: audited, no record requested again
     assert result.loaded == 1 and result.pages == 0
     assert [e["path"].rsplit("/", 1)[-1] for e in log] == ["snapshots"]
-    assert audit.read_audit(settings.lake)[0]["rows_bronze"] == 25
+    assert audit.read_audit(settings.lake, io=lake.DELTA_RS)[0]["rows_bronze"] == 25

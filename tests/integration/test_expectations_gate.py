@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from civlake import lake
+from civlake.engine.runtime import EMBEDDED, on_session
 from civlake.expectations import GateFailed, run_silver_gate
 from civlake.settings import load_settings
 
@@ -265,7 +266,7 @@ def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
         ]
     )
     lake.append(lake.table_path(settings.lake, "ingest_audit"), rows)
-    df = audit_frame(read_ledger(settings.lake), "assistance_recipients")
+    df = audit_frame(read_ledger(settings.lake, io=lake.DELTA_RS), "assistance_recipients")
     assert list(df["quarantine_rate"]) == [0.25]
 
 
@@ -403,12 +404,14 @@ def _planted_rows(n: int) -> list[dict]:
     return rows
 
 
-def _outcomes_with_batch_rows(settings, batch_rows: int) -> list[tuple]:
+def _outcomes_with_batch_rows(settings, batch_rows: int, engine=EMBEDDED) -> list[tuple]:
     from dataclasses import replace
 
     s = replace(settings, expectations_batch_rows=batch_rows)
     with pytest.raises(GateFailed) as info:
-        run_silver_gate(s, feeds=["assistance_recipients"], run_id=f"b{batch_rows}", at=AT)
+        run_silver_gate(
+            s, feeds=["assistance_recipients"], run_id=f"b{batch_rows}", at=AT, engine=engine
+        )
     return [
         (o.suite, o.expectation, o.success, o.element_count, o.unexpected_count, o.examples,
          o.observed, o.error, o.deliveries)
@@ -468,8 +471,7 @@ def test_spark_gate_chunks_on_the_executors_with_the_embedded_results(settings, 
 
     monkeypatch.setattr(spark_io, "read_arrow", barred(spark_io.read_arrow))
     monkeypatch.setattr(spark_io, "read_matching", barred(spark_io.read_matching))
-    with lake.use_spark(spark):
-        chunked = _outcomes_with_batch_rows(settings, 7)
+    chunked = _outcomes_with_batch_rows(settings, 7, engine=on_session(spark))
 
     # THEN Spark's chunking (another hash than DuckDB's) gives the same outcomes
     assert chunked == whole
@@ -518,7 +520,7 @@ def test_one_gx_call_per_chunk_equals_a_call_per_severity(settings):
     from civlake.expectations.validate import GxSession, part_of
 
     feed = "assistance_recipients"
-    divisions = batches.division_sets(settings.lake)
+    divisions = batches.division_sets(settings.lake, io=lake.DELTA_RS)
     specs = [s for s in silver_specs(feed) if s.batch == "silver"]
     first = _delivery(_planted_rows(60), "20261101-440106-001")
     second = _delivery(_planted_rows(40), "20261101-440106-002").drop_columns(["assistance_type"])

@@ -79,7 +79,9 @@ def test_a_loaded_delivery_not_yet_cleaned_is_work(settled, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(settled.home, home)
     copy = load_settings(env={"CIVLAKE_HOME": str(home), "CIVLAKE_LANDING": str(settled.landing)})
-    row = next(r for r in audit.read_audit(copy.lake, FEED) if r["status"] == "loaded")
+    row = next(
+        r for r in audit.read_audit(copy.lake, FEED, io=lake.DELTA_RS) if r["status"] == "loaded"
+    )
     lake.merge_update(
         tables.path(copy.lake, tables.INGEST_AUDIT),
         audit_update(row["delivery_id"]),

@@ -28,6 +28,7 @@ from civlake.engine.compat import (
     read_protocol,
     spark_frame,
 )
+from civlake.engine.runtime import on_session
 from tests.support.parity import compare_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -135,11 +136,10 @@ def test_delta_rs_table_is_read_appended_merged_and_deleted_by_spark(spark, tmp_
     assert (created.min_reader, created.min_writer) == (3, 7), created
     assert_same(spark_read(spark, path), rs_read(path), first, created)
 
-    with lake.use_spark(spark):
-        lake.append(path, arrow([row(4)]))  # civlake's Spark write path (spark_io.write)
+    on_spark = on_session(spark).lake  # civlake's Spark lake I/O (DeltaSpark)
+    on_spark.append(path, arrow([row(4)]))
     spark_merge(spark, path, arrow([row(2, s="更新", f=None), row(5, s="new")]))
-    with lake.use_spark(spark):
-        assert lake.delete_where(path, "k = 3 or s is null") == 2
+    assert on_spark.delete_where(path, "k = 3 or s is null") == 2
 
     expected = [row(1), row(2, s="更新", f=None), row(4), row(5, s="new")]
     after = check_protocol(path)  # delta-rs still accepts every feature Spark left there
@@ -154,8 +154,8 @@ def test_delta_rs_table_is_read_appended_merged_and_deleted_by_spark(spark, tmp_
 def test_spark_table_is_read_appended_merged_and_deleted_by_delta_rs(spark, tmp_path):
     path = tmp_path / "silver" / "t"
     first = [row(1), row(2, s="两"), row(3), NULL_ROW]
-    with lake.use_spark(spark):
-        lake.overwrite(path, arrow(first))  # Spark creates the table
+    on_spark = on_session(spark).lake
+    on_spark.overwrite(path, arrow(first))  # Spark creates the table
     created = check_protocol(path)
     assert created.engines[0].startswith(SPARK_ENGINE), created
     # Spark puts the legacy writer features on the list once it needs writer v7.
@@ -172,8 +172,7 @@ def test_spark_table_is_read_appended_merged_and_deleted_by_delta_rs(spark, tmp_
     assert [e.split(":")[0] for e in after.engines[1:]] == ["delta-rs"] * 3, after
     assert after.writer_features == created.writer_features, after
     assert_same(spark_read(spark, path), rs_read(path), expected, f"{created} -> {after}")
-    with lake.use_spark(spark):  # and Spark keeps writing after delta-rs
-        lake.append(path, arrow([row(6)]))
+    on_spark.append(path, arrow([row(6)]))  # and Spark keeps writing after delta-rs
     assert_same(spark_read(spark, path), rs_read(path), [*expected, row(6)], read_protocol(path))
 
 

@@ -120,12 +120,12 @@ def test_streamed_equals_the_whole_frame(tmp_path, monkeypatch, seed):
     # WHEN the embedded engine resolves them a batch at a time
     stats = resolve_organizations(settings)
     # THEN it writes what the whole-frame functions (the Spark path's) make, in order
-    latest = organizations._latest_registry(settings.lake)
+    latest = organizations._latest_registry(settings.lake, lake.DELTA_RS)
     by_uscc = set(latest.column("uscc").to_pylist())
     by_name: dict[str, str] = {}
     for uscc, name in zip(latest["uscc"].to_pylist(), latest["name"].to_pylist(), strict=True):
         by_name.setdefault(organizations.normalize_org_name(name) or "", uscc)
-    refs = organizations._resolve_refs(settings.lake, by_uscc, by_name)
+    refs = organizations._resolve_refs(settings.lake, by_uscc, by_name, lake.DELTA_RS)
     outside = organizations._outside(refs, by_uscc)
     assert outside.num_rows > 5 and None in outside.column("name").to_pylist()
     schema = tables.schema(tables.ORGANIZATIONS)

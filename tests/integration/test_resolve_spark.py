@@ -2,7 +2,7 @@
 
 One small silver lake (synthetic references with mistyped and missing IDs, an unknown
 person with two different typos, organisations with bad USCCs) is written twice; lake A
-is resolved embedded, lake B inside ``lake.use_spark`` (silver read and core written
+is resolved embedded, lake B on the Spark engine (silver read and core written
 through delta-spark, Splink scoring on SparkAPI). Every core table must be identical.
 """
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from civlake import lake
+from civlake.engine.runtime import on_session
 from civlake.resolve import resolve_organizations, resolve_persons, splink_backend
 from civlake.resolve.keys import SECRET_ENV
 from civlake.settings import load_settings
@@ -85,8 +86,9 @@ def engines(tmp_path_factory, spark):
 
     stats_a = (resolve_persons(a, now=NOW), resolve_organizations(a))
     mp.setattr(splink_backend.Backend, "__init__", spy)
-    with lake.use_spark(spark):
-        stats_b = (resolve_persons(b, now=NOW), resolve_organizations(b))
+    engine = on_session(spark)
+    stats_b = (resolve_persons(b, now=NOW, engine=engine),
+               resolve_organizations(b, engine=engine))  # fmt: skip
     mp.undo()
     yield a, b, stats_a, stats_b, on_spark
 
@@ -157,8 +159,7 @@ def test_cluster_lineage_as_parquet_matches_embedded_and_leaves_nothing(spark, m
     config = linkage.LinkageConfig()
     embedded = linkage.cluster_unmatched(unmatched, priors, config)
     monkeypatch.setattr(splink_backend, "_lineage_method", lambda session: "parquet")
-    with lake.use_spark(spark):
-        on_spark = linkage.cluster_unmatched(unmatched, priors, config)
+    on_spark = linkage.cluster_unmatched(unmatched, priors, config, spark=spark)
     assert on_spark == embedded == {"new:b": "new:a"}
     assert _splink_views(spark) == set()
     checkpoint = Path(spark.sparkContext._jsc.sc().getCheckpointDir().get().removeprefix("file:"))

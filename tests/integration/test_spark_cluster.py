@@ -2,7 +2,7 @@
 
 Each ``@task.pyspark`` task is its own application on the cluster; one that asks for more
 than the workers have (here: a cluster with no worker at all) would wait for ever, Spark
-only logging "Initial job has not accepted any resources". ``engine_scope`` checks for an
+only logging "Initial job has not accepted any resources". ``engine.runtime.build`` checks for an
 executor first (``civlake.engine.spark.await_executors``). The session runs in a child
 process: a test process may already hold the local session, and a JVM holds one context.
 """

@@ -7,6 +7,7 @@ from datetime import date
 import pyarrow as pa
 
 from civlake import lake
+from civlake.lake import DELTA_RS
 from civlake.resolve.references import read_references
 from tests.support.synthetic import make_id
 
@@ -34,7 +35,7 @@ def test_one_reference_per_role_with_folded_names_and_id_birth_dates(tmp_path):
             "guardian_id_number_status": "missing", "guardian_name": None,
             "division_code": "440106011001", "_source_row": 1, **LINEAGE}]),
     )  # fmt: skip
-    refs = read_references(tmp_path).set_index(["feed_id", "role"])
+    refs = read_references(tmp_path, io=DELTA_RS).set_index(["feed_id", "role"])
     assert len(refs) == 3  # the guardian names nobody: no reference
     male = refs.loc[("marriage_registrations", "male")]
     assert male["name_norm"] == "张伟" and male["name_pinyin"] == "zhangwei"
@@ -53,6 +54,6 @@ def test_stable_keys_are_scoped_by_feed_and_missing_status_is_derived(tmp_path):
              "_source_row": 1, **LINEAGE},
         ]),
     )  # fmt: skip
-    (ref,) = read_references(tmp_path).to_dict("records")
+    (ref,) = read_references(tmp_path, io=DELTA_RS).to_dict("records")
     assert ref["stable_key"] == "volunteer_service:V1"
     assert ref["id_status"] in ("valid", "invalid")  # derived from the check character

@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from civlake import lake, tables
+from civlake import tables
+from civlake.engine.lake_io import LakeIO
 
 DIVMAP_SCHEMA = pa.schema([("code", pa.string()), ("current", pa.string())])
 _MAX_CHAIN = 32  # real chains are 1-3 long; a longer one is a loop in the source data
@@ -56,9 +57,9 @@ def division_map(divisions: pa.Table, *, today: date) -> pa.Table:
     )
 
 
-def load_division_map(lake_root: Path, *, today: date) -> pa.Table | None:
+def load_division_map(lake_root: Path, *, today: date, io: LakeIO) -> pa.Table | None:
     """The map from ``<lake>/silver/divisions``, or None when there is no divisions data."""
-    table = lake.read_arrow(tables.path(lake_root, tables.silver("divisions")))
+    table = io.read_arrow(tables.path(lake_root, tables.silver("divisions")))
     if table is None or len(table) == 0:
         return None
     return division_map(table, today=today)

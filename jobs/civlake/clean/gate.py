@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from civlake import lake
 from civlake.clean import carry, lake_io, runs
 from civlake.clean.divisions import load_division_map
 from civlake.clean.invariants import check_invariants
 from civlake.contracts import FeedContract, get_contract
+from civlake.engine.lake_io import LakeIO
+from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ def _groups(pending: list[dict]) -> list[list[dict]]:
     return groups
 
 
-def remove_superseded(settings: Settings, audit: list[dict], feeds: list[str] | None) -> dict:
+def remove_superseded(
+    settings: Settings, audit: list[dict], feeds: list[str] | None, *, io: LakeIO
+) -> dict:
     """Delete silver rows of deliveries that a resubmission replaced (Delta keeps history)."""
     removed: dict[str, int] = {}
     by_feed: dict[str, list[str]] = {}
@@ -82,7 +85,7 @@ def remove_superseded(settings: Settings, audit: list[dict], feeds: list[str] | 
         if a["status"] == "superseded" and (feeds is None or a["feed_id"] in feeds):
             by_feed.setdefault(a["feed_id"], []).append(a["delivery_id"])
     for feed, ids in sorted(by_feed.items()):
-        n = lake_io.delete_deliveries(lake_io.silver_path(settings.lake, feed), ids)
+        n = lake_io.delete_deliveries(lake_io.silver_path(settings.lake, feed), ids, io=io)
         if n:
             removed[feed] = n
             log.info("removed %d silver rows of %d superseded %s deliveries", n, len(ids), feed)
@@ -107,13 +110,15 @@ def _runs(group: list[dict]) -> list[list[dict]]:
 
 
 def clean_pending(
-    settings: Settings, *, feeds: list[str] | None = None, now: datetime, carry_rows: bool = True
-) -> dict:
+    settings: Settings, *, feeds: list[str] | None = None, now: datetime, carry_rows: bool = True,
+    engine: Engine = EMBEDDED,
+) -> dict:  # fmt: skip
     """Clean every pending delivery (optionally of ``feeds`` only); return a summary.
 
-    On the embedded engine the rows a full snapshot repeats from the unit's previous one
-    are carried, not cleaned again (``civlake.clean.carry``; ``carry_rows=False`` cleans
-    every row, the reference the tests compare with).
+    ``engine`` runs it: on Spark each feed's run of deliveries is one Spark job
+    (``spark_job``). On the embedded engine the rows a full snapshot repeats from the
+    unit's previous one are carried, not cleaned again (``civlake.clean.carry``;
+    ``carry_rows=False`` cleans every row, the reference the tests compare with).
 
     Raises ``CleanGateError`` after doing all it can when a delivery could not be
     cleaned (no divisions data, bronze not matching its audit row) or the lake does not
@@ -123,13 +128,13 @@ def clean_pending(
         now = now.replace(tzinfo=UTC)
     for feed in feeds or []:
         get_contract(feed, settings.schemas_dir)  # a typo in feeds fails here, by name
-    audit = lake_io.read_audit(settings.lake)
+    io = engine.lake
+    audit = lake_io.read_audit(settings.lake, io=io)
     summary: dict = {
-        "cleaned": [], "superseded_removed": remove_superseded(settings, audit, feeds),
+        "cleaned": [], "superseded_removed": remove_superseded(settings, audit, feeds, io=io),
         "errors": [], "rows_silver": 0, "rows_quarantined": 0,
     }  # fmt: skip
     divmap, blocked, handles = None, [], {}
-    spark = lake.active_spark()
     batch = runs.Batch(settings)
     pending = _pending(audit, feeds)
     previous = carry.predecessors(audit, pending) if carry_rows else {}
@@ -138,12 +143,12 @@ def clean_pending(
         contract = get_contract(feed, settings.schemas_dir)
         if divmap is None or feed == "divisions":
             batch.flush()  # the division map reads what divisions deliveries wrote
-            divmap = load_division_map(settings.lake, today=now.date())
+            divmap = load_division_map(settings.lake, today=now.date(), io=io)
         if divmap is None and _needs_divisions(contract):
             blocked += [f"{a['feed_id']}/{a['delivery_id']}" for a in group]
             continue
         dm = divmap if divmap is not None else _EMPTY_DIVMAP
-        if spark is None:
+        if not engine.on_spark:
             cleaned, errors = [], []
             for run in _runs(group):
                 done, failed = runs.clean_run(settings, run, dm, now, handles, batch, previous)
@@ -151,7 +156,7 @@ def clean_pending(
         else:
             from civlake.clean import spark_job
 
-            cleaned, errors = spark_job.clean_feed(spark, settings, contract, group, dm, now)
+            cleaned, errors = spark_job.clean_feed(engine, settings, contract, group, dm, now)
         summary["errors"] += errors
         for done in cleaned:
             summary["cleaned"].append(done)
@@ -178,7 +183,9 @@ def clean_pending(
             {**a, **{k: done[key][k] for k in ("rows_silver", "rows_quarantined")}}
             for a in audit if (key := (a["feed_id"], a["delivery_id"])) in done
         ]  # fmt: skip
-        summary["errors"] += check_invariants(settings, deliveries=set(done), audit=ledger)
+        summary["errors"] += check_invariants(
+            settings, deliveries=set(done), audit=ledger, engine=engine
+        )
     if summary["errors"]:
         raise CleanGateError("clean gate: " + " | ".join(summary["errors"]), summary)
     return summary

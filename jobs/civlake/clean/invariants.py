@@ -7,6 +7,7 @@ write that went missing (or doubled) after a crash shows up here.
 from __future__ import annotations
 
 from civlake.clean import lake_io
+from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.settings import Settings
 
 
@@ -39,6 +40,7 @@ def check_invariants(
     feeds: list[str] | None = None,
     deliveries: set[tuple[str, str]] | None = None,
     audit: list[dict] | None = None,
+    engine: Engine = EMBEDDED,
 ) -> list[str]:
     """Every violation as one readable line (empty list: the lake balances).
 
@@ -46,11 +48,11 @@ def check_invariants(
     what one gate run touched while ingestion keeps adding deliveries; with
     ``deliveries`` only their rows are counted. ``audit``: the ledger's rows as the
     caller holds them (the gate: as it read them, with the counts it just recorded),
-    instead of reading the ledger again.
+    instead of reading the ledger again. ``engine``: whose lake I/O counts the rows.
     """
-    root = settings.lake
+    root, io = settings.lake, engine.lake
     audit = [
-        a for a in (lake_io.read_audit(root) if audit is None else audit)
+        a for a in (lake_io.read_audit(root, io=io) if audit is None else audit)
         if (feeds is None or a["feed_id"] in feeds)
         and (deliveries is None or (a["feed_id"], a["delivery_id"]) in deliveries)
     ]  # fmt: skip
@@ -60,10 +62,10 @@ def check_invariants(
         by_feed.setdefault(a["feed_id"], []).append(a)
     for feed, rows in sorted(by_feed.items()):
         ids = None if deliveries is None else sorted(a["delivery_id"] for a in rows)
-        bronze = lake_io.count_by_delivery(lake_io.bronze_path(root, feed), delivery_ids=ids)
-        silver = lake_io.count_by_delivery(lake_io.silver_path(root, feed), delivery_ids=ids)
+        bronze = lake_io.count_by_delivery(lake_io.bronze_path(root, feed), delivery_ids=ids, io=io)
+        silver = lake_io.count_by_delivery(lake_io.silver_path(root, feed), delivery_ids=ids, io=io)
         quarantine = lake_io.count_by_delivery(
-            lake_io.quarantine_path(root), feed_id=feed, delivery_ids=ids
+            lake_io.quarantine_path(root), feed_id=feed, delivery_ids=ids, io=io
         )
         for a in rows:
             d, where = a["delivery_id"], f"{feed}/{a['delivery_id']}"

@@ -3,8 +3,8 @@
 Writes go through Delta MERGE with an Arrow source table rather than SQL predicates
 built from strings: delivery ids come from upstream manifests and are never pasted into
 SQL. Commit conflicts with a concurrent ingest (it appends audit rows) are retried.
-Every call goes through ``civlake.lake``, which picks delta-rs or delta-spark: nothing
-here knows the engine.
+Every call goes through the ``io`` it is given (the engine's ``LakeIO``: delta-rs or
+delta-spark), so nothing here knows the engine; the slice readers are embedded-only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from civlake import lake, tables
+from civlake.engine.lake_io import LakeIO
 
 
 def silver_path(root: Path, feed_id: str) -> Path:
@@ -34,8 +35,8 @@ def bronze_path(root: Path, feed_id: str) -> Path:
     return tables.path(root, tables.bronze(feed_id))
 
 
-def read_audit(root: Path) -> list[dict]:
-    table = lake.read_arrow(audit_path(root))
+def read_audit(root: Path, *, io: LakeIO) -> list[dict]:
+    table = io.read_arrow(audit_path(root))
     return [] if table is None else table.to_pylist()
 
 
@@ -51,13 +52,13 @@ def _match(
 
 
 def read_rows(
-    path: Path | DeltaTable, delivery_ids: list[str], *, feed_id: str | None = None
+    path: Path | DeltaTable, delivery_ids: list[str], *, feed_id: str | None = None, io: LakeIO
 ) -> pa.Table | None:
     """Rows of the table whose ``_delivery_id`` is one of ``delivery_ids`` (None: no table).
 
     Pass an open ``DeltaTable`` to skip re-reading the log (~10 ms per open).
     """
-    return lake.read_matching(path, _match(delivery_ids, feed_id))
+    return io.read_matching(path, _match(delivery_ids, feed_id))
 
 
 def read_repeated(
@@ -93,32 +94,34 @@ def read_slices(
 
 def count_by_delivery(
     table: Path | DeltaTable, *, feed_id: str | None = None,
-    delivery_ids: list[str] | None = None,
+    delivery_ids: list[str] | None = None, io: LakeIO,
 ) -> dict[str, int]:  # fmt: skip
     """Row count per ``_delivery_id`` (of ``delivery_ids`` only, if given); only the
     columns matched on are read, a batch at a time."""
     match: dict = {} if delivery_ids is None else {"_delivery_id": delivery_ids}
     if feed_id is not None:
         match["feed_id"] = feed_id
-    return lake.count_by(table, "_delivery_id", match=match or None)
+    return io.count_by(table, "_delivery_id", match=match or None)
 
 
-def delete_deliveries(path: Path, delivery_ids: list[str], *, feed_id: str | None = None) -> int:
+def delete_deliveries(
+    path: Path, delivery_ids: list[str], *, feed_id: str | None = None, io: LakeIO
+) -> int:
     """Delete the rows of these deliveries (quarantine: of this feed only); rows deleted.
     Nothing to delete, no commit: a rerun must leave the table history alone."""
-    return lake.merge_delete(path, _match(delivery_ids, feed_id))
+    return io.merge_delete(path, _match(delivery_ids, feed_id))
 
 
-def append(path: Path, table, *, rows: int | None = None) -> None:
+def append(path: Path, table, *, rows: int | None = None, io: LakeIO) -> None:
     """Append ``table`` (Arrow, or a Spark DataFrame of ``rows`` rows); an empty append
     only creates the table (with its schema) when there is none yet."""
     n = len(table) if rows is None else rows
-    if n == 0 and lake.exists(path):
+    if n == 0 and io.exists(path):
         return
-    lake.retry(lambda: lake.append(path, table))
+    io.retry(lambda: io.append(path, table))
 
 
-def record_cleans(root: Path, rows: list[dict]) -> None:
+def record_cleans(root: Path, rows: list[dict], *, io: LakeIO) -> None:
     """Set rows_silver/rows_quarantined/cleaned_at/clean_seconds of several deliveries in
     one audit commit (the commit marker of all of them)."""
     if not rows:
@@ -133,4 +136,4 @@ def record_cleans(root: Path, rows: list[dict]) -> None:
             "clean_seconds": pa.array([r["clean_seconds"] for r in rows], pa.float64()),
         }
     )
-    lake.merge_update(audit_path(root), source, on=["feed_id", "delivery_id"])
+    io.merge_update(audit_path(root), source, on=["feed_id", "delivery_id"])

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 SLICE_ROWS = 500_000
 _LINEAGE = ["_delivery_id", "_source_file", "_source_row"]
 Handles = dict[Path, DeltaTable | None]
+_IO = lake.DELTA_RS  # these runs are the embedded engine's (Spark: clean.spark_job)
 
 
 def open_once(handles: Handles, path: Path) -> DeltaTable | None:
@@ -104,12 +105,12 @@ class Batch:
         root, feed = self.settings.lake, self.feed
         assert feed is not None
         fresh = [d for d in self.ids if (feed, d) not in self.cleared]
-        lake_io.delete_deliveries(lake_io.silver_path(root, feed), fresh)
-        lake_io.delete_deliveries(lake_io.quarantine_path(root), fresh, feed_id=feed)
+        lake_io.delete_deliveries(lake_io.silver_path(root, feed), fresh, io=_IO)
+        lake_io.delete_deliveries(lake_io.quarantine_path(root), fresh, feed_id=feed, io=_IO)
         self.cleared.update((feed, d) for d in fresh)
-        lake_io.append(lake_io.silver_path(root, feed), _concat(self.silver))
-        lake_io.append(lake_io.quarantine_path(root), _concat(self.quarantine))
-        lake_io.record_cleans(root, self.done)
+        lake_io.append(lake_io.silver_path(root, feed), _concat(self.silver), io=_IO)
+        lake_io.append(lake_io.quarantine_path(root), _concat(self.quarantine), io=_IO)
+        lake_io.record_cleans(root, self.done, io=_IO)
         self._reset()
 
 
@@ -135,7 +136,7 @@ def clean_run(
     contract = get_contract(feed, settings.schemas_dir)
     bronze = open_once(handles, lake_io.bronze_path(root, feed))
     ids = [a["delivery_id"] for a in run]
-    found = {} if bronze is None else lake_io.count_by_delivery(bronze, delivery_ids=ids)
+    found = {} if bronze is None else lake_io.count_by_delivery(bronze, delivery_ids=ids, io=_IO)
     errors, good = [], []
     for a in run:
         problem = bronze_mismatch(a, found.get(a["delivery_id"], 0))

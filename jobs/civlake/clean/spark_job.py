@@ -36,13 +36,14 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from civlake import lake, tables
+from civlake import tables
 from civlake.clean import lake_io
 from civlake.clean.frame import QUARANTINE_SCHEMA, Cleaned, clean_delivery
 from civlake.clean.invariants import bronze_mismatch
 from civlake.clean.reviews import known_findings, refuse_foreign_reviews
 from civlake.contracts import FeedContract
 from civlake.engine import spark_io
+from civlake.engine.runtime import Engine
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,10 @@ def clean_batches(
 
 
 def clean_feed(
-    spark, settings: Settings, contract: FeedContract, deliveries: list[dict],
+    engine: Engine, settings: Settings, contract: FeedContract, deliveries: list[dict],
     divmap: pa.Table, now: datetime,
 ) -> tuple[list[dict], list[str]]:  # fmt: skip
-    """Clean these pending deliveries of one feed on Spark and commit them.
+    """Clean these pending deliveries of one feed on the Spark ``engine`` and commit them.
 
     Returns (one summary dict per delivery cleaned, one error line per delivery not
     cleaned), like the embedded loop in ``gate``.
@@ -105,6 +106,7 @@ def clean_feed(
     from pyspark.sql.pandas.types import from_arrow_schema
 
     started = time.perf_counter()
+    spark, io = engine.spark, engine.lake
     feed, root = contract.feed_id, settings.lake
     schema = output_schema(contract)
     bronze = spark_io.read_df(spark, lake_io.bronze_path(root, feed))
@@ -112,7 +114,7 @@ def clean_feed(
     found = (
         {}
         if bronze is None
-        else lake.count_by(
+        else io.count_by(
             lake_io.bronze_path(root, feed), "_delivery_id", match={"_delivery_id": ids}
         )
     )
@@ -154,7 +156,7 @@ def clean_feed(
         if not done:
             return [], errors
         silver_names = tables.silver_schema(contract).names
-        _commit(root, feed, out, silver_names, ok, done, now, started)
+        _commit(io, root, feed, out, silver_names, ok, done, now, started)
     finally:
         out.unpersist()
         if shared is not None:
@@ -166,12 +168,12 @@ def clean_feed(
     ], errors  # fmt: skip
 
 
-def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
+def _commit(io, root, feed, out, silver_names, ok, done, now, started) -> None:
     """Crash repair, silver, quarantine, then the audit marker: ``runs.Batch.flush``'s order."""
     from pyspark.sql import functions as F
 
-    lake_io.delete_deliveries(lake_io.silver_path(root, feed), ok)
-    lake_io.delete_deliveries(lake_io.quarantine_path(root), ok, feed_id=feed)
+    lake_io.delete_deliveries(lake_io.silver_path(root, feed), ok, io=io)
+    lake_io.delete_deliveries(lake_io.quarantine_path(root), ok, feed_id=feed, io=io)
     mine = out.where(F.col("_delivery_id").isin(ok))
     silver_cols = [f"`{n}`" for n in silver_names]
     quarantine_cols = [f"`{n}`" for n in QUARANTINE_SCHEMA.names]
@@ -181,10 +183,11 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
         lake_io.silver_path(root, feed),
         mine.where(~F.col(FLAG)).select(*silver_cols),
         rows=n_silver,
+        io=io,
     )
     lake_io.append(
         lake_io.quarantine_path(root), mine.where(F.col(FLAG)).select(*quarantine_cols),
-        rows=n_quarantine,
+        rows=n_quarantine, io=io,
     )  # fmt: skip
     # One job cleaned them all: each delivery is charged the job's wall time in
     # proportion to its rows (equal shares for a job of empty deliveries).
@@ -194,6 +197,6 @@ def _commit(root, feed, out, silver_names, ok, done, now, started) -> None:
         rows = d["rows_silver"] + d["rows_quarantined"]
         share = rows / total if total else 1 / len(done)
         d.update(cleaned_at=now, clean_seconds=seconds * share)
-    lake_io.record_cleans(root, done)
+    lake_io.record_cleans(root, done, io=io)
     log.info("cleaned %d %s deliveries on Spark: %d silver, %d quarantined in %.2fs",
              len(done), feed, n_silver, n_quarantine, seconds)  # fmt: skip

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from civlake import lake
 from civlake.contracts import FeedContract
+from civlake.engine.lake_io import LakeIO
 from civlake.exchange import pages
 from civlake.ingest import audit, bronze
 from civlake.ingest.landing import FeedSummary
@@ -60,9 +60,9 @@ def check_listing(snap: dict, contract: FeedContract) -> None:
         raise Rejected("MANIFEST_INVALID", f"{where}: produced_at must be ISO 8601 with offset")
 
 
-def fingerprint(settings: Settings, feed_id: str, sid: str) -> str:
+def fingerprint(settings: Settings, feed_id: str, sid: str, *, io: LakeIO) -> str:
     """Identity of the snapshot's data: hash of its row hashes in position order."""
-    table = lake.read_arrow(
+    table = io.read_arrow(
         bronze.bronze_path(settings.lake, feed_id),
         filter_sql=f"_delivery_id = '{sid.replace(chr(39), '')}' AND _format = 'api'",
         columns=["_source_row", "_row_hash"],
@@ -94,7 +94,9 @@ def audit_row(snap: dict, feed_id: str, **fields) -> dict:
     return row
 
 
-def merge_into(summary: FeedSummary, pulled: PullSummary, settings: Settings, feed_id: str) -> None:
+def merge_into(
+    summary: FeedSummary, pulled: PullSummary, settings: Settings, feed_id: str, *, io: LakeIO
+) -> None:
     """Fold a pull into the file channel's ``FeedSummary``; counts are re-read from the
     audit ledger, which now holds both channels' deliveries."""
     summary.new_deliveries.extend(pulled.new_deliveries)
@@ -102,6 +104,6 @@ def merge_into(summary: FeedSummary, pulled: PullSummary, settings: Settings, fe
     for name in ("loaded", "rejected", "duplicate", "superseded"):
         setattr(summary, name, 0)
     summary.rows_bronze = 0
-    for row in audit.read_audit(settings.lake, feed_id):
+    for row in audit.read_audit(settings.lake, feed_id, io=io):
         setattr(summary, row["status"], getattr(summary, row["status"]) + 1)
         summary.rows_bronze += row["rows_bronze"] or 0

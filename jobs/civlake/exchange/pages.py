@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from civlake import lake
 from civlake.contracts import FeedContract
+from civlake.engine.lake_io import LakeIO
 from civlake.ingest import bronze
 from civlake.ingest.readers import _BatchBuilder, _json_value
 
@@ -116,6 +117,6 @@ def committed(
     return out
 
 
-def append_page(lake_root: Path, feed_id: str, table: pa.Table) -> None:
+def append_page(lake_root: Path, feed_id: str, table: pa.Table, *, io: LakeIO) -> None:
     """One Delta commit: the page's rows and, on them, the cursor to continue from."""
-    lake.append(bronze.bronze_path(lake_root, feed_id), table)
+    io.append(bronze.bronze_path(lake_root, feed_id), table)

@@ -21,6 +21,8 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from civlake.contracts import FeedContract, load_contracts
+from civlake.engine.lake_io import LakeIO
+from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.exchange import accounting, pages
 from civlake.exchange.accounting import PullSummary
 from civlake.exchange.client import (
@@ -51,6 +53,7 @@ def _walk(
     page_size: int,
     summary: PullSummary,
     progress: Progress | None,
+    io: LakeIO,
 ) -> int:
     """Page through the snapshot from where bronze stands; returns records committed in all."""
     feed_id, sid = contract.feed_id, snap["snapshot_id"]
@@ -88,7 +91,7 @@ def _walk(
                 fresh, contract, first_position=committed + 1, next_cursor=nxt,
                 snapshot=snap, ingested_at=now,
             )  # fmt: skip
-            pages.append_page(settings.lake, feed_id, table)
+            pages.append_page(settings.lake, feed_id, table, io=io)
             committed += len(fresh)
             summary.pages += 1
             summary.rows_bronze += len(fresh)
@@ -115,6 +118,7 @@ def _pull_snapshot(
     page_size: int,
     summary: PullSummary,
     progress: Progress | None,
+    io: LakeIO,
 ) -> dict:
     feed_id, sid = contract.feed_id, str(snap.get("snapshot_id"))
     started = time.perf_counter()
@@ -122,12 +126,13 @@ def _pull_snapshot(
         accounting.check_listing(snap, contract)
         if state is not None and not state.consistent:
             # Positions with gaps cannot come from contiguous page commits: start clean.
-            bronze.remove_delivery(settings.lake, feed_id, sid)
+            bronze.remove_delivery(settings.lake, feed_id, sid, io=io)
             state = None
         received = _walk(client, settings, contract, snap, state, now=now,
-                         page_size=page_size, summary=summary, progress=progress)  # fmt: skip
+                         page_size=page_size, summary=summary, progress=progress,
+                         io=io)  # fmt: skip
         if received != snap["rows"]:
-            bronze.remove_delivery(settings.lake, feed_id, sid)
+            bronze.remove_delivery(settings.lake, feed_id, sid, io=io)
             raise accounting.Rejected(
                 "ROWCOUNT_MISMATCH",
                 f"{feed_id}/{sid}: the snapshot list declares {snap['rows']} records, the API "
@@ -142,7 +147,7 @@ def _pull_snapshot(
         row = accounting.audit_row(
             snap, feed_id, status="superseded" if newer_by else "loaded",
             superseded_by=newer_by, rows_bronze=received,
-            fingerprint=accounting.fingerprint(settings, feed_id, sid),
+            fingerprint=accounting.fingerprint(settings, feed_id, sid, io=io),
         )  # fmt: skip
     except accounting.Rejected as exc:
         older = []
@@ -150,9 +155,9 @@ def _pull_snapshot(
                          reject_detail=exc.detail, rows_bronze=0)  # fmt: skip
     row["ingested_at"] = audit.now_utc(now)
     row["ingest_seconds"] = time.perf_counter() - started
-    audit.append_row(settings.lake, row)
+    audit.append_row(settings.lake, row, io=io)
     for old in older:
-        audit.mark_superseded(settings.lake, feed_id, old, sid)
+        audit.mark_superseded(settings.lake, feed_id, old, sid, io=io)
     return row
 
 
@@ -164,6 +169,7 @@ def _pull_feed(
     now: datetime,
     page_size: int,
     progress: Progress | None,
+    io: LakeIO,
 ) -> PullSummary:
     feed_id = contract.feed_id
     summary = PullSummary()
@@ -176,7 +182,7 @@ def _pull_feed(
         return summary
     if not isinstance(listing, list):
         raise ExchangeError(f"{feed_id}: snapshot list is not a list; check CIVLAKE_EXCHANGE_URL")
-    prior = audit.read_audit(settings.lake, feed_id)
+    prior = audit.read_audit(settings.lake, feed_id, io=io)
     done = {r["delivery_id"] for r in prior}
     states = pages.committed(settings.lake, feed_id, exclude=done)
     listed = {str(s.get("snapshot_id")) for s in listing if isinstance(s, dict)}
@@ -195,7 +201,7 @@ def _pull_feed(
         try:
             row = _pull_snapshot(client, settings, contract, snap, states.get(sid), prior,
                                  now=now, page_size=page_size, summary=summary,
-                                 progress=progress)  # fmt: skip
+                                 progress=progress, io=io)  # fmt: skip
         except ExchangeNotFound as exc:
             summary.problems.append(f"{exc}; it was listed a moment ago, rerun to retry")
             continue
@@ -207,7 +213,7 @@ def _pull_feed(
                                     f"{row['reject_detail']}")  # fmt: skip
         else:
             setattr(summary, row["status"], getattr(summary, row["status"]) + 1)
-        prior = audit.read_audit(settings.lake, feed_id)  # supersession may have changed
+        prior = audit.read_audit(settings.lake, feed_id, io=io)  # supersession may have changed
         if progress:
             progress(f"{feed_id}/{sid}: {row['status']} ({row.get('rows_bronze') or 0} rows)")
     return summary
@@ -224,8 +230,10 @@ def pull_api_feeds(
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    engine: Engine = EMBEDDED,
 ) -> dict[str, PullSummary]:
-    """Pull every new snapshot of the API feeds (or ``feeds``); {feed_id: PullSummary}."""
+    """Pull every new snapshot of the API feeds (or ``feeds``) into the lake through
+    ``engine``'s lake I/O; {feed_id: PullSummary}."""
     contracts = load_contracts(settings.schemas_dir)
     api_feeds = sorted(f for f, c in contracts.items() if c.api)
     chosen = list(feeds) if feeds else api_feeds
@@ -244,5 +252,6 @@ def pull_api_feeds(
             # ExchangeAuthError and ExchangeUnavailable propagate: the task fails loudly and
             # a rerun resumes from the committed pages.
             out[feed_id] = _pull_feed(client, settings, contracts[feed_id], now=now,
-                                      page_size=page_size, progress=progress)  # fmt: skip
+                                      page_size=page_size, progress=progress,
+                                      io=engine.lake)  # fmt: skip
     return out

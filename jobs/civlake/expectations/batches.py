@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from civlake import lake, tables
+from civlake import tables
+from civlake.engine.lake_io import LakeIO
 from civlake.expectations.extras import DIVISIONS_ALL, DIVISIONS_CURRENT, AgeRule
 
 
@@ -79,10 +80,10 @@ def chunk_frame(table: pa.Table, rules: list[AgeRule]) -> pd.DataFrame:
     return add_ages(_to_pandas(table), rules).copy()
 
 
-def read_ledger(lake_root: Path) -> pa.Table | None:
+def read_ledger(lake_root: Path, *, io: LakeIO) -> pa.Table | None:
     """The ingest ledger (``ingest_audit``) as Arrow, read once per gate run and given to
     ``cleaned_rows`` and ``audit_frame`` for every feed (None: no ledger yet)."""
-    return lake.read_arrow(tables.path(lake_root, tables.INGEST_AUDIT))
+    return io.read_arrow(tables.path(lake_root, tables.INGEST_AUDIT))
 
 
 def audit_frame(
@@ -124,9 +125,9 @@ def cleaned_rows(ledger: pa.Table | None, feed_id: str) -> dict[str, int]:
     }
 
 
-def division_sets(lake_root: Path) -> dict[str, set[str]] | None:
+def division_sets(lake_root: Path, *, io: LakeIO) -> dict[str, set[str]] | None:
     """All and current division codes of silver.divisions; None when it is not built."""
-    table = lake.read_arrow(
+    table = io.read_arrow(
         tables.path(lake_root, tables.silver("divisions")), columns=["division_code", "valid_to"]
     )
     if table is None:

@@ -1,4 +1,4 @@
-"""Pending silver rows in chunks of bounded size, by the engine that owns the lake.
+"""Pending silver rows in chunks of bounded size, written by the stage's engine.
 
 The gate validates only the deliveries no earlier gate passed (``pending``), and never
 as one frame: the pending rows are written once to a temp folder of Parquet files,
@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from civlake import lake
+from civlake.engine.lake_io import LakeIO
+from civlake.engine.runtime import Engine
 from civlake.settings import Settings
 
 CHUNK_COLUMN = "gx_chunk"
@@ -42,9 +44,9 @@ def chunk_count(rows: int, batch_rows: int) -> int:
     return math.ceil(rows * HEADROOM / batch_rows)
 
 
-def delivery_rows(silver: Path) -> dict[str, int]:
+def delivery_rows(silver: Path, *, io: LakeIO) -> dict[str, int]:
     """Rows per ``_delivery_id`` of a silver table (that one column is read); {} if absent."""
-    return lake.count_by(silver, "_delivery_id")
+    return io.count_by(silver, "_delivery_id")
 
 
 def silver_schema(silver: Path) -> pa.Schema:
@@ -65,6 +67,7 @@ def pending_chunks(
     key: Sequence[str],
     chunks: int,
     work: Path,
+    engine: Engine,
 ) -> Iterator[Iterator[pa.Table]]:
     """The rows of ``deliveries`` in ``chunks`` hash chunks, one Arrow table at a time.
 
@@ -73,9 +76,8 @@ def pending_chunks(
     work.parent.mkdir(parents=True, exist_ok=True)
     try:
         # Also for one chunk: on Spark, reading the rows directly would collect them.
-        spark = lake.active_spark()
-        if spark is not None:
-            _spark_write(spark, silver, deliveries, key, chunks, work)
+        if engine.on_spark:
+            _spark_write(engine.spark, silver, deliveries, key, chunks, work)
         else:
             _duckdb_write(settings, silver, deliveries, key, chunks, work)
         yield _read_chunks(work, silver_schema(silver))

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from civlake import lake, tables
+from civlake import tables
+from civlake.engine.lake_io import LakeIO
 from civlake.expectations.outcome import Outcome
 
 SCHEMA = tables.schema(tables.EXPECTATION_RESULTS)
@@ -52,10 +53,12 @@ def results_path(lake_root: Path) -> Path:
     return tables.path(lake_root, tables.EXPECTATION_RESULTS)
 
 
-def validated_deliveries(lake_root: Path, feed_id: str, *, exclude_run: str) -> set[str]:
+def validated_deliveries(
+    lake_root: Path, feed_id: str, *, exclude_run: str, io: LakeIO
+) -> set[str]:
     """Deliveries of ``feed_id`` listed by a run (other than ``exclude_run``) that had no
     failed critical expectation."""
-    rows = lake.read_matching(
+    rows = io.read_matching(
         results_path(lake_root),
         {"feed_id": feed_id},
         columns=["run_id", "severity", "success", "details"],
@@ -74,16 +77,18 @@ def validated_deliveries(lake_root: Path, feed_id: str, *, exclude_run: str) -> 
     return set().union(*(d for run, d in listed.items() if run not in failed))
 
 
-def write_results(lake_root: Path, run_id: str, feeds: list[str], outcomes: list[Outcome]) -> Path:
+def write_results(
+    lake_root: Path, run_id: str, feeds: list[str], outcomes: list[Outcome], *, io: LakeIO
+) -> Path:
     """Replace the rows of ``run_id`` for ``feeds`` (other feeds of the run stay: the
     ingest DAGs gate one feed each, possibly under the same run id)."""
     path = results_path(lake_root)
-    if lake.exists(path) and feeds:
+    if io.exists(path) and feeds:
         for feed in feeds:
             if not _FEED.match(feed):
                 raise ValueError(f"feed id {feed!r} is not snake_case")
         in_list = ", ".join(f"'{f}'" for f in feeds)
-        lake.delete_where(path, f"run_id = '{check_run_id(run_id)}' AND feed_id IN ({in_list})")
+        io.delete_where(path, f"run_id = '{check_run_id(run_id)}' AND feed_id IN ({in_list})")
     rows = {
         "run_id": [o.run_id for o in outcomes],
         "suite": [o.suite for o in outcomes],
@@ -102,5 +107,5 @@ def write_results(lake_root: Path, run_id: str, feeds: list[str], outcomes: list
         "at": [o.at for o in outcomes],
     }
     if outcomes:
-        lake.append(path, pa.table(rows, schema=SCHEMA))
+        io.append(path, pa.table(rows, schema=SCHEMA))
     return path

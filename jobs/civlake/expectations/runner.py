@@ -19,6 +19,8 @@ import logging
 
 from civlake import tables
 from civlake.contracts import get_contract, load_contracts
+from civlake.engine.lake_io import exists as lake_exists
+from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.expectations import batches, chunks
 from civlake.expectations.combine import Part, combine
 from civlake.expectations.docs import write_data_docs
@@ -27,7 +29,6 @@ from civlake.expectations.outcome import GateFailed, GateResult, Outcome
 from civlake.expectations.results import check_run_id, validated_deliveries, write_results
 from civlake.expectations.specs import LINEAGE, SEVERITIES, ExpectationSpec, suite_name
 from civlake.expectations.suites import silver_specs
-from civlake.lake import exists as lake_exists
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,10 @@ def run_silver_gate(
     feeds: list[str] | None = None,
     run_id: str,
     at: dt.datetime | None = None,
+    engine: Engine = EMBEDDED,
 ) -> GateResult:
-    """Validate silver tables (all contract feeds by default); raise GateFailed on critical.
+    """Validate silver tables (all contract feeds by default) on ``engine``; raise
+    GateFailed on critical.
 
     ``at`` stamps the result rows (pass the logical date from the orchestrator for
     reproducible reruns); it defaults to the wall clock.
@@ -59,10 +62,13 @@ def run_silver_gate(
 
     session = GxSession()
     result = GateResult(run_id=run_id)
-    divisions = batches.division_sets(settings.lake)
-    ledger = batches.read_ledger(settings.lake)
+    io = engine.lake
+    divisions = batches.division_sets(settings.lake, io=io)
+    ledger = batches.read_ledger(settings.lake, io=io)
     for feed_id in feeds:
-        outcomes, skipped = _run_feed(session, settings, feed_id, run_id, at, divisions, ledger)
+        outcomes, skipped = _run_feed(
+            session, settings, feed_id, run_id, at, divisions, ledger, engine
+        )
         if skipped:
             result.feeds_skipped[feed_id] = skipped
             log.info("silver gate: %s skipped: %s", feed_id, skipped)
@@ -71,7 +77,7 @@ def run_silver_gate(
         result.outcomes.extend(outcomes)
 
     result.results_table = write_results(
-        settings.lake, run_id, result.feeds_checked, result.outcomes
+        settings.lake, run_id, result.feeds_checked, result.outcomes, io=io
     )
     result.data_docs = write_data_docs(settings.home / "data_docs", result, at=at)
     log.info("%s", result.summary())
@@ -83,13 +89,13 @@ def run_silver_gate(
 
 
 def _run_feed(
-    session, settings, feed_id, run_id, at, divisions, ledger
+    session, settings, feed_id, run_id, at, divisions, ledger, engine: Engine
 ) -> tuple[list[Outcome], str]:
     silver = tables.path(settings.lake, tables.silver(feed_id))
-    rows = chunks.delivery_rows(silver)
+    rows = chunks.delivery_rows(silver, io=engine.lake)
     if not rows:
         return [], f"no silver table at {silver}" if not lake_exists(silver) else NOTHING_NEW
-    done = validated_deliveries(settings.lake, feed_id, exclude_run=run_id)
+    done = validated_deliveries(settings.lake, feed_id, exclude_run=run_id, io=engine.lake)
     # A delivery's silver rows are fixed once cleaned (the ledger's rows_silver): one that
     # now holds another count was changed after a gate passed it, so it is checked again.
     cleaned = batches.cleaned_rows(ledger, feed_id)
@@ -112,7 +118,7 @@ def _run_feed(
     key = get_contract(feed_id, settings.schemas_dir).natural_key
     work = settings.state_dir / "expectations_chunks" / feed_id
     with chunks.pending_chunks(
-        settings, silver, deliveries=pending, key=key, chunks=n_chunks, work=work
+        settings, silver, deliveries=pending, key=key, chunks=n_chunks, work=work, engine=engine
     ) as tables_:
         # The feed's GX suites are built once for all its chunks.
         checks = _checks(session, feed_id, specs, "silver", divisions)

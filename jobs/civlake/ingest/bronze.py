@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from civlake import lake, tables
+from civlake import tables
 from civlake.contracts import FeedContract
+from civlake.engine.lake_io import LakeIO
 
 if TYPE_CHECKING:
     import duckdb
@@ -86,12 +87,12 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return held[1]
 
 
-def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[str]:
+def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str], *, io: LakeIO) -> list[str]:
     """Delivery ids in bronze without an audit row: a crash between the two commits.
 
     API snapshots (``_format`` api) are excluded: their committed pages are the exchange
     puller's resume checkpoint, and the puller repairs them itself (civlake.exchange)."""
-    table = lake.read_distinct(bronze_path(lake_root, feed_id), ["_delivery_id", "_format"])
+    table = io.read_distinct(bronze_path(lake_root, feed_id), ["_delivery_id", "_format"])
     if table is None:
         return []
     pairs = zip(
@@ -101,6 +102,6 @@ def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str]) -> list[
     return sorted(ids - audited)
 
 
-def remove_delivery(lake_root: Path, feed_id: str, delivery_id: str) -> int:
+def remove_delivery(lake_root: Path, feed_id: str, delivery_id: str, *, io: LakeIO) -> int:
     """Delete a delivery's bronze rows (crash repair); the id is matched, not pasted into SQL."""
-    return lake.merge_delete(bronze_path(lake_root, feed_id), {"_delivery_id": delivery_id})
+    return io.merge_delete(bronze_path(lake_root, feed_id), {"_delivery_id": delivery_id})

@@ -28,6 +28,8 @@ import pyarrow as pa
 
 from civlake import lake, tables
 from civlake.contracts import FeedContract, load_contracts
+from civlake.engine.lake_io import LakeIO
+from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.ingest import audit, bronze
 from civlake.ingest.manifest import (
     DeliveryRejected,
@@ -271,8 +273,8 @@ class _Buffer:
 
     FLUSH_ROWS = 500_000
 
-    def __init__(self, settings: Settings, feed_id: str) -> None:
-        self.settings, self.feed_id = settings, feed_id
+    def __init__(self, settings: Settings, feed_id: str, io: LakeIO) -> None:
+        self.settings, self.feed_id, self.io = settings, feed_id, io
         self.tables: list[pa.Table] = []
         self.rows: list[dict] = []
 
@@ -293,34 +295,34 @@ class _Buffer:
                 written.write(data)
             written.commit()
         elif data is not None:
-            lake.append(bronze.bronze_path(self.settings.lake, self.feed_id), data)
+            self.io.append(bronze.bronze_path(self.settings.lake, self.feed_id), data)
         if self.rows:
-            audit.append_rows(self.settings.lake, self.rows)
+            audit.append_rows(self.settings.lake, self.rows, io=self.io)
         self.tables, self.rows = [], []
 
 
 def ingest_feed(
-    settings: Settings, contract: FeedContract, *, now: datetime, progress: Progress | None = None
-) -> FeedSummary:
-    feed_id = contract.feed_id
+    settings: Settings, contract: FeedContract, *, now: datetime, progress: Progress | None = None,
+    engine: Engine = EMBEDDED,
+) -> FeedSummary:  # fmt: skip
+    feed_id, io = contract.feed_id, engine.lake
     summary = FeedSummary()
     complete, pending = discover(settings.landing, feed_id)
     summary.pending = len(pending)
-    prior = audit.read_audit(settings.lake, feed_id)
+    prior = audit.read_audit(settings.lake, feed_id, io=io)
     done = {r["delivery_id"] for r in prior}
-    for orphan in bronze.orphan_deliveries(settings.lake, feed_id, done):
-        bronze.remove_delivery(settings.lake, feed_id, orphan)
+    for orphan in bronze.orphan_deliveries(settings.lake, feed_id, done, io=io):
+        bronze.remove_delivery(settings.lake, feed_id, orphan, io=io)
     todo = [f for f in complete if f.name not in done]
     # Oldest production first, so resubmissions normally supersede in arrival order.
     todo.sort(key=lambda f: (_produced_key(f), f.name))
-    buffer, parse = _Buffer(settings, feed_id), _parser(settings.lake)
-    spark = lake.active_spark()
-    if spark is not None and todo:
+    buffer, parse = _Buffer(settings, feed_id, io), _parser(settings.lake)
+    if engine.on_spark and todo:
         from civlake.ingest import spark_job
 
         # The files are parsed on the executors; what is decided here is only their
         # outcomes (rows or problem per file), in the same order as below.
-        parsed = spark_job.ParsedOnExecutors(spark, settings, contract, todo, prior, now)
+        parsed = spark_job.ParsedOnExecutors(engine, settings, contract, todo, prior, now)
         buffer, parse = parsed, parsed.parse
     for folder in todo:
         row, table = evaluate_delivery(settings, contract, folder, prior, now, parse)
@@ -336,9 +338,9 @@ def ingest_feed(
                 f"{feed_id}/{folder.name}: {row['status']} ({row.get('rows_bronze') or 0} rows)"
             )
     buffer.flush()
-    ledger = audit.read_audit(settings.lake, feed_id)
+    ledger = audit.read_audit(settings.lake, feed_id, io=io)
     if todo:
-        audit.reconcile_supersession(settings.lake, feed_id, ledger)
+        audit.reconcile_supersession(settings.lake, feed_id, ledger, io=io)
     for r in ledger:
         setattr(summary, r["status"], getattr(summary, r["status"]) + 1)
         summary.rows_bronze += r["rows_bronze"] or 0
@@ -360,7 +362,10 @@ def ingest_landing(
     now: datetime,
     feeds: list[str] | None = None,
     progress: Progress | None = None,
+    engine: Engine = EMBEDDED,
 ) -> dict[str, FeedSummary]:
+    """Ingest every complete delivery in landing (of ``feeds``) on ``engine``: on Spark the
+    files are parsed on the executors (``ingest.spark_job``)."""
     contracts = load_contracts(settings.schemas_dir)
     chosen = feeds or sorted(contracts)
     if not settings.landing.is_dir():
@@ -368,4 +373,7 @@ def ingest_landing(
             f"landing folder {settings.landing} does not exist: generate sample feeds with "
             "`civlake generate --out <dir>` or point --landing / CIVLAKE_LANDING at the deliveries"
         )
-    return {f: ingest_feed(settings, contracts[f], now=now, progress=progress) for f in chosen}
+    return {
+        f: ingest_feed(settings, contracts[f], now=now, progress=progress, engine=engine)
+        for f in chosen
+    }

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from civlake import lake, tables
+from civlake import tables
 from civlake.contracts import FeedContract
 from civlake.engine.compat import spark_frame
+from civlake.engine.runtime import Engine
 from civlake.ingest import audit, bronze, landing
 from civlake.ingest.manifest import DeliveryRejected, Manifest, read_manifest
 from civlake.settings import Settings
@@ -161,13 +162,14 @@ class ParsedOnExecutors:
     outcome for ``landing.evaluate_delivery``, ``add``/``flush`` commit like its buffer."""
 
     def __init__(
-        self, spark, settings: Settings, contract: FeedContract, folders: list[Path],
+        self, engine: Engine, settings: Settings, contract: FeedContract, folders: list[Path],
         prior: list[dict], now: datetime,
     ) -> None:  # fmt: skip
         from pyspark import StorageLevel
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        self.spark, self.settings, self.contract = spark, settings, contract
+        self.spark, self.io = engine.spark, engine.lake
+        self.settings, self.contract = settings, contract
         self.rows: list[dict] = []
         self.written: list[str] = []
         known = {r["fingerprint"] for r in prior if r["status"] in ("loaded", "superseded")}
@@ -221,10 +223,10 @@ class ParsedOnExecutors:
                 rows = self.frame.where(~F.col(OUTCOME)).where(
                     F.col("_delivery_id").isin(self.written)
                 )
-                lake.append(bronze.bronze_path(self.settings.lake, self.contract.feed_id),
-                            rows.select(*names))  # fmt: skip
+                self.io.append(bronze.bronze_path(self.settings.lake, self.contract.feed_id),
+                               rows.select(*names))  # fmt: skip
             if self.rows:
-                audit.append_rows(self.settings.lake, self.rows)
+                audit.append_rows(self.settings.lake, self.rows, io=self.io)
         finally:
             if self.frame is not None:
                 self.frame.unpersist()

@@ -22,7 +22,6 @@ import logging
 
 import pandas as pd
 
-from civlake import lake
 from civlake.identifiers import birth_from_id
 from civlake.resolve import id_edits, linkage
 from civlake.resolve.splink_backend import backend
@@ -62,6 +61,7 @@ def _scores(
     trained: dict,
     tf: pd.DataFrame | None,
     persons: int,
+    spark=None,
 ) -> pd.Series:
     """The trained model's match probability of each (entity, candidate) pair, best
     profile pair each; the entity's ID compared in its comparison form."""
@@ -77,7 +77,7 @@ def _scores(
     )
     theirs["unique_id"] = range(len(mine), len(mine) + len(theirs))
     spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
-    with backend(lake.active_spark()) as db:
+    with backend(spark) as db:
         linker = linkage._linker([mine, theirs], spec, tf, db=db, blocking=[block_on("pair_key")])
         scored = linker.inference.predict().as_pandas_dataframe()
     if scored.empty:
@@ -109,6 +109,7 @@ def link_by_id_edit(
     tf: pd.DataFrame | None = None,
     *,
     persons: int | None = None,
+    spark=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(links, ambiguous), both with columns ``COLUMNS``: entities of ``left`` (profiles
     of unresolved references) tied to a known person of ``right`` by a one-keystroke ID,
@@ -116,7 +117,8 @@ def link_by_id_edit(
 
     ``right`` needs only every profile of the persons whose ID is one edit from a left
     ID (``known.DuckKnown`` selects those); ``persons``, the known persons of the whole
-    city (the prior), defaults to those in ``right``."""
+    city (the prior), defaults to those in ``right``. ``spark``: score on the Spark
+    engine's session (else DuckDB)."""
     empty = pd.DataFrame(columns=COLUMNS)
     known = right[right["person_ref"].str.startswith("id:")]
     found = id_edits.candidates(typed_ids(left), known["person_ref"].str[3:])
@@ -129,7 +131,7 @@ def link_by_id_edit(
     if pairs.empty:
         return empty, empty
     persons = right["person_ref"].nunique() if persons is None else persons
-    pairs["match_probability"] = _scores(pairs, left, known, trained, tf, persons)
+    pairs["match_probability"] = _scores(pairs, left, known, trained, tf, persons, spark)
     fits = pairs.groupby("person_ref")["match"].transform("nunique")
     one = pairs[fits == 1].sort_values(["person_ref", "match_probability"], ascending=[True, False])
     one = one.drop_duplicates("person_ref")

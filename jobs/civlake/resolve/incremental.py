@@ -40,7 +40,6 @@ from pathlib import Path
 from civlake import lake, tables
 from civlake.resolve.keys import secret_fingerprint
 from civlake.resolve.reference_sql import RESOLVABLE_SQL
-from civlake.stage_inputs import table_version
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +65,11 @@ def _fingerprints(secret: bytes, config) -> dict:
     return {"secret": secret_fingerprint(secret), "linkage": repr(sorted(linkage.items()))}
 
 
+def _version(path: Path) -> int | None:
+    table = lake.open_table(path)
+    return None if table is None else table.version()
+
+
 def _paths(settings) -> tuple[Path, Path, Path]:
     return (
         settings.state_dir / STATE_FILE,
@@ -88,9 +92,9 @@ def previous(settings, config, secret: bytes) -> Previous | None:
     if state.get("fingerprints") != _fingerprints(secret, config):
         log.info("key secret or linkage settings changed: resolving every reference again")
         return None
-    same = state.get("xref_version") == table_version(xref) and state.get(
-        "persons_version"
-    ) == table_version(persons)
+    same = state.get("xref_version") == _version(xref) and state.get("persons_version") == _version(
+        persons
+    )
     if not same:
         log.info("core tables moved since the last resolution: golden records rebuilt whole")
     return Previous(xref=xref, persons_match_xref=same)
@@ -101,8 +105,8 @@ def save(settings, config, secret: bytes) -> None:
     state_path, xref, persons = _paths(settings)
     state = {
         "fingerprints": _fingerprints(secret, config),
-        "xref_version": table_version(xref),
-        "persons_version": table_version(persons),
+        "xref_version": _version(xref),
+        "persons_version": _version(persons),
     }
     state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = state_path.with_suffix(".tmp")
@@ -155,7 +159,7 @@ def no_prior(con) -> None:
         """)
 
 
-# linkage.entity_refs in SQL (tests/unit/test_resolve_incremental.py holds them equal);
+# linkage.entity_refs in SQL (tests/unit/test_resolve_entity_sql.py holds them equal);
 # null where it keys by lineage, which no other reference shares.
 ENTITY_SQL = """
     case

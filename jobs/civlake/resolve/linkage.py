@@ -6,8 +6,8 @@ name with the same birth date or source stable key), so a typo repeated in twelv
 monthly deliveries is one decision, not twelve. Entities are then linked against the
 profiles of known persons; the best candidate at or above the threshold wins.
 
-Splink runs embedded (DuckDB) for training, and on the lake's engine for scoring: inside
-``lake.use_spark`` that is Spark (``splink_backend`` says why and how).
+Splink runs embedded (DuckDB) for training, and on the stage's engine for scoring: given
+the Spark engine's session (``spark=``) that is Spark (``splink_backend`` says why and how).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from civlake import lake
 from civlake.resolve import model
 from civlake.resolve.references import LINEAGE
 from civlake.resolve.splink_backend import Backend, backend
@@ -257,6 +256,7 @@ def link(
     tf: pd.DataFrame | None = None,
     *,
     persons: int | None = None,
+    spark=None,
 ) -> pd.DataFrame:
     """Best known person per left ``person_ref``: columns person_ref, match (the right
     person_ref) and match_probability; only matches at or above the threshold.
@@ -264,7 +264,7 @@ def link(
     ``right`` needs only the profiles that meet a left one under ``model.
     prediction_blocking`` (``known.DuckKnown`` selects those): Splink scores no other
     pair. ``persons``, the known persons of the whole city, defaults to those in
-    ``right``."""
+    ``right``. ``spark``: the Spark engine's session (Splink scores there), else DuckDB."""
     empty = pd.DataFrame(columns=["person_ref", "match", "match_probability"])
     if left.empty or right.empty:
         return empty
@@ -273,7 +273,7 @@ def link(
     persons = right["person_ref"].nunique() if persons is None else persons
     spec = dict(trained, link_type="link_only", probability_two_random_records_match=1 / persons)
     right = right.assign(unique_id=right["unique_id"] + len(left))
-    with backend(lake.active_spark()) as db:
+    with backend(spark) as db:
         linker = _linker([left, right], spec, tf, db=db)
         pairs = linker.inference.predict(threshold_match_probability=config.threshold)
         scored = pairs.as_pandas_dataframe()
@@ -316,6 +316,8 @@ def cluster_unmatched(
     trained: dict,
     config: LinkageConfig,
     tf: pd.DataFrame | None = None,
+    *,
+    spark=None,
 ) -> dict:
     """Entities no known person claimed, deduplicated among themselves (a person outside
     every valid-ID source whose ID was mistyped differently in two feeds). Returns
@@ -323,7 +325,7 @@ def cluster_unmatched(
     if unmatched["person_ref"].nunique() < 2:
         return {}
     spec = dict(trained, link_type="dedupe_only")
-    with backend(lake.active_spark()) as db:
+    with backend(spark) as db:
         pairs = _linker([unmatched], spec, tf, db=db).inference.predict(
             threshold_match_probability=config.threshold
         )

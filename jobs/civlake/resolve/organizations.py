@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 
 from civlake import lake, tables
+from civlake.engine.lake_io import LakeIO
+from civlake.engine.runtime import EMBEDDED, Engine
 
 REGISTRY = tables.ORG_REGISTRY
 # (feed, role, uscc column, name column or None)
@@ -64,9 +66,9 @@ BASE_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-def _latest_registry(lake_dir) -> pa.Table:
+def _latest_registry(lake_dir, io: LakeIO) -> pa.Table:
     """Latest registry row per USCC (all registry columns, lineage dropped)."""
-    arrow = lake.read_arrow(tables.path(lake_dir, tables.silver(REGISTRY)))
+    arrow = io.read_arrow(tables.path(lake_dir, tables.silver(REGISTRY)))
     if arrow is None or arrow.num_rows == 0:
         return BASE_SCHEMA.empty_table()
     con = duckdb.connect()
@@ -115,11 +117,11 @@ def _resolve_row(rec: dict, ref: tuple, index, by_uscc: set[str], by_name: dict[
             "match_method": method, "_produced_at": rec.get("_produced_at")}  # fmt: skip
 
 
-def _resolve_refs(lake_dir, by_uscc: set[str], by_name: dict[str, str]) -> pd.DataFrame:
+def _resolve_refs(lake_dir, by_uscc: set[str], by_name: dict[str, str], io: LakeIO) -> pd.DataFrame:
     index = _one_typo_index(sorted(by_uscc))
     rows = []
     for ref in REFERENCES:
-        arrow = lake.read_arrow(tables.path(lake_dir, tables.silver(ref[0])))
+        arrow = io.read_arrow(tables.path(lake_dir, tables.silver(ref[0])))
         if arrow is None or arrow.num_rows == 0:
             continue
         for rec in arrow.to_pandas().to_dict("records"):
@@ -143,26 +145,28 @@ def _outside(refs: pd.DataFrame, by_uscc: set[str]) -> pa.Table:
     return pa.Table.from_pandas(outside, schema=BASE_SCHEMA, preserve_index=False)
 
 
-def resolve_organizations(settings) -> dict:
+def resolve_organizations(settings, *, engine: Engine = EMBEDDED) -> dict:
     """Writes core/organizations (one row per org_key) and core/org_source_xref.
 
     On the embedded engine the references stream (``_resolve_streamed``): silver is read
     a batch at a time and the xref written so, in the same order; only the registry and
-    the organisations outside it are held. On Spark the references are one frame."""
-    latest = _latest_registry(settings.lake)
+    the organisations outside it are held. On the Spark ``engine`` the references are
+    one frame."""
+    io = engine.lake
+    latest = _latest_registry(settings.lake, io)
     by_uscc = set(latest.column("uscc").to_pylist())
     by_name: dict[str, str] = {}
     for uscc, name in zip(latest["uscc"].to_pylist(), latest["name"].to_pylist(), strict=True):
         by_name.setdefault(normalize_org_name(name) or "", uscc)
-    if lake.active_spark() is None:
+    if not engine.on_spark:
         return _resolve_streamed(settings, latest, by_uscc, by_name)
-    refs = _resolve_refs(settings.lake, by_uscc, by_name)
-    orgs = _write_organizations(settings, latest, _outside(refs, by_uscc))
+    refs = _resolve_refs(settings.lake, by_uscc, by_name, io)
+    orgs = _write_organizations(settings, latest, _outside(refs, by_uscc), io)
     xref_schema = tables.schema(tables.ORG_SOURCE_XREF)
     xref_columns = xref_schema.names
     xref = refs[xref_columns] if not refs.empty else pd.DataFrame(columns=xref_columns)
-    lake.overwrite(tables.path(settings.lake, tables.ORG_SOURCE_XREF),
-                   pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
+    io.overwrite(tables.path(settings.lake, tables.ORG_SOURCE_XREF),
+                 pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
     methods = xref["match_method"].value_counts().to_dict() if len(xref) else {}
     return {
         "organizations": orgs,
@@ -172,14 +176,14 @@ def resolve_organizations(settings) -> dict:
     }
 
 
-def _write_organizations(settings, latest: pa.Table, outside: pa.Table) -> int:
+def _write_organizations(settings, latest: pa.Table, outside: pa.Table, io: LakeIO) -> int:
     # The registered schema comes first so that a lake without the registry still gets
     # every registry column (empty), in the registered order.
     schema = tables.schema(tables.ORGANIZATIONS)
     parts = [schema.empty_table(), latest, outside]
     orgs = pa.concat_tables(parts, promote_options="default").select(schema.names)
     orgs = orgs.sort_by("org_key")
-    lake.overwrite(tables.path(settings.lake, tables.ORGANIZATIONS), orgs)
+    io.overwrite(tables.path(settings.lake, tables.ORGANIZATIONS), orgs)
     return orgs.num_rows
 
 
@@ -245,7 +249,7 @@ def _resolve_streamed(settings, latest: pa.Table, by_uscc: set[str], by_name) ->
     references = lake.overwrite_ordered(
         xref_path, pa.RecordBatchReader.from_batches(schema, batches()), row_group_rows=BATCH_ROWS
     )
-    orgs = _write_organizations(settings, latest, last_seen.table())
+    orgs = _write_organizations(settings, latest, last_seen.table(), lake.DELTA_RS)
     return {
         "organizations": orgs,
         "in_registry": latest.num_rows,

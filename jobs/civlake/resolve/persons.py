@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from civlake import lake, tables
 from civlake.engine import duck
+from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.resolve import golden, id_link, incremental, known, linkage, reference_sql
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import load_secret, person_key
@@ -36,8 +37,11 @@ XREF_SCHEMA = tables.schema(tables.PERSON_SOURCE_XREF)
 SPLINK_DETAIL = "模型综合比对身份证号、姓名、出生日期、性别、区划、电话、来源编号"
 
 
-def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.DataFrame:
-    """Adds person_ref, canon_id, match_method, match_probability to the references."""
+def assign(
+    refs: pd.DataFrame, settings, config: linkage.LinkageConfig, *, spark=None
+) -> pd.DataFrame:
+    """Adds person_ref, canon_id, match_method, match_probability to the references
+    (``spark``: Splink scores on the Spark engine's session, else DuckDB)."""
     refs = refs.copy()
     usable = refs["id_status"].isin(RESOLVABLE)
     refs["person_ref"] = None
@@ -48,7 +52,7 @@ def assign(refs: pd.DataFrame, settings, config: linkage.LinkageConfig) -> pd.Da
     unresolved = refs[~usable]
     if not unresolved.empty:
         right = linkage.profiles(refs[usable], refs.loc[usable, "person_ref"])
-        linked = link_unresolved(unresolved, known.FrameKnown(right), settings, config)
+        linked = link_unresolved(unresolved, known.FrameKnown(right), settings, config, spark=spark)
         for column in LINKED:
             refs.loc[~usable, column] = linked[column]
     is_id = refs["person_ref"].str.startswith("id:")
@@ -64,6 +68,8 @@ def link_unresolved(
     persons: known.FrameKnown | known.DuckKnown,
     settings,
     config: linkage.LinkageConfig,
+    *,
+    spark=None,
 ) -> pd.DataFrame:
     """person_ref, match_method, match_probability and match_detail of the references
     without a usable ID (same index), against the known persons (``linkage.profiles`` of
@@ -85,7 +91,7 @@ def link_unresolved(
     # go before the scoring parts: at 1 M persons ~1.2 GiB RSS stayed otherwise.
     del sample, training
     gc.collect()
-    matches, ambiguous = _score(left, persons, trained, config)
+    matches, ambiguous = _score(left, persons, trained, config, spark)
     hit = refs["person_ref"].isin(matches.index)
     refs["match_method"] = "new_person"
     refs.loc[hit, "match_method"] = "probabilistic"
@@ -97,7 +103,7 @@ def link_unresolved(
     refs.loc[hit, "person_ref"] = refs.loc[hit, "person_ref"].map(matches["match"])
     new = ~hit
     leftover = left[~left["person_ref"].isin(matches.index)]
-    merged = linkage.cluster_unmatched(leftover, trained, config, tf)
+    merged = linkage.cluster_unmatched(leftover, trained, config, tf, spark=spark)
     refs.loc[new, "person_ref"] = [merged.get(r, r) for r in refs.loc[new, "person_ref"]]
     return refs[list(LINKED)]
 
@@ -107,6 +113,7 @@ def _score(
     persons: known.FrameKnown | known.DuckKnown,
     trained: dict,
     config: linkage.LinkageConfig,
+    spark=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(matches, ambiguous) by the left person_ref: a typo'd ID one keystroke from a
     known person's first (id_link says when that decides), then the general model on
@@ -118,10 +125,12 @@ def _score(
         right = persons.candidates(part)
         tf = persons.name_frequencies(left, right)
         city = persons.persons
-        by_edit, ambiguous = id_link.link_by_id_edit(part, right, trained, tf, persons=city)
+        by_edit, ambiguous = id_link.link_by_id_edit(
+            part, right, trained, tf, persons=city, spark=spark
+        )
         decided = set(by_edit["person_ref"]) | set(ambiguous["person_ref"])
         rest = part[~part["person_ref"].isin(decided)]
-        scored = linkage.link(rest, right, trained, config, tf, persons=city)
+        scored = linkage.link(rest, right, trained, config, tf, persons=city, spark=spark)
         found += [f for f in (by_edit, scored.assign(match_detail=SPLINK_DETAIL)) if len(f)]
         unsure += [ambiguous] if len(ambiguous) else []
     empty = pd.DataFrame(columns=id_link.COLUMNS)
@@ -131,8 +140,9 @@ def _score(
 
 
 def resolve_persons(
-    settings, *, now: datetime, config: linkage.LinkageConfig | None = None
-) -> dict:
+    settings, *, now: datetime, config: linkage.LinkageConfig | None = None,
+    engine: Engine = EMBEDDED,
+) -> dict:  # fmt: skip
     """Resolve all silver person references; writes core/person_source_xref and
     core/persons (both restricted: they hold id_number). Returns run statistics.
 
@@ -143,25 +153,27 @@ def resolve_persons(
     serve join on keys; the engine parity test sorts), but a rerun then writes the same
     rows in the same place, and tests/integration/test_resolve_streamed.py and
     bench/compare_resolve.py compare two runs row for row.
-    Inside ``lake.use_spark`` (and for silver the SQL path does not read) the whole
+    On the Spark ``engine`` (and for silver the SQL path does not read) the whole
     frame goes through pandas (``_resolve_in_memory``); both write the same tables."""
     started = time.perf_counter()
     config = config or linkage.LinkageConfig.from_settings(settings)
     stats = None
-    if lake.active_spark() is None:
+    if not engine.on_spark:
         stats = _resolve_streamed(settings, now=now, config=config)
     if stats is None:
-        stats = _resolve_in_memory(settings, now=now, config=config)
+        stats = _resolve_in_memory(settings, now=now, config=config, engine=engine)
     stats["seconds"] = round(time.perf_counter() - started, 3)
     log.info("resolve_persons: %s", stats)
     return stats
 
 
-def _resolve_in_memory(settings, *, now: datetime, config: linkage.LinkageConfig) -> dict:
-    refs = read_references(settings.lake, settings.schemas_dir)
+def _resolve_in_memory(
+    settings, *, now: datetime, config: linkage.LinkageConfig, engine: Engine = EMBEDDED
+) -> dict:
+    refs = read_references(settings.lake, settings.schemas_dir, io=engine.lake)
     secret = load_secret(settings)
     refs = (
-        assign(refs, settings, config)
+        assign(refs, settings, config, spark=engine.spark)
         if not refs.empty
         else refs.assign(
             person_ref=None,
@@ -185,8 +197,8 @@ def _resolve_in_memory(settings, *, now: datetime, config: linkage.LinkageConfig
         xref[XREF_SCHEMA.names], schema=XREF_SCHEMA, preserve_index=False
     )
     persons = build_persons(refs, now=now)
-    lake.overwrite(tables.path(settings.lake, tables.PERSON_SOURCE_XREF), xref_table)
-    lake.overwrite(tables.path(settings.lake, tables.PERSONS), persons)
+    engine.lake.overwrite(tables.path(settings.lake, tables.PERSON_SOURCE_XREF), xref_table)
+    engine.lake.overwrite(tables.path(settings.lake, tables.PERSONS), persons)
     methods = refs["match_method"].value_counts().to_dict() if len(refs) else {}
     # Every reference resolved again (the incremental figures of ``_resolve_streamed``).
     return {

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from civlake import lake, tables
+from civlake import tables
 from civlake.contracts import FeedContract, load_contracts
+from civlake.engine.lake_io import LakeIO
 from civlake.identifiers import birth_from_id, is_valid_id
 from civlake.resolve.names import name_pinyin, normalize_name
 
@@ -82,25 +83,26 @@ def _wanted(feed: FeedContract) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _columns(path: Path) -> set[str] | None:
-    """Column names of a lake table (None: no table), read on the lake's engine."""
-    empty = lake.read_arrow(path, filter_sql="false")
+def _columns(path: Path, io: LakeIO) -> set[str] | None:
+    """Column names of a lake table (None: no table), read on the engine's lake I/O."""
+    empty = io.read_arrow(path, filter_sql="false")
     return None if empty is None else set(empty.column_names)
 
 
-def read_references(lake_dir: Path, schemas_dir: Path | None = None) -> pd.DataFrame:
-    """All person references in silver, with comparison forms of name and birth date."""
+def read_references(lake_dir: Path, schemas_dir: Path | None = None, *, io: LakeIO) -> pd.DataFrame:
+    """All person references in silver, with comparison forms of name and birth date
+    (read through ``io``, the engine's lake I/O)."""
     frames = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
             continue
         path = tables.path(lake_dir, tables.silver(feed.feed_id))
-        present = _columns(path)
+        present = _columns(path, io)
         if present is None:
             continue
         # Only the columns a person reference needs: silver rows are wide, cities large.
         wanted = [c for c in _wanted(feed) if c in present]
-        table = lake.read_arrow(path, columns=wanted).to_pandas(date_as_object=True)
+        table = io.read_arrow(path, columns=wanted).to_pandas(date_as_object=True)
         if table.empty:
             continue
         for role in feed.persons:

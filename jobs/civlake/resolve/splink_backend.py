@@ -1,8 +1,8 @@
-"""Which database Splink runs on: embedded DuckDB, or the lake's Spark session.
+"""Which database Splink runs on: embedded DuckDB, or the Spark engine's session.
 
 The linkage code (``linkage.py``) is written once against Splink's Linker; this module is
 the only place that knows the two backends apart. Scoring (``link``, ``cluster_unmatched``)
-follows the lake: inside ``lake.use_spark`` it runs on ``SparkAPI``, so the blocked
+follows the engine: given its session (``engine.spark``) it runs on ``SparkAPI``, so the blocked
 pairs, which grow with the city, are computed by Spark. Training always runs embedded
 (see ``linkage.train``): it works on a bounded sample of pairs, and Splink's samplers
 draw differently on each backend, so one trainer is what keeps the engines' models equal.
