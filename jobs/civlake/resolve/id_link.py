@@ -32,26 +32,32 @@ COLUMNS = ["person_ref", "match", "match_probability", "match_detail"]
 
 
 def _agreeing(pairs: pd.DataFrame, left: pd.DataFrame, right: pd.DataFrame) -> pd.Series:
-    """Per (entity, candidate) pair: the name agrees and no birth date contradicts."""
-    names = right.groupby("person_ref").agg(
-        names=("name_norm", lambda s: set(s.dropna())),
-        pinyins=("name_pinyin", lambda s: set(s.dropna())),
-    )
-    mine = left.groupby("person_ref").agg(
-        names=("name_norm", lambda s: set(s.dropna())),
-        pinyins=("name_pinyin", lambda s: set(s.dropna())),
-        births=("birth_date", lambda s: {str(b) for b in s.dropna()}),
-    )
-    ok = []
-    for entity, candidate, candidate_id in zip(
-        pairs["person_ref"], pairs["match"], pairs["candidate_id"], strict=True
-    ):
-        e, c = mine.loc[entity], names.loc[candidate]
-        name = bool(e["names"] & c["names"]) or bool(e["pinyins"] & c["pinyins"])
-        born = birth_from_id(candidate_id)
-        birth = not e["births"] or (born is not None and str(born) in e["births"])
-        ok.append(name and birth)
-    return pd.Series(ok, index=pairs.index, dtype=bool)
+    """Per (entity, candidate) pair: a name agrees (same simplified name, or same
+    pinyin) and no birth date contradicts (the entity has none, or one of its birth dates
+    is the one the candidate's ID carries). As joins: at 1 M persons a per-person set
+    of names took seconds."""
+    keys = pairs[["person_ref", "match"]].assign(pair=range(len(pairs)))
+    agree = pd.Series(False, index=range(len(pairs)))
+    for column in ("name_norm", "name_pinyin"):
+        mine = left[["person_ref", column]].dropna().drop_duplicates()
+        theirs = right[["person_ref", column]].dropna().drop_duplicates()
+        hits = keys.merge(mine, on="person_ref").merge(
+            theirs.rename(columns={"person_ref": "match"}), on=["match", column]
+        )
+        agree[hits["pair"].unique()] = True
+    births = left[["person_ref", "birth_date"]].dropna()
+    births = pd.DataFrame(
+        {"person_ref": births["person_ref"], "birth_date": [str(b) for b in births["birth_date"]]},
+        dtype=object,
+    ).drop_duplicates()
+    dated = keys["person_ref"].isin(births["person_ref"]).to_numpy()
+    born = [birth_from_id(i) for i in pairs["candidate_id"]]
+    claimed = keys.assign(birth_date=pd.Series([None if b is None else str(b) for b in born],
+                                               index=keys.index, dtype=object))  # fmt: skip
+    same = claimed.dropna(subset=["birth_date"]).merge(births, on=["person_ref", "birth_date"])
+    birth = ~dated
+    birth[same["pair"].unique()] = True
+    return pd.Series(agree.to_numpy() & birth, index=pairs.index, dtype=bool)
 
 
 def _scores(
