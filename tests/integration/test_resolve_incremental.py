@@ -205,3 +205,17 @@ def test_nothing_new_writes_nothing_and_gone_rows_leave_the_xref(months):
     assert stats["gone"] == len(withdrawn) > 0
     assert set(after) == set(xref) - withdrawn
     assert all(after[ref]["person_key"] == xref[ref]["person_key"] for ref in after)
+
+
+@pytest.mark.parametrize("fingerprint", ["secret", "linkage", "model"])
+def test_another_secret_setting_or_model_resolves_everything_again(months, fingerprint):
+    settings, later = months
+    resolve_persons(settings, now=NOW)
+    state_path = settings.state_dir / incremental.STATE_FILE
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    state["fingerprints"][fingerprint] = "something else"
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    _land(settings, later)
+    stats = resolve_persons(settings, now=LATER)
+    assert stats["kept"] == 0 and stats["new_references"] == stats["references"]
+    assert {r["resolved_at"] for r in _xref(settings).values()} == {LATER}

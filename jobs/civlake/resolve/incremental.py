@@ -16,10 +16,11 @@ probability and detail. The next run reads it back as table ``prior`` and
 
 So the next month appends its new references to the xref and rebuilds the golden records
 of the persons they touch. What the run must agree with is kept beside the model, in
-``<state>/resolve_persons.json``: the key secret's and the linkage settings' fingerprints
-(a change re-resolves everything: a new secret is a new key space, a new threshold a new
-policy) and the xref and persons versions this run wrote (if either table moved since, a
-crash between their commits or another writer, the golden records are rebuilt whole).
+``<state>/resolve_persons.json``: fingerprints of the key secret, the linkage settings and
+the model's specification (a change re-resolves everything: a new secret is a new key
+space, a new threshold a new policy, new comparisons a retrained model) and the xref and
+persons versions this run wrote (if either table moved since, a crash between their
+commits or another writer, the golden records are rebuilt whole).
 
 What stays different from resolving everything at once: a new entity that no known
 person claims is deduplicated against the other new ones only, not against earlier new
@@ -31,6 +32,7 @@ everything again on the next run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from civlake import lake, tables
+from civlake.resolve import model
 from civlake.resolve.keys import secret_fingerprint
 from civlake.resolve.reference_sql import RESOLVABLE_SQL
 
@@ -59,10 +62,20 @@ class Previous:
 
 
 def _fingerprints(secret: bytes, config) -> dict:
+    """What the kept references were resolved under: the key secret, the linkage settings
+    and the model's specification in this release (its comparisons and blocking rules:
+    a saved model trained for other comparisons must not score new references)."""
     linkage = {
         f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "retrain"
     }
-    return {"secret": secret_fingerprint(secret), "linkage": repr(sorted(linkage.items()))}
+    spec = json.dumps(
+        model.settings("dedupe_only").create_settings_dict("duckdb"), sort_keys=True, default=str
+    )
+    return {
+        "secret": secret_fingerprint(secret),
+        "linkage": repr(sorted(linkage.items())),
+        "model": hashlib.sha256(spec.encode("utf-8")).hexdigest(),
+    }
 
 
 def _version(path: Path) -> int | None:
@@ -90,7 +103,8 @@ def previous(settings, config, secret: bytes) -> Previous | None:
         log.warning("resolution state %s unreadable (%s): resolving everything", state_path, exc)
         return None
     if state.get("fingerprints") != _fingerprints(secret, config):
-        log.info("key secret or linkage settings changed: resolving every reference again")
+        log.info("key secret, linkage settings or model specification changed: resolving "
+                 "every reference again, with a model trained afresh")  # fmt: skip
         return None
     same = state.get("xref_version") == _version(xref) and state.get("persons_version") == _version(
         persons
