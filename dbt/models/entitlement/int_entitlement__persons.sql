@@ -1,8 +1,17 @@
 -- One row per person with what the entitlement rules need: birth date and hukou state
 -- from the latest hukou record (hukou is authoritative, SOURCE_FEEDS 3.2), death from
 -- the golden record (certificate > cremation > hukou date, resolved by the dedupe gate).
+-- identity_unsure: a person the dedupe gate made of a record whose corrupted ID is one
+-- keystroke from several namesakes' valid IDs (resolve/id_link.py: not guessed, left for
+-- review). Such a person is one of those residents, not someone outside hukou: the
+-- rules that read "no hukou record" or "no entitlement" as a finding skip them.
 with persons as (
     select * from {{ ref('stg_persons') }}
+),
+
+unsure as (
+    select distinct person_key from {{ ref('stg_person_source_xref') }}
+    where match_method = 'new_person' and match_detail like '存疑未合并%'
 ),
 
 xref as (
@@ -44,6 +53,7 @@ final as (
             case when hukou.person_status = '死亡' then hukou.status_changed_on end
         ) as death_date,
         hukou.person_key is not null as in_hukou,
+        unsure.person_key is not null as identity_unsure,
         hukou.person_status as hukou_status,
         -- 人员状态 is read at the end of a month: from the month of a 迁出/注销 change the
         -- person is no longer in the city; without a change date, never shown to be.
@@ -60,6 +70,7 @@ final as (
         hukou._source_row as hukou_source_row
     from persons
     left join hukou on hukou.person_key = persons.person_key
+    left join unsure on unsure.person_key = persons.person_key
 )
 
 select

@@ -1,9 +1,10 @@
 -- NOT_IN_HUKOU: a benefit recipient (payee of a paid payment, or active in the
 -- assistance, elderly-allowance or child-welfare register) with no hukou record at all.
 -- Grain person; amount_at_risk = all paid payments to them (0 when only registered).
+-- A person whose ID fits several residents equally (identity_unsure) is not one.
 with persons as (
     select person_key from {{ ref('int_entitlement__persons') }}
-    where not in_hukou
+    where not in_hukou and not identity_unsure
 ),
 
 recipients as (

@@ -4,15 +4,18 @@
 --                     (those are DEATH_PAID); amount = the payments;
 --   PAY_AMOUNT_WRONG  paid and due but paid <> due; amount = paid - due (negative when
 --                     underpaid). A due month with nothing paid is not this rule.
+-- Payments to a person whose ID fits several residents equally (identity_unsure) are
+-- not checked: whose entitlement applies is for review to settle.
 with persons as (
-    select person_key, death_month from {{ ref('int_entitlement__persons') }}
+    select person_key, death_month, identity_unsure
+    from {{ ref('int_entitlement__persons') }}
 ),
 
 fct as (
     select fct.*, persons.death_month
     from {{ ref('fct_entitlement_month') }} as fct
     left join persons on persons.person_key = fct.person_key
-    where fct.paid_amount <> 0
+    where fct.paid_amount <> 0 and not coalesce(persons.identity_unsure, false)
 ),
 
 flagged as (

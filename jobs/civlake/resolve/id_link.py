@@ -29,6 +29,9 @@ from civlake.resolve.splink_backend import backend
 log = logging.getLogger(__name__)
 
 COLUMNS = ["person_ref", "match", "match_probability", "match_detail"]
+# How the detail of a reference that fits several namesakes begins: the verify rules read
+# it (int_entitlement__persons.identity_unsure; tests/unit/test_verify_identity_unsure.py).
+AMBIGUOUS_DETAIL = "存疑未合并"
 
 
 def _agreeing(pairs: pd.DataFrame, left: pd.DataFrame, right: pd.DataFrame) -> pd.Series:
@@ -150,7 +153,8 @@ def link_by_id_edit(
     )
     ambiguous["match"] = None
     ambiguous["match_detail"] = (
-        "存疑未合并："
+        AMBIGUOUS_DETAIL
+        + "："
         + ambiguous["n"].astype(str)
         + "名同名人员的有效身份证号均与此号仅差一位，待人工复核"
     )
