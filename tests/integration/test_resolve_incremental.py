@@ -22,7 +22,7 @@ from civlake.resolve import incremental, resolve_persons
 from civlake.resolve.keys import SECRET_ENV
 from civlake.settings import load_settings
 from civlake.stage_inputs import table_version
-from tests.support.synthetic import build, make_id
+from tests.support.synthetic import build, make_id, typo_id
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -219,3 +219,38 @@ def test_another_secret_setting_or_model_resolves_everything_again(months, finge
     stats = resolve_persons(settings, now=LATER)
     assert stats["kept"] == 0 and stats["new_references"] == stats["references"]
     assert {r["resolved_at"] for r in _xref(settings).values()} == {LATER}
+
+
+def test_a_person_outside_every_id_source_stays_one_person_across_months(tmp_path):
+    """An allowance recipient whose ID every month is mistyped anew (never the same typo,
+    no hukou record): the first month makes them a new person; the next month's record
+    links to that person (an earlier new person is a known person), as resolving both
+    months at once clusters the two records into one."""
+    settings = _settings(tmp_path)
+    build(settings.lake, persons=200, months=1, seed=5)
+    rng = random.Random(1)
+    true_id = make_id(rng, date(1940, 2, 2), male=True)
+    allowance = tables.path(settings.lake, tables.silver("elderly_allowance"))
+
+    def record(delivery):
+        return {"id_number": typo_id(rng, true_id), "id_number_status": "invalid",
+                "name": "欧阳明", "sex": "1", "birth_date": date(1940, 2, 2),
+                "hukou_division_code": "440106011001", "_source_file": "f.csv",
+                "_produced_at": f"{delivery[:4]}-{delivery[4:6]}-01T02:00:00+08:00",
+                "_delivery_id": delivery, "_source_row": 1}  # fmt: skip
+
+    lake.append(allowance, pa.Table.from_pylist([record("20260201-440100-009")]))
+    resolve_persons(settings, now=NOW)
+    (first,) = [r for r in _xref(settings).values() if r["_delivery_id"] == "20260201-440100-009"]
+    assert first["match_method"] == "new_person"
+    lake.append(allowance, pa.Table.from_pylist([record("20260301-440100-009")]))
+    stats = resolve_persons(settings, now=LATER)
+    xref = _xref(settings)
+    (later,) = [r for r in xref.values() if r["_delivery_id"] == "20260301-440100-009"]
+    assert stats["carried"] == 0  # another typo: not the same entity key
+    assert later["id_number"] != first["id_number"]
+    assert later["person_key"] == first["person_key"], later
+    persons = lake.read_arrow(tables.path(settings.lake, tables.PERSONS)).to_pylist()
+    assert [p["source_feeds"] for p in persons if p["person_key"] == first["person_key"]] == [
+        ["elderly_allowance"]
+    ]

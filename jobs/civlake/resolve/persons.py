@@ -368,7 +368,8 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
         }
     )
     if len(unresolved):
-        out = link_unresolved(unresolved[REF_COLUMNS], known.DuckKnown(con), settings, config)
+        persons = known.DuckKnown(con, earlier="prior_linked")
+        out = link_unresolved(unresolved[REF_COLUMNS], persons, settings, config)
         out.insert(0, "ord", unresolved["ord"])
         linked = pa.Table.from_pandas(out, schema=_LINKED_SCHEMA, preserve_index=False)
     con.register("linked_frame", linked)

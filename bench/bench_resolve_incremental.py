@@ -1,0 +1,100 @@
+"""What incremental person resolution buys on a next month (issue 17).
+
+    .venv/bin/python bench/bench_incremental.py --persons 1000000 --work /tmp/inc1m
+    .venv/bin/python bench/bench_resolve_incremental.py --home /tmp/inc1m
+
+Takes the home ``bench_incremental.py`` leaves (two months landed, cleaned and resolved;
+the xref's last commit is the next month's append) and resolves the next month twice on
+copies of its core tables, each in its own process (peak RSS is its own), over the same
+silver (linked, not copied):
+
+* ``incremental``: the xref as the first month left it (Delta restore of the version
+  before the append) and the resolver's state: earlier references kept, only the new
+  ones scored with the saved model, the new ones appended;
+* ``everything``: the same, without the state: every reference resolved again, the model
+  retrained, both tables rewritten (what every run did before).
+
+Prints seconds, peak RSS and the statistics of each, and how many references the two
+give different persons (kept references cannot move in the first; in the second a
+retrained model may move some).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import measure
+
+LINEAGE = ["feed_id", "_delivery_id", "_source_file", "_source_row", "role"]
+
+
+def _copy(home: Path, into: Path, *, keep_state: bool) -> None:
+    (into / "lake").mkdir(parents=True)
+    (into / "lake" / "silver").symlink_to(home / "lake" / "silver")
+    shutil.copytree(home / "lake" / "core", into / "lake" / "core")
+    shutil.copytree(home / "state", into / "state", ignore=shutil.ignore_patterns("duckdb_tmp"))
+    shutil.copytree(home / ".secrets", into / ".secrets")
+    if not keep_state:
+        (into / "state" / "resolve_persons.json").unlink()
+    from deltalake import DeltaTable
+
+    xref = DeltaTable(str(into / "lake" / "core" / "person_source_xref"))
+    xref.restore(xref.version() - 1)
+
+
+def _resolve(home: str, out) -> None:
+    from civlake.resolve import resolve_persons
+    from civlake.settings import load_settings
+
+    settings = load_settings(env={"CIVLAKE_HOME": home})
+    res: dict = {}
+    with measure(res):
+        stats = resolve_persons(settings, now=datetime.now(UTC))
+    out.put({**res, "stats": stats})
+
+
+def _keys(home: Path) -> dict:
+    from deltalake import DeltaTable
+
+    xref = DeltaTable(str(home / "lake" / "core" / "person_source_xref")).to_pyarrow_table(
+        columns=[*LINEAGE, "person_key"]
+    )
+    return dict(zip(zip(*(xref[c].to_pylist() for c in LINEAGE), strict=True),
+                    xref["person_key"].to_pylist(), strict=True))  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--home", type=Path, required=True, help="a home bench_incremental left")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="civlake-resolve-inc-"))
+    ctx = mp.get_context("spawn")
+    homes = {}
+    print(f"{'variant':<14}{'seconds':>10}{'peak RSS MiB':>14}  statistics", flush=True)
+    for variant in ("incremental", "everything"):
+        homes[variant] = work / variant
+        _copy(args.home, homes[variant], keep_state=variant == "incremental")
+        out = ctx.Queue()
+        proc = ctx.Process(target=_resolve, args=(str(homes[variant]), out))
+        proc.start()
+        res = out.get()
+        proc.join()
+        stats = {k: v for k, v in res["stats"].items() if k not in ("match_methods", "seconds")}
+        print(f"{variant:<14}{res['seconds']:>10.1f}{res['peak_rss_mib']:>14,.0f}  {stats}",
+              flush=True)  # fmt: skip
+    kept, redone = _keys(homes["incremental"]), _keys(homes["everything"])
+    moved = sum(1 for ref, key in kept.items() if redone.get(ref) != key)
+    print(f"references: {len(kept):,} incremental, {len(redone):,} everything; "
+          f"{moved:,} with another person in the two")  # fmt: skip
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
