@@ -89,10 +89,10 @@ class Repeats:
             rows = rows.filter(pc.is_in(rows["_delivery_id"], value_set=wanted))
             if not len(rows):
                 continue
-            did_col = rows["_delivery_id"].to_numpy(zero_copy_only=False)
+            did_col = rows["_delivery_id"]
             pos = np.empty(len(rows), dtype=np.int64)
-            for did in np.unique(did_col):
-                at = np.flatnonzero(did_col == did)
+            for did in pc.unique(did_col).to_pylist():  # Arrow: numpy sorted the strings
+                at = np.flatnonzero(pc.equal(did_col, did).to_numpy(zero_copy_only=False))
                 pos[at] = counts[did] + np.arange(len(at))
                 counts[did] += len(at)
                 produced.setdefault(did, rows["_produced_at"][int(at[0])].as_py())
