@@ -106,7 +106,10 @@ def _run_stages(
         con.register("cur", cur)
         res = con.execute(_final_sql(contract, p)).to_arrow_table()
         is_bad = pc.greater(pc.list_value_length(res["__reasons"]), 0)
-        bad = cur.filter(is_bad)
+        # One chunk per column: DuckDB scanned a filtered table whose columns were chunked
+        # differently (bronze from several slices' pieces, the stages' columns whole) out of
+        # step, pairing rows with other rows' raw JSON
+        bad = cur.filter(is_bad).combine_chunks()
         if len(bad):
             con.register("bad", bad)
             extra = con.execute(_quarantine_sql(p, [*contract.names, "_extra"])).to_arrow_table()
