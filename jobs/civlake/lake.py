@@ -112,10 +112,12 @@ def read_matching(
 
 
 def scan_matching(
-    table: Path | DeltaTable, match: Match, *, batch_rows: int = 65_536
-) -> Iterator[pa.RecordBatch]:
+    table: Path | DeltaTable, match: Match, *, batch_rows: int = 65_536,
+    columns: list[str] | None = None,
+) -> Iterator[pa.RecordBatch]:  # fmt: skip
     """``read_matching`` as non-empty record batches of at most ``batch_rows`` rows, in the
     order ``read_matching`` returns them (embedded engine only; nothing if no table).
+    ``columns``: only these, in the same row order as a scan of every column.
 
     Arrow's dataset scan decodes a whole row group before it yields a batch (a 1 M-row
     bronze row group is ~350 MB), so files and row groups are only chosen through the
@@ -128,21 +130,24 @@ def scan_matching(
         return
     if dt.metadata().partition_columns:  # values not in the files: let the dataset add them
         ds = dt.to_pyarrow_dataset()
-        yield from ds.to_batches(filter=_arrow_filter(match), batch_size=batch_rows)
+        yield from ds.to_batches(filter=_arrow_filter(match), batch_size=batch_rows,
+                                 columns=columns)  # fmt: skip
         return
     ds, cond = dt.to_pyarrow_dataset(), _arrow_filter(match)
     schema = ds.schema
+    wanted = schema if columns is None else pa.schema([schema.field(c) for c in columns])
+    read = set(schema.names if columns is None else [*columns, *match])
     for fragment in ds.get_fragments(filter=cond):
         for part in fragment.split_by_row_group(cond):
             with fragment.filesystem.open_input_file(fragment.path) as f:
                 reader = pq.ParquetFile(f, buffer_size=1 << 20)
-                names = [n for n in schema.names if n in reader.schema_arrow.names]
+                names = [n for n in schema.names if n in read and n in reader.schema_arrow.names]
                 for batch in reader.iter_batches(
                     batch_size=batch_rows, row_groups=[part.row_groups[0].id], columns=names
                 ):
                     rows = pa.Table.from_batches([batch]).filter(cond)
                     if len(rows):
-                        yield from _conform(rows, schema).to_batches()
+                        yield from _conform(rows, wanted).to_batches()
 
 
 def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:

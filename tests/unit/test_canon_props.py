@@ -84,3 +84,26 @@ def test_names(values: list[str | None]) -> None:
     again, again_note = canon.name(value.to_pylist())
     assert again.to_pylist() == value.to_pylist()
     assert again_note.to_pylist() == [None] * len(values)
+
+
+ID_LIKE = st.one_of(
+    st.text(alphabet="0123456789Xx", min_size=17, max_size=19),
+    st.text(alphabet="0123456789Xx#E.+' ０１", min_size=0, max_size=20),
+    st.none(),
+)
+
+
+@PROPS
+@given(st.lists(ID_LIKE, max_size=25))
+def test_id_missing_fast_path_equals_the_three_checks(values: list[str | None]) -> None:
+    # cl_id_miss answers "false" for an 18-character digits-and-X value without running
+    # the blank, Excel-number and error-value checks: it must agree with them everywhere
+    con = canon.connection()
+    ids = pa.table({"s": pa.array(values, pa.string())})
+    con.register("ids", ids)
+    got = con.execute(
+        "SELECT cl_id_miss(s) AS fast,"
+        " cl_blank(s) IS NULL OR cl_id_sci(s) OR cl_xlerr(s) IS NOT NULL AS checks FROM ids"
+    ).to_arrow_table()
+    con.unregister("ids")
+    assert got["fast"].to_pylist() == got["checks"].to_pylist()

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,7 +70,7 @@ def predecessors(audit: list[dict], pending: list[dict]) -> dict[str, str]:
     return out
 
 
-def _day(produced_at) -> date | None:
+def day(produced_at) -> date | None:
     try:
         return date.fromisoformat(str(produced_at)[:10])
     except ValueError:
@@ -86,11 +87,10 @@ def carry(
     delivery."""
     if len(bronze) == 0 or previous is None or len(previous) == 0:
         return Carried(tables.silver_schema(contract).empty_table(), bronze)
-    d_day = _day(bronze["_produced_at"][0].as_py())
-    p_day = _day(previous["_produced_at"][0].as_py())
+    d_day = day(bronze["_produced_at"][0].as_py())
+    p_day = day(previous["_produced_at"][0].as_py())
     if d_day is None or p_day is None or p_day > d_day:
         return Carried(tables.silver_schema(contract).empty_table(), bronze)
-    schema = tables.silver_schema(contract)
     candidates = previous
     for col in contract.id_columns:
         status = candidates[f"{col}_status"]
@@ -101,22 +101,54 @@ def carry(
         candidates.select(["_row_hash"]).append_column("__pos", pos)
         .group_by("_row_hash", use_threads=False).aggregate([("__pos", "min")])
     )  # fmt: skip
-    values = candidates.take(firsts["__pos_min"]).drop_columns(
+    # Join the hashes only (with row numbers on both sides), then take the rows: joining
+    # the value columns made Acero copy every string through its hash table.
+    d_at = pa.table({"_row_hash": bronze["_row_hash"],
+                     _INDEX: pa.array(range(len(bronze)), pa.int64())})  # fmt: skip
+    pairs = d_at.join(firsts, "_row_hash", join_type="inner", use_threads=False)
+    values = candidates.take(pairs["__pos_min"]).drop_columns(
         [c for c in LINEAGE if c != "_row_hash"]
     )
-    d = bronze.append_column(_INDEX, pa.array(range(len(bronze)), pa.int64()))
-    joined = d.select([_INDEX, *LINEAGE]).join(values, "_row_hash", join_type="inner",
-                                                use_threads=False)  # fmt: skip
+    return repeated(contract, bronze, pairs[_INDEX], values, divmap)
+
+
+def repeated(
+    contract: FeedContract, bronze: pa.Table, at, values: pa.Table, divmap: pa.Table
+) -> Carried:
+    """Split ``bronze`` (one pending delivery's rows) given its repeated rows: the
+    previous snapshot's silver values ``values`` (any lineage columns ignored, candidates
+    only: no ``invalid`` ID) of the bronze rows at positions ``at`` (int64, distinct),
+    one value row per position. The division check and D's lineage are applied here.
+
+    The checks read narrow columns and the wide rows are taken once: filtering and
+    sorting the joined table copied every string column twice per slice."""
+    schema = tables.silver_schema(contract)
+    at = pa.chunked_array(_chunks(at), pa.int64()).combine_chunks()
     # Today's division map must give what P's row holds (a code may have become obsolete).
+    keep = None
     for name in (c.name for c in contract.of_kind("division")):
-        now_code = current_codes(joined[f"{name}_delivered"], divmap)
-        same = pc.or_kleene(
-            pc.and_kleene(pc.is_null(joined[f"{name}_delivered"]), pc.is_null(joined[name])),
-            pc.equal(now_code, joined[name]),
-        )
-        joined = joined.filter(pc.fill_null(same, False))
-    joined = joined.sort_by(_INDEX)
-    carried = pa.Table.from_arrays([joined[f.name].cast(f.type) for f in schema], schema=schema)
-    taken = joined[_INDEX]
-    rest = d.filter(pc.invert(pc.is_in(d[_INDEX], value_set=taken))).drop_columns([_INDEX])
-    return Carried(carried, rest)
+        delivered, held = values[f"{name}_delivered"], values[name]
+        same = pc.fill_null(pc.or_kleene(
+            pc.and_kleene(pc.is_null(delivered), pc.is_null(held)),
+            pc.equal(current_codes(delivered, divmap), held),
+        ), False)  # fmt: skip
+        keep = same if keep is None else pc.and_(keep, same)
+    rows = np.arange(len(at))
+    if keep is not None:
+        rows = rows[keep.to_numpy(zero_copy_only=False)]
+    pos = at.to_numpy()[rows]
+    order = np.argsort(pos, kind="stable")  # bronze order
+    rows, pos = rows[order], pos[order]
+    picked = values.take(pa.array(rows))
+    lineage = bronze.select(LINEAGE).take(pa.array(pos))
+    carried = pa.Table.from_arrays(
+        [(lineage if f.name in LINEAGE else picked)[f.name].cast(f.type) for f in schema],
+        schema=schema,
+    )
+    rest = np.ones(len(bronze), dtype=bool)
+    rest[pos] = False
+    return Carried(carried, bronze.filter(pa.array(rest)))
+
+
+def _chunks(at) -> list:
+    return at.chunks if isinstance(at, pa.ChunkedArray) else [at]

@@ -40,14 +40,10 @@ def read_audit(root: Path, *, io: LakeIO) -> list[dict]:
     return [] if table is None else table.to_pylist()
 
 
-def _match(
-    delivery_ids: list[str], feed_id: str | None, row_hashes: list[str] | None = None
-) -> dict:
+def _match(delivery_ids: list[str], feed_id: str | None) -> dict:
     match: dict = {"_delivery_id": delivery_ids}
     if feed_id is not None:
         match["feed_id"] = feed_id
-    if row_hashes is not None:
-        match["_row_hash"] = row_hashes
     return match
 
 
@@ -59,15 +55,6 @@ def read_rows(
     Pass an open ``DeltaTable`` to skip re-reading the log (~10 ms per open).
     """
     return io.read_matching(path, _match(delivery_ids, feed_id))
-
-
-def read_repeated(
-    table: Path | DeltaTable, delivery_id: str, row_hashes: list[str]
-) -> pa.Table | None:
-    """Rows of one delivery whose ``_row_hash`` is one of ``row_hashes`` (None: none), read
-    a batch at a time (embedded engine): what a slice of the next snapshot repeats."""
-    batches = list(lake.scan_matching(table, _match([delivery_id], None, row_hashes)))
-    return pa.Table.from_batches(batches) if batches else None
 
 
 def read_slices(

@@ -18,17 +18,20 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from civlake import lake, tables
-from civlake.clean import carry, lake_io
+from civlake.clean import lake_io
 from civlake.clean.frame import Cleaned, clean_delivery
 from civlake.clean.invariants import bronze_mismatch
+from civlake.clean.repeats import Repeats
 from civlake.clean.reviews import known_findings, refuse_foreign_reviews
 from civlake.contracts import FeedContract, get_contract
 from civlake.settings import Settings
@@ -151,15 +154,43 @@ def clean_run(
         slices = iter([pa.table({"_delivery_id": pa.array([], pa.string())})])
     else:
         slices = lake_io.read_slices(bronze, good_ids, rows=SLICE_ROWS)
+    with ExitStack() as stack:
+        repeats = _repeats(stack, settings, handles, contract, good_ids, previous, bronze)
+        return _clean_slices(
+            contract, good, found, slices, repeats, divmap, now, known, batch, previous, errors,
+            started,
+        )  # fmt: skip
+
+
+def _repeats(
+    stack: ExitStack, settings: Settings, handles: Handles, contract: FeedContract,
+    ids: list[str], previous: dict[str, str], bronze: DeltaTable | None,
+) -> Repeats | None:  # fmt: skip
+    """The previous snapshots' rows these deliveries repeat, joined once (None: nothing
+    to carry)."""
+    if bronze is None or not any(did in previous for did in ids):
+        return None
+    silver = open_once(handles, lake_io.silver_path(settings.lake, contract.feed_id))
+    if silver is None:
+        return None
+    return Repeats.build(stack, settings, contract, bronze, silver, ids, previous)
+
+
+def _clean_slices(
+    contract: FeedContract, good: list[dict], found: dict[str, int], slices, repeats,
+    divmap: pa.Table, now: datetime, known, batch: Batch, previous: dict[str, str],
+    errors: list[str], started: float,
+) -> tuple[list[dict], list[str]]:  # fmt: skip
+    feed = contract.feed_id
     seen: Counter = Counter()
-    sums: dict[str, Counter] = {did: Counter() for did in good_ids}
+    sums: dict[str, Counter] = {a["delivery_id"]: Counter() for a in good}
     failed: set[str] = set()
     first = True
     for piece in slices:
         here = _counts(piece["_delivery_id"])
         todo = [a for a in good if here[a["delivery_id"]] or (first and not found.get(
             a["delivery_id"], 0))]  # fmt: skip
-        rest, carried = _carry(handles, root, contract, todo, piece, divmap, previous)
+        rest, carried = _carry(repeats, todo, piece, divmap)
         out = clean_delivery(contract, rest, divmap=divmap, now=now)
         if known is not None:  # reviews must name a finding of that district
             out = Cleaned(*refuse_foreign_reviews(known, out.silver, out.quarantine))
@@ -224,7 +255,26 @@ def _summaries(
 
 def _in_bronze_order(silver: pa.Table, piece: pa.Table) -> pa.Table:
     """``silver`` (a delivery's carried and cleaned rows of one slice) in the slice's
-    bronze order, the order cleaning every row gives."""
+    bronze order, the order cleaning every row gives. Rows are matched by lineage as
+    one int64 key each (file number, row) and sorted with numpy: an Arrow join on the
+    three lineage strings took 2.5 s per 1,000,000-person month."""
+    did = silver["_delivery_id"][0].as_py() if len(silver) else None
+    mine = piece.filter(pc.equal(piece["_delivery_id"], did))
+    if mine["_source_row"].null_count or silver["_source_row"].null_count:
+        return _in_bronze_order_by_join(silver, piece)
+    files = pc.unique(mine["_source_file"].combine_chunks())
+
+    def key(t: pa.Table) -> np.ndarray:
+        file_no = pc.index_in(t["_source_file"], value_set=files).to_numpy(zero_copy_only=False)
+        return file_no.astype(np.int64) * (1 << 32) + t["_source_row"].to_numpy()
+
+    bronze_keys, silver_keys = key(mine), key(silver)
+    by_key = np.argsort(bronze_keys, kind="stable")
+    at = by_key[np.searchsorted(bronze_keys[by_key], silver_keys)]
+    return silver.take(pa.array(np.argsort(at, kind="stable")))
+
+
+def _in_bronze_order_by_join(silver: pa.Table, piece: pa.Table) -> pa.Table:
     pos = piece.select(_LINEAGE).append_column("__pos", pa.array(range(len(piece)), pa.int64()))
     at = silver.select(_LINEAGE).append_column("__i", pa.array(range(len(silver)), pa.int64()))
     joined = at.join(pos, _LINEAGE, join_type="inner", use_threads=False)
@@ -232,23 +282,18 @@ def _in_bronze_order(silver: pa.Table, piece: pa.Table) -> pa.Table:
 
 
 def _carry(
-    handles: Handles, root: Path, contract: FeedContract, todo: list[dict], piece: pa.Table,
-    divmap: pa.Table, previous: dict[str, str],
-) -> tuple[pa.Table, dict[str, pa.Table]]:  # fmt: skip
-    """(bronze rows of the slice still to clean, carried silver rows per delivery). Of the
-    previous snapshot, only the rows with the slice's row hashes are read."""
+    repeats: Repeats | None, todo: list[dict], piece: pa.Table, divmap: pa.Table
+) -> tuple[pa.Table, dict[str, pa.Table]]:
+    """(bronze rows of the slice still to clean, carried silver rows per delivery)."""
     carried: dict[str, pa.Table] = {}
-    if not any(a["delivery_id"] in previous for a in todo):
+    if repeats is None:
         return piece, carried
-    silver = open_once(handles, lake_io.silver_path(root, contract.feed_id))
     parts = []
     for a in todo:
         did = a["delivery_id"]
         mine = piece.filter(pc.equal(piece["_delivery_id"], did))
-        if did in previous and len(mine) and silver is not None:
-            hashes = pc.unique(mine["_row_hash"]).to_pylist()
-            prior = lake_io.read_repeated(silver, previous[did], hashes)
-            split = carry.carry(contract, mine, prior, divmap)
+        if did in repeats.tables:
+            split = repeats.split(did, mine, divmap)
             carried[did], mine = split.silver, split.rest
         parts.append(mine)
     return pa.concat_tables(parts), carried

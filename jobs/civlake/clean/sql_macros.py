@@ -91,7 +91,11 @@ MACROS: list[str] = [
     # Staged on purpose: DuckDB inlines macros, so a one-piece status macro expanded the
     # 17-term checksum hundreds of times and took ~0.9 s just to bind. ``id_layers``
     # feeds each stage the previous stage's column instead.
-    "cl_id_miss(s) AS cl_blank(s) IS NULL OR cl_id_sci(s) OR cl_xlerr(s) IS NOT NULL",
+    # An ID as it should be delivered (18 characters, digits and X/x) is none of blank,
+    # Excel-mangled or an error value: one full match decides it for nearly every row
+    # (500,000 IDs: 0.70 s -> 0.44 s); everything else takes the three checks.
+    "cl_id_miss(s) AS CASE WHEN regexp_full_match(s, '[0-9]{17}[0-9Xx]') THEN false"
+    " ELSE cl_blank(s) IS NULL OR cl_id_sci(s) OR cl_xlerr(s) IS NOT NULL END",
     "cl_id_base(c, miss) AS CASE WHEN miss THEN NULL"
     " WHEN regexp_matches(c, '^[0-9]{15}$') THEN substr(c, 1, 6) || '19' || substr(c, 7, 9)"
     " ELSE nullif(c, '') END",
