@@ -14,9 +14,11 @@ silver (linked, not copied):
 * ``everything``: the same, without the state: every reference resolved again, the model
   retrained, both tables rewritten (what every run did before).
 
-Prints seconds, peak RSS and the statistics of each, and how many references the two
-give different persons (kept references cannot move in the first; in the second a
-retrained model may move some).
+Prints seconds, peak RSS and the statistics of each, how many references the two give
+different persons (kept references cannot move in the first; in the second a retrained
+model may move some), and each one's pairwise clustering scores against the generator's
+truth (``<home>/landing_truth/records.parquet``, ``civlake.resolve.evaluate``): overall,
+and on pairs touching a reference the model decides.
 """
 
 from __future__ import annotations
@@ -93,6 +95,17 @@ def main() -> None:
     moved = sum(1 for ref, key in kept.items() if redone.get(ref) != key)
     print(f"references: {len(kept):,} incremental, {len(redone):,} everything; "
           f"{moved:,} with another person in the two")  # fmt: skip
+    truth = args.home / "landing_truth" / "records.parquet"
+    if truth.exists():
+        from civlake.resolve import evaluate_clustering
+
+        for variant, home in homes.items():
+            scores = evaluate_clustering(home / "lake" / "core" / "person_source_xref", truth)
+            for subset in ("overall", "invalid_or_missing_id"):
+                s = scores[subset]
+                print(f"{variant:<14}{subset:<22}P {s['precision']:.6f}  R {s['recall']:.6f}  "
+                      f"F1 {s['f1']:.6f}  ({s['true_positive_pairs']:,} of "
+                      f"{s['true_pairs']:,} true pairs, {s['predicted_pairs']:,} predicted)")  # fmt: skip
     shutil.rmtree(work)
 
 

@@ -5,9 +5,15 @@ What the last run left is the ``core/person_source_xref`` table: every reference
 resolved (by lineage: feed, delivery, file, row, role) with its person_key, method,
 probability and detail. The next run reads it back as table ``prior`` and
 
-* keeps every one of those references as it was (``kept``): no model decides it again,
-  so a known person who arrives later, a retrained model or a name-frequency shift can
-  never move an existing reference to another person;
+* keeps every one of those references that it tied to a person by its ID or a link as it
+  was (``kept``): no model decides it again, so a namesake who arrives later, a retrained
+  model or a name-frequency shift can never move it to another person;
+* resolves again, with the new references, those it made *new persons* (no usable ID,
+  no known person claimed them; a few hundred at 1 M persons): such a person is
+  provisional, since the person may become known later (a newborn whose ID the first
+  delivery could not vouch for is registered with it next month) or appear again under
+  another typo, and resolving everything at once would then tie them together. Their
+  key changes only when that happens;
 * gives a new reference without a usable ID the person of an earlier reference of the
   same entity (``linkage.entity_refs``'s collapse key: the same invalid ID, source key or
   name and birth date) without scoring it (``carried``);
@@ -22,10 +28,8 @@ space, a new threshold a new policy, new comparisons a retrained model) and the 
 persons versions this run wrote (if either table moved since, a crash between their
 commits or another writer, the golden records are rebuilt whole).
 
-What stays different from resolving everything at once: a new entity that no known
-person claims is deduplicated against the other new ones only, not against earlier new
-persons (``linkage.cluster_unmatched``), and the model is the one trained when the state
-began. Deleting the state file (or changing the secret or linkage settings) resolves
+What stays different from resolving everything at once: the model is the one trained
+when the state began, and a link made earlier is not revisited. Deleting the state file (or changing the secret or linkage settings) resolves
 everything again on the next run.
 """
 
@@ -51,6 +55,9 @@ LINEAGE_KEY = ["feed_id", "_delivery_id", "_source_file", "_source_row", "role"]
 # Above this share of persons touched, the golden records are rebuilt whole (one sorted
 # stream) instead of merged: a monthly full snapshot touches everyone.
 MERGE_SHARE = 0.25
+# The method of a person made of references without a usable ID that no known person
+# claimed: provisional, resolved again with each run's new references.
+PROVISIONAL = "new_person"
 
 
 @dataclass(frozen=True)
@@ -133,12 +140,15 @@ def forget(settings) -> None:
     _paths(settings)[0].unlink(missing_ok=True)
 
 
-def attach_prior(con, xref: Path) -> tuple[int, int]:
-    """Tables ``prior`` (ord of ``refs``) of every reference the xref already resolved,
-    and ``prior_linked`` (ord, person_key, match_method, match_probability,
-    match_detail) of those without a usable ID (the others are their ID's person);
-    returns (kept, gone): references kept, and xref rows whose reference is no longer
-    in silver."""
+def attach_prior(con, xref: Path, references: int) -> tuple[int, int, int]:
+    """Tables ``prior`` (ord of ``refs``) of every reference the xref already tied to a
+    person by its ID or a link, ``prior_linked`` (ord, person_key, match_method,
+    match_probability, match_detail) of those without a usable ID, and
+    ``provisional_keys`` (person_key) of the new persons an earlier run made, whose
+    references are resolved again when anything changed (``references``, the count of
+    ``refs``, says whether all of them are in the xref). Returns (kept, gone,
+    provisional): references kept, xref rows whose reference is no longer in silver,
+    references resolved again."""
     dt = lake.open_table(xref)
     con.register("xref_prev", dt.to_pyarrow_dataset())
     on = " and ".join(f"x.{c} = r.{c}" for c in LINEAGE_KEY)
@@ -150,22 +160,39 @@ def attach_prior(con, xref: Path) -> tuple[int, int]:
         from refs r join xref_prev x on {on}
     """)
     con.execute("reset preserve_insertion_order")
-    con.execute("create or replace table prior as select ord from prior_all")
-    con.execute("""
+    matched = con.execute("select count(*) from prior_all").fetchone()[0]
+    total = con.execute("select count(*) from xref_prev").fetchone()[0]
+    con.unregister("xref_prev")
+    # Nothing new and nothing gone: the provisional persons would come out the same.
+    again = "false" if matched == references == total else f"match_method = '{PROVISIONAL}'"
+    con.execute(f"""
+        create or replace table provisional_keys as
+        select distinct person_key from prior_all where {again}
+    """)
+    con.execute(f"create or replace table prior as select ord from prior_all where not ({again})")
+    con.execute(f"""
         create or replace table prior_linked as
-        select * exclude (usable) from prior_all where not usable
+        select * exclude (usable) from prior_all where not usable and not ({again})
     """)
     con.execute("drop table prior_all")
     kept = con.execute("select count(*) from prior").fetchone()[0]
-    total = con.execute("select count(*) from xref_prev").fetchone()[0]
-    con.unregister("xref_prev")
-    return kept, total - kept
+    return kept, total - matched, matched - kept
+
+
+def vanished_provisional(con) -> int:
+    """Provisional persons an earlier run made that no reference has any more (merged into
+    a person found since): their golden records must go."""
+    return con.execute("""
+        select count(*) from provisional_keys p
+        where not exists (select 1 from keyed k where k.person_key = p.person_key)
+    """).fetchone()[0]
 
 
 def no_prior(con) -> None:
-    """Empty ``prior``, ``prior_linked`` and ``carried``: every reference is resolved
-    afresh."""
+    """Empty ``prior``, ``prior_linked``, ``provisional_keys`` and ``carried``: every
+    reference is resolved afresh."""
     con.execute("create or replace table prior (ord bigint)")
+    con.execute("create or replace table provisional_keys (person_key varchar)")
     for name in ("prior_linked", "carried"):
         con.execute(f"""
             create or replace table {name} (ord bigint, person_key varchar,

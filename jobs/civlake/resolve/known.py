@@ -91,31 +91,15 @@ def rule_columns() -> list[list[str]]:
 
 class DuckKnown:
     """The known profiles in DuckDB table ``known`` of ``con`` (which holds ``refs``):
-    one row per distinct profile of a usable ID, ``first`` its first reference's ord.
+    one row per distinct profile of a usable ID, ``first`` its first reference's ord."""
 
-    ``earlier``: a table of ``con`` (ord, person_key, match_method) of references an
-    earlier run resolved without a usable ID (``incremental``); those it made new persons
-    are known persons too (person_ref ``key:<person_key>``), so a later record of one of
-    them links to it as the run that first saw both would have clustered them."""
-
-    def __init__(self, con, *, earlier: str | None = None):
+    def __init__(self, con):
         self.con = con
-        new_persons = (
-            ""
-            if earlier is None
-            else f"""
-            union all
-            select 'key:' || e.person_key, {", ".join("r." + c for c in SOURCE)},
-                min(r.ord)
-            from refs r join {earlier} e on e.ord = r.ord
-            where e.match_method = 'new_person'
-            group by all"""
-        )
         con.execute(f"""
             create or replace table known as
             select 'id:' || id_number as person_ref, {", ".join(SOURCE)}, min(ord) as first
             from refs where id_status in ({RESOLVABLE_SQL})
-            group by all{new_persons}
+            group by all
         """)
         self.rows, self.persons = con.execute(
             "select count(*), count(distinct person_ref) from known"
@@ -186,8 +170,7 @@ class DuckKnown:
         )
         self.con.register("left_ids", left_ids)
         self.con.execute(
-            "create or replace temp view known_ids as "
-            "select id_number as id from known where person_ref like 'id:%'"
+            "create or replace temp view known_ids as select id_number as id from known"
         )
         found = id_edits.neighbours_sql("left_ids", "known_ids")
         self.con.execute(

@@ -206,6 +206,7 @@ def _resolve_in_memory(
         "persons": persons.num_rows,
         "new_references": len(refs),
         "kept": 0,
+        "provisional": 0,
         "carried": 0,
         "gone": 0,
         "persons_touched": persons.num_rows,
@@ -228,9 +229,9 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         if count is None:
             return None
         prev = incremental.previous(settings, config, secret)
-        kept = gone = carried = 0
+        kept = gone = provisional = carried = 0
         if prev is not None:
-            kept, gone = incremental.attach_prior(con, prev.xref)
+            kept, gone, provisional = incremental.attach_prior(con, prev.xref, count)
             carried = incremental.carry_entities(con)
             # The saved model decides the new references as it decided the old ones.
             config = dataclasses.replace(config, retrain=False)
@@ -262,9 +263,14 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         _golden_view(con)
         touched = incremental.touched_persons(con)
         total = con.execute("select count(distinct person_key) from keyed").fetchone()[0]
-        _write_xref(con, settings, now, count, append=prev is not None and not gone)
-        # Persons merged only onto golden records built from the xref this run started from.
-        merge = prev is not None and not gone and prev.persons_match_xref
+        _write_xref(con, settings, now, count, append=prev is not None and not gone,
+                    provisional=provisional)  # fmt: skip
+        # Persons merged only onto golden records built from the xref this run started
+        # from, and while no provisional person has vanished (merged into another).
+        merge = (
+            prev is not None and not gone and prev.persons_match_xref
+            and not incremental.vanished_provisional(con)
+        )  # fmt: skip
         _write_persons(con, settings, now, merge=merge, touched=touched, total=total)
         incremental.save(settings, config, secret)
         methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
@@ -273,6 +279,7 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
         "persons": total,
         "new_references": count - kept,
         "kept": kept,
+        "provisional": provisional,
         "carried": carried,
         "gone": gone,
         "persons_touched": touched,
@@ -280,13 +287,20 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
     }
 
 
-def _write_xref(con, settings, now: datetime, count: int, *, append: bool) -> None:
-    """Appends the new references (in lineage order, one commit; none: nothing written),
-    or writes every reference (first run, or references gone from silver)."""
+def _write_xref(
+    con, settings, now: datetime, count: int, *, append: bool, provisional: int = 0
+) -> None:
+    """Appends the references not kept (in lineage order, one commit; none: nothing
+    written) after deleting the provisional ones they include, or writes every
+    reference (first run, or references gone from silver). A crash between the delete
+    and the append leaves those references out of the xref: the next run resolves them
+    as new, and rebuilds the golden records (the table moved)."""
     path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
     if not append:
         lake.overwrite_ordered(path, _xref_batches(con, now, count), row_group_rows=BATCH_ROWS)
         return
+    if provisional:
+        lake.delete_where(path, f"match_method = '{incremental.PROVISIONAL}'")
     files = lake.AppendFiles(path, XREF_SCHEMA)
     for batch in _xref_batches(con, now, count, only_new=True):
         files.write(batch)
@@ -368,8 +382,7 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
         }
     )
     if len(unresolved):
-        persons = known.DuckKnown(con, earlier="prior_linked")
-        out = link_unresolved(unresolved[REF_COLUMNS], persons, settings, config)
+        out = link_unresolved(unresolved[REF_COLUMNS], known.DuckKnown(con), settings, config)
         out.insert(0, "ord", unresolved["ord"])
         linked = pa.Table.from_pandas(out, schema=_LINKED_SCHEMA, preserve_index=False)
     con.register("linked_frame", linked)
