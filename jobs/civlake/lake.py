@@ -31,9 +31,9 @@ from civlake.engine.lake_io import Match, exists, match_source, nothing_to_match
 T = TypeVar("T")
 __all__ = [  # Match and exists come from the interface module, for callers of this one
     "DELTA_RS", "AppendFiles", "DeltaRs", "Match", "append", "count_by", "delete_where",
-    "exists", "merge_delete", "merge_update", "open_table", "overwrite", "overwrite_ordered",
-    "overwrite_stream", "read_arrow", "read_distinct", "read_matching", "retry",
-    "scan_matching", "table_path",
+    "exists", "merge_delete", "merge_update", "merge_upsert", "open_table", "overwrite",
+    "overwrite_ordered", "overwrite_stream", "read_arrow", "read_distinct", "read_matching",
+    "retry", "scan_matching", "table_path",
 ]  # fmt: skip
 
 
@@ -232,6 +232,16 @@ def merge_update(path: Path, source: pa.Table, on: list[str]) -> None:
         ).when_matched_update(updates={c: f"s.{c}" for c in sets}).execute()
 
     retry(run)
+
+
+def merge_upsert(path: Path, batches, on: list[str]) -> None:
+    """Replace the target rows matching ``batches`` on ``on`` and insert the others, in
+    one MERGE and one commit, streamed from the batches (a RecordBatchReader, so it is
+    not retried: a stream is read once)."""
+    pred = " AND ".join(f"t.{k} = s.{k}" for k in on)
+    DeltaTable(str(path)).merge(
+        batches, predicate=pred, source_alias="s", target_alias="t"
+    ).when_matched_update_all().when_not_matched_insert_all().execute()
 
 
 def retry(op: Callable[[], T]) -> T:

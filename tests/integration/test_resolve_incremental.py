@@ -174,7 +174,7 @@ def test_a_crash_between_the_two_commits_heals_on_the_rerun(months, monkeypatch)
         raise RuntimeError("killed before the persons commit")
 
     with monkeypatch.context() as patch:
-        patch.setattr(incremental, "upsert", crash)
+        patch.setattr(lake, "merge_upsert", crash)
         with pytest.raises(RuntimeError, match="killed"):
             resolve_persons(settings, now=LATER)
     appended = _xref(settings)

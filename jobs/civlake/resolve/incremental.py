@@ -246,17 +246,3 @@ def touched_persons(con) -> int:
         select distinct person_key from keyed where not kept
     """)
     return con.execute("select count(*) from touched").fetchone()[0]
-
-
-def upsert(path: Path, batches, on: str = "person_key") -> None:
-    """Replace the rows of ``batches``' keys in the Delta table and insert the new ones,
-    in one commit (delta-rs MERGE, streamed from the batches)."""
-    from deltalake import DeltaTable
-
-    (
-        DeltaTable(str(path))
-        .merge(batches, predicate=f"t.{on} = s.{on}", source_alias="s", target_alias="t")
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute()
-    )

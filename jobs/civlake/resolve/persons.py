@@ -319,10 +319,11 @@ def _write_persons(con, settings, now: datetime, *, merge: bool, touched: int, t
                 create temp view golden_touched as
                 select g.* from golden_refs g semi join touched t using (person_key)
             """)
-            incremental.upsert(
+            lake.merge_upsert(
                 path,
                 golden.stream_persons(con, "golden_touched", now=now, batch_rows=BATCH_ROWS,
                                       slice_rows=slice_rows),
+                on=["person_key"],
             )  # fmt: skip
         return
     lake.overwrite_ordered(
