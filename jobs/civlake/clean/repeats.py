@@ -7,8 +7,8 @@ of P for every slice to find that slice's hashes: twice per month at 1,000,000 p
 
 Here, before D's first slice, D's row hashes are read once (one column, in the order the
 slices will bring them) and joined with P's candidate rows (no ``invalid`` ID, one per
-hash) in a DuckDB database on disk (``engine.duck``: it spills beyond the memory
-limit), the matches stored in D's row order. Each slice then reads only its own range of
+hash) in an in-memory DuckDB database (``engine.duck``: its tables spill to disk beyond
+the memory limit), the matches stored in D's row order. Each slice then reads only its own range of
 positions back. What is carried is still decided by ``carry.repeated``, which checks
 the division map and gives the rows D's lineage, so the result is the one ``carry.carry``
 gives for the slice.
