@@ -64,6 +64,8 @@ def main() -> None:
             rate = f"{n / res['seconds']:,.0f}" if n else "-"
             print(f"{'':<{len(name) + 2}}{stage:<14}{res['seconds']:>10.1f}{(n or 0):>12,}"
                   f"{rate:>12}{res['peak_rss_mib']:>14,.0f}", flush=True)  # fmt: skip
+            if "dbt_nodes" in res:
+                print(f"{'':<{len(name) + 16}}dbt: {res['dbt_nodes']}", flush=True)
             runs.setdefault(name, {})[stage] = res["seconds"]
             total += res["seconds"]
         runs[name]["total"] = total

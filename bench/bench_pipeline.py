@@ -75,6 +75,8 @@ def main() -> None:
     stages = run_stages(settings, feeds, now=now, start=args.start, through=args.through)
     for stage, res, n in stages:
         report(stage, res, n)
+        if "dbt_nodes" in res:
+            print(f"{'':<14}dbt: {res['dbt_nodes']}", flush=True)
     print(f"work dir: {work}")
 
 
@@ -126,9 +128,24 @@ def run_stages(
             ingested = out
         if stage in ("expectations", "resolve"):
             n = ingested
+        if isinstance(out, dict) and "dbt" in out:
+            res["dbt_nodes"] = dbt_nodes(out["dbt"]["results"])
         yield stage, res, n
         if stage == through:
             break
+
+
+def dbt_nodes(results: list[dict]) -> str:
+    """Where a dbt stage's time went: nodes and seconds per kind, and the slowest nodes
+    (the rest of the stage's wall time is dbt's own: start, parse, graph, catalog)."""
+    kinds: dict[str, list[float]] = {}
+    for r in results:
+        kinds.setdefault(r["resource_type"], []).append(r["execution_time"])
+    slowest = sorted(results, key=lambda r: -r["execution_time"])[:5]
+    return "; ".join(
+        [f"{len(t)} {kind}s {sum(t):.1f} s" for kind, t in sorted(kinds.items())]
+        + ["slowest " + ", ".join(f"{r['name']} {r['execution_time']:.1f}" for r in slowest)]
+    )
 
 
 def _bronze_rows(settings, feeds: list[str]) -> int:
