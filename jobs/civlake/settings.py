@@ -219,6 +219,29 @@ def _matching(pattern: str) -> Callable[[str], str]:
     return ok
 
 
+def _warehouse(path: Path) -> Path:
+    """The warehouse file, refused when dbt-duckdb could not name it: the adapter uses
+    the file name's stem as the database name in the SQL it writes, unquoted, so
+    ``city-a.duckdb`` or ``1m.duckdb`` would fail on every model."""
+    import duckdb
+
+    reserved = {
+        k for (k,) in duckdb.sql(
+            "select keyword_name from duckdb_keywords() where keyword_category = 'reserved'"
+        ).fetchall()
+    }  # fmt: skip
+    if not re.fullmatch(r"[^\W\d]\w*", path.stem) or path.stem.lower() in reserved:
+        fixed = re.sub(r"\W", "_", path.stem)
+        if not re.match(r"[^\W\d]", fixed) or fixed.lower() in reserved:
+            fixed = f"w_{fixed}"
+        raise ValueError(
+            f"warehouse {path}: its name before the extension must be letters, digits and "
+            "underscores, not starting with a digit nor an SQL keyword (dbt-duckdb writes "
+            f"it into SQL as the database name); rename it, e.g. {path.with_stem(fixed).name}"
+        )
+    return path
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(value)
@@ -291,7 +314,7 @@ def load_settings(
         home=root,
         landing=pick(landing, "CIVLAKE_LANDING", root / "landing"),
         lake=pick(lake, "CIVLAKE_LAKE", root / "lake"),
-        warehouse=pick(warehouse, "CIVLAKE_WAREHOUSE", root / "warehouse.duckdb"),
+        warehouse=_warehouse(pick(warehouse, "CIVLAKE_WAREHOUSE", root / "warehouse.duckdb")),
         publish=pick(publish, "CIVLAKE_PUBLISH", root / "publish"),
         engine=check_engine(engine or read.env.get("CIVLAKE_ENGINE") or default["engine"]),
         spark_master=spark_master

@@ -120,3 +120,28 @@ def test_the_audit_secret_of_a_log_comes_through_the_settings(tmp_path, monkeypa
 
     monkeypatch.setenv("CIVLAKE_AUDIT_SECRET", "from-the-environment")
     assert secret_for(Path(tmp_path) / "state" / "audit.jsonl") == b"from-the-environment"
+
+
+@pytest.mark.parametrize("stem", ["warehouse", "广州_1m", "_w", "city-a", "1m", "select", "a b"])
+def test_a_warehouse_is_accepted_exactly_when_dbt_duckdb_can_name_it(tmp_path, stem):
+    # GIVEN a warehouse file name, and what DuckDB does with the SQL dbt-duckdb writes for
+    # it (the file's stem as the database name, unquoted)
+    import duckdb
+
+    path = tmp_path / f"{stem}.duckdb"
+    try:
+        with duckdb.connect(str(path)) as con:
+            con.execute(f"create table {stem}.main.t (x int)")
+        dbt_can = True
+    except duckdb.Error:
+        dbt_can = False
+    # WHEN settings are made with it THEN it is refused exactly when dbt could not run,
+    # with a name that would work
+    if dbt_can:
+        assert load_settings(env={"CIVLAKE_WAREHOUSE": str(path)}).warehouse == path
+    else:
+        with pytest.raises(ValueError, match="rename it, e.g. ") as err:
+            load_settings(env={"CIVLAKE_WAREHOUSE": str(path)})
+        fixed = str(err.value).rsplit("e.g. ", 1)[1]
+        with duckdb.connect(str(tmp_path / fixed)) as con:
+            con.execute(f"create table {fixed.removesuffix('.duckdb')}.main.t (x int)")
