@@ -11,8 +11,10 @@ civlake/floor (issue 17 asks >= 0.5) by wall time and by CPU time (the process's
 system seconds, all threads: on a shared machine the steadier of the two; Arrow's CSV
 reader uses threads in the floor, not in civlake), peak memory. The floor does none of civlake's work
 (sha256 checks, strict decoding checks, header mapping, blank handling, reconciliation,
-lineage, row hashes, Delta commits, the ledger). It replaces the earlier pandas baseline,
-which was slower than the floor for every format.
+lineage, row hashes, Delta commits, the ledger). It replaces the earlier pandas
+baseline (read_csv / read_excel / read_json, dtype=str): pandas is not the fastest way to
+read these files (read_excel was ~5x slower than calamine), so a ratio against it
+overstated how close ingest was to the hardware.
 
 Memory of one large delivery (a monthly hukou snapshot), streamed or held whole:
 
