@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from civlake import lake
@@ -131,6 +132,16 @@ def test_a_streamed_delivery_equals_the_whole_table_path(settings, now, tmp_path
     dt = lake.open_table(settings.lake / "bronze" / "hukou_population")
     assert dt.version() == 0 and len(dt.file_uris()) >= 9
     assert _parquet_files(settings, "hukou_population") == {Path(u).name for u in dt.file_uris()}
+    # written without dictionary pages (a snapshot's values are mostly distinct)
+    encodings = {
+        enc
+        for u in dt.file_uris()
+        for meta in [pq.ParquetFile(u).metadata]
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+        for enc in meta.row_group(g).column(c).encodings
+    }
+    assert encodings and not {e for e in encodings if "DICTIONARY" in e}, encodings
 
 
 @pytest.mark.parametrize(

@@ -57,18 +57,31 @@ def with_lineage(
     ):
         table = table.append_column(name, const(value))
     table = table.append_column("_ingested_at", const(ingested_at, pa.timestamp("us", tz="UTC")))
-    value_cols = [*contract.names, "_extra", "_malformed"]
-    # NUL marks a null so that null and "" hash differently; \x1f separates fields.
-    expr = " || chr(31) || ".join(f'coalesce("{c}", chr(0))' for c in value_cols)
-    con = _connection()
-    con.register("t", table)
-    try:
-        hashes = con.sql(f"select sha256({expr}) as h from t").to_arrow_table().column("h")
-    finally:
-        con.unregister("t")
-    table = table.append_column("_row_hash", hashes.cast(pa.string()))
+    hashes = row_hashes(table, [*contract.names, "_extra", "_malformed"])
+    table = table.append_column("_row_hash", hashes)
     order = [*contract.names, "_extra", "_malformed", *LINEAGE]
     return table.select(order)
+
+
+def row_hashes(table: pa.Table, columns: list[str]) -> pa.Array:
+    """sha256 (hex) of each row's ``columns``: the values joined by \x1f, a null as NUL
+    (so that null and "" hash differently).
+
+    The row is joined in Arrow and hashed with hashlib (OpenSSL): ``sha256(a || chr(31)
+    || coalesce(b, chr(0)) || ...)`` in DuckDB built an intermediate string per ``||``
+    and took about half of a hukou snapshot's ingest (~2.5 us a row against ~1 us)."""
+    import hashlib
+
+    import pyarrow.compute as pc
+
+    joined = pc.binary_join_element_wise(
+        *(table.column(c) for c in columns), "\x1f", null_handling="replace",
+        null_replacement="\x00",
+    )  # fmt: skip
+    sha256 = hashlib.sha256
+    return pa.array(
+        [sha256(row).hexdigest() for row in joined.cast(pa.binary()).to_pylist()], pa.string()
+    )
 
 
 _LOCAL = threading.local()

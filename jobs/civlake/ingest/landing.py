@@ -150,8 +150,9 @@ def _stream_files(
     for f in manifest.files:
         check_hash(folder / f.name, f, file_label(contract, manifest, f))
     writer = lake.AppendFiles(
-        bronze.bronze_path(lake_root, contract.feed_id), tables.bronze_schema(contract)
-    )
+        bronze.bronze_path(lake_root, contract.feed_id), tables.bronze_schema(contract),
+        dictionary=False,  # a snapshot's rows are mostly distinct: see AppendFiles
+    )  # fmt: skip
     try:
         for f in manifest.files:
             for t in parse_file(folder, manifest, f, contract, now):

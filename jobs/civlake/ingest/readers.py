@@ -94,19 +94,25 @@ def _map_header(contract: FeedContract, header: list[str], where: str) -> list[s
     return names
 
 
-def _emit(builder, contract, names, header, values, row_no):
-    """Place one parsed row's values into contract order (unknown columns -> _extra)."""
-    out: list[str | None] = [None] * len(contract.columns)
+def _positions(contract: FeedContract, names: list[str | None]) -> list[int | None]:
+    """Column position -> index of its field in contract order (None: unknown column)."""
     index = {c.name: i for i, c in enumerate(contract.columns)}
+    return [None if name is None else index[name] for name in names]
+
+
+def _emit(builder, width, positions, header, values, row_no):
+    """Place one parsed row's values into contract order (unknown columns -> _extra);
+    ``width`` is the contract's column count, ``positions`` from ``_positions``."""
+    out: list[str | None] = [None] * width
     extra: dict[str, str] = {}
     for pos, value in enumerate(values):
-        name = names[pos]
-        if name is None:
+        at = positions[pos]
+        if at is None:
             if value not in (None, ""):
                 key = str(header[pos])
                 extra[key if key not in extra else f"{key}#{pos + 1}"] = value
         else:
-            out[index[name]] = _blank_to_none(value)
+            out[at] = _blank_to_none(value)
     builder.add(out, json.dumps(extra, ensure_ascii=False) if extra else None, None, row_no)
 
 
@@ -360,7 +366,7 @@ def _read_csv_rows(
             header = next(reader, None)
             if header is None:
                 raise DeliveryRejected("SCHEMA_MISMATCH", f"{label}: file is empty (no header row)")
-            names = _map_header(contract, header, label)
+            positions = _positions(contract, _map_header(contract, header, label))
             width = len(header)
             for fields in reader:
                 # A blank line, or one of only empty cells (",,,," as Excel writes rows it
@@ -373,7 +379,7 @@ def _read_csv_rows(
                     csv.writer(buf, lineterminator="").writerow(fields)
                     builder.add([None] * len(contract.columns), None, buf.getvalue(), row_no)
                 else:
-                    _emit(builder, contract, names, header, fields, row_no)
+                    _emit(builder, len(contract.columns), positions, header, fields, row_no)
                 if len(builder) >= BATCH_ROWS:
                     yield builder.flush()
         except UnicodeDecodeError as exc:
@@ -393,6 +399,8 @@ def _read_csv_rows(
 
 def _cell_to_str(value) -> str | None:
     """An XLSX cell as the text a person would read in it."""
+    if type(value) is str:  # most cells of a register: the same as str(value) below
+        return None if value.strip() == "" else value
     if value is None:
         return None
     if isinstance(value, bool):
@@ -489,7 +497,7 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
         found_header = True
         _fill_vertical_merges(rows, merged, below=header_at)
         header = [_cell_to_str(c) or "" for c in rows[header_at]]
-        names_at = _map_header(contract, header, label)
+        positions = _positions(contract, _map_header(contract, header, label))
         for row in rows[header_at + 1 :]:
             values = [_cell_to_str(c) for c in row][: len(header)]
             filled = [v for v in values if v is not None]
@@ -497,7 +505,7 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
                 continue
             row_no += 1
             values += [None] * (len(header) - len(values))
-            _emit(builder, contract, names_at, header, values, row_no)
+            _emit(builder, len(contract.columns), positions, header, values, row_no)
             if len(builder) >= BATCH_ROWS:
                 yield builder.flush()
     if not found_header:
@@ -538,6 +546,11 @@ def _json_value(value) -> str | None:
         return _blank_to_none(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    # json.dumps of a number is its repr (a finite float's, an int's) at a tenth of the cost
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -546,6 +559,7 @@ def read_jsonl(
 ) -> Iterator[pa.RecordBatch]:
     builder = _BatchBuilder(contract.names)
     index = {c.name: i for i, c in enumerate(contract.columns)}
+    width = len(index)
     keys_seen: set[str] = set()
     row_no = 0
     with path.open("rb") as raw:
@@ -562,16 +576,20 @@ def read_jsonl(
                 except json.JSONDecodeError:
                     obj = None
                 if not isinstance(obj, dict):
-                    builder.add([None] * len(index), None, line.rstrip("\r\n"), row_no)
+                    builder.add([None] * width, None, line.rstrip("\r\n"), row_no)
                 else:
-                    out: list[str | None] = [None] * len(index)
+                    out: list[str | None] = [None] * width
                     extra = {}
                     for key, value in obj.items():
-                        if key in index:
-                            out[index[key]] = _json_value(value)
-                            keys_seen.add(key)
-                        else:
+                        at = index.get(key)
+                        if at is None:
                             extra[key] = value
+                        elif type(value) is str:  # most values: _json_value's first case
+                            out[at] = value if value.strip() else None
+                        else:
+                            out[at] = _json_value(value)
+                    if len(keys_seen) < width:
+                        keys_seen.update(k for k in obj if k in index)
                     builder.add(
                         out, json.dumps(extra, ensure_ascii=False) if extra else None, None, row_no
                     )
