@@ -450,6 +450,40 @@ def test_chunked_results_equal_one_batch(settings, tmp_path, batch_rows):
     assert share[2] is False and share[4] == 5 + 3  # 8 of 100 invalid: above the 5 % warning
 
 
+def test_chunks_hold_only_the_columns_the_gate_reads(settings, monkeypatch):
+    # GIVEN the planted deliveries, in chunks of at most 25 rows
+    from civlake.expectations import batches, runner
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+    seen: list[list[str]] = []
+    chunk_frame = batches.chunk_frame
+
+    def spy(table, rules):
+        seen.append(table.column_names)
+        return chunk_frame(table, rules)
+
+    monkeypatch.setattr(batches, "chunk_frame", spy)
+
+    # WHEN the gate reads the columns it needs, then (the reference) every column
+    pruned = _outcomes_with_batch_rows(settings, 25)
+    pruned_columns, seen[:] = list(seen), []
+    monkeypatch.setattr(runner, "_read_columns", lambda checks, rules: None)
+    every = _outcomes_with_batch_rows(settings, 25)
+
+    # THEN the outcomes are the same, and the pruned chunks lacked the columns no spec
+    # names (the lineage, which orders rows and examples, stays)
+    assert pruned == every
+    assert len(pruned_columns) > 1 and all(c == pruned_columns[0] for c in pruned_columns)
+    all_columns = lake.open_table(path).to_pyarrow_dataset().schema.names
+    assert seen[0] == all_columns
+    dropped = set(all_columns) - set(pruned_columns[0])
+    assert {"_ingested_at", "_row_hash", "_mode", "_period"} <= dropped
+    assert {"_delivery_id", "_source_file", "_source_row"} <= set(pruned_columns[0])
+    assert pruned_columns[0] == [c for c in all_columns if c in pruned_columns[0]]
+
+
 @pytest.mark.spark
 def test_spark_gate_chunks_on_the_executors_with_the_embedded_results(settings, spark, monkeypatch):
     # GIVEN the planted deliveries, and the embedded engine's verdict on them in one batch
