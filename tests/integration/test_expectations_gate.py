@@ -484,6 +484,37 @@ def test_chunks_hold_only_the_columns_the_gate_reads(settings, monkeypatch):
     assert pruned_columns[0] == [c for c in all_columns if c in pruned_columns[0]]
 
 
+def test_gx_patches_last_only_for_the_call(settings):
+    # GIVEN a chunk and its suites
+    import pandas as pd
+    from great_expectations.expectations import expectation, registry
+    from great_expectations.expectations.core import expect_column_values_to_be_in_type_list
+
+    from civlake.expectations import batches
+    from civlake.expectations.suites import silver_specs
+    from civlake.expectations.validate import GxSession
+
+    feed = "assistance_recipients"
+    frame = batches.chunk_frame(_delivery(_planted_rows(20), "20261101-440106-001"), [])
+    specs = [s for s in silver_specs(feed) if s.batch == "silver"]
+    session = GxSession()
+    checks = session.checks(
+        feed, specs, resolve=batches.division_sets(settings.lake, io=lake.DELTA_RS)
+    )
+    cow = pd.get_option("mode.copy_on_write")
+    configuration = expectation.Expectation.__dict__["configuration"]
+
+    # WHEN it is validated
+    results = list(session.validate(frame, checks))
+
+    # THEN GX and pandas are as they were: the patches hold only during the call
+    assert len(results) == len(specs)
+    assert pd.get_option("mode.copy_on_write") == cow
+    assert expectation.Expectation.__dict__["configuration"] is configuration
+    for module in (expectation, expect_column_values_to_be_in_type_list):
+        assert module.get_metric_kwargs is registry.get_metric_kwargs
+
+
 @pytest.mark.spark
 def test_spark_gate_chunks_on_the_executors_with_the_embedded_results(settings, spark, monkeypatch):
     # GIVEN the planted deliveries, and the embedded engine's verdict on them in one batch
