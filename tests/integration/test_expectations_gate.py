@@ -255,6 +255,62 @@ def test_suites_build_as_gx_objects_with_placeholders_resolved():
     assert ref[0].value_set == sorted([TIANHE, TIANHE_STREET])
 
 
+def test_suites_drop_the_expectations_gx_drops():
+    # GIVEN every feed's specs of each severity, plus for one feed a spec equal to another
+    # but for its description (meta), and one that differs in a kwarg
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    from civlake.contracts import load_contracts
+    from civlake.expectations.specs import SEVERITIES, ExpectationSpec
+    from civlake.expectations.suites import silver_specs, to_gx_suite
+
+    resolve = {"$divisions.all": {TIANHE, TIANHE_STREET}, "$divisions.current": {TIANHE}}
+    spec = ExpectationSpec(
+        "expect_column_values_to_not_be_in_set",
+        {"column": "head_id_number_status", "value_set": ["invalid"], "mostly": 0.95},
+        "critical",
+        "share of invalid head IDs",
+    )
+    planted = [
+        spec,
+        ExpectationSpec(spec.type, spec.kwargs, "critical", "the same, told otherwise"),
+        ExpectationSpec(spec.type, {**spec.kwargs, "mostly": 0.9}, "critical", "laxer"),
+    ]
+    groups = [
+        [s for s in silver_specs(feed) if s.severity == severity]
+        for feed in sorted(load_contracts())
+        for severity in SEVERITIES
+    ]
+    groups.append(planted + groups[0])
+
+    # WHEN each group becomes a suite here and through GX's own add_expectation
+    def by_gx(specs):
+        gx.get_context(mode="ephemeral")  # add_expectation asks the context about saving
+        suite = gx.ExpectationSuite(name="reference")
+        for one in specs:
+            kwargs = dict(one.kwargs)
+            if isinstance(kwargs.get("value_set"), str):
+                kwargs["value_set"] = sorted(resolve.get(kwargs["value_set"], []))
+            meta = {
+                "label": one.label, "severity": one.severity, "origin": one.origin,
+                "batch": one.batch, "description": one.description,
+            }  # fmt: skip
+            config = ExpectationConfiguration(type=one.type, kwargs=kwargs, meta=meta)
+            suite.add_expectation(config.to_domain_obj())
+        return suite
+
+    # THEN both keep the same expectations in the same order
+    for specs in groups:
+        ours = to_gx_suite("ours", specs, resolve=resolve).expectations
+        theirs = by_gx(specs).expectations
+        assert [e.configuration for e in ours] == [e.configuration for e in theirs]
+    kept = to_gx_suite("ours", planted, resolve=resolve).expectations
+    assert [e.meta["description"] for e in kept] == ["share of invalid head IDs", "laxer"]
+
+
 def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
     from civlake.expectations.batches import audit_frame, read_ledger
 
