@@ -540,6 +540,40 @@ def test_chunks_hold_only_the_columns_the_gate_reads(settings, monkeypatch):
     assert pruned_columns[0] == [c for c in all_columns if c in pruned_columns[0]]
 
 
+def test_chunks_read_from_the_parquet_files_equal_the_arrow_dataset_scan(settings, monkeypatch):
+    # GIVEN the planted deliveries, a plain Delta table (DuckDB can read its files)
+    from civlake.expectations import chunks
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+    lake.append(path, _delivery(_planted_rows(30), "20261101-440106-003"))
+    assert lake.plain_parquet_files(lake.open_table(path)) is not None
+
+    # WHEN the gate validates two of them (in chunks of 25) from the files, then from
+    # delta-rs' Arrow dataset (the way for a table DuckDB cannot read as plain Parquet)
+    def two():
+        deliveries = ["20261101-440106-001", "20261101-440106-003"]
+        original = chunks.delivery_rows
+        monkeypatch.setattr(
+            chunks,
+            "delivery_rows",
+            lambda silver, io: {
+                d: n for d, n in original(silver, io=io).items() if d in deliveries
+            },
+        )
+        return _outcomes_with_batch_rows(settings, 25)
+
+    from_files = two()
+    monkeypatch.setattr(lake, "plain_parquet_files", lambda table: None)
+    from_dataset = two()
+
+    # THEN the outcomes are the same, and cover only the pending deliveries' 90 rows
+    assert from_files == from_dataset
+    assert {o[8] for o in from_files} == {("20261101-440106-001", "20261101-440106-003")}
+    assert max(o[3] or 0 for o in from_files) == 90
+
+
 def test_gx_patches_last_only_for_the_call(settings):
     # GIVEN a chunk and its suites
     import pandas as pd

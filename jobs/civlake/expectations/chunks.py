@@ -13,10 +13,12 @@ could push a chunk past the setting. Only the columns the gate reads are written
 rows costs less to write, read back and turn into a pandas frame.
 
 Embedded engine: DuckDB (``engine.duck.database``: ``CIVLAKE_MEMORY_LIMIT``, spilling to
-the state folder) scans the Delta files of the pending deliveries and writes the chunks
-with one ``COPY ... PARTITION_BY``. Spark: the executors write the same layout
-(``partitionBy``); nothing is collected to the driver. The two engines hash differently,
-so their chunks differ; the gate's results do not depend on the chunking (combine.py).
+the state folder) reads the pending deliveries' rows, from the table's Parquet files
+itself when they are plain Parquet (``lake.plain_parquet_files``), else through
+delta-rs' Arrow dataset, and writes the chunks with one ``COPY ... PARTITION_BY``.
+Spark: the executors write the same layout (``partitionBy``); nothing is collected to the
+driver. The two engines hash differently, so their chunks differ; the gate's results do
+not depend on the chunking (combine.py).
 """
 
 from __future__ import annotations
@@ -128,18 +130,30 @@ def _duckdb_write(settings, silver, deliveries, key, chunks, work, columns) -> N
 
     from civlake.engine import duck
 
-    # The Delta table's files of the pending deliveries, streamed (Arrow dataset scan).
-    dataset = lake.open_table(silver).to_pyarrow_dataset()
-    # The key is hashed in the scan, so it is read even where the chunks do not keep it.
-    scanned = list(dict.fromkeys([*columns, *key, "_delivery_id"]))
-    scan = dataset.scanner(columns=scanned, filter=pc.field("_delivery_id").isin(list(deliveries)))
-    rows = scan.to_reader()  # noqa: F841 - scanned by name below
+    table = lake.open_table(silver)
+    files = lake.plain_parquet_files(table)
     hashed = ", ".join(_ident(c) for c in [*key, "_delivery_id"])
     kept = ", ".join(_ident(c) for c in columns)
     # One database per feed: the ingest DAGs gate their feeds concurrently.
     with duck.database(settings, f"expectations_chunks_{work.name}") as con:
+        if files is not None:
+            # DuckDB reads the table's Parquet files itself: hukou's 1.9 M rows at 1 M
+            # persons in a third of the time the Arrow dataset scan below takes.
+            ids = pa.table({"id": pa.array(list(deliveries), pa.string())})  # noqa: F841
+            con.read_parquet([str(f) for f in files], union_by_name=True).create_view("files")
+            source = "(SELECT * FROM files WHERE _delivery_id IN (SELECT id FROM ids))"
+        else:
+            # The Delta table's files of the pending deliveries, streamed (Arrow dataset
+            # scan); the key is hashed, so it is read even where the chunks do not keep it.
+            scanned = list(dict.fromkeys([*columns, *key, "_delivery_id"]))
+            scan = table.to_pyarrow_dataset().scanner(
+                columns=scanned, filter=pc.field("_delivery_id").isin(list(deliveries))
+            )
+            rows = scan.to_reader()  # noqa: F841 - scanned by name below
+            source = "rows"
         con.execute(
-            f"COPY (SELECT {kept}, hash({hashed}) % {int(chunks)} AS {CHUNK_COLUMN} FROM rows) "
+            f"COPY (SELECT {kept}, hash({hashed}) % {int(chunks)} AS {CHUNK_COLUMN} "
+            f"FROM {source}) "
             f"TO {_literal(str(work))} (FORMAT parquet, PARTITION_BY ({CHUNK_COLUMN}))"
         )
 
