@@ -137,8 +137,9 @@ def _duckdb_write(settings, silver, deliveries, key, chunks, work, columns) -> N
     # One database per feed: the ingest DAGs gate their feeds concurrently.
     with duck.database(settings, f"expectations_chunks_{work.name}") as con:
         if files is not None:
-            # DuckDB reads the table's Parquet files itself: hukou's 1.9 M rows at 1 M
-            # persons in a third of the time the Arrow dataset scan below takes.
+            # DuckDB reads the table's Parquet files itself: at 1 M persons (hukou's 1.9 M
+            # rows) the gate's peak RSS is ~870 MiB lower than with the Arrow dataset
+            # scan below, in about the same time.
             ids = pa.table({"id": pa.array(list(deliveries), pa.string())})  # noqa: F841
             con.read_parquet([str(f) for f in files], union_by_name=True).create_view("files")
             source = "(SELECT * FROM files WHERE _delivery_id IN (SELECT id FROM ids))"

@@ -31,7 +31,7 @@ def to_gx_suite(
     Like GX's ``add_expectation``, an expectation equal to one already kept (type and
     fields but id, rendered content, notes and meta: ``_GX_IDENTITY_EXCLUDES``) is
     dropped. ``add_expectation`` compares each new expectation's pydantic ``dict()``,
-    value sets included, with every one before it (2 s for the 14 feeds at each run);
+    value sets included, with every one before it (1.4 s for the 14 feeds at each run at 1 M persons);
     here each expectation's ``dict()`` is taken once."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (

@@ -136,7 +136,7 @@ def _configuration_once() -> Iterator[None]:
     twice per call: for the batch and again by ``validate``), as GX does for frames over
     ``HASH_THRESHOLD``; nothing reads it. And pandas copy-on-write: every column map
     metric drops the column's nulls with ``frame[~isnull]``, which for a column without
-    nulls is ``frame.copy()``, a deep copy of every column (~15 % of the gate); with
+    nulls is ``frame.copy()``, a deep copy of every column (~10 % of the gate); with
     copy-on-write that copy shares the arrays until something writes to them, and GX
     writes to none (tests/integration/test_expectations_gate.py compares the results
     with plain GX calls: test_one_gx_call_per_chunk_equals_a_call_per_severity).
