@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,8 +33,8 @@ T = TypeVar("T")
 __all__ = [  # Match and exists come from the interface module, for callers of this one
     "DELTA_RS", "AppendFiles", "DeltaRs", "Match", "append", "count_by", "delete_where",
     "exists", "merge_delete", "merge_update", "merge_upsert", "open_table", "overwrite",
-    "overwrite_ordered", "overwrite_stream", "read_arrow", "read_distinct", "read_matching",
-    "retry", "scan_matching", "table_path",
+    "overwrite_ordered", "overwrite_stream", "plain_parquet_files", "read_arrow",
+    "read_distinct", "read_matching", "retry", "scan_matching", "table_path",
 ]  # fmt: skip
 
 
@@ -46,6 +47,20 @@ def open_table(path: Path) -> DeltaTable | None:
         return DeltaTable(str(path))
     except TableNotFoundError:
         return None
+
+
+def plain_parquet_files(table: DeltaTable) -> list[Path] | None:
+    """The table's current data files when they are the table as plain Parquet (reader
+    version 1: no deletion vectors or column mapping; not partitioned; local files), for
+    DuckDB to read itself (``read_parquet(files, union_by_name = true)``), which is several
+    times faster than through delta-rs' Arrow dataset; None otherwise."""
+    files = [Path(unquote(u.removeprefix("file://"))) for u in table.file_uris()]
+    plain = (
+        table.protocol().min_reader_version == 1
+        and not table.metadata().partition_columns
+        and files and all(f.is_file() for f in files)
+    )  # fmt: skip
+    return files if plain else None
 
 
 def read_arrow(path: Path, *, filter_sql: str | None = None, columns=None) -> pa.Table | None:

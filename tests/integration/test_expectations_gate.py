@@ -255,6 +255,62 @@ def test_suites_build_as_gx_objects_with_placeholders_resolved():
     assert ref[0].value_set == sorted([TIANHE, TIANHE_STREET])
 
 
+def test_suites_drop_the_expectations_gx_drops():
+    # GIVEN every feed's specs of each severity, plus for one feed a spec equal to another
+    # but for its description (meta), and one that differs in a kwarg
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    from civlake.contracts import load_contracts
+    from civlake.expectations.specs import SEVERITIES, ExpectationSpec
+    from civlake.expectations.suites import silver_specs, to_gx_suite
+
+    resolve = {"$divisions.all": {TIANHE, TIANHE_STREET}, "$divisions.current": {TIANHE}}
+    spec = ExpectationSpec(
+        "expect_column_values_to_not_be_in_set",
+        {"column": "head_id_number_status", "value_set": ["invalid"], "mostly": 0.95},
+        "critical",
+        "share of invalid head IDs",
+    )
+    planted = [
+        spec,
+        ExpectationSpec(spec.type, spec.kwargs, "critical", "the same, told otherwise"),
+        ExpectationSpec(spec.type, {**spec.kwargs, "mostly": 0.9}, "critical", "laxer"),
+    ]
+    groups = [
+        [s for s in silver_specs(feed) if s.severity == severity]
+        for feed in sorted(load_contracts())
+        for severity in SEVERITIES
+    ]
+    groups.append(planted + groups[0])
+
+    # WHEN each group becomes a suite here and through GX's own add_expectation
+    def by_gx(specs):
+        gx.get_context(mode="ephemeral")  # add_expectation asks the context about saving
+        suite = gx.ExpectationSuite(name="reference")
+        for one in specs:
+            kwargs = dict(one.kwargs)
+            if isinstance(kwargs.get("value_set"), str):
+                kwargs["value_set"] = sorted(resolve.get(kwargs["value_set"], []))
+            meta = {
+                "label": one.label, "severity": one.severity, "origin": one.origin,
+                "batch": one.batch, "description": one.description,
+            }  # fmt: skip
+            config = ExpectationConfiguration(type=one.type, kwargs=kwargs, meta=meta)
+            suite.add_expectation(config.to_domain_obj())
+        return suite
+
+    # THEN both keep the same expectations in the same order
+    for specs in groups:
+        ours = to_gx_suite("ours", specs, resolve=resolve).expectations
+        theirs = by_gx(specs).expectations
+        assert [e.configuration for e in ours] == [e.configuration for e in theirs]
+    kept = to_gx_suite("ours", planted, resolve=resolve).expectations
+    assert [e.meta["description"] for e in kept] == ["share of invalid head IDs", "laxer"]
+
+
 def test_audit_frame_rates_only_loaded_cleaned_deliveries(settings):
     from civlake.expectations.batches import audit_frame, read_ledger
 
@@ -448,6 +504,105 @@ def test_chunked_results_equal_one_batch(settings, tmp_path, batch_rows):
     assert seen == sorted(seen) and len(seen) == 10
     share = by_name["expect_column_values_to_not_be_in_set(head_id_number_status)"]
     assert share[2] is False and share[4] == 5 + 3  # 8 of 100 invalid: above the 5 % warning
+
+
+def test_chunks_hold_only_the_columns_the_gate_reads(settings, monkeypatch):
+    # GIVEN the planted deliveries, in chunks of at most 25 rows
+    from civlake.expectations import batches, runner
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+    seen: list[list[str]] = []
+    chunk_frame = batches.chunk_frame
+
+    def spy(table, rules):
+        seen.append(table.column_names)
+        return chunk_frame(table, rules)
+
+    monkeypatch.setattr(batches, "chunk_frame", spy)
+
+    # WHEN the gate reads the columns it needs, then (the reference) every column
+    pruned = _outcomes_with_batch_rows(settings, 25)
+    pruned_columns, seen[:] = list(seen), []
+    monkeypatch.setattr(runner, "_read_columns", lambda checks, rules: None)
+    every = _outcomes_with_batch_rows(settings, 25)
+
+    # THEN the outcomes are the same, and the pruned chunks lacked the columns no spec
+    # names (the lineage, which orders rows and examples, stays)
+    assert pruned == every
+    assert len(pruned_columns) > 1 and all(c == pruned_columns[0] for c in pruned_columns)
+    all_columns = lake.open_table(path).to_pyarrow_dataset().schema.names
+    assert seen[0] == all_columns
+    dropped = set(all_columns) - set(pruned_columns[0])
+    assert {"_ingested_at", "_row_hash", "_mode", "_period"} <= dropped
+    assert {"_delivery_id", "_source_file", "_source_row"} <= set(pruned_columns[0])
+    assert pruned_columns[0] == [c for c in all_columns if c in pruned_columns[0]]
+
+
+def test_chunks_read_from_the_parquet_files_equal_the_arrow_dataset_scan(settings, monkeypatch):
+    # GIVEN the planted deliveries, a plain Delta table (DuckDB can read its files)
+    from civlake.expectations import chunks
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+    lake.append(path, _delivery(_planted_rows(30), "20261101-440106-003"))
+    assert lake.plain_parquet_files(lake.open_table(path)) is not None
+
+    # WHEN the gate validates two of them (in chunks of 25) from the files, then from
+    # delta-rs' Arrow dataset (the way for a table DuckDB cannot read as plain Parquet)
+    def two():
+        deliveries = ["20261101-440106-001", "20261101-440106-003"]
+        original = chunks.delivery_rows
+        monkeypatch.setattr(
+            chunks,
+            "delivery_rows",
+            lambda silver, io: {
+                d: n for d, n in original(silver, io=io).items() if d in deliveries
+            },
+        )
+        return _outcomes_with_batch_rows(settings, 25)
+
+    from_files = two()
+    monkeypatch.setattr(lake, "plain_parquet_files", lambda table: None)
+    from_dataset = two()
+
+    # THEN the outcomes are the same, and cover only the pending deliveries' 90 rows
+    assert from_files == from_dataset
+    assert {o[8] for o in from_files} == {("20261101-440106-001", "20261101-440106-003")}
+    assert max(o[3] or 0 for o in from_files) == 90
+
+
+def test_gx_patches_last_only_for_the_call(settings):
+    # GIVEN a chunk and its suites
+    import pandas as pd
+    from great_expectations.expectations import expectation, registry
+    from great_expectations.expectations.core import expect_column_values_to_be_in_type_list
+
+    from civlake.expectations import batches
+    from civlake.expectations.suites import silver_specs
+    from civlake.expectations.validate import GxSession
+
+    feed = "assistance_recipients"
+    frame = batches.chunk_frame(_delivery(_planted_rows(20), "20261101-440106-001"), [])
+    specs = [s for s in silver_specs(feed) if s.batch == "silver"]
+    session = GxSession()
+    checks = session.checks(
+        feed, specs, resolve=batches.division_sets(settings.lake, io=lake.DELTA_RS)
+    )
+    cow = pd.get_option("mode.copy_on_write")
+    configuration = expectation.Expectation.__dict__["configuration"]
+
+    # WHEN it is validated
+    results = list(session.validate(frame, checks))
+
+    # THEN GX and pandas are as they were: the patches hold only during the call
+    assert len(results) == len(specs)
+    assert pd.get_option("mode.copy_on_write") == cow
+    assert expectation.Expectation.__dict__["configuration"] is configuration
+    for module in (expectation, expect_column_values_to_be_in_type_list):
+        assert module.get_metric_kwargs is registry.get_metric_kwargs
 
 
 @pytest.mark.spark

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -21,12 +22,27 @@ from civlake.expectations.extras import DIVISIONS_ALL, DIVISIONS_CURRENT, AgeRul
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    df = table.to_pandas()
-    for field in table.schema:
-        t = field.type
-        if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_timestamp(t):
-            df[field.name] = pd.Series(table[field.name].to_pylist(), dtype=object)
-    return df
+    as_python = [
+        f.name
+        for f in table.schema
+        if pa.types.is_integer(f.type)
+        or pa.types.is_boolean(f.type)
+        or pa.types.is_timestamp(f.type)
+    ]
+    df = table.drop_columns(as_python).to_pandas()
+    for name in as_python:
+        df[name] = _python_values(table[name])
+    return df[table.column_names]
+
+
+def _python_values(column: pa.ChunkedArray) -> pd.Series:
+    """An object Series of the column's Python values (``int``, ``bool``, ``datetime``
+    and None), as ``to_pylist`` gives them. Without nulls, an int or bool column goes
+    through numpy (``astype(object)`` makes the same Python ints and bools, ~4x faster)."""
+    t = column.type
+    if column.null_count == 0 and not pa.types.is_timestamp(t):
+        return pd.Series(column.to_numpy().astype(object), dtype=object)
+    return pd.Series(column.to_pylist(), dtype=object)
 
 
 def _as_date(value) -> dt.date | None:
@@ -48,14 +64,29 @@ def _age(birth: dt.date | None, at: dt.date | None) -> int | None:
     return at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
 
 
+def _date_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``_as_date`` of every value, computed once per distinct value: the dates as
+    ``year * 10000 + month * 100 + day`` and a mask of the values that have one."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    dates = [_as_date(u) for u in uniques]
+    ymd = np.array([d.year * 10000 + d.month * 100 + d.day if d else 0 for d in dates], np.int64)
+    has = np.array([d is not None for d in dates], bool)
+    return ymd[codes], has[codes]
+
+
 def add_ages(df: pd.DataFrame, rules: list[AgeRule]) -> pd.DataFrame:
-    """Derived ``_age__<birth>`` columns (whole years at the rule's reference date)."""
+    """Derived ``_age__<birth>`` columns (whole years at the rule's reference date):
+    ``_age`` of the two dates, Python ints or None, in whole arrays."""
     for rule in rules:
         if rule.birth not in df.columns or rule.at not in df.columns:
             continue  # the missing column is reported by its own expect_column_to_exist
-        births = df[rule.birth].map(_as_date)
-        ats = df[rule.at].map(_as_date)
-        ages = [_age(b, a) for b, a in zip(births, ats, strict=True)]
+        birth, has_birth = _date_parts(df[rule.birth])
+        at, has_at = _date_parts(df[rule.at])
+        # Years between, less one before the birthday (month and day compare as mmdd).
+        years = at // 10000 - birth // 10000 - (at % 10000 < birth % 10000)
+        known = has_birth & has_at
+        ages = np.full(len(df), None, dtype=object)
+        ages[known] = years[known].astype(object)
         df[rule.column] = pd.Series(ages, index=df.index, dtype=object)
     return df
 

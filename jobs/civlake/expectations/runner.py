@@ -3,13 +3,13 @@
 For each feed only the pending deliveries are validated: the ``_delivery_id`` values of
 its silver table that no earlier passing run listed (results.py). Their rows are read in
 hash chunks of about ``Settings.expectations_batch_rows`` rows (chunks.py, written by
-DuckDB or by Spark's executors), each chunk is validated against ``silver.<feed>.critical``
-and ``silver.<feed>.warning`` (one GX call for both, suites built once per feed and run:
-validate.py), and the chunks' results are combined into one verdict per
-expectation (combine.py), the same as one batch would give. The quarantine-rate
-expectations run on the pending deliveries' ``ingest_audit`` rows. Everything is recorded
-(Delta results table, offline HTML report) before a critical failure raises
-``GateFailed``, so the report that explains a stopped build always exists.
+DuckDB or by Spark's executors, only the columns the gate reads), each chunk is
+validated against ``silver.<feed>.critical`` and ``silver.<feed>.warning`` (one GX call
+for both, suites built once per feed and run: validate.py), and the chunks' results are
+combined into one verdict per expectation (combine.py), the same as one batch would give.
+The quarantine-rate expectations run on the pending deliveries' ``ingest_audit`` rows.
+Everything is recorded (Delta results table, offline HTML report) before a critical
+failure raises ``GateFailed``, so the report that explains a stopped build always exists.
 """
 
 from __future__ import annotations
@@ -117,13 +117,21 @@ def _run_feed(
     )  # fmt: skip
     key = get_contract(feed_id, settings.schemas_dir).natural_key
     work = settings.state_dir / "expectations_chunks" / feed_id
+    # The feed's GX suites are built once for all its chunks.
+    checks = _checks(session, feed_id, specs, "silver", divisions)
+    rules = age_rules(feed_id)
     with chunks.pending_chunks(
-        settings, silver, deliveries=pending, key=key, chunks=n_chunks, work=work, engine=engine
+        settings,
+        silver,
+        deliveries=pending,
+        key=key,
+        chunks=n_chunks,
+        work=work,
+        engine=engine,
+        columns=_read_columns(checks, rules),
     ) as tables_:
-        # The feed's GX suites are built once for all its chunks.
-        checks = _checks(session, feed_id, specs, "silver", divisions)
         for table in tables_:
-            frame = batches.chunk_frame(table, age_rules(feed_id))
+            frame = batches.chunk_frame(table, rules)
             _validate(session, frame, checks, specs, list(LINEAGE), parts)
     if audit_checks := _checks(session, feed_id, specs, "audit", divisions):
         audit = batches.audit_frame(ledger, feed_id, pending)
@@ -134,6 +142,16 @@ def _run_feed(
 def _checks(session, feed_id, specs, batch, divisions):
     """The specs of one batch kind, both severities, as one GX suite (None: no spec)."""
     return session.checks(feed_id, [s for s in specs if s.batch == batch], resolve=divisions)
+
+
+def _read_columns(checks, rules) -> list[str] | None:
+    """The silver columns the gate reads: those the suite names (None: a spec names no
+    column, so every column), the lineage (order, examples) and the age rules' inputs."""
+    if checks is not None and checks.columns is None:
+        return None
+    named = list(checks.columns) if checks is not None else []
+    inputs = [c for r in rules for c in (r.birth, r.at)]
+    return list(dict.fromkeys([*named, *LINEAGE, *inputs]))
 
 
 def _validate(session, frame, checks, specs, index, parts) -> None:

@@ -127,14 +127,35 @@ def _configuration_once() -> Iterator[None]:
     in GX writes through it and an expectation is not changed while it is validated, so
     the first value is the value of every later read. The cache holds the expectation
     itself (its id cannot be reused meanwhile) and is dropped when the call returns.
+    Likewise ``registry.get_metric_kwargs``, asked ~7 times per expectation, builds a new
+    expectation from the configuration each time only to read its runtime kwargs (and
+    with it a new ``configuration``): here one expectation per configuration serves them
+    all (``_SameExpectation``).
 
     Also: no ``pandas_data_fingerprint`` batch marker (an md5 of the whole frame, hashed
     twice per call: for the batch and again by ``validate``), as GX does for frames over
-    ``HASH_THRESHOLD``; nothing reads it.
+    ``HASH_THRESHOLD``; nothing reads it. And pandas copy-on-write: every column map
+    metric drops the column's nulls with ``frame[~isnull]``, which for a column without
+    nulls is ``frame.copy()``, a deep copy of every column (~10 % of the gate); with
+    copy-on-write that copy shares the arrays until something writes to them, and GX
+    writes to none (tests/integration/test_expectations_gate.py compares the results
+    with plain GX calls: test_one_gx_call_per_chunk_equals_a_call_per_severity).
     """
     from great_expectations.execution_engine import pandas_execution_engine as engine
+    from great_expectations.expectations import expectation as expectation_module
+    from great_expectations.expectations import registry
+    from great_expectations.expectations.core import (
+        expect_column_values_to_be_in_type_list,
+        expect_column_values_to_be_of_type,
+    )
     from great_expectations.expectations.expectation import Expectation
 
+    # The modules that call get_metric_kwargs by a name of their own.
+    callers = [
+        expectation_module,
+        expect_column_values_to_be_in_type_list,
+        expect_column_values_to_be_of_type,
+    ]
     with _patch_lock:  # one patch at a time in this process (threads would interleave)
         original = Expectation.__dict__["configuration"]
         cache: dict[int, tuple[Any, Any]] = {}
@@ -145,14 +166,50 @@ def _configuration_once() -> Iterator[None]:
                 hit = cache[id(self)] = (self, original.fget(self))
             return hit[1]
 
+        metric_kwargs = registry.get_metric_kwargs
+        built: dict[int, tuple[Any, _SameExpectation]] = {}
+
+        def get_metric_kwargs(metric_name, configuration=None, runtime_configuration=None):
+            if configuration is not None:
+                hit = built.get(id(configuration))
+                if hit is None or hit[0] is not configuration:
+                    hit = built[id(configuration)] = (
+                        configuration,
+                        _SameExpectation(configuration),
+                    )
+                configuration = hit[1]
+            return metric_kwargs(
+                metric_name,
+                configuration=configuration,
+                runtime_configuration=runtime_configuration,
+            )
+
         threshold = engine.HASH_THRESHOLD
         Expectation.configuration = property(configuration, doc=original.__doc__)
         engine.HASH_THRESHOLD = 0
+        for module in callers:
+            module.get_metric_kwargs = get_metric_kwargs
         try:
-            yield
+            with pd.option_context("mode.copy_on_write", True):
+                yield
         finally:
             Expectation.configuration = original
             engine.HASH_THRESHOLD = threshold
+            for module in callers:
+                module.get_metric_kwargs = metric_kwargs
+
+
+class _SameExpectation:
+    """An ExpectationConfiguration as ``registry.get_metric_kwargs`` reads it (its
+    ``kwargs``, and ``to_domain_obj`` only to read the runtime kwargs), giving one
+    expectation built once instead of a new one per call."""
+
+    def __init__(self, configuration: Any) -> None:
+        self.kwargs = configuration.kwargs
+        self._expectation = configuration.to_domain_obj()
+
+    def to_domain_obj(self) -> Any:
+        return self._expectation
 
 
 def _plain(value: Any) -> Any:
