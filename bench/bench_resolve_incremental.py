@@ -51,8 +51,14 @@ def _copy(home: Path, into: Path, *, keep_state: bool) -> None:
     xref.restore(xref.version() - 1)
 
 
-def _resolve(home: str, out) -> None:
+def _resolve(home: str, out, steps: bool) -> None:
+    import logging
+
     from civlake.resolve import resolve_persons
+
+    if steps:  # the resolver's step timings (INFO) on stderr
+        logging.basicConfig(format="  %(message)s")
+        logging.getLogger("civlake.resolve.persons").setLevel(logging.INFO)
     from civlake.settings import load_settings
 
     settings = load_settings(env={"CIVLAKE_HOME": home})
@@ -75,8 +81,12 @@ def _keys(home: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, required=True, help="a home bench_incremental left")
+    ap.add_argument("--steps", action="store_true", help="log each resolution step's seconds")
+    ap.add_argument("--keep", type=Path, help="leave the two homes here (compare_resolve.py)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="civlake-resolve-inc-"))
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="civlake-resolve-inc-"))
     ctx = mp.get_context("spawn")
     homes = {}
     print(f"{'variant':<14}{'seconds':>10}{'peak RSS MiB':>14}  statistics", flush=True)
@@ -84,7 +94,7 @@ def main() -> None:
         homes[variant] = work / variant
         _copy(args.home, homes[variant], keep_state=variant == "incremental")
         out = ctx.Queue()
-        proc = ctx.Process(target=_resolve, args=(str(homes[variant]), out))
+        proc = ctx.Process(target=_resolve, args=(str(homes[variant]), out, args.steps))
         proc.start()
         res = out.get()
         proc.join()
@@ -106,7 +116,8 @@ def main() -> None:
                 print(f"{variant:<14}{subset:<22}P {s['precision']:.6f}  R {s['recall']:.6f}  "
                       f"F1 {s['f1']:.6f}  ({s['true_positive_pairs']:,} of "
                       f"{s['true_pairs']:,} true pairs, {s['predicted_pairs']:,} predicted)")  # fmt: skip
-    shutil.rmtree(work)
+    if not args.keep:
+        shutil.rmtree(work)
 
 
 if __name__ == "__main__":
