@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from civlake import lake, tables
@@ -127,8 +128,7 @@ def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
 
 def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | None) -> int | None:
     """Creates table ``refs`` (REF_COLUMNS and ``ord``, a reference's place in the pandas
-    path's order, 1..count); returns its row count, or None when the SQL path does not
-    apply."""
+    path's order; a parallel insert does not keep rowid in that order); returns its row count, or None when the SQL path does not apply."""
     selects = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
@@ -149,7 +149,7 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
     earliest = EARLIEST_BIRTH.isoformat()
     # read_references: status 'missing' without an ID; the row's own birth date, else
     # the digits of a usable ID when they are a real date on or after EARLIEST_BIRTH.
-    # Numbered afterwards: keeping the scan's order here would buffer it.
+    # Numbered afterwards (_number): keeping the scan's order here would buffer it.
     con.execute("set preserve_insertion_order = false")
     con.execute(f"""
         create table refs_unordered as
@@ -175,13 +175,32 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
         from born left join names n on n.name = born.name
     """)
     con.execute("reset preserve_insertion_order")
-    # Each row's place in ORDER: DuckDB's sort spills beyond the limit, and a
-    # row_number() over () of its output streams in that order (no window over the whole
-    # city, which held every reference in memory: out of 64 MB at 235,000 references).
-    con.execute(f"""
-        create table refs as
-        select *, row_number() over () as ord
-        from (select * from refs_unordered order by {", ".join(ORDER)})
-    """)
-    con.execute("drop table refs_unordered")
+    _number(con)
     return con.execute("select count(*) from refs").fetchone()[0]
+
+
+def _number(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``refs``: ``refs_unordered`` with ``ord``, each row's place in ORDER.
+
+    The numbers are counted here over the sorted row ids: a ``row_number()`` window over
+    the whole city holds every reference in memory (it ran out of a 64 MB limit at
+    235,000 references), while the sort spills and the join back spills too."""
+    con.execute("create table ords (rid bigint, ord bigint)")
+    reader = (
+        con.cursor()
+        .execute(f"select rowid from refs_unordered order by {', '.join(ORDER)}")
+        .to_arrow_reader(NAME_BATCH)
+    )
+    done = 0
+    for batch in reader:
+        numbered = pa.table(  # noqa: F841 - read by name below
+            {"rid": batch.column(0), "ord": np.arange(done + 1, done + batch.num_rows + 1)}
+        )
+        con.execute("insert into ords select * from numbered")
+        done += batch.num_rows
+    con.execute("""
+        create table refs as
+        select u.*, o.ord from refs_unordered u join ords o on o.rid = u.rowid
+    """)
+    con.execute("drop table ords")
+    con.execute("drop table refs_unordered")
