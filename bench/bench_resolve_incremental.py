@@ -14,17 +14,20 @@ silver (linked, not copied):
 * ``everything``: the same, without the state: every reference resolved again, the model
   retrained, both tables rewritten (what every run did before).
 
-Prints seconds, peak RSS and the statistics of each, how many references the two give
-different persons (kept references cannot move in the first; in the second a retrained
-model may move some), and each one's pairwise clustering scores against the generator's
-truth (``<home>/landing_truth/records.parquet``, ``civlake.resolve.evaluate``): overall,
-and on pairs touching a reference the model decides.
+Prints seconds, CPU seconds (every thread: steadier than seconds on a shared machine),
+peak RSS and the statistics of each, how many references the two give different persons
+(kept references cannot move in the first; in the second a retrained model may move
+some), and each one's pairwise clustering scores against the generator's truth
+(``<home>/landing_truth/records.parquet``, ``civlake.resolve.evaluate``): overall, and on
+pairs touching a reference the model decides. ``--steps`` adds the resolver's seconds per
+step; ``--keep DIR`` leaves the two homes there to compare their tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import resource
 import shutil
 import sys
 import tempfile
@@ -63,8 +66,12 @@ def _resolve(home: str, out, steps: bool) -> None:
 
     settings = load_settings(env={"CIVLAKE_HOME": home})
     res: dict = {}
+    before = resource.getrusage(resource.RUSAGE_SELF)
     with measure(res):
         stats = resolve_persons(settings, now=datetime.now(UTC))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds (every thread): steadier than wall time on a shared machine.
+    res["cpu"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     out.put({**res, "stats": stats})
 
 
@@ -89,7 +96,7 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="civlake-resolve-inc-"))
     ctx = mp.get_context("spawn")
     homes = {}
-    print(f"{'variant':<14}{'seconds':>10}{'peak RSS MiB':>14}  statistics", flush=True)
+    print(f"{'variant':<14}{'seconds':>10}{'CPU s':>8}{'peak RSS MiB':>14}  statistics", flush=True)
     for variant in ("incremental", "everything"):
         homes[variant] = work / variant
         _copy(args.home, homes[variant], keep_state=variant == "incremental")
@@ -99,7 +106,7 @@ def main() -> None:
         res = out.get()
         proc.join()
         stats = {k: v for k, v in res["stats"].items() if k not in ("match_methods", "seconds")}
-        print(f"{variant:<14}{res['seconds']:>10.1f}{res['peak_rss_mib']:>14,.0f}  {stats}",
+        print(f"{variant:<14}{res['seconds']:>10.1f}{res['cpu']:>8.1f}{res['peak_rss_mib']:>14,.0f}  {stats}",
               flush=True)  # fmt: skip
     kept, redone = _keys(homes["incremental"]), _keys(homes["everything"])
     moved = sum(1 for ref, key in kept.items() if redone.get(ref) != key)
