@@ -14,17 +14,20 @@ silver (linked, not copied):
 * ``everything``: the same, without the state: every reference resolved again, the model
   retrained, both tables rewritten (what every run did before).
 
-Prints seconds, peak RSS and the statistics of each, how many references the two give
-different persons (kept references cannot move in the first; in the second a retrained
-model may move some), and each one's pairwise clustering scores against the generator's
-truth (``<home>/landing_truth/records.parquet``, ``civlake.resolve.evaluate``): overall,
-and on pairs touching a reference the model decides.
+Prints seconds, CPU seconds (every thread: steadier than seconds on a shared machine),
+peak RSS and the statistics of each, how many references the two give different persons
+(kept references cannot move in the first; in the second a retrained model may move
+some), and each one's pairwise clustering scores against the generator's truth
+(``<home>/landing_truth/records.parquet``, ``civlake.resolve.evaluate``): overall, and on
+pairs touching a reference the model decides. ``--steps`` adds the resolver's seconds per
+step; ``--keep DIR`` leaves the two homes there to compare their tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import resource
 import shutil
 import sys
 import tempfile
@@ -51,14 +54,24 @@ def _copy(home: Path, into: Path, *, keep_state: bool) -> None:
     xref.restore(xref.version() - 1)
 
 
-def _resolve(home: str, out) -> None:
+def _resolve(home: str, out, steps: bool) -> None:
+    import logging
+
     from civlake.resolve import resolve_persons
+
+    if steps:  # the resolver's step timings (INFO) on stderr
+        logging.basicConfig(format="  %(message)s")
+        logging.getLogger("civlake.resolve.persons").setLevel(logging.INFO)
     from civlake.settings import load_settings
 
     settings = load_settings(env={"CIVLAKE_HOME": home})
     res: dict = {}
+    before = resource.getrusage(resource.RUSAGE_SELF)
     with measure(res):
         stats = resolve_persons(settings, now=datetime.now(UTC))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds (every thread): steadier than wall time on a shared machine.
+    res["cpu"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     out.put({**res, "stats": stats})
 
 
@@ -75,21 +88,25 @@ def _keys(home: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, required=True, help="a home bench_incremental left")
+    ap.add_argument("--steps", action="store_true", help="log each resolution step's seconds")
+    ap.add_argument("--keep", type=Path, help="leave the two homes here (compare_resolve.py)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="civlake-resolve-inc-"))
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="civlake-resolve-inc-"))
     ctx = mp.get_context("spawn")
     homes = {}
-    print(f"{'variant':<14}{'seconds':>10}{'peak RSS MiB':>14}  statistics", flush=True)
+    print(f"{'variant':<14}{'seconds':>10}{'CPU s':>8}{'peak RSS MiB':>14}  statistics", flush=True)
     for variant in ("incremental", "everything"):
         homes[variant] = work / variant
         _copy(args.home, homes[variant], keep_state=variant == "incremental")
         out = ctx.Queue()
-        proc = ctx.Process(target=_resolve, args=(str(homes[variant]), out))
+        proc = ctx.Process(target=_resolve, args=(str(homes[variant]), out, args.steps))
         proc.start()
         res = out.get()
         proc.join()
         stats = {k: v for k, v in res["stats"].items() if k not in ("match_methods", "seconds")}
-        print(f"{variant:<14}{res['seconds']:>10.1f}{res['peak_rss_mib']:>14,.0f}  {stats}",
+        print(f"{variant:<14}{res['seconds']:>10.1f}{res['cpu']:>8.1f}{res['peak_rss_mib']:>14,.0f}  {stats}",
               flush=True)  # fmt: skip
     kept, redone = _keys(homes["incremental"]), _keys(homes["everything"])
     moved = sum(1 for ref, key in kept.items() if redone.get(ref) != key)
@@ -106,7 +123,8 @@ def main() -> None:
                 print(f"{variant:<14}{subset:<22}P {s['precision']:.6f}  R {s['recall']:.6f}  "
                       f"F1 {s['f1']:.6f}  ({s['true_positive_pairs']:,} of "
                       f"{s['true_pairs']:,} true pairs, {s['predicted_pairs']:,} predicted)")  # fmt: skip
-    shutil.rmtree(work)
+    if not args.keep:
+        shutil.rmtree(work)
 
 
 if __name__ == "__main__":

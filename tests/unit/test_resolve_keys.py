@@ -4,7 +4,14 @@ import stat
 
 import pytest
 
-from civlake.resolve.keys import SECRET_ENV, SecretError, load_secret, person_key
+from civlake.resolve.keys import (
+    SECRET_ENV,
+    SecretError,
+    hmac_pads,
+    load_secret,
+    person_key,
+    person_key_sql,
+)
 from civlake.settings import load_settings
 
 
@@ -40,3 +47,21 @@ def test_person_key_is_keyed_stable_and_hides_the_id():
     assert key == person_key(b"a", id_number)
     assert key != person_key(b"b", id_number)
     assert len(key) == 32 and id_number not in key
+
+
+@pytest.mark.parametrize("secret", [b"a", b"k" * 64, b"long" * 40, bytes(range(256))[:100]])
+def test_person_key_in_duckdb_is_the_python_hmac(secret):
+    # The streamed resolver keys persons in DuckDB (keys.person_key_sql); every key must
+    # be the one keys.person_key gives, for secrets shorter, as long as and longer than
+    # SHA-256's block, and for IDs, collapse keys and non-ASCII text.
+    import duckdb
+
+    canonical = ["440106199001011234", "11010519491231002X", "new:born:张伟|1990-01-01",
+                 "new:key:hukou:户-0001|欧阳·娜娜", "", "x" * 300]  # fmt: skip
+    con = duckdb.connect()
+    con.execute("create table pads (ipad blob, opad blob)")
+    con.execute("insert into pads values ($1, $2)", list(hmac_pads(secret)))
+    con.execute("create table refs (c varchar)")
+    con.executemany("insert into refs values (?)", [[c] for c in canonical])
+    got = dict(con.execute(f"select c, {person_key_sql('c', 'pads')} from refs, pads").fetchall())
+    assert got == {c: person_key(secret, c) for c in canonical}

@@ -162,6 +162,9 @@ def stream_persons(
     persons = _sql("golden_slice")
 
     def queries():
+        if slices == 1:  # the whole city in one: read straight from ``source``
+            yield _sql(source), {}
+            return
         # Each slice copied out first: the query reads ``r`` seven times, and each read
         # would otherwise scan the whole city for its slice. Sliced, the query runs on one
         # thread: its seven aggregates take their first blocks per thread whatever the
@@ -174,8 +177,7 @@ def stream_persons(
                 f"where person_key >= $lo {upper}",
                 {"lo": lo} if hi is None else {"lo": lo, "hi": hi},
             )
-            if slices > 1:
-                con.execute("set threads = 1")
+            con.execute("set threads = 1")
             yield persons, {}
         con.execute("reset threads")
         con.execute("drop table if exists golden_slice")

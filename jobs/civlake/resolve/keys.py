@@ -19,8 +19,10 @@ __all__ = [
     "SECRET_ENV",
     "SECRET_FILE",
     "SecretError",
+    "hmac_pads",
     "load_secret",
     "person_key",
+    "person_key_sql",
     "secret_fingerprint",
 ]
 
@@ -47,3 +49,24 @@ def secret_fingerprint(secret: bytes) -> str:
 def person_key(secret: bytes, canonical: str) -> str:
     """Keyed hash of a canonical ID (or of a cluster representative, prefixed)."""
     return hmac.new(secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()[:KEY_LENGTH]
+
+
+_BLOCK = 64  # SHA-256's block size (RFC 2104)
+
+
+def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """(inner, outer): the secret padded to a block and XOR-ed with ipad and opad, so that
+    HMAC-SHA256(secret, m) = SHA256(outer || SHA256(inner || m)) (RFC 2104)."""
+    key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
+    key = key.ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def person_key_sql(canonical: str, pads: str) -> str:
+    """``person_key`` in DuckDB SQL: of the VARCHAR expression ``canonical``, with the
+    relation ``pads`` (columns ``ipad``, ``opad``: ``hmac_pads`` as BLOBs) in scope.
+    The pads stay data (a table), never query text, which errors may print."""
+    return (
+        f"left(sha256({pads}.opad || unhex(sha256({pads}.ipad || encode({canonical})))), "
+        f"{KEY_LENGTH})"
+    )

@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import logging
 import time
+from contextlib import contextmanager
 from datetime import datetime
 
 import pandas as pd
@@ -23,7 +24,7 @@ from civlake.engine import duck
 from civlake.engine.runtime import EMBEDDED, Engine
 from civlake.resolve import golden, id_link, incremental, known, linkage, reference_sql
 from civlake.resolve.golden import build_persons
-from civlake.resolve.keys import load_secret, person_key
+from civlake.resolve.keys import hmac_pads, load_secret, person_key, person_key_sql
 from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
 
 log = logging.getLogger(__name__)
@@ -225,53 +226,67 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
     is written in one commit."""
     secret = load_secret(settings)
     with duck.database(settings, "resolve_persons") as con:
-        count = reference_sql.load(con, settings.lake, settings.schemas_dir)
+        with _step("reference load"):
+            count = reference_sql.load(con, settings.lake, settings.schemas_dir)
         if count is None:
             return None
         prev = incremental.previous(settings, config, secret)
         kept = gone = provisional = carried = 0
         if prev is not None:
-            kept, gone, provisional = incremental.attach_prior(con, prev.xref, count)
-            carried = incremental.carry_entities(con)
+            with _step("attach_prior"):
+                kept, gone, provisional = incremental.attach_prior(con, prev.xref, count)
+            with _step("carry_entities"):
+                carried = incremental.carry_entities(con)
             # The saved model decides the new references as it decided the old ones.
             config = dataclasses.replace(config, retrain=False)
         else:
             incremental.no_prior(con)
-        _link_unresolved_sql(con, settings, config)
-        con.create_function(
-            "person_key", _keys_udf(secret), ["VARCHAR"], "VARCHAR", type="arrow",
-            side_effects=False,
-        )  # fmt: skip
-        # One HMAC per distinct person, in DuckDB's vectors (2,048 at a time).
+        with _step("link unresolved (Splink)"):
+            _link_unresolved_sql(con, settings, config)
+        # One HMAC per distinct person, in DuckDB's own SHA-256 (keys.person_key_sql).
         # A kept or carried reference names its key ('key:<person_key>', or its ID, whose
         # key is the ID's HMAC as before).
-        con.execute("""
-            create table person_keys as
-            select person_ref, case when person_ref like 'key:%' then substr(person_ref, 5)
-                else person_key(person_ref) end as person_key
-            from (select distinct person_ref from resolved)
-        """)
-        # Every reference with its key, joined once (unordered, so nothing is buffered to
-        # keep an order): the slices below each read their part of it by a filter.
-        con.execute("set preserve_insertion_order = false")
-        con.execute("""
-            create table keyed as
-            select r.*, k.person_key, r.ord in (select ord from prior) as kept
-            from resolved r join person_keys k on k.person_ref = r.person_ref
-        """)
-        con.execute("reset preserve_insertion_order")
+        with _step("person_keys"):
+            inner, outer = hmac_pads(secret)
+            con.execute("create temp table pads (ipad blob, opad blob)")
+            con.execute("insert into pads values ($1, $2)", [inner, outer])
+            canonical = (
+                "case when person_ref like 'id:%' then substr(person_ref, 4) else person_ref end"
+            )
+            con.execute(f"""
+                create table person_keys as
+                select person_ref, case when person_ref like 'key:%' then substr(person_ref, 5)
+                    else {person_key_sql(canonical, "pads")} end as person_key
+                from (select distinct person_ref from resolved) cross join pads
+            """)
+            con.execute("drop table pads")
+        # Every reference with its key and what the xref and golden records read of it,
+        # joined once (unordered, so nothing is buffered to keep an order): the slices
+        # below each read their part of it by a filter.
+        with _step("keyed"):
+            con.execute("set preserve_insertion_order = false")
+            con.execute("""
+                create table keyed as
+                select r.* exclude (id_status, name, name_pinyin, phone, stable_key),
+                    k.person_key, r.ord in (select ord from prior) as kept
+                from resolved r join person_keys k on k.person_ref = r.person_ref
+            """)
+            con.execute("reset preserve_insertion_order")
         _golden_view(con)
-        touched = incremental.touched_persons(con)
-        total = con.execute("select count(distinct person_key) from keyed").fetchone()[0]
-        _write_xref(con, settings, now, count, append=prev is not None and not gone,
-                    provisional=provisional)  # fmt: skip
+        with _step("touched and totals"):
+            touched = incremental.touched_persons(con)
+            total = con.execute("select count(distinct person_key) from keyed").fetchone()[0]
+        with _step("xref write"):
+            _write_xref(con, settings, now, count, append=prev is not None and not gone,
+                        provisional=provisional)  # fmt: skip
         # Persons merged only onto golden records built from the xref this run started
         # from, and while no provisional person has vanished (merged into another).
         merge = (
             prev is not None and not gone and prev.persons_match_xref
             and not incremental.vanished_provisional(con)
         )  # fmt: skip
-        _write_persons(con, settings, now, merge=merge, touched=touched, total=total)
+        with _step("persons write"):
+            _write_persons(con, settings, now, merge=merge, touched=touched, total=total)
         incremental.save(settings, config, secret)
         methods = con.execute("select match_method, count(*) from resolved group by all").fetchall()
     return {
@@ -335,21 +350,19 @@ def _write_persons(con, settings, now: datetime, *, merge: bool, touched: int, t
     )
 
 
+@contextmanager
+def _step(name: str):
+    """Logs at INFO how long a step of ``_resolve_streamed`` took."""
+    started = time.perf_counter()
+    yield
+    log.info("resolve_persons: %s %.1f s", name, time.perf_counter() - started)
+
+
 BATCH_ROWS = 122_880  # 60 DuckDB vectors
 # References per slice of the xref sort and the golden group-bys: whole-city, the sort
 # ran out of 64 MB at 235,000 references and the group-bys out of 1 GB at 1.2 M (~900 B
 # a reference); a slice gets about a quarter of that share of the limit.
 SLICE_BYTES_PER_REF = 4_096
-
-
-def _keys_udf(secret: bytes):
-    def keys(refs: pa.Array) -> pa.Array:
-        return pa.array(
-            [person_key(secret, r[3:] if r.startswith("id:") else r) for r in refs.to_pylist()],
-            pa.string(),
-        )
-
-    return keys
 
 
 _LINKED_SCHEMA = pa.schema(
@@ -413,19 +426,26 @@ def _link_unresolved_sql(con, settings, config: linkage.LinkageConfig) -> None:
     """)
 
 
+# What golden._sql reads of a reference (the rest of ``keyed`` would only be copied).
+GOLDEN_COLUMNS = ("person_key", "feed_id", "_delivery_id", "_source_row", "produced_at",
+                  "name_norm", "sex", "birth_date", "division", "person_status",
+                  "status_changed_on", "death_date")  # fmt: skip
+
+
 def _golden_view(con) -> None:
     """View ``golden_refs``: what ``golden.build_persons`` reads, per reference."""
     lo, hi = golden.PANDAS_DATES
-    dates = {
-        c: f"case when {c} between date '{lo}' and date '{hi}' then {c} end as {c}"
-        for c in ("birth_date", "death_date", "status_changed_on")
-    }
+    dates = {"birth_date", "death_date", "status_changed_on"}
+    columns = [
+        f"case when {c} between date '{lo}' and date '{hi}' then {c} end as {c}"
+        if c in dates else c
+        for c in GOLDEN_COLUMNS
+    ]  # fmt: skip
     con.execute(f"""
         create temp view golden_refs as
-        select r.* exclude (person_ref, match_method, match_probability, match_detail, kept)
-                replace ({", ".join(dates.values())}),
-            case when r.person_ref like 'id:%' then substr(r.person_ref, 4) end as canon_id
-        from keyed r
+        select {", ".join(columns)},
+            case when person_ref like 'id:%' then substr(person_ref, 4) end as canon_id
+        from keyed
     """)
 
 
