@@ -13,22 +13,15 @@ quarantined).
 from __future__ import annotations
 
 import argparse
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-
-def finding_key(row: dict) -> tuple:
-    amount = row["amount_at_risk"]
-    amount = (
-        None
-        if amount is None or pd.isna(amount)
-        else Decimal(str(amount)).quantize(Decimal("0.01"))
-    )
-    return (row["rule_code"], row["id_number"] or row["org_uscc"], row["program_code"],
-            row["period_start"], amount)  # fmt: skip
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.support
+from tests.support.findings import finding_key
 
 
 def main() -> None:

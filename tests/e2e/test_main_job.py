@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -20,6 +19,7 @@ from deltalake import DeltaTable
 
 from civlake import lake, tables
 from civlake.contracts import load_contracts
+from tests.support.findings import finding_key
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -76,17 +76,6 @@ def test_rows_are_accounted_for(city):
         assert (0 if silver is None else silver.num_rows) == mine.rows_silver.sum(), feed
 
 
-def _key(row) -> tuple:
-    amount = row["amount_at_risk"]
-    amount = (
-        None
-        if amount is None or pd.isna(amount)
-        else Decimal(str(amount)).quantize(Decimal("0.01"))
-    )
-    return (row["rule_code"], row["id_number"] or row["org_uscc"], row["program_code"],
-            row["period_start"], amount)  # fmt: skip
-
-
 def test_findings_equal_the_ground_truth_for_every_rule(city):
     truth = pd.read_parquet(city["truth"] / "findings.parquet")
     con = duckdb.connect(str(city["home"] / "warehouse.duckdb"), read_only=True)
@@ -95,8 +84,8 @@ def test_findings_equal_the_ground_truth_for_every_rule(city):
         "from verify.findings"
     ).df()
     con.close()
-    want = {_key(r) for r in truth.to_dict("records")}
-    got = {_key(r) for r in found.to_dict("records")}
+    want = {finding_key(r) for r in truth.to_dict("records")}
+    got = {finding_key(r) for r in found.to_dict("records")}
     for rule in sorted(set(truth.rule_code) | set(found.rule_code)):
         w = {k for k in want if k[0] == rule}
         g = {k for k in got if k[0] == rule}
