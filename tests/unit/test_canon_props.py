@@ -107,3 +107,23 @@ def test_id_missing_fast_path_equals_the_three_checks(values: list[str | None]) 
     ).to_arrow_table()
     con.unregister("ids")
     assert got["fast"].to_pylist() == got["checks"].to_pylist()
+
+
+PHONE_LIKE = st.one_of(
+    st.from_regex(r"1[0-9]{10}", fullmatch=True),
+    st.text(alphabet="0123456789+-() ＋１３　#", min_size=0, max_size=16),
+    st.none(),
+)
+
+
+@PROPS
+@given(st.lists(PHONE_LIKE, max_size=25))
+def test_phone_fast_path_equals_the_full_canonicaliser(values: list[str | None]) -> None:
+    # cl_phone returns a value that is already an 11-digit mobile as it is, without
+    # folding, stripping and prefix rules: it must agree with them (cl_phone_any) everywhere
+    con = canon.connection()
+    con.register("phones", pa.table({"s": pa.array(values, pa.string())}))
+    got = con.execute("SELECT cl_phone(s) AS fast, cl_phone_any(s) AS full FROM phones")
+    got = got.to_arrow_table()
+    con.unregister("phones")
+    assert got["fast"].to_pylist() == got["full"].to_pylist()

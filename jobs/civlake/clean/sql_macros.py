@@ -73,9 +73,11 @@ MACROS: list[str] = [
     "cl_present(s) AS coalesce(regexp_matches(s, '[^\\s\\x{00a0}\\x{3000}]'), false)",
     # The error value a cell holds (upper case, as Excel shows it), NULL for any other
     # value. contains() first: almost no value has a '#', and it is ~10x cheaper than
-    # the fold and the list lookup.
+    # the fold and the list lookup. list_contains, not IN (...): DuckDB rewrites a long
+    # IN list into a join evaluated for every row, whatever the CASE decided (500,000
+    # IDs, one thread: 0.38 s -> 0.01 s).
     "cl_xlerr(s) AS CASE WHEN (contains(s, '#') OR contains(s, '\uff03'))"
-    f" AND upper(cl_blank(s)) IN ({', '.join(lit(e) for e in SPREADSHEET_ERRORS)})"
+    f" AND list_contains([{', '.join(lit(e) for e in SPREADSHEET_ERRORS)}], upper(cl_blank(s)))"
     " THEN upper(cl_blank(s)) END",
     # Free text keeps its characters; only the ends are trimmed. An error value is no text.
     f"cl_trim(s) AS CASE WHEN cl_xlerr(s) IS NULL"
@@ -177,13 +179,17 @@ MACROS: list[str] = [
     r" THEN (CASE WHEN regexp_matches(regexp_replace(t, '^(\+?86|0086)', ''), '^1[0-9]{10}$')"
     r" THEN regexp_replace(t, '^(\+?86|0086)', '') ELSE '0' || regexp_replace(t, '^(\+?86|0086)', '') END)"
     r" ELSE t END",
-    r"cl_phone(s) AS CASE WHEN cl_nows(s) = '' OR s IS NULL OR cl_xlerr(s) IS NOT NULL THEN NULL"
+    r"cl_phone_any(s) AS CASE WHEN cl_nows(s) = '' OR s IS NULL OR cl_xlerr(s) IS NOT NULL THEN NULL"
     r" WHEN regexp_matches(cl_phone_local(cl_phone_text(s)), '^1[3-9][0-9]{9}$') THEN cl_phone_local(cl_phone_text(s))"
     r" WHEN regexp_matches(cl_phone_local(cl_phone_text(s)), '^(010|02[0-9])[0-9]{7,8}$')"
     r" THEN regexp_replace(cl_phone_local(cl_phone_text(s)), '^(010|02[0-9])', '\1-')"
     r" WHEN regexp_matches(cl_phone_local(cl_phone_text(s)), '^0[3-9][0-9]{2}[0-9]{7,8}$')"
     r" THEN regexp_replace(cl_phone_local(cl_phone_text(s)), '^(0[3-9][0-9]{2})', '\1-')"
     r" ELSE nullif(cl_phone_local(cl_phone_text(s)), '') END",
+    # A mobile delivered as it should be is its own canonical form: one full match
+    # decides most rows (490,000 phones, one thread: 0.47 s -> 0.15 s).
+    r"cl_phone(s) AS CASE WHEN regexp_full_match(s, '1[3-9][0-9]{9}') THEN s"
+    r" ELSE cl_phone_any(s) END",
     # --- enums: key after stripping spaces and a bracketed qualifier ----------------
     r"cl_enum_key(s) AS nullif(regexp_replace(cl_nows(s), '[(][^()]*[)]', '', 'g'), '')",
 ]
