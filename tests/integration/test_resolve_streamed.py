@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civlake import lake, tables
-from civlake.resolve import linkage
+from civlake.engine import duck
+from civlake.resolve import linkage, reference_sql
 from civlake.resolve.keys import SECRET_ENV
 from civlake.resolve.persons import _resolve_in_memory, _resolve_streamed
 from civlake.settings import load_settings
@@ -135,3 +136,25 @@ def test_streamed_equals_in_memory_through_the_model(tmp_path):
     assert ref_stats["match_methods"].get("new_person", 0) > 0
     assert stats == ref_stats
     assert got == expected
+
+
+def test_references_are_the_same_through_the_parquet_files_or_the_delta_dataset(
+    tmp_path, monkeypatch
+):
+    # GIVEN a city in silver (plain Parquet Delta tables, read by DuckDB itself)
+    s = _settings(tmp_path)
+    build(s.lake, persons=120, months=2, seed=5)
+
+    def references() -> list[tuple]:
+        with duck.database(s, "refs_test") as con:
+            count = reference_sql.load(con, s.lake, s.schemas_dir)
+            rows = con.execute("select * from refs order by ord").fetchall()
+        assert [r[-1] for r in rows] == list(range(1, count + 1))  # ord runs 1..count
+        return rows
+
+    files = references()
+    # WHEN the tables are read through delta-rs' Arrow dataset instead (as a table with
+    # deletion vectors or partitions is) THEN the same references in the same order
+    monkeypatch.setattr(lake, "plain_parquet_files", lambda table: None)
+    assert references() == files
+    assert len(files) > 0
