@@ -126,7 +126,7 @@ def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("drop table raw_names")
 
 
-def _source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
+def delta_source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
     """View or registered dataset ``name`` over a silver Delta table; returns its
     columns. DuckDB reads the Parquet files itself when the table is plain Parquet
     (``lake.plain_parquet_files``): at 1,000,000 persons the scan of every reference took
@@ -158,7 +158,7 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
         if not _usable(feed, dt.to_pyarrow_dataset().schema):
             return None
         source = f"silver_{len(selects)}"
-        present = _source(con, source, dt)
+        present = delta_source(con, source, dt)
         selects.extend(_role_select(feed, source, present, r) for r in feed.persons)
     if not selects:
         return None
