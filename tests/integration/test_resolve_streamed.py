@@ -158,3 +158,47 @@ def test_references_are_the_same_through_the_parquet_files_or_the_delta_dataset(
     monkeypatch.setattr(lake, "plain_parquet_files", lambda table: None)
     assert references() == files
     assert len(files) > 0
+
+
+def test_saved_names_are_reused_and_only_new_names_normalised(tmp_path, monkeypatch):
+    # GIVEN a month of silver, and a count of the names normalised
+    s = _settings(tmp_path)
+    build(s.lake, persons=120, months=1, seed=5)
+    saved = tmp_path / "names"
+    calls: list[str] = []
+    real = reference_sql.normalize_name.__wrapped__
+
+    class Counting:
+        @staticmethod
+        def __wrapped__(name):
+            calls.append(name)
+            return real(name)
+
+    monkeypatch.setattr(reference_sql, "normalize_name", Counting)
+
+    def references(folder) -> list[tuple]:
+        calls.clear()
+        with duck.database(s, "names_test") as con:
+            reference_sql.load(con, s.lake, s.schemas_dir, saved_names=folder)
+            return con.execute("select * from refs order by ord").fetchall()
+
+    plain = references(None)
+    every = len(calls)
+    # WHEN the names are saved and the references loaded again THEN none is normalised
+    # again, and the references are the same
+    assert references(saved) == plain and len(calls) == every > 0
+    assert references(saved) == plain and calls == []
+    # WHEN a row with a new name arrives THEN only that name is normalised
+    hukou = tables.path(s.lake, tables.silver("hukou_population"))
+    row = lake.read_arrow(hukou).slice(0, 1).to_pylist()[0]
+    row |= {"name": "歐陽新名", "_delivery_id": "20260301-440100-001", "_source_row": 1}
+    lake.append(hukou, pa.Table.from_pylist([row], schema=lake.read_arrow(hukou).schema))
+    grown = references(saved)
+    assert calls == ["歐陽新名"]
+    assert grown == references(None)
+    assert any(r[8] == "欧阳新名" for r in grown)  # name_norm
+    # WHEN the normalisation changes (another fingerprint) THEN every name again, and only
+    # the new fingerprint's file stays
+    monkeypatch.setattr(reference_sql, "names_fingerprint", lambda: "another")
+    assert references(saved) == grown and len(calls) == every + 1
+    assert [p.name for p in saved.iterdir()] == [f"{reference_sql.NAMES_FILE}-another.parquet"]

@@ -14,7 +14,11 @@ path, which knows how to repair those.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
+import os
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -32,6 +36,7 @@ ORDER = ["feed_id", *LINEAGE, "role"]
 _DATES = ("birth_date", "death_date", "status_changed_on")
 RESOLVABLE_SQL = ", ".join(f"'{s}'" for s in RESOLVABLE)
 NAME_BATCH = 65_536
+NAMES_FILE = "resolve_names"
 
 
 def _ident(name: str) -> str:
@@ -103,14 +108,42 @@ def _usable(feed: FeedContract, schema: pa.Schema) -> bool:
     return all(types[c] in (pa.string(), pa.large_string(), pa.null()) for c in read if c in types)
 
 
-def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
+def names_fingerprint() -> str:
+    """What a name's comparison forms depend on: the code of ``names`` and ``hanzi`` and
+    the OpenCC and pypinyin releases. A saved names table made under another is unused."""
+    from civlake import hanzi
+    from civlake.resolve import names
+
+    parts = [inspect.getsource(names), inspect.getsource(hanzi)]
+    parts += [metadata.version(p) for p in ("opencc-python-reimplemented", "pypinyin")]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def _normalized_names(con: duckdb.DuckDBPyConnection, saved: Path | None) -> None:
     """Table names(name, name_norm, name_pinyin): each distinct name once, in batches.
-    The uncached functions: a city's distinct names would otherwise stay in the caches."""
+    The uncached functions: a city's distinct names would otherwise stay in the caches.
+
+    ``saved`` (a folder): the names an earlier run normalised are read from
+    ``resolve_names-<names_fingerprint>.parquet`` there, only the others are normalised,
+    and the file is replaced by all of them (a new month brings few new names: at
+    1,000,000 persons the 227,000 distinct names cost ~1 CPU s in Python)."""
     norm, pinyin = normalize_name.__wrapped__, name_pinyin.__wrapped__
     con.execute("create table names (name varchar, name_norm varchar, name_pinyin varchar)")
-    con.execute(
-        "create table raw_names as select distinct name from refs_raw where name is not null"
-    )
+    path = None if saved is None else saved / f"{NAMES_FILE}-{names_fingerprint()}.parquet"
+    if path is not None and path.is_file():
+        try:
+            con.execute(
+                "insert into names select name, name_norm, name_pinyin from read_parquet($p)",
+                {"p": str(path)},
+            )
+        except duckdb.Error as exc:  # a damaged file is only a lost shortcut
+            log.warning("saved names %s unreadable (%s): normalising every name", path, exc)
+            con.execute("delete from names")
+    con.execute("""
+        create table raw_names as
+        select distinct name from refs_raw r
+        where name is not null and not exists (select 1 from names n where n.name = r.name)
+    """)
     # A second connection reads while this one inserts (registered datasets and temp
     # views are per connection, the tables are shared).
     reader = con.cursor().execute("select name from raw_names").to_arrow_reader(NAME_BATCH)
@@ -123,7 +156,22 @@ def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
                               ("name_pinyin", pa.string())]),
         )  # fmt: skip
         con.execute("insert into names select * from chunk")
+    new = con.execute("select count(*) from raw_names").fetchone()[0]
     con.execute("drop table raw_names")
+    if path is not None and new:
+        _save_names(con, path)
+
+
+def _save_names(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Table ``names`` to ``path`` (written aside, then moved over it); files of other
+    fingerprints go."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    con.execute(f"copy names to {_literal(str(tmp))} (format parquet)")
+    os.replace(tmp, path)
+    for other in path.parent.glob(f"{NAMES_FILE}-*.parquet"):
+        if other != path:
+            other.unlink(missing_ok=True)
 
 
 def delta_source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
@@ -144,10 +192,17 @@ def delta_source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
     return {row[0] for row in con.execute(f"describe {name}").fetchall()}
 
 
-def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | None) -> int | None:
+def load(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    schemas_dir: Path | None,
+    *,
+    saved_names: Path | None = None,
+) -> int | None:
     """Creates ``refs`` (REF_COLUMNS and ``ord``, a reference's place in the pandas
     path's order, 1..count); returns its row count, or None when the SQL path does not
-    apply."""
+    apply. ``saved_names``: a folder where the normalised names are kept between runs
+    (``_normalized_names``)."""
     selects = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
@@ -163,7 +218,7 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
     if not selects:
         return None
     con.execute("create temp view refs_raw as " + "\nunion all\n".join(selects))
-    _normalized_names(con)
+    _normalized_names(con, saved_names)
     earliest = EARLIEST_BIRTH.isoformat()
     # read_references: status 'missing' without an ID; the row's own birth date, else
     # the digits of a usable ID when they are a real date on or after EARLIEST_BIRTH.
