@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civlake import lake, tables
-from civlake.resolve import linkage
+from civlake.engine import duck
+from civlake.resolve import linkage, reference_sql
 from civlake.resolve.keys import SECRET_ENV
 from civlake.resolve.persons import _resolve_in_memory, _resolve_streamed
 from civlake.settings import load_settings
@@ -135,3 +136,69 @@ def test_streamed_equals_in_memory_through_the_model(tmp_path):
     assert ref_stats["match_methods"].get("new_person", 0) > 0
     assert stats == ref_stats
     assert got == expected
+
+
+def test_references_are_the_same_through_the_parquet_files_or_the_delta_dataset(
+    tmp_path, monkeypatch
+):
+    # GIVEN a city in silver (plain Parquet Delta tables, read by DuckDB itself)
+    s = _settings(tmp_path)
+    build(s.lake, persons=120, months=2, seed=5)
+
+    def references() -> list[tuple]:
+        with duck.database(s, "refs_test") as con:
+            count = reference_sql.load(con, s.lake, s.schemas_dir)
+            rows = con.execute("select * from refs order by ord").fetchall()
+        assert [r[-1] for r in rows] == list(range(1, count + 1))  # ord runs 1..count
+        return rows
+
+    files = references()
+    # WHEN the tables are read through delta-rs' Arrow dataset instead (as a table with
+    # deletion vectors or partitions is) THEN the same references in the same order
+    monkeypatch.setattr(lake, "plain_parquet_files", lambda table: None)
+    assert references() == files
+    assert len(files) > 0
+
+
+def test_saved_names_are_reused_and_only_new_names_normalised(tmp_path, monkeypatch):
+    # GIVEN a month of silver, and a count of the names normalised
+    s = _settings(tmp_path)
+    build(s.lake, persons=120, months=1, seed=5)
+    saved = tmp_path / "names"
+    calls: list[str] = []
+    real = reference_sql.normalize_name.__wrapped__
+
+    class Counting:
+        @staticmethod
+        def __wrapped__(name):
+            calls.append(name)
+            return real(name)
+
+    monkeypatch.setattr(reference_sql, "normalize_name", Counting)
+
+    def references(folder) -> list[tuple]:
+        calls.clear()
+        with duck.database(s, "names_test") as con:
+            reference_sql.load(con, s.lake, s.schemas_dir, saved_names=folder)
+            return con.execute("select * from refs order by ord").fetchall()
+
+    plain = references(None)
+    every = len(calls)
+    # WHEN the names are saved and the references loaded again THEN none is normalised
+    # again, and the references are the same
+    assert references(saved) == plain and len(calls) == every > 0
+    assert references(saved) == plain and calls == []
+    # WHEN a row with a new name arrives THEN only that name is normalised
+    hukou = tables.path(s.lake, tables.silver("hukou_population"))
+    row = lake.read_arrow(hukou).slice(0, 1).to_pylist()[0]
+    row |= {"name": "歐陽新名", "_delivery_id": "20260301-440100-001", "_source_row": 1}
+    lake.append(hukou, pa.Table.from_pylist([row], schema=lake.read_arrow(hukou).schema))
+    grown = references(saved)
+    assert calls == ["歐陽新名"]
+    assert grown == references(None)
+    assert any(r[8] == "欧阳新名" for r in grown)  # name_norm
+    # WHEN the normalisation changes (another fingerprint) THEN every name again, and only
+    # the new fingerprint's file stays
+    monkeypatch.setattr(reference_sql, "names_fingerprint", lambda: "another")
+    assert references(saved) == grown and len(calls) == every + 1
+    assert [p.name for p in saved.iterdir()] == [f"{reference_sql.NAMES_FILE}-another.parquet"]

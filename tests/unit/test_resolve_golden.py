@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from civlake.resolve.golden import build_persons
 
@@ -90,3 +92,95 @@ def test_a_death_certificate_alone_marks_a_hukou_living_person_dead():
         ref("death_certificates", "2026-05-03", death_date=date(2026, 5, 2)),
     )["k1"]
     assert p["is_alive"] is False and p["hukou_status"] == "正常"
+
+
+# --- the identity attributes against a plain reading of the rules --------------------
+
+BAD_DATE_ID = "440106193013450011"  # month 13: no birth date from the digits
+feed_ref = st.fixed_dictionaries(
+    {
+        "feed": st.sampled_from(["hukou_population", "elderly_allowance", "volunteer_service"]),
+        "produced": st.sampled_from(["2026-01-01", "2026-02-01", "2026-03-01"]),
+        "name_norm": st.sampled_from(["张伟", "张卫", None]),
+        "sex": st.sampled_from(["1", "2", "0", None]),
+        "birth_date": st.sampled_from([date(1930, 1, 1), date(1931, 2, 2), None]),
+        "division": st.sampled_from(["440106011001", "440104000000", None]),
+    }
+)
+
+
+def _latest(rows: list[dict], column: str):
+    """arg_max(column, recency): the most recent row's value, nulls skipped."""
+    valued = [r for r in rows if r[column] is not None]
+    return max(valued, key=lambda r: r["recency"])[column] if valued else None
+
+
+def _mode(rows: list[dict], column: str, allowed=None):
+    """Most frequent non-null value; ties to the most recent, then the smallest."""
+    values = [
+        r for r in rows if r[column] is not None and (allowed is None or r[column] in allowed)
+    ]
+    if not values:
+        return None
+    stats = {}
+    for r in values:
+        n, latest = stats.get(r[column], (0, ""))
+        stats[r[column]] = (n + 1, max(latest, r["recency"]))
+    ordered = sorted(stats, key=str)  # then the smallest value, kept by the stable sort
+    return sorted(ordered, key=lambda v: stats[v], reverse=True)[0]
+
+
+def _expected(rows: list[dict], canon_id: str | None) -> tuple:
+    hukou = [r for r in rows if r["feed_id"] == "hukou_population"]
+    h = {c: _latest(hukou, c) for c in ("name_norm", "sex", "birth_date", "division")}
+    from_id = None
+    if canon_id is not None:
+        try:
+            from_id = datetime.strptime(canon_id[6:14], "%Y%m%d").date()
+        except ValueError:
+            from_id = None
+    if h["sex"] in ("1", "2"):
+        sex = h["sex"]
+    elif canon_id is not None:
+        sex = "1" if int(canon_id[16]) % 2 else "2"
+    else:
+        sex = _mode(rows, "sex", ("1", "2")) or "0"
+    return (
+        h["name_norm"] or _mode(rows, "name_norm"),
+        sex,
+        h["birth_date"] or from_id or _mode(rows, "birth_date"),
+        h["division"] or _mode(rows, "division"),
+    )
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([ID, BAD_DATE_ID, None]), st.lists(feed_ref, min_size=1, max_size=6)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_identity_attributes_follow_hukou_then_the_id_then_the_mode(people):
+    # GIVEN persons with hukou rows or none, a usable ID (its date real or not) or none
+    rows, expected = [], {}
+    for i, (canon_id, refs) in enumerate(people):
+        mine = [
+            ref(r["feed"], r["produced"], row=len(rows) + j + 1, person_key=f"k{i}",
+                canon_id=canon_id, name_norm=r["name_norm"], sex=r["sex"],
+                birth_date=r["birth_date"], division=r["division"])
+            for j, r in enumerate(refs)
+        ]  # fmt: skip
+        for r in mine:
+            r["recency"] = f"{r['produced_at']}|{r['_delivery_id']}|{r['_source_row']:012d}"
+        expected[f"k{i}"] = _expected(mine, canon_id)
+        rows += mine
+    # WHEN the golden records are built THEN name, sex, birth date and division as the
+    # rules read (hukou's latest, else the ID's digits, else the most frequent value)
+    got = persons(*[{k: v for k, v in r.items() if k != "recency"} for r in rows])
+    assert {
+        key: (p["name"], p["sex"], p["birth_date"], p["hukou_division_code"])
+        for key, p in got.items()
+    } == expected

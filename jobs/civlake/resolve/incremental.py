@@ -46,7 +46,7 @@ from pathlib import Path
 from civlake import lake, tables
 from civlake.resolve import model
 from civlake.resolve.keys import secret_fingerprint
-from civlake.resolve.reference_sql import RESOLVABLE_SQL
+from civlake.resolve.reference_sql import RESOLVABLE_SQL, delta_source
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,7 @@ def attach_prior(con, xref: Path, references: int) -> tuple[int, int, int]:
     ``refs``, says whether all of them are in the xref). Returns (kept, gone,
     provisional): references kept, xref rows whose reference is no longer in silver,
     references resolved again."""
-    dt = lake.open_table(xref)
-    con.register("xref_prev", dt.to_pyarrow_dataset())
+    delta_source(con, "xref_prev", lake.open_table(xref))
     on = " and ".join(f"x.{c} = r.{c}" for c in LINEAGE_KEY)
     con.execute("set preserve_insertion_order = false")
     con.execute(f"""
@@ -163,6 +162,7 @@ def attach_prior(con, xref: Path, references: int) -> tuple[int, int, int]:
     matched = con.execute("select count(*) from prior_all").fetchone()[0]
     total = con.execute("select count(*) from xref_prev").fetchone()[0]
     con.unregister("xref_prev")
+    con.execute("drop view if exists xref_prev")
     # Nothing new and nothing gone: the provisional persons would come out the same.
     again = "false" if matched == references == total else f"match_method = '{PROVISIONAL}'"
     con.execute(f"""

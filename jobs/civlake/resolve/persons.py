@@ -227,7 +227,9 @@ def _resolve_streamed(settings, *, now: datetime, config: linkage.LinkageConfig)
     secret = load_secret(settings)
     with duck.database(settings, "resolve_persons") as con:
         with _step("reference load"):
-            count = reference_sql.load(con, settings.lake, settings.schemas_dir)
+            count = reference_sql.load(
+                con, settings.lake, settings.schemas_dir, saved_names=settings.state_dir
+            )
         if count is None:
             return None
         prev = incremental.previous(settings, config, secret)

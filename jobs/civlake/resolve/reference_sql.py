@@ -1,8 +1,9 @@
 """Person references as a DuckDB table, streamed from the silver Delta tables.
 
 The SQL twin of ``references.read_references``: the same rows, columns and values, in
-the same order (``ord``, by feed and lineage), but built by DuckDB from Arrow datasets
-under its memory limit instead of in one pandas frame. Names get their comparison forms
+the same order (``ord``, by feed and lineage), but built by DuckDB from the tables'
+Parquet files (or delta-rs' Arrow datasets) under its memory limit instead of in one
+pandas frame. Names get their comparison forms
 once per distinct name (``names.normalize_name``, ``names.name_pinyin``) and are joined
 back.
 
@@ -13,11 +14,14 @@ path, which knows how to repair those.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
+import os
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from civlake import lake, tables
@@ -32,6 +36,7 @@ ORDER = ["feed_id", *LINEAGE, "role"]
 _DATES = ("birth_date", "death_date", "status_changed_on")
 RESOLVABLE_SQL = ", ".join(f"'{s}'" for s in RESOLVABLE)
 NAME_BATCH = 65_536
+NAMES_FILE = "resolve_names"
 
 
 def _ident(name: str) -> str:
@@ -42,9 +47,9 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _role_select(feed: FeedContract, source: str, schema: pa.Schema, role: PersonRole) -> str:
-    """One role's references of one silver table, as ``_role_frame`` makes them."""
-    present = set(schema.names)
+def _role_select(feed: FeedContract, source: str, present: set[str], role: PersonRole) -> str:
+    """One role's references of one silver table (``present``: its columns), as
+    ``_role_frame`` makes them."""
 
     def col(name: str | None) -> str:
         return _ident(name) if name and name in present else "null"
@@ -103,14 +108,42 @@ def _usable(feed: FeedContract, schema: pa.Schema) -> bool:
     return all(types[c] in (pa.string(), pa.large_string(), pa.null()) for c in read if c in types)
 
 
-def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
+def names_fingerprint() -> str:
+    """What a name's comparison forms depend on: the code of ``names`` and ``hanzi`` and
+    the OpenCC and pypinyin releases. A saved names table made under another is unused."""
+    from civlake import hanzi
+    from civlake.resolve import names
+
+    parts = [inspect.getsource(names), inspect.getsource(hanzi)]
+    parts += [metadata.version(p) for p in ("opencc-python-reimplemented", "pypinyin")]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def _normalized_names(con: duckdb.DuckDBPyConnection, saved: Path | None) -> None:
     """Table names(name, name_norm, name_pinyin): each distinct name once, in batches.
-    The uncached functions: a city's distinct names would otherwise stay in the caches."""
+    The uncached functions: a city's distinct names would otherwise stay in the caches.
+
+    ``saved`` (a folder): the names an earlier run normalised are read from
+    ``resolve_names-<names_fingerprint>.parquet`` there, only the others are normalised,
+    and the file is replaced by all of them (a new month brings few new names: at
+    1,000,000 persons the 227,000 distinct names cost ~1 CPU s in Python)."""
     norm, pinyin = normalize_name.__wrapped__, name_pinyin.__wrapped__
     con.execute("create table names (name varchar, name_norm varchar, name_pinyin varchar)")
-    con.execute(
-        "create table raw_names as select distinct name from refs_raw where name is not null"
-    )
+    path = None if saved is None else saved / f"{NAMES_FILE}-{names_fingerprint()}.parquet"
+    if path is not None and path.is_file():
+        try:
+            con.execute(
+                "insert into names select name, name_norm, name_pinyin from read_parquet($p)",
+                {"p": str(path)},
+            )
+        except duckdb.Error as exc:  # a damaged file is only a lost shortcut
+            log.warning("saved names %s unreadable (%s): normalising every name", path, exc)
+            con.execute("delete from names")
+    con.execute("""
+        create table raw_names as
+        select distinct name from refs_raw r
+        where name is not null and not exists (select 1 from names n where n.name = r.name)
+    """)
     # A second connection reads while this one inserts (registered datasets and temp
     # views are per connection, the tables are shared).
     reader = con.cursor().execute("select name from raw_names").to_arrow_reader(NAME_BATCH)
@@ -123,12 +156,53 @@ def _normalized_names(con: duckdb.DuckDBPyConnection) -> None:
                               ("name_pinyin", pa.string())]),
         )  # fmt: skip
         con.execute("insert into names select * from chunk")
+    new = con.execute("select count(*) from raw_names").fetchone()[0]
     con.execute("drop table raw_names")
+    if path is not None and new:
+        _save_names(con, path)
 
 
-def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | None) -> int | None:
-    """Creates table ``refs`` (REF_COLUMNS and ``ord``, a reference's place in the pandas
-    path's order; a parallel insert does not keep rowid in that order); returns its row count, or None when the SQL path does not apply."""
+def _save_names(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Table ``names`` to ``path`` (written aside, then moved over it); files of other
+    fingerprints go."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    con.execute(f"copy names to {_literal(str(tmp))} (format parquet)")
+    os.replace(tmp, path)
+    for other in path.parent.glob(f"{NAMES_FILE}-*.parquet"):
+        if other != path:
+            other.unlink(missing_ok=True)
+
+
+def delta_source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
+    """View or registered dataset ``name`` over the Delta table ``dt``; returns its
+    columns. DuckDB reads the Parquet files itself when the table is plain Parquet
+    (``lake.plain_parquet_files``, several times faster than delta-rs' Arrow dataset),
+    else the dataset."""
+    files = lake.plain_parquet_files(dt)
+    if files is None:
+        dataset = dt.to_pyarrow_dataset()
+        con.register(name, dataset)
+        return set(dataset.schema.names)
+    listed = ", ".join(_literal(str(f)) for f in files)
+    con.execute(
+        f"create or replace temp view {name} as "
+        f"select * from read_parquet([{listed}], union_by_name = true)"
+    )
+    return {row[0] for row in con.execute(f"describe {name}").fetchall()}
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    schemas_dir: Path | None,
+    *,
+    saved_names: Path | None = None,
+) -> int | None:
+    """Creates ``refs`` (REF_COLUMNS and ``ord``, a reference's place in the pandas
+    path's order, 1..count); returns its row count, or None when the SQL path does not
+    apply. ``saved_names``: a folder where the normalised names are kept between runs
+    (``_normalized_names``)."""
     selects = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
@@ -136,23 +210,29 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
         dt = lake.open_table(tables.path(lake_dir, tables.silver(feed.feed_id)))
         if dt is None:
             continue
-        dataset = dt.to_pyarrow_dataset()
-        if not _usable(feed, dataset.schema):
+        if not _usable(feed, dt.to_pyarrow_dataset().schema):
             return None
         source = f"silver_{len(selects)}"
-        con.register(source, dataset)
-        selects.extend(_role_select(feed, source, dataset.schema, r) for r in feed.persons)
+        present = delta_source(con, source, dt)
+        selects.extend(_role_select(feed, source, present, r) for r in feed.persons)
     if not selects:
         return None
     con.execute("create temp view refs_raw as " + "\nunion all\n".join(selects))
-    _normalized_names(con)
+    _normalized_names(con, saved_names)
     earliest = EARLIEST_BIRTH.isoformat()
     # read_references: status 'missing' without an ID; the row's own birth date, else
     # the digits of a usable ID when they are a real date on or after EARLIEST_BIRTH.
-    # Numbered afterwards (_number): keeping the scan's order here would buffer it.
+    # Then copied in ORDER (an ORDER BY keeps its order into the table, and spills), so
+    # a row's place is its rowid: numbering by a sort of the row ids and a join back took
+    # 4.9 s at 1,000,000 persons, a row_number() over the sorted rows 7.7 s, and one
+    # ordered by ORDER holds every reference in memory (it ran out of a 64 MB limit at
+    # 235,000 references). Scan, join and sort in one statement (10.3 CPU s for the whole
+    # load) ran out of the bounded test's 96 MB in two runs of three; so the rows go
+    # unordered (buffering nothing) into a temporary table first, which spills but is not
+    # compressed into the database file (as a table there: 21.6 CPU s; temporary: 11.0).
     con.execute("set preserve_insertion_order = false")
     con.execute(f"""
-        create table refs_unordered as
+        create temp table refs_unordered as
         with r as (
             select * replace (
                 case when id_number is null then 'missing'
@@ -175,32 +255,10 @@ def load(con: duckdb.DuckDBPyConnection, lake_dir: Path, schemas_dir: Path | Non
         from born left join names n on n.name = born.name
     """)
     con.execute("reset preserve_insertion_order")
-    _number(con)
-    return con.execute("select count(*) from refs").fetchone()[0]
-
-
-def _number(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``refs``: ``refs_unordered`` with ``ord``, each row's place in ORDER.
-
-    The numbers are counted here over the sorted row ids: a ``row_number()`` window over
-    the whole city holds every reference in memory (it ran out of a 64 MB limit at
-    235,000 references), while the sort spills and the join back spills too."""
-    con.execute("create table ords (rid bigint, ord bigint)")
-    reader = (
-        con.cursor()
-        .execute(f"select rowid from refs_unordered order by {', '.join(ORDER)}")
-        .to_arrow_reader(NAME_BATCH)
+    con.execute(
+        f"create table refs_sorted as select * from refs_unordered order by {', '.join(ORDER)}"
     )
-    done = 0
-    for batch in reader:
-        numbered = pa.table(  # noqa: F841 - read by name below
-            {"rid": batch.column(0), "ord": np.arange(done + 1, done + batch.num_rows + 1)}
-        )
-        con.execute("insert into ords select * from numbered")
-        done += batch.num_rows
-    con.execute("""
-        create table refs as
-        select u.*, o.ord from refs_unordered u join ords o on o.rid = u.rowid
-    """)
-    con.execute("drop table ords")
     con.execute("drop table refs_unordered")
+    # A view, not a temp one: cursors of the connection read it too.
+    con.execute("create view refs as select *, rowid + 1 as ord from refs_sorted")
+    return con.execute("select count(*) from refs_sorted").fetchone()[0]
