@@ -154,12 +154,19 @@ def resolve_persons(
     serve join on keys; the engine parity test sorts), but a rerun then writes the same
     rows in the same place, and tests/integration/test_resolve_streamed.py and
     bench/compare_resolve.py compare two runs row for row.
-    On the Spark ``engine`` (and for silver the SQL path does not read) the whole
-    frame goes through pandas (``_resolve_in_memory``); both write the same tables."""
+    On the Spark ``engine`` the same steps run as Spark DataFrames on the executors
+    (``spark_resolver``): only the references without a usable ID and their candidate
+    known persons reach the driver. For silver the SQL paths do not read (a column the
+    contracts do not type), the whole frame goes through pandas on either engine
+    (``_resolve_in_memory``). All three write the same tables."""
     started = time.perf_counter()
     config = config or linkage.LinkageConfig.from_settings(settings)
     stats = None
-    if not engine.on_spark:
+    if engine.on_spark:
+        from civlake.resolve import spark_resolver
+
+        stats = spark_resolver.resolve(settings, now=now, config=config, engine=engine)
+    else:
         stats = _resolve_streamed(settings, now=now, config=config)
     if stats is None:
         stats = _resolve_in_memory(settings, now=now, config=config, engine=engine)
