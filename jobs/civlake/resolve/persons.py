@@ -15,6 +15,7 @@ import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +27,9 @@ from civlake.resolve import golden, id_link, incremental, known, linkage, refere
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import hmac_pads, load_secret, person_key, person_key_sql
 from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
+
+if TYPE_CHECKING:
+    from civlake.resolve.spark_known import SparkKnown
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,7 @@ LINKED = ("person_ref", "match_method", "match_probability", "match_detail")
 
 def link_unresolved(
     unresolved: pd.DataFrame,
-    persons: known.FrameKnown | known.DuckKnown,
+    persons: known.FrameKnown | known.DuckKnown | SparkKnown,
     settings,
     config: linkage.LinkageConfig,
     *,
@@ -111,7 +115,7 @@ def link_unresolved(
 
 def _score(
     left: pd.DataFrame,
-    persons: known.FrameKnown | known.DuckKnown,
+    persons: known.FrameKnown | known.DuckKnown | SparkKnown,
     trained: dict,
     config: linkage.LinkageConfig,
     spark=None,
