@@ -25,20 +25,24 @@ from civlake.engine.compat import spark_frame
 from civlake.engine.runtime import Engine
 from civlake.resolve import organizations as orgs
 
-# The order _LastSeen keeps (pandas' sort: nulls last per column), then the feed's place
-# in REFERENCES and the source file, where the embedded engine goes by reading order.
+# The order _LastSeen keeps (pandas' sort: nulls last per column). Where that ties, the
+# embedded engine goes by reading order: feeds in REFERENCES order (here the feed's
+# place), and within a feed, rows of one delivery and row number in two source files by
+# the order of their files (here the file name, which can differ from it; ingest gives
+# every row of a file its own row number, so only multi-file deliveries can tie).
 _SEQ = "_feed_order"
 _RESOLVED = pa.schema(
     [*tables.schema(tables.ORG_SOURCE_XREF), ("_produced_at", pa.string()), (_SEQ, pa.int32())]
 )
-_REGISTRY_INDEX: dict[int, tuple] = {}  # per Python worker: broadcast id -> lookups
+_REGISTRY_INDEX: dict[int, tuple] = {}  # per Python worker: the broadcast's lookups
 
 
 def _lookups(registry) -> tuple:
     """(one-typo index, USCCs, name -> USCC) of the broadcast registry, built once per
     Python worker."""
-    key = registry.id if hasattr(registry, "id") else id(registry)
+    key = id(registry)
     if key not in _REGISTRY_INDEX:
+        _REGISTRY_INDEX.clear()  # a reused worker keeps only the current run's
         codes, by_name = registry.value if hasattr(registry, "value") else registry
         _REGISTRY_INDEX[key] = (orgs._one_typo_index(codes), set(codes), by_name)
     return _REGISTRY_INDEX[key]

@@ -46,7 +46,8 @@ def spark_sql(duckdb_sql: str) -> str:
 def _arrow_schema(df) -> pa.Schema:
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(df.schema)
+    # The zone only labels timestamp columns (no reference reads one); Spark's is UTC.
+    return to_arrow_schema(df.schema, timezone="UTC")
 
 
 def _normalize(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -77,29 +78,32 @@ def drop(spark, folder: str) -> None:
 
 def load(spark, lake_dir: Path, schemas_dir: Path | None, scratch: str):
     """The references (``references.REF_COLUMNS`` and ``ord``), written to ``scratch``
-    (a folder of ``scratch_dir``; the caller drops it) and read back, or None when the SQL path does not apply (no person table in silver, or
-    one the contracts do not type: ``reference_sql._usable``)."""
+    (a folder of ``scratch_dir``; the caller drops it) and read back; None when the SQL
+    path does not apply (no person table in silver, or one the contracts do not type:
+    ``reference_sql._usable``)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    selects, views = [], []
+    silver = []
     for feed in load_contracts(schemas_dir).values():
         if not feed.persons:
             continue
         df = spark_io.read_df(spark, tables.path(lake_dir, tables.silver(feed.feed_id)))
         if df is None:
             continue
-        schema = _arrow_schema(df)
-        if not reference_sql._usable(feed, schema):
+        if not reference_sql._usable(feed, _arrow_schema(df)):
             return None
-        view = f"civlake_resolve_silver_{len(views)}"
-        df.createOrReplaceTempView(view)
-        views.append(view)
-        selects += [
-            spark_sql(reference_sql._role_select(feed, view, schema, r)) for r in feed.persons
-        ]
-    if not selects:
+        silver.append((feed, df))
+    if not silver:
         return None
+    views = [f"civlake_resolve_silver_{i}" for i in range(len(silver))]
     try:
+        selects = []
+        for (feed, df), view in zip(silver, views, strict=True):
+            df.createOrReplaceTempView(view)
+            schema = _arrow_schema(df)
+            selects += [
+                spark_sql(reference_sql._role_select(feed, view, schema, r)) for r in feed.persons
+            ]
         raw = spark.sql("\nunion all\n".join(selects))
         raw.createOrReplaceTempView("civlake_resolve_refs_raw")
         names = (
