@@ -10,6 +10,7 @@ from civlake.resolve.keys import (
     hmac_pads,
     load_secret,
     person_key,
+    person_key_spark_sql,
     person_key_sql,
 )
 from civlake.settings import load_settings
@@ -65,3 +66,25 @@ def test_person_key_in_duckdb_is_the_python_hmac(secret):
     con.executemany("insert into refs values (?)", [[c] for c in canonical])
     got = dict(con.execute(f"select c, {person_key_sql('c', 'pads')} from refs, pads").fetchall())
     assert got == {c: person_key(secret, c) for c in canonical}
+
+
+CANONICAL = ["440106199001011234", "11010519491231002X", "new:born:张伟|1990-01-01",
+             "new:key:hukou:户-0001|欧阳·娜娜", "", "x" * 300]  # fmt: skip
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("secret", [b"a", b"k" * 64, b"long" * 40, bytes(range(256))[:100]])
+def test_person_key_in_spark_sql_is_the_python_hmac(secret, spark):
+    # The Spark resolver keys persons in Spark SQL (keys.person_key_spark_sql): the same
+    # keys as keys.person_key, for short, block-sized and long secrets and non-ASCII text.
+    from pyspark.sql.types import BinaryType, StringType, StructField, StructType
+
+    inner, outer = hmac_pads(secret)
+    pads = spark.createDataFrame(
+        [(inner, outer)],
+        StructType([StructField("ipad", BinaryType()), StructField("opad", BinaryType())]),
+    ).alias("pads")
+    refs = spark.createDataFrame([(c,) for c in CANONICAL],
+                                 StructType([StructField("c", StringType())]))  # fmt: skip
+    rows = refs.crossJoin(pads).selectExpr("c", f"{person_key_spark_sql('c', 'pads')} as k")
+    assert {r["c"]: r["k"] for r in rows.collect()} == {c: person_key(secret, c) for c in CANONICAL}

@@ -157,3 +157,30 @@ def candidates(invalid: pd.DataFrame, known_ids: pd.Series) -> pd.DataFrame:
     con.unregister("refs")
     con.unregister("known")
     return found.sort_values(["ref", "candidate_id"], ignore_index=True) if len(found) else empty
+
+
+def neighbour_ids(invalid: pd.DataFrame) -> list[str]:
+    """Every string one edit from an ID of ``invalid`` (columns ``ref``, ``id_number``),
+    sorted: what ``candidates`` would look up among the known IDs, for an engine that
+    holds those elsewhere (``spark_known.SparkKnown``). The same edits, since the query
+    is ``candidates``' own with every neighbour taken as known."""
+    if invalid.empty:
+        return []
+    con = _connection()
+    refs = pa.table(
+        {
+            "ref": pa.array(invalid["ref"].astype(str).tolist(), pa.string()),
+            "id": pa.array(invalid["id_number"].tolist(), pa.string()),
+        }
+    )
+    con.register("neighbour_refs", refs)
+    try:
+        found = con.execute(
+            "select distinct candidate_id from ("
+            + neighbours_sql("neighbour_refs", "(select distinct cand as id from edits)")
+            + ") order by 1",
+            CHARS,
+        ).fetchall()
+    finally:
+        con.unregister("neighbour_refs")
+    return [row[0] for row in found]

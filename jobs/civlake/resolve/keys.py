@@ -22,6 +22,7 @@ __all__ = [
     "hmac_pads",
     "load_secret",
     "person_key",
+    "person_key_spark_sql",
     "person_key_sql",
     "secret_fingerprint",
 ]
@@ -70,3 +71,10 @@ def person_key_sql(canonical: str, pads: str) -> str:
         f"left(sha256({pads}.opad || unhex(sha256({pads}.ipad || encode({canonical})))), "
         f"{KEY_LENGTH})"
     )
+
+
+def person_key_spark_sql(canonical: str, pads: str) -> str:
+    """``person_key_sql`` in Spark SQL (``pads``' columns BINARY; a string casts to its
+    UTF-8 bytes, Spark's ``sha2`` gives lowercase hex as ``hexdigest`` does)."""
+    inner = f"unhex(sha2(concat({pads}.ipad, cast({canonical} as binary)), 256))"
+    return f"left(sha2(concat({pads}.opad, {inner}), 256), {KEY_LENGTH})"

@@ -1,8 +1,8 @@
 """The known persons' side of linkage: what ``persons.link_unresolved`` compares the
 references without a usable ID with, and trains the model on.
 
-* ``FrameKnown``: every known profile in one pandas frame (the whole-frame path, which
-  the Spark engine runs): scoring and training read all of them.
+* ``FrameKnown``: every known profile in one pandas frame (the whole-frame path, for
+  silver the SQL paths do not read): scoring and training read all of them.
 * ``DuckKnown``: the profiles stay in DuckDB (table ``known``, spilling under the
   memory limit); pandas gets the profiles a left profile can meet under the blocking
   in use, a bounded training sample, and the name frequencies of the names in play.
@@ -17,7 +17,8 @@ entities, each scored against its own candidates: a blocking key shared by many 
 (``id_head``, division and birth month, ~60 persons at 1 M, ~800 at 10 M) brings every
 one of them, so the candidates of the whole left would grow with the city's density.
 
-Both have ``persons`` (known persons of the city), ``parts(left, config)``,
+``spark_known.SparkKnown`` is ``DuckKnown`` on the Spark engine (the same selections).
+All have ``persons`` (known persons of the city), ``parts(left, config)``,
 ``candidates(left)``, ``training(config)`` and ``name_frequencies(left, *frames)``.
 """
 

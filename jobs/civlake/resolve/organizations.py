@@ -150,8 +150,9 @@ def resolve_organizations(settings, *, engine: Engine = EMBEDDED) -> dict:
 
     On the embedded engine the references stream (``_resolve_streamed``): silver is read
     a batch at a time and the xref written so, in the same order; only the registry and
-    the organisations outside it are held. On the Spark ``engine`` the references are
-    one frame."""
+    the organisations outside it are held. On the Spark ``engine`` they are resolved on
+    the executors by the same ``_resolve_row`` (``spark_orgs``); only the registry is
+    on the driver."""
     io = engine.lake
     latest = _latest_registry(settings.lake, io)
     by_uscc = set(latest.column("uscc").to_pylist())
@@ -160,20 +161,9 @@ def resolve_organizations(settings, *, engine: Engine = EMBEDDED) -> dict:
         by_name.setdefault(normalize_org_name(name) or "", uscc)
     if not engine.on_spark:
         return _resolve_streamed(settings, latest, by_uscc, by_name)
-    refs = _resolve_refs(settings.lake, by_uscc, by_name, io)
-    orgs = _write_organizations(settings, latest, _outside(refs, by_uscc), io)
-    xref_schema = tables.schema(tables.ORG_SOURCE_XREF)
-    xref_columns = xref_schema.names
-    xref = refs[xref_columns] if not refs.empty else pd.DataFrame(columns=xref_columns)
-    io.overwrite(tables.path(settings.lake, tables.ORG_SOURCE_XREF),
-                 pa.Table.from_pandas(xref, schema=xref_schema, preserve_index=False))  # fmt: skip
-    methods = xref["match_method"].value_counts().to_dict() if len(xref) else {}
-    return {
-        "organizations": orgs,
-        "in_registry": latest.num_rows,
-        "references": len(xref),
-        "match_methods": {str(k): int(v) for k, v in methods.items()},
-    }
+    from civlake.resolve import spark_orgs
+
+    return spark_orgs.resolve(settings, engine=engine, latest=latest, by_name=by_name)
 
 
 def _write_organizations(settings, latest: pa.Table, outside: pa.Table, io: LakeIO) -> int:

@@ -15,6 +15,7 @@ import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +27,9 @@ from civlake.resolve import golden, id_link, incremental, known, linkage, refere
 from civlake.resolve.golden import build_persons
 from civlake.resolve.keys import hmac_pads, load_secret, person_key, person_key_sql
 from civlake.resolve.references import REF_COLUMNS, RESOLVABLE, read_references
+
+if TYPE_CHECKING:
+    from civlake.resolve.spark_known import SparkKnown
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,7 @@ LINKED = ("person_ref", "match_method", "match_probability", "match_detail")
 
 def link_unresolved(
     unresolved: pd.DataFrame,
-    persons: known.FrameKnown | known.DuckKnown,
+    persons: known.FrameKnown | known.DuckKnown | SparkKnown,
     settings,
     config: linkage.LinkageConfig,
     *,
@@ -111,7 +115,7 @@ def link_unresolved(
 
 def _score(
     left: pd.DataFrame,
-    persons: known.FrameKnown | known.DuckKnown,
+    persons: known.FrameKnown | known.DuckKnown | SparkKnown,
     trained: dict,
     config: linkage.LinkageConfig,
     spark=None,
@@ -154,12 +158,19 @@ def resolve_persons(
     serve join on keys; the engine parity test sorts), but a rerun then writes the same
     rows in the same place, and tests/integration/test_resolve_streamed.py and
     bench/compare_resolve.py compare two runs row for row.
-    On the Spark ``engine`` (and for silver the SQL path does not read) the whole
-    frame goes through pandas (``_resolve_in_memory``); both write the same tables."""
+    On the Spark ``engine`` the same steps run as Spark DataFrames on the executors
+    (``spark_resolver``): only the references without a usable ID and their candidate
+    known persons reach the driver. For silver the SQL paths do not read (a column the
+    contracts do not type), the whole frame goes through pandas on either engine
+    (``_resolve_in_memory``). All three write the same tables."""
     started = time.perf_counter()
     config = config or linkage.LinkageConfig.from_settings(settings)
     stats = None
-    if not engine.on_spark:
+    if engine.on_spark:
+        from civlake.resolve import spark_resolver
+
+        stats = spark_resolver.resolve(settings, now=now, config=config, engine=engine)
+    else:
         stats = _resolve_streamed(settings, now=now, config=config)
     if stats is None:
         stats = _resolve_in_memory(settings, now=now, config=config, engine=engine)

@@ -192,6 +192,40 @@ def delta_source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
     return {row[0] for row in con.execute(f"describe {name}").fetchall()}
 
 
+def refs_sql(raw: str, names: str) -> str:
+    """The references of the relation ``raw`` (the union of ``_role_select``s) with the
+    comparison forms of their names from ``names`` (name, name_norm, name_pinyin), as
+    ``read_references`` derives them: status 'missing' without an ID; the row's own birth
+    date, else the digits of a usable ID when they are a real date on or after
+    EARLIEST_BIRTH. DuckDB's dialect, written so that sqlglot gives the same query in
+    Spark SQL (``civlake.resolve.spark_refs``)."""
+    earliest = EARLIEST_BIRTH.isoformat()
+    return f"""
+        with r as (
+            select feed_id, _delivery_id, _source_file, _source_row, role, id_number,
+                case when id_number is null then 'missing'
+                     else coalesce(id_status, 'missing') end as id_status,
+                name, birth_date, sex, division, phone, stable_key, produced_at, death_date,
+                person_status, status_changed_on
+            from {raw}
+        ),
+        born as (
+            select *, try_cast(substr(id_number, 7, 4) || '-' || substr(id_number, 11, 2)
+                || '-' || substr(id_number, 13, 2) as date) as id_birth
+            from r
+        )
+        select feed_id, _delivery_id, _source_file, _source_row, role, id_number,
+            id_status, born.name, n.name_norm, n.name_pinyin,
+            coalesce(birth_date, case
+                when id_status in ({RESOLVABLE_SQL}) and length(id_number) = 18
+                    and regexp_matches(substr(id_number, 7, 8), '^[0-9]{{8}}$')
+                    and id_birth >= date '{earliest}' then id_birth end) as birth_date,
+            sex, division, phone, stable_key, produced_at, death_date, person_status,
+            status_changed_on
+        from born left join {names} n on n.name = born.name
+    """
+
+
 def load(
     con: duckdb.DuckDBPyConnection,
     lake_dir: Path,
@@ -219,7 +253,6 @@ def load(
         return None
     con.execute("create temp view refs_raw as " + "\nunion all\n".join(selects))
     _normalized_names(con, saved_names)
-    earliest = EARLIEST_BIRTH.isoformat()
     # read_references: status 'missing' without an ID; the row's own birth date, else
     # the digits of a usable ID when they are a real date on or after EARLIEST_BIRTH.
     # Then copied in ORDER (an ORDER BY keeps its order into the table, and spills), so
@@ -231,29 +264,7 @@ def load(
     # unordered (buffering nothing) into a temporary table first, which spills but is not
     # compressed into the database file (as a table there: 21.6 CPU s; temporary: 11.0).
     con.execute("set preserve_insertion_order = false")
-    con.execute(f"""
-        create temp table refs_unordered as
-        with r as (
-            select * replace (
-                case when id_number is null then 'missing'
-                     else coalesce(id_status, 'missing') end as id_status)
-            from refs_raw
-        ),
-        born as (
-            select *, try_cast(substr(id_number, 7, 4) || '-' || substr(id_number, 11, 2)
-                || '-' || substr(id_number, 13, 2) as date) as id_birth
-            from r
-        )
-        select feed_id, _delivery_id, _source_file, _source_row, role, id_number,
-            id_status, born.name, n.name_norm, n.name_pinyin,
-            coalesce(birth_date, case
-                when id_status in ({RESOLVABLE_SQL}) and length(id_number) = 18
-                    and regexp_full_match(substr(id_number, 7, 8), '[0-9]{{8}}')
-                    and id_birth >= date '{earliest}' then id_birth end) as birth_date,
-            sex, division, phone, stable_key, produced_at, death_date, person_status,
-            status_changed_on
-        from born left join names n on n.name = born.name
-    """)
+    con.execute(f"create temp table refs_unordered as {refs_sql('refs_raw', 'names')}")
     con.execute("reset preserve_insertion_order")
     con.execute(
         f"create table refs_sorted as select * from refs_unordered order by {', '.join(ORDER)}"

@@ -7,8 +7,9 @@ division, phone, the source system's stable key) plus what the golden record nee
 per-feed except which division column describes where the person lives.
 
 The embedded engine's resolver reads the same references through DuckDB instead
-(``reference_sql``, streamed, same rows and values); this frame serves the Spark engine,
-silver the SQL path does not take, and the benchmarks.
+(``reference_sql``, streamed, same rows and values), the Spark engine's through Spark SQL
+(``spark_refs``, the same SQL); this frame serves silver those SQL paths do not take, the
+tests' reference results and the benchmarks.
 """
 
 from __future__ import annotations
