@@ -199,23 +199,35 @@ class DuckKnown:
         """``linkage.name_frequencies`` over every known profile and ``left``, for the
         names of ``left`` and ``frames`` (the frames Splink is given): the share of a
         name is over the whole city, and Splink looks up no other name."""
-        own = (
-            left.dropna(subset=["name_norm"])
-            .drop_duplicates(["person_ref", "name_norm"])["name_norm"]
-            .value_counts()
-        )
-        names = set(own.index)
-        for frame in frames:
-            names.update(frame["name_norm"].dropna())
-        wanted = pa.table({"name_norm": pa.array(sorted(names), pa.string())})
+        own, wanted = names_in_play(left, *frames)
         self.con.register("wanted_names", wanted)
         city = self.con.execute(
             "select k.name_norm, k.n from known_names k semi join wanted_names using (name_norm)"
         ).df()
         self.con.unregister("wanted_names")
-        counts = pd.concat([own, city.set_index("name_norm")["n"]]).groupby(level=0).sum()
-        counts = counts.sort_values(ascending=False, kind="stable")
-        total = int(own.sum()) + int(self.named)
-        return pd.DataFrame(
-            {"name_norm": counts.index.astype(str), "tf_name_norm": (counts / total).values}
-        )
+        return name_shares(own, city, self.named)
+
+
+def names_in_play(left: pd.DataFrame, *frames: pd.DataFrame) -> tuple[pd.Series, pa.Table]:
+    """(references per name among ``left``'s persons, the names of ``left`` and ``frames``
+    as a one-column table ``name_norm``, sorted): what a known-person source must count."""
+    own = (
+        left.dropna(subset=["name_norm"])
+        .drop_duplicates(["person_ref", "name_norm"])["name_norm"]
+        .value_counts()
+    )
+    names = set(own.index)
+    for frame in frames:
+        names.update(frame["name_norm"].dropna())
+    return own, pa.table({"name_norm": pa.array(sorted(names), pa.string())})
+
+
+def name_shares(own: pd.Series, city: pd.DataFrame, named: int) -> pd.DataFrame:
+    """``linkage.name_frequencies``' table from ``own`` (``names_in_play``) and ``city``
+    (name_norm, n: the known persons' counts of those names; ``named`` in all)."""
+    counts = pd.concat([own, city.set_index("name_norm")["n"]]).groupby(level=0).sum()
+    counts = counts.sort_values(ascending=False, kind="stable")
+    total = int(own.sum()) + int(named)
+    return pd.DataFrame(
+        {"name_norm": counts.index.astype(str), "tf_name_norm": (counts / total).values}
+    )

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from civlake.engine.compat import spark_frame
 from civlake.resolve import id_edits, id_link, linkage
-from civlake.resolve.known import _KEY_SQL, SOURCE, rule_columns
+from civlake.resolve.known import _KEY_SQL, SOURCE, name_shares, names_in_play, rule_columns
 from civlake.resolve.reference_sql import RESOLVABLE_SQL
 from civlake.resolve.spark_refs import spark_sql
 
@@ -180,24 +180,9 @@ class SparkKnown:
 
     def name_frequencies(self, left: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
         """As ``DuckKnown.name_frequencies``: whole-city shares of the names in play."""
-        own = (
-            left.dropna(subset=["name_norm"])
-            .drop_duplicates(["person_ref", "name_norm"])["name_norm"]
-            .value_counts()
-        )
-        names = set(own.index)
-        for frame in frames:
-            names.update(frame["name_norm"].dropna())
-        wanted = spark_frame(
-            self.spark, pa.table({"name_norm": pa.array(sorted(names), pa.string())})
-        )
-        city = self.known_names.join(wanted, "name_norm", "left_semi").toPandas()
-        counts = pd.concat([own, city.set_index("name_norm")["n"]]).groupby(level=0).sum()
-        counts = counts.sort_values(ascending=False, kind="stable")
-        total = int(own.sum()) + int(self.named)
-        return pd.DataFrame(
-            {"name_norm": counts.index.astype(str), "tf_name_norm": (counts / total).values}
-        )
+        own, wanted = names_in_play(left, *frames)
+        city = self.known_names.join(spark_frame(self.spark, wanted), "name_norm", "left_semi")
+        return name_shares(own, city.toPandas(), self.named)
 
 
 def spark_sql_df(spark, df, duckdb_sql: str):
