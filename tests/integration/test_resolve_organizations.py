@@ -10,6 +10,7 @@ import pytest
 from civlake import lake, tables
 from civlake.resolve import organizations, resolve_organizations
 from civlake.settings import load_settings
+from tests.support.synthetic import org_code, org_reference
 
 pytestmark = pytest.mark.integration
 USCC_A = "51440100MJ0000001A"
@@ -76,12 +77,9 @@ def _random_silver(lake_dir, rng: random.Random) -> None:
     normalised, codes outside it, invalid codes with a registry name, one-typo codes,
     unknown codes and names, nothing at all; lineage with nulls and repeats."""
 
-    def code() -> str:
-        return "5144" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(14))
-
-    registry = [code() for _ in range(40)]
+    registry = [org_code(rng) for _ in range(40)]
     names = {c: f"组织{i}" for i, c in enumerate(registry)}
-    outside = [code() for _ in range(15)]
+    outside = [org_code(rng) for _ in range(15)]
 
     def lineage(i: int) -> dict:
         return {"_delivery_id": rng.choice(["20260101-440100-001", "20260201-440100-001", None]),
@@ -89,16 +87,7 @@ def _random_silver(lake_dir, rng: random.Random) -> None:
                 "_produced_at": rng.choice(["2026-01-01T02:00:00+08:00", None])}  # fmt: skip
 
     def ref(i: int, named: bool) -> dict:
-        c, k = rng.choice(registry), rng.random()
-        uscc, status, name = (
-            (c, "valid", names[c]) if k < 0.3 else (c, "normalized", None) if k < 0.4
-            else (rng.choice(outside), "valid", rng.choice([None, "外部甲", "外部乙"])) if k < 0.5
-            else ("X" + c[1:], "invalid", names[c]) if k < 0.6
-            else (c[:10] + c[11] + c[10] + c[12:], "invalid", None) if k < 0.7
-            else (code(), "invalid", rng.choice([None, "新组织甲", " 新组织 甲 "])) if k < 0.8
-            else (None, None, rng.choice([None, "新组织丙", names[c]])) if k < 0.9
-            else (None, "missing", None)
-        )  # fmt: skip
+        uscc, status, name = org_reference(rng, registry, names, outside)
         row = {"org_uscc": uscc, "org_uscc_status": status, **lineage(i)}
         return {**row, "org_name": name} if named else row
 

@@ -20,7 +20,7 @@ from civlake.resolve import resolve_organizations, resolve_persons, spark_refs
 from civlake.resolve.keys import SECRET_ENV
 from civlake.settings import load_settings
 from tests.support.parity import compare_tables
-from tests.support.synthetic import build
+from tests.support.synthetic import build, org_code, org_reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -45,12 +45,9 @@ def _organizations(lake_dir, rng: random.Random) -> None:
     a registry name or one typo away, unknown codes and names, nothing at all. Lineage
     identifies each row, as ingest makes it; produced_at repeats or is missing."""
 
-    def code() -> str:
-        return "5144" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(14))
-
-    registry = [code() for _ in range(30)]
+    registry = [org_code(rng) for _ in range(30)]
     names = {c: f"组织{i}" for i, c in enumerate(registry)}
-    outside = [code() for _ in range(10)]
+    outside = [org_code(rng) for _ in range(10)]
 
     def lineage(delivery: str, i: int) -> dict:
         at = rng.choice(["2026-01-01T02:00:00+08:00", "2026-02-01T02:00:00+08:00", None])
@@ -58,16 +55,7 @@ def _organizations(lake_dir, rng: random.Random) -> None:
                 "_produced_at": at}  # fmt: skip
 
     def ref(i: int, named: bool) -> dict:
-        c, k = rng.choice(registry), rng.random()
-        uscc, status, name = (
-            (c, "valid", names[c]) if k < 0.3 else (c, "normalized", None) if k < 0.4
-            else (rng.choice(outside), "valid", rng.choice([None, "外部甲", "外部乙"])) if k < 0.5
-            else ("X" + c[1:], "invalid", names[c]) if k < 0.6
-            else (c[:10] + c[11] + c[10] + c[12:], "invalid", None) if k < 0.7
-            else (code(), "invalid", rng.choice([None, "新组织甲", " 新组织 甲 "])) if k < 0.8
-            else (None, None, rng.choice([None, "新组织丙", names[c]])) if k < 0.9
-            else (None, "missing", None)
-        )  # fmt: skip
+        uscc, status, name = org_reference(rng, registry, names, outside)
         row = {"org_uscc": uscc, "org_uscc_status": status,
                **lineage(rng.choice(["20260101-440100-007", "20260201-440100-007"]), i)}  # fmt: skip
         return {**row, "org_name": name} if named else row

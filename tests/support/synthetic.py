@@ -145,3 +145,29 @@ def build(lake_dir: Path, *, persons: int = 400, months: int = 3, seed: int = 7)
     for feed, rows in tables.items():
         lake.append(lake.table_path(lake_dir, "silver", feed), pa.Table.from_pylist(rows))
     return pa.Table.from_pylist(truth)
+
+
+# --- organisations ---------------------------------------------------------------------
+
+
+def org_code(rng: random.Random) -> str:
+    """A random 18-character code in the USCC alphabet (valid or not by chance)."""
+    return "5144" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(14))
+
+
+def org_reference(
+    rng: random.Random, registry: list[str], names: dict[str, str], outside: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """(org_uscc, org_uscc_status, org_name) of one reference of a random kind: a registry
+    code valid or normalised, a code outside the registry, an invalid code with a registry
+    name or one typo away, an unknown code or name, or nothing at all."""
+    c, k = rng.choice(registry), rng.random()
+    return (
+        (c, "valid", names[c]) if k < 0.3 else (c, "normalized", None) if k < 0.4
+        else (rng.choice(outside), "valid", rng.choice([None, "外部甲", "外部乙"])) if k < 0.5
+        else ("X" + c[1:], "invalid", names[c]) if k < 0.6
+        else (c[:10] + c[11] + c[10] + c[12:], "invalid", None) if k < 0.7
+        else (org_code(rng), "invalid", rng.choice([None, "新组织甲", " 新组织 甲 "])) if k < 0.8
+        else (None, None, rng.choice([None, "新组织丙", names[c]])) if k < 0.9
+        else (None, "missing", None)
+    )  # fmt: skip
