@@ -8,15 +8,23 @@ another, from the same landing folder, and prints wall time and peak memory per 
 each (peak memory of the process tree: Spark's JVM is a child process), the Spark/DuckDB
 time ratio, and whether every output table is identical (``tests.support.parity``).
 ``--engines spark`` runs one engine only (to find the largest city it finishes).
+
+``--cluster`` runs the Spark side on a standalone cluster it starts on loopback from the
+pyspark distribution (``tests.support.spark_cluster``: a master and two workers, separate
+JVMs, one core and ``--worker-memory`` each), with the driver capped as issue 17 asks
+(``spark.driver.memory=1g``, ``spark.driver.maxResultSize=64m``) and one application for
+all stages. It also prints the peak RSS of the driver JVM and of the largest executor.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import sys
 import tempfile
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,10 +88,54 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=1)
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--engines", default="duckdb,spark")
+    ap.add_argument("--cluster", action="store_true", help="Spark on a standalone cluster")
+    ap.add_argument("--worker-memory", default="6g", help="memory of each cluster worker")
     args = ap.parse_args()
+    if args.cluster:
+        with cluster_for(args) as master:
+            args.master = master
+            run_all(args)
+    else:
+        run_all(args)
+
+
+@contextmanager
+def cluster_for(args):
+    """A two-worker standalone cluster, the driver capped; yields the master URL."""
+    from tests.support.spark_cluster import PeakRss, spark_cluster
+
+    worker_mib = _mib(args.worker_memory)
+    caps = {
+        "CIVLAKE_SPARK_DRIVER_MEMORY": "1g", "CIVLAKE_SPARK_MAX_RESULT_SIZE": "64m",
+        "CIVLAKE_SPARK_EXECUTOR_CORES": "1", "CIVLAKE_SPARK_CORES_MAX": "2",
+        # room in the worker for each executor's Python workers and off-heap memory
+        "CIVLAKE_SPARK_EXECUTOR_MEMORY": f"{int(worker_mib * 0.6)}m",
+    }  # fmt: skip
+    os.environ.update(caps)
+    root = Path(tempfile.mkdtemp(prefix="civlake-cluster-"))
+    with spark_cluster(root, workers=2, cores=1, memory=args.worker_memory,
+                       short_lived=False) as cluster, \
+            PeakRss() as rss:  # fmt: skip
+        print(f"cluster {cluster.master_url}: 2 workers x 1 core, {args.worker_memory}; "
+              + ", ".join(f"{k}={v}" for k, v in caps.items()), flush=True)  # fmt: skip
+        yield cluster.master_url
+        apps = cluster.state().get("activeapps", []) + cluster.state().get("completedapps", [])
+    print(f"cluster: {len(apps)} application(s); peak RSS MiB: driver JVM "
+          f"{rss.peak_mib('driver-jvm'):,.0f}, largest executor "
+          f"{rss.peak_mib('executor-jvm'):,.0f}")  # fmt: skip
+
+
+def _mib(size: str) -> int:
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    return int(float(size[:-1]) * units[size[-1].lower()])
+
+
+def run_all(args) -> None:
 
     from civlake.generate import generate
 
+    # The gate's warnings and GX's temp-folder notices would bury the table.
+    logging.disable(logging.WARNING)
     # person_key is an HMAC: both homes must use one secret or every key differs.
     os.environ.setdefault("CIVLAKE_PERSON_KEY_SECRET", secrets.token_hex(32))
     work = Path(tempfile.mkdtemp(prefix="civlake-engines-"))

@@ -70,7 +70,7 @@ class SparkCluster:
 SHORT_LIVED_JVM = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
-def _daemon_env(root: Path) -> dict[str, str]:
+def _daemon_env(root: Path, short_lived: bool = True) -> dict[str, str]:
     conf = root / "conf"  # an empty conf dir: no spark-defaults.conf from elsewhere
     conf.mkdir(exist_ok=True)
     return {
@@ -82,16 +82,16 @@ def _daemon_env(root: Path) -> dict[str, str]:
         "SPARK_DAEMON_MEMORY": "256m",
         "SPARK_NO_DAEMONIZE": "1",
         # the daemons and the executors they launch
-        **SHORT_LIVED_JVM,
+        **(SHORT_LIVED_JVM if short_lived else {}),
     }
 
 
-def _start(root: Path, name: str, args: list[str]) -> subprocess.Popen:
+def _start(root: Path, name: str, args: list[str], short_lived: bool) -> subprocess.Popen:
     log = open(root / f"{name}.log", "wb")  # noqa: SIM115 (the process writes it)
     try:
         # Its own process group: teardown ends the daemon and the executors it launched.
         return subprocess.Popen(
-            [str(spark_class()), *args], env=_daemon_env(root), stdout=log,
+            [str(spark_class()), *args], env=_daemon_env(root, short_lived), stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     finally:
@@ -111,9 +111,18 @@ def _stop(process: subprocess.Popen, grace: float = 20) -> None:
 
 @contextmanager
 def spark_cluster(
-    root: Path, *, workers: int = 2, cores: int = 1, memory: str = "1g", ready_s: float = 180
+    root: Path,
+    *,
+    workers: int = 2,
+    cores: int = 1,
+    memory: str = "1g",
+    ready_s: float = 180,
+    short_lived: bool = True,
 ) -> Iterator[SparkCluster]:
-    """A running standalone cluster of ``workers`` × (``cores``, ``memory``) under ``root``."""
+    """A running standalone cluster of ``workers`` × (``cores``, ``memory``) under ``root``.
+
+    ``short_lived`` gives the daemons and their executors ``SHORT_LIVED_JVM`` (tests, whose
+    applications last seconds); a benchmark's one long application wants the full JIT."""
     root.mkdir(parents=True, exist_ok=True)
     port, web = free_port(HOST), free_port(HOST)
     cluster = SparkCluster(master_url=f"spark://{HOST}:{port}", web_url=f"http://{HOST}:{web}",
@@ -121,14 +130,14 @@ def spark_cluster(
     with ExitStack() as stack:
         stack.callback(lambda: [_stop(p) for p in reversed(cluster.processes)])
         master = [MASTER, "--host", HOST, "--port", str(port), "--webui-port", str(web)]
-        cluster.processes.append(_start(root, "master", master))
+        cluster.processes.append(_start(root, "master", master, short_lived))
         for i in range(workers):
             work = root / f"worker-{i}"
             work.mkdir(exist_ok=True)
             args = [WORKER, "--host", HOST, "--port", str(free_port(HOST)),
                     "--webui-port", str(free_port(HOST)), "--cores", str(cores),
                     "--memory", memory, "--work-dir", str(work), cluster.master_url]  # fmt: skip
-            cluster.processes.append(_start(root, f"worker-{i}", args))
+            cluster.processes.append(_start(root, f"worker-{i}", args, short_lived))
         _wait_ready(cluster, workers, ready_s)
         yield cluster
 
