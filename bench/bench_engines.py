@@ -5,7 +5,8 @@
 Generates one city, runs the stage functions the DAGs call (``civlake.pipeline``) on the
 embedded engine into one home and on Spark (``--master``, default ``local[*]``) into
 another, from the same landing folder, and prints wall time and peak memory per stage for
-each (peak memory of the process tree: Spark's JVM is a child process), the Spark/DuckDB
+each (peak memory of the process tree: Spark's JVM is a child process, and with
+``--cluster`` so are the cluster's daemons and executors), the Spark/DuckDB
 time ratio, and whether every output table is identical (``tests.support.parity``).
 ``--engines spark`` runs one engine only (to find the largest city it finishes).
 
@@ -118,11 +119,14 @@ def cluster_for(args):
             PeakRss() as rss:  # fmt: skip
         print(f"cluster {cluster.master_url}: 2 workers x 1 core, {args.worker_memory}; "
               + ", ".join(f"{k}={v}" for k, v in caps.items()), flush=True)  # fmt: skip
-        yield cluster.master_url
-        apps = cluster.state().get("activeapps", []) + cluster.state().get("completedapps", [])
-    print(f"cluster: {len(apps)} application(s); peak RSS MiB: driver JVM "
-          f"{rss.peak_mib('driver-jvm'):,.0f}, largest executor "
-          f"{rss.peak_mib('executor-jvm'):,.0f}")  # fmt: skip
+        try:
+            yield cluster.master_url
+        finally:  # also when the run or the parity check failed
+            state = cluster.state()
+            apps = len(state.get("activeapps", []) + state.get("completedapps", []))
+            print(f"cluster: {apps} application(s); peak RSS MiB: driver JVM "
+                  f"{rss.peak_mib('driver-jvm'):,.0f}, largest executor "
+                  f"{rss.peak_mib('executor-jvm'):,.0f}", flush=True)  # fmt: skip
 
 
 def _mib(size: str) -> int:

@@ -111,11 +111,12 @@ def _location(spark: Any, schema: str, name: str) -> Path | None:
 
 
 def read_spark_model(settings: Settings, schema: str, name: str) -> pa.Table:
-    """A model built by dbt-spark, read by path as Arrow."""
-    from civlake.engine.spark import get_spark
+    """A model built by dbt-spark, read by path as Arrow with delta-rs, as the serving
+    copy reads it: never through the Spark driver, whose results are capped
+    (``spark.driver.maxResultSize``; at 1,000,000 persons one model is 77 MiB)."""
+    from deltalake import DeltaTable
 
-    spark = get_spark(settings)
-    return spark.read.format("delta").load(str(model_path(settings, schema, name))).toArrow()
+    return DeltaTable(str(model_path(settings, schema, name))).to_pyarrow_table()
 
 
 def read_spark_models(
