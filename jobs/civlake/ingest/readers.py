@@ -27,6 +27,8 @@ from civlake.contracts import FeedContract, normalize_header
 from civlake.ingest.manifest import DeliveryRejected
 
 BATCH_ROWS = 50_000
+# The encoding scan reads a file this much at a time (``_scan``).
+SCAN_CHUNK = 16 << 20
 # Arrow's CSV read block: one block is parsed at a time (~25k rows of a hukou file).
 BLOCK_SIZE = 4 << 20
 # The first UTF-8 byte of every character str.isspace() holds (str.strip() removes):
@@ -194,11 +196,13 @@ def _scan(path: Path, codec: str) -> tuple[str, bool] | None:
     byte after rows were given; a quote decides how malformed rows are read)."""
     import codecs as _codecs
 
+    if _codecs.lookup(codec).name in ("utf-8", "utf-8-sig"):
+        return _scan_utf8(path, bom=_codecs.lookup(codec).name == "utf-8-sig")
     decoder = _codecs.getincrementaldecoder(codec)(errors="strict")
     head, quoted, content = "", False, False
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(16 << 20):
+            while chunk := fh.read(SCAN_CHUNK):
                 text = decoder.decode(chunk)
                 if len(head) < 1 << 16:
                     head += text[: (1 << 16) - len(head)]
@@ -208,6 +212,74 @@ def _scan(path: Path, codec: str) -> tuple[str, bool] | None:
     except UnicodeDecodeError:
         return None
     return (head.removeprefix("\ufeff"), quoted) if content else None
+
+
+# ASCII bytes str.isspace() holds: a chunk of only these (and U+FEFF first) is blank
+_ASCII_SPACES = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _scan_utf8(path: Path, *, bom: bool) -> tuple[str, bool] | None:
+    """``_scan`` for UTF-8 (``bom``: utf-8-sig, a leading U+FEFF is not content) without
+    decoding the file: Arrow validates each chunk as UTF-8 (~4x faster than
+    ``bytes.decode``, which builds a str of the whole chunk), a character cut at a
+    chunk's end is carried into the next; only the head is decoded."""
+    head, quoted, content, carry, first = "", False, False, b"", True
+    with path.open("rb") as fh:
+        while chunk := fh.read(SCAN_CHUNK):
+            data = carry + chunk if carry else chunk
+            cut = _utf8_whole(data)
+            carry = data[cut:]
+            if not _valid_utf8(data, cut):
+                return None
+            if first and cut:  # the first character is whole: a BOM or not
+                if bom and data.startswith(b"\xef\xbb\xbf"):
+                    data, cut = data[3:], cut - 3
+                first = False
+            if len(head) < 1 << 16:  # 256 KiB of UTF-8 hold at least 64k characters
+                part = data[: min(cut, 1 << 18)]
+                head += part[: _utf8_whole(part)].decode("utf-8")[: (1 << 16) - len(head)]
+            quoted = quoted or b'"' in data
+            content = content or _has_content(data[:cut])
+    if carry:  # the file ends inside a character
+        return None
+    return (head.removeprefix("\ufeff"), quoted) if content else None
+
+
+def _utf8_whole(data: bytes) -> int:
+    """The length of ``data`` without a character its last bytes begin but do not end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: the last character's start
+            need = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) - back if need > back else len(data)
+    return len(data)  # four continuation bytes: invalid, and the validation says so
+
+
+def _valid_utf8(data: bytes, end: int) -> bool:
+    """Whether ``data[:end]`` is valid UTF-8 (Arrow's validator; Python's rules: no
+    surrogates, no overlong forms, nothing above U+10FFFF)."""
+    buffer = pa.py_buffer(data)
+    offsets = pa.py_buffer(np.array([0, end], np.int32))
+    try:
+        pa.Array.from_buffers(pa.string(), 1, [None, offsets, buffer]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _has_content(data: bytes) -> bool:
+    """Whether valid UTF-8 ``data`` holds a character that is not a space."""
+    rest = data.lstrip(_ASCII_SPACES)
+    if not rest:
+        return False
+    if rest[0] < 0x80:
+        return True
+    # a non-ASCII first character (a Chinese register's usual first cell, or a space
+    # such as U+3000): decide on the decoded text, a short prefix first
+    prefix = rest[:64]
+    return bool(prefix[: _utf8_whole(prefix)].decode("utf-8").strip()) or bool(
+        rest.decode("utf-8").strip()
+    )
 
 
 def _utf8_stream(path: Path, codec: str) -> pa.NativeFile:
