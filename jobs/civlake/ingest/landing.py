@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -153,13 +154,26 @@ def _stream_files(
         bronze.bronze_path(lake_root, contract.feed_id), tables.bronze_schema(contract),
         dictionary=False,  # a snapshot's rows are mostly distinct: see AppendFiles
     )  # fmt: skip
+    # Each batch is written (Parquet encoding and zstd, outside the GIL) in a worker
+    # thread while the next one is parsed and hashed here (Python): one batch in flight,
+    # so memory stays two batches. The files are the same as written in turn.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-write")
+    pending: Future | None = None
     try:
         for f in manifest.files:
             for t in parse_file(folder, manifest, f, contract, now):
-                writer.write(t)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write, t)
+        if pending is not None:
+            pending.result()
     except BaseException:
+        if pending is not None:
+            wait([pending])
         writer.discard()
         raise
+    finally:
+        pool.shutdown(wait=True)
     if not writer.num_rows:
         writer.discard()
         return None
