@@ -335,3 +335,27 @@ def test_a_failed_write_in_the_writer_thread_stops_the_delivery(settings, now, m
     assert len(calls) == 3
     assert not _parquet_files(settings, "hukou_population")
     assert lake.open_table(settings.lake / "bronze" / "hukou_population") is None
+
+
+def test_a_streamed_file_keeps_min_max_only_of_the_lineage(settings, now, monkeypatch):
+    # GIVEN a large delivery streamed to bronze
+    _small_thresholds(monkeypatch)
+    rows = _hukou_rows(5_000, quoted=False)
+    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
+                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
+                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+    ingest_landing(settings, now=now)
+    # THEN its row groups carry min/max of the columns readers select deliveries by,
+    # not of the delivered values or the row hash
+    files = sorted((settings.lake / "bronze" / "hukou_population").glob("*.parquet"))
+    assert files
+    meta = pq.ParquetFile(files[0]).metadata
+    group = meta.row_group(0)
+    stats = {
+        group.column(i).path_in_schema: group.column(i).statistics for i in range(meta.num_columns)
+    }
+    delivery = stats["_delivery_id"]
+    assert delivery is not None and delivery.has_min_max
+    assert delivery.min == delivery.max == "20261101-440100-001"
+    for column in ["id_number", "name", "_row_hash"]:
+        assert stats[column] is None or not stats[column].has_min_max, column

@@ -153,6 +153,7 @@ def _stream_files(
     writer = lake.AppendFiles(
         bronze.bronze_path(lake_root, contract.feed_id), tables.bronze_schema(contract),
         dictionary=False,  # a snapshot's rows are mostly distinct: see AppendFiles
+        statistics=bronze.FILTERED,
     )  # fmt: skip
     # Each batch is written (Parquet encoding and zstd, outside the GIL) in a worker
     # thread while the next one is parsed and hashed here (Python): one batch in flight,
