@@ -354,7 +354,9 @@ def ingest_feed(
                 f"{feed_id}/{folder.name}: {row['status']} ({row.get('rows_bronze') or 0} rows)"
             )
     buffer.flush()
-    ledger = audit.read_audit(settings.lake, feed_id, io=io)
+    # The ledger now: the rows read at the start and every row this run appended (the
+    # same dicts the flushes wrote), without reading it back (~40 ms CPU a feed).
+    ledger = prior
     if todo:
         audit.reconcile_supersession(settings.lake, feed_id, ledger, io=io)
     for r in ledger:
