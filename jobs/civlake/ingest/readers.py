@@ -450,6 +450,10 @@ def _drop_blank_rows(table: pa.Table, contract: FeedContract) -> pa.Table:
     """Rows of only empty cells are not data rows (as in the exact reader)."""
     import pyarrow.compute as pc
 
+    if table.column("_malformed").null_count == table.num_rows and any(
+        table.column(col).null_count == 0 for col in contract.names
+    ):
+        return table  # a column without a blank: no row is blank (the usual block)
     blank = pc.is_null(table.column("_malformed"))
     for col in contract.names:
         blank = pc.and_(blank, pc.is_null(table.column(col)))
