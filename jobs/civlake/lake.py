@@ -270,8 +270,9 @@ class _ParquetPart:
     AddAction that commits it (row count and null counts as its stats)."""
 
     def __init__(
-        self, path: Path, schema: pa.Schema, *, row_group_rows: int, dictionary: bool = True
-    ) -> None:
+        self, path: Path, schema: pa.Schema, *, row_group_rows: int, dictionary: bool = True,
+        statistics: bool | list[str] = True,
+    ) -> None:  # fmt: skip
         import uuid
 
         import pyarrow.parquet as pq
@@ -282,8 +283,9 @@ class _ParquetPart:
         self._flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
         self._nulls = dict.fromkeys(self._flat, 0)
         self._writer = pq.ParquetWriter(
-            path / self.name, schema, compression="zstd", use_dictionary=dictionary
-        )
+            path / self.name, schema, compression="zstd", use_dictionary=dictionary,
+            write_statistics=statistics,
+        )  # fmt: skip
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
         self._writer.write(data, row_group_size=self.row_group_rows)
@@ -341,14 +343,20 @@ class AppendFiles:
     values (a register's IDs, names, addresses, row hashes) written a block of ~15,000
     rows at a time, each row group's dictionary holds nearly every value, costing ~25 % of
     the write and making the file ~10 % bigger (a hukou snapshot's bronze rows).
+    ``statistics``: the columns whose min/max go into the row groups (all by default);
+    readers skip row groups by them only for the columns they filter on.
     """
 
     FILE_ROWS = 1_000_000
     ROW_GROUP_ROWS = 131_072
 
-    def __init__(self, path: Path, schema: pa.Schema, *, dictionary: bool = True) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, *, dictionary: bool = True,
+        statistics: bool | list[str] = True,
+    ) -> None:  # fmt: skip
         path.mkdir(parents=True, exist_ok=True)
         self.path, self.schema, self.dictionary = path, schema, dictionary
+        self.statistics = statistics
         self.num_rows = 0
         self._part: _ParquetPart | None = None
         self._adds: list = []
@@ -360,7 +368,7 @@ class AppendFiles:
         if self._part is None:
             self._part = _ParquetPart(
                 self.path, self.schema, row_group_rows=self.ROW_GROUP_ROWS,
-                dictionary=self.dictionary,
+                dictionary=self.dictionary, statistics=self.statistics,
             )  # fmt: skip
         self._part.write(data)
         self.num_rows += data.num_rows

@@ -316,10 +316,18 @@ def test_duplicate_resubmission_pending_and_rerun_noop(settings, now):
     for r in a.values():
         if r["status"] == "loaded":
             assert r["rows_declared"] == r["rows_bronze"]
+    # the summary counts the ledger as committed, supersession included, on the run that
+    # wrote it and on a rerun
+    counts = (1, 1, 1, 0, sum(r["rows_bronze"] or 0 for r in a.values()))
+    assert counts[-1] == 3
+    assert (summary.loaded, summary.superseded, summary.duplicate, summary.rejected,
+            summary.rows_bronze) == counts  # fmt: skip
     version = lake_version(settings, "elderly_allowance")
     again = ingest_landing(settings, now=now)["elderly_allowance"]
     assert again.new_deliveries == []
     assert lake_version(settings, "elderly_allowance") == version
+    assert (again.loaded, again.superseded, again.duplicate, again.rejected,
+            again.rows_bronze) == counts  # fmt: skip
 
 
 def test_late_older_resubmission_is_superseded_on_arrival(settings, now):

@@ -309,3 +309,53 @@ def test_files_written_before_a_crash_are_never_read(settings, now, monkeypatch)
     bronze_rows = _bronze(settings, "hukou_population")
     assert [r["_source_row"] for r in bronze_rows] == list(range(1, _data_rows(rows) + 1))
     assert _audit(settings)["20261101-440100-001"]["status"] == "loaded"
+
+
+def test_a_failed_write_in_the_writer_thread_stops_the_delivery(settings, now, monkeypatch):
+    # GIVEN a large delivery whose third batch cannot be written (a full disk), written
+    # in the worker thread while the next batches are parsed
+    _small_thresholds(monkeypatch)
+    rows = _hukou_rows(8_000, quoted=False)
+    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
+                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
+                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+    write, calls = lake.AppendFiles.write, []
+
+    def full_disk(self, data):
+        calls.append(data.num_rows)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        write(self, data)
+
+    monkeypatch.setattr(lake.AppendFiles, "write", full_disk)
+    # WHEN it is ingested THEN the error reaches the caller, not a thread's log; no
+    # batch after the failed one was written, and no file is left behind
+    with pytest.raises(OSError, match="No space left"):
+        ingest_landing(settings, now=now)
+    assert len(calls) == 3
+    assert not _parquet_files(settings, "hukou_population")
+    assert lake.open_table(settings.lake / "bronze" / "hukou_population") is None
+
+
+def test_a_streamed_file_keeps_min_max_only_of_the_lineage(settings, now, monkeypatch):
+    # GIVEN a large delivery streamed to bronze
+    _small_thresholds(monkeypatch)
+    rows = _hukou_rows(5_000, quoted=False)
+    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
+                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
+                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+    ingest_landing(settings, now=now)
+    # THEN its row groups carry min/max of the columns readers select deliveries by,
+    # not of the delivered values or the row hash
+    files = sorted((settings.lake / "bronze" / "hukou_population").glob("*.parquet"))
+    assert files
+    meta = pq.ParquetFile(files[0]).metadata
+    group = meta.row_group(0)
+    stats = {
+        group.column(i).path_in_schema: group.column(i).statistics for i in range(meta.num_columns)
+    }
+    delivery = stats["_delivery_id"]
+    assert delivery is not None and delivery.has_min_max
+    assert delivery.min == delivery.max == "20261101-440100-001"
+    for column in ["id_number", "name", "_row_hash"]:
+        assert stats[column] is None or not stats[column].has_min_max, column

@@ -19,12 +19,14 @@ from civlake.ingest.readers import _NeedsExactReader, _read_csv_arrow, _read_csv
 
 CONTRACT = get_contract("elderly_allowance")
 HEADER = [c.header for c in CONTRACT.columns]
-cell = st.text(alphabet=st.sampled_from(list('ab1 ,"\n　张伟·（）x-')), max_size=6)
+# whitespace variants: str.strip() removes each (\v, \x1c-\x1f, NEL, NBSP, U+2028, U+3000)
+SPACES = list("\t\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2003\u2028\u202f\u3000")
+cell = st.text(alphabet=st.sampled_from(list('ab1 ,"\n　张伟·（）x-') + SPACES), max_size=6)
 good_row = st.lists(cell, min_size=len(HEADER), max_size=len(HEADER))
 bad_row = st.lists(
     st.text(alphabet="abc12", max_size=3), min_size=1, max_size=len(HEADER) + 2
 ).filter(lambda r: len(r) != len(HEADER))
-plain_cell = st.text(alphabet=st.sampled_from(list("ab1 　张伟·（）x-")), max_size=6)
+plain_cell = st.text(alphabet=st.sampled_from(list("ab1 　张伟·（）x-") + SPACES), max_size=6)
 plain_row = st.lists(plain_cell, min_size=len(HEADER), max_size=len(HEADER))
 line = st.one_of(good_row, bad_row, st.just(None))  # None: a blank line
 # files without quotes: malformed rows stay on the Arrow path, placed by line number
