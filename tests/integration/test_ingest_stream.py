@@ -109,6 +109,13 @@ def _parquet_files(settings, feed: str) -> set[str]:
     return {p.name for p in (settings.lake / "bronze" / feed).glob("*.parquet")}
 
 
+def _first_delivery(settings, rows: list[list[str]]) -> None:
+    """A one-file hukou delivery (UTF-8 with BOM) of ``rows``, produced first."""
+    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
+                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
+                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+
+
 def test_a_streamed_delivery_equals_the_whole_table_path(settings, now, tmp_path, monkeypatch):
     # GIVEN one landing folder, ingested whole (today's defaults) into one lake
     _city(settings.landing)
@@ -153,9 +160,7 @@ def test_a_rejected_large_delivery_leaves_bronze_unchanged(settings, now, monkey
     _small_thresholds(monkeypatch)
     hk = headers("hukou_population")
     first = _hukou_rows(5_000, quoted=True)
-    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
-                   {"h.csv": _csv(hk, first, "utf-8-sig")}, rows={"h.csv": _data_rows(first)},
-                   encoding="UTF-8-SIG")  # fmt: skip
+    _first_delivery(settings, first)
     ingest_landing(settings, now=now)
     version = lake.open_table(settings.lake / "bronze" / "hukou_population").version()
     before, files = (
@@ -191,9 +196,7 @@ def test_a_streamed_delivery_into_a_table_of_an_older_schema(settings, now, monk
     _small_thresholds(monkeypatch)
     hk = headers("hukou_population")
     old = _hukou_rows(2_000, quoted=False)
-    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
-                   {"h.csv": _csv(hk, old, "utf-8-sig")}, rows={"h.csv": _data_rows(old)},
-                   encoding="UTF-8-SIG")  # fmt: skip
+    _first_delivery(settings, old)
     ingest_landing(settings, now=now)
     path = settings.lake / "bronze" / "hukou_population"
     lake.overwrite(path, lake.read_arrow(path).drop_columns(["phone"]))
@@ -288,9 +291,7 @@ def test_files_written_before_a_crash_are_never_read(settings, now, monkeypatch)
     # GIVEN a run that dies after writing a large delivery's files, before its commit
     _small_thresholds(monkeypatch)
     rows = _hukou_rows(5_000, quoted=True)
-    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
-                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
-                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+    _first_delivery(settings, rows)
 
     def crash(self):
         raise RuntimeError("killed before the commit")
@@ -316,9 +317,7 @@ def test_a_failed_write_in_the_writer_thread_stops_the_delivery(settings, now, m
     # in the worker thread while the next batches are parsed
     _small_thresholds(monkeypatch)
     rows = _hukou_rows(8_000, quoted=False)
-    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
-                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
-                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+    _first_delivery(settings, rows)
     write, calls = lake.AppendFiles.write, []
 
     def full_disk(self, data):
@@ -341,9 +340,7 @@ def test_a_streamed_file_keeps_min_max_only_of_the_lineage(settings, now, monkey
     # GIVEN a large delivery streamed to bronze
     _small_thresholds(monkeypatch)
     rows = _hukou_rows(5_000, quoted=False)
-    write_delivery(settings.landing, "hukou_population", "20261101-440100-001",
-                   {"h.csv": _csv(headers("hukou_population"), rows, "utf-8-sig")},
-                   rows={"h.csv": _data_rows(rows)}, encoding="UTF-8-SIG")  # fmt: skip
+    _first_delivery(settings, rows)
     ingest_landing(settings, now=now)
     # THEN its row groups carry min/max of the columns readers select deliveries by,
     # not of the delivered values or the row hash
