@@ -180,16 +180,76 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
     """The distinct combinations of ``columns`` (None: no table). DuckDB streams the
-    scan, so only the distinct values are held, never the table's rows."""
+    scan, so only the distinct values are held, never the table's rows.
+
+    Of plain Parquet files, a row group whose columns each hold one value (min = max, no
+    null; or only nulls; or a column the file lacks) is answered from the file's footer
+    without reading its rows (``_footer_constants``): bronze's lineage columns are
+    constant per delivery, so the ingest's crash check (``bronze.orphan_deliveries``,
+    every run) reads footers, not the whole history of every feed."""
     dt = open_table(path)
     if dt is None:
         return None
     import duckdb
 
-    ds = dt.to_pyarrow_dataset()  # noqa: F841 - referenced by name in the query
     cols = ", ".join(f'"{c}"' for c in columns)
-    with duckdb.connect() as con:
-        return con.sql(f"select distinct {cols} from ds").to_arrow_table()
+    files = plain_parquet_files(dt)
+    if files is None:
+        ds = dt.to_pyarrow_dataset()  # noqa: F841 - referenced by name in the query
+        with duckdb.connect() as con:
+            return con.sql(f"select distinct {cols} from ds").to_arrow_table()
+    table_schema = dt.to_pyarrow_dataset().schema
+    schema = pa.schema([table_schema.field(c) for c in columns])
+    known: set[tuple] = set()
+    scan: list[Path] = []
+    for f in files:
+        constants = _footer_constants(f, columns)
+        if constants is None:
+            scan.append(f)
+        else:
+            known.update(constants)
+    parts = [pa.Table.from_pylist([dict(zip(columns, k, strict=True)) for k in known], schema)]
+    if scan:
+        listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in scan)
+        with duckdb.connect() as con:
+            read = f"read_parquet([{listed}], union_by_name = true)"
+            have = {r[0] for r in con.sql(f"describe select * from {read}").fetchall()}
+            select = ", ".join(f'"{c}"' if c in have else f'null as "{c}"' for c in columns)
+            parts.append(
+                con.sql(f"select distinct {select} from {read}").to_arrow_table().cast(schema)
+            )
+    return pa.concat_tables(parts).group_by(columns, use_threads=False).aggregate([])
+
+
+def _footer_constants(file: Path, columns: list[str]) -> set[tuple] | None:
+    """The combinations of ``columns`` in ``file`` when its footer's statistics show every
+    row group holding one value per column; None when one does not (or has no
+    statistics): then the rows must be read."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(file)
+    position = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    found = set()
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        if not group.num_rows:
+            continue
+        values = []
+        for name in columns:
+            if name not in position:  # a column added after the file was written
+                values.append(None)
+                continue
+            stats = group.column(position[name]).statistics
+            if stats is None or stats.null_count is None:
+                return None
+            if stats.null_count == group.num_rows:
+                values.append(None)
+            elif stats.null_count == 0 and stats.has_min_max and stats.min == stats.max:
+                values.append(stats.min)
+            else:
+                return None
+        found.add(tuple(values))
+    return found
 
 
 def count_by(
