@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from civlake import lake
@@ -63,6 +63,8 @@ def test_footers_answer_what_a_scan_answers(tmp_path_factory, monkeypatch, parts
             lake.append(path, data.drop_columns(["_format"]))
         else:
             lake.append(path, data)
+    # (a table only ever written in the old schema has no _format to ask for)
+    assume("_format" in lake.open_table(path).to_pyarrow_dataset().schema.names)
     # WHEN the distinct combinations are read THEN they are what scanning every row gives
     got = lake.read_distinct(path, COLUMNS)
     assert got.schema == pa.schema([SCHEMA.field(c) for c in COLUMNS])
