@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -138,6 +141,35 @@ def test_a_running_register_sees_other_connections_commits(settings) -> None:
     # WHEN another connection revokes the key
     revoke(settings, "在线局", now=NOW)
     # THEN the next lookup refuses it
+    with pytest.raises(KeyRefused, match=r"^revoked: "):
+        check_key(served.current(), key, TODAY)
+
+
+def _in_another_process(settings, *argv: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "civlake.cli", "agency", *argv],
+        env={**os.environ, "CIVLAKE_HOME": str(settings.home)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_another_connection_of_this_process_does_not_blind_a_running_register(
+    settings,
+) -> None:
+    # GIVEN a server's register, and another connection opened and closed in the same
+    # process (as an in-process create does): closing a descriptor of the file must not
+    # drop the register's locks, or another process deletes the WAL under it
+    key = create_agency(settings, "在线局", ["deaths_registry"], None, now=NOW)
+    served = Register(settings)
+    assert check_key(served.current(), key, TODAY).name == "在线局"
+    for round_ in range(3):
+        load_agencies(settings)
+        # WHEN another process commits
+        _in_another_process(settings, "create", f"新局{round_}", "--grant", "deaths_registry")
+        # THEN the running register sees it
+        assert f"新局{round_}" in {a.name for a in served.current().values()}
+    _in_another_process(settings, "revoke", "在线局")
     with pytest.raises(KeyRefused, match=r"^revoked: "):
         check_key(served.current(), key, TODAY)
 

@@ -224,9 +224,7 @@ class Register:
 def connect(settings: Settings, *, now: datetime | None = None) -> sqlite3.Connection:
     """Open the register, creating it (and importing a legacy agencies.json) if needed."""
     path = register_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 before SQLite opens it: the -wal and -shm files inherit its mode.
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    _create_private(path)
     con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     _use_wal(con)
     legacy = path.with_name("agencies.json")
@@ -243,6 +241,28 @@ def connect(settings: Settings, *, now: datetime | None = None) -> sqlite3.Conne
         with suppress(FileNotFoundError):
             legacy.replace(legacy.with_name("agencies.json.migrated"))
     return con
+
+
+_CREATING = threading.Lock()
+
+
+def _create_private(path: Path) -> None:
+    """Create the register file 0600 before SQLite opens it (its -wal and -shm files
+    inherit the mode), and never touch an existing one from outside SQLite.
+
+    Closing any descriptor of a database file drops every POSIX lock this process holds
+    on it, those of SQLite's own open connections too. A server's register connection
+    then looks closed to other processes: the last of them to close checkpoints and
+    deletes the WAL under it, and the server goes on reading a stale register (a revoked
+    key keeps working) or a malformed one. So the file is only ever created here, under
+    a lock that makes a thread of this process wait until the descriptor is closed.
+    """
+    with _CREATING:
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _use_wal(con: sqlite3.Connection, *, patience: float = 30.0) -> None:
