@@ -135,7 +135,6 @@ def _mib(size: str) -> int:
 
 
 def run_all(args) -> None:
-
     from civlake.generate import generate
 
     # The gate's warnings and GX's temp-folder notices would bury the table.

@@ -46,7 +46,9 @@ def test_int_bool_and_timestamp_columns_hold_the_python_values_arrow_gives():
         assert frame[name].dtype == object, name
         assert got == ordered[name].to_pylist(), name
         assert [type(v) for v in got] == [type(v) for v in ordered[name].to_pylist()], name
-    assert list(frame["name"]) == ["甲", None, "丙"]
+    # and a string column stays on Arrow, its null pandas' NA
+    assert frame["name"].dtype == pd.StringDtype("pyarrow")
+    assert list(frame["name"]) == ["甲", pd.NA, "丙"]
     assert math.isnan(frame["amount"][0]) and list(frame["amount"][1:]) == [2.0, 1.5]
 
 
@@ -62,6 +64,7 @@ def test_ages_in_whole_arrays_equal_the_rule_row_by_row():
     ats = [
         "2026-11-02T08:00:00+08:00", "2026-11-02", dt.date(2026, 2, 28), "2026-03-01",
         None, "garbage", dt.datetime(2026, 11, 2, tzinfo=UTC), float("nan"),
+        pd.NA,  # a null of an Arrow-backed string column (`_produced_at`)
     ]  # fmt: skip
     pairs = [(b, a) for b in births for a in ats] * 3
     df = pd.DataFrame(
@@ -75,6 +78,7 @@ def test_ages_in_whole_arrays_equal_the_rule_row_by_row():
     out = add_ages(df, [RULE])
 
     # THEN each is the one-row rule's age: a Python int, or None without both dates
+    assert _as_date(pd.NA) is None
     expected = [_age(_as_date(b), _as_date(a)) for b, a in pairs]
     got = list(out[RULE.column])
     assert got == expected
