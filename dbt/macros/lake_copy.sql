@@ -1,5 +1,5 @@
-{#- Staging copies each lake table (read through the delta plugin, an Arrow dataset)
-    into the warehouse. On DuckDB that copy runs on one thread: a parallel CTAS that
+{#- Staging copies each lake table (a view over delta_scan, delta_source.py) into the
+    warehouse. On DuckDB that copy runs on one thread: a parallel CTAS that
     keeps insertion order writes an Arrow scan as many partial row groups, and the next
     checkpoint rewrites them all (at 1,000,000 persons, 18 s of CPU in three checkpoints
     on fct_payment and the entitlement models' commits, for 3.4 M staged rows; on one

@@ -3,7 +3,7 @@
     Sources: on Spark a lake table is read by path, delta.`<lake>/<table>`, so nothing has
     to be registered in the session catalog for the lake; an absent lake table is the
     empty temporary view run_dbt created with the lake's schema (the same tolerance as
-    the DuckDB delta plugin, jobs/civlake/transform/delta_source.py). builtins.source is
+    on DuckDB, jobs/civlake/transform/delta_source.py). builtins.source is
     always called first, so lineage (the DAG, docs, freshness) is dbt's own. -#}
 {% macro source(source_name, table_name) %}
     {%- set relation = builtins.source(source_name, table_name) -%}

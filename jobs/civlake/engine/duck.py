@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -58,6 +59,24 @@ def database(
         for leftover in (db_file, db_file.with_name(db_file.name + ".wal")):
             leftover.unlink(missing_ok=True)
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def load_delta(con: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckDB's Delta extension (``delta_scan``) from the ``duckdb-extension-delta``
+    package: DuckDB cannot download it offline, and the package ships it for the DuckDB
+    version pinned with it."""
+    import duckdb_extension_delta
+
+    root = Path(duckdb_extension_delta.__file__).parent / "extensions"
+    binary = root / f"v{duckdb.__version__}" / "delta.duckdb_extension"
+    if not binary.is_file():
+        shipped = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        raise RuntimeError(
+            f"DuckDB's Delta extension for DuckDB {duckdb.__version__} is not at {binary} "
+            f"(the duckdb-extension-delta package ships {shipped or 'none'}): install the "
+            "duckdb-extension-delta version pinned with duckdb in pyproject.toml"
+        )
+    con.execute(f"load '{binary}'")
 
 
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}

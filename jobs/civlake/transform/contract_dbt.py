@@ -113,10 +113,10 @@ def render_sources(contracts: dict[str, FeedContract]) -> str:
     lines = [
         *_header(
             "#",
-            "Silver lake tables, one per feed contract, read through the delta plugin.",
-            "An absent table is read as an empty table with the lake's schema (meta.lake_table;",
-            "jobs/civlake/transform/delta_source.py). The columns, in lake order, are what the",
-            "staging models select (macro silver_columns).",
+            "Silver lake tables, one per feed contract: in the warehouse, views over DuckDB's",
+            "delta_scan of meta.lake_table, or an empty table with the lake's schema when it is",
+            "absent (jobs/civlake/transform/delta_source.py). The columns, in lake order, are",
+            "what the staging models select (macro silver_columns).",
         ),
         "version: 2",
         "",
@@ -125,7 +125,6 @@ def render_sources(contracts: dict[str, FeedContract]) -> str:
         "    description: 清洗层 silver：每个来源数据集一张已清洗、已类型化的 Delta 表（SOURCE_FEEDS.md 第3节）。",
         "    schema: lake_silver",
         "    config:",
-        "      plugin: delta",
         "      loaded_at_field: _ingested_at",
         "    tables:",
     ]

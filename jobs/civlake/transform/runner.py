@@ -72,14 +72,18 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
     # findings.sql unions the rule models the verify_rules seed names; dbt cannot read a
     # seed at compile time, so the list comes in as a var (civlake.transform.rules).
     dbt_vars: dict[str, Any] = rule_dbt_vars()
+    absent = absent_lake_tables(settings) if absent is None else absent
     if settings.engine == "spark":
         from civlake.transform import spark_target
 
-        absent = absent_lake_tables(settings) if absent is None else absent
         spark_target.prepare(settings, absent)
         env["CIVLAKE_SPARK_WAREHOUSE"] = str(spark_target.spark_warehouse(settings))
         common += ["--target", "spark"]
         dbt_vars["absent_lake_tables"] = absent
+    else:
+        from civlake.transform import delta_source
+
+        delta_source.prepare(settings, DBT_DIR / "models", absent)
     common += ["--vars", json.dumps(dbt_vars)]
     with _env(env):
         try:
