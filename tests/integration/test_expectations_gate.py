@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import pyarrow as pa
@@ -390,6 +392,26 @@ def test_a_new_delivery_is_validated_alone(settings):
     assert third.feeds_checked == [] and third.outcomes == []
     assert "no delivery since" in third.feeds_skipped["assistance_recipients"]
     assert len(_recorded(settings)) == len(table)
+
+
+def test_a_gate_with_nothing_new_does_not_import_gx(settings):
+    # GIVEN a delivery the gate passed
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_good_rows(), "20261101-440106-001"))
+    run_silver_gate(settings, feeds=["assistance_recipients"], run_id="m1", at=AT)
+    # WHEN a new process (an Airflow task) runs the gate again with nothing new
+    code = (
+        "import sys; from civlake.settings import load_settings; "
+        "from civlake.expectations import run_silver_gate; "
+        f"s = load_settings(env={{'CIVLAKE_HOME': {str(settings.home)!r}}}); "
+        "r = run_silver_gate(s, feeds=['assistance_recipients'], run_id='m2'); "
+        "print(sorted(r.feeds_skipped), 'great_expectations' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    # THEN it skips the feed without importing GX (~3.7 s per task)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "['assistance_recipients'] False"
 
 
 def test_a_delivery_failing_critical_stays_pending(settings):
