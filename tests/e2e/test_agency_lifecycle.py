@@ -4,9 +4,6 @@ and every refusal names its reason in the body and in the audit line."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -18,6 +15,7 @@ from civlake.publish import publish_all
 from civlake.serve.app import create_app
 from civlake.serve.audit import log_path, read_audit
 from civlake.settings import load_settings
+from tests.support.agency_cli import agency_cli
 from tests.support.sample_warehouse import build_sample_warehouse
 from tests.support.server import serve_in_background
 
@@ -41,17 +39,6 @@ def _server(settings, clock=lambda: datetime.now(UTC)):
     app = create_app(settings, public_burst=100_000, clock=clock)
     with serve_in_background(app) as base, httpx.Client(base_url=base, timeout=10) as client:
         yield client
-
-
-def _cli(settings, *argv: str) -> str:
-    # Another process changes the register, as an administrator would.
-    done = subprocess.run(
-        [sys.executable, "-m", "civlake.cli", "agency", *argv],
-        env={**os.environ, "CIVLAKE_HOME": str(settings.home)},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def _get(client: httpx.Client, key: str | None = None, **headers: str) -> httpx.Response:
@@ -78,7 +65,7 @@ def test_revocation_counts_from_the_next_request_of_a_running_server(settings) -
         # GIVEN a server that has already served this key
         assert _get(client, key).status_code == 200
         # WHEN another process revokes it
-        assert "Revoked" in _cli(settings, "revoke", "撤销局")
+        assert "Revoked" in agency_cli(settings, "revoke", "撤销局")
         # THEN the very next request is refused, saying why, in the body and the audit
         _assert_refused(settings, _get(client, key), "revoked", "撤销局")
         assert 'error="invalid_token"' in _get(client, key).headers["WWW-Authenticate"]
@@ -88,7 +75,7 @@ def test_rotation_while_serving_swaps_the_keys(settings) -> None:
     old = create_agency(settings, "轮换服务局", ["deaths_registry"], None)
     with _server(settings) as client:
         assert _get(client, old).status_code == 200
-        new = _cli(settings, "rotate", "轮换服务局").rstrip("\n").rsplit("\n", 1)[-1]
+        new = agency_cli(settings, "rotate", "轮换服务局").rstrip("\n").rsplit("\n", 1)[-1]
         assert _get(client, new).status_code == 200
         _assert_refused(settings, _get(client, old), "revoked", "轮换服务局")
         assert _get(client, new).status_code == 200

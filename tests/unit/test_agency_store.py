@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -27,6 +24,7 @@ from civlake.agency import (
 from civlake.agency.store import register_path
 from civlake.publish.catalog import load_catalog
 from civlake.settings import load_settings
+from tests.support.agency_cli import agency_cli
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -145,15 +143,6 @@ def test_a_running_register_sees_other_connections_commits(settings) -> None:
         check_key(served.current(), key, TODAY)
 
 
-def _in_another_process(settings, *argv: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "civlake.cli", "agency", *argv],
-        env={**os.environ, "CIVLAKE_HOME": str(settings.home)},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def test_another_connection_of_this_process_does_not_blind_a_running_register(
     settings,
 ) -> None:
@@ -166,10 +155,10 @@ def test_another_connection_of_this_process_does_not_blind_a_running_register(
     for round_ in range(3):
         load_agencies(settings)
         # WHEN another process commits
-        _in_another_process(settings, "create", f"新局{round_}", "--grant", "deaths_registry")
+        agency_cli(settings, "create", f"新局{round_}", "--grant", "deaths_registry")
         # THEN the running register sees it
         assert f"新局{round_}" in {a.name for a in served.current().values()}
-    _in_another_process(settings, "revoke", "在线局")
+    agency_cli(settings, "revoke", "在线局")
     with pytest.raises(KeyRefused, match=r"^revoked: "):
         check_key(served.current(), key, TODAY)
 
