@@ -11,11 +11,16 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from civlake.clean.sql_macros import SPREADSHEET_ERRORS
+from civlake.clean.sql_macros import INVISIBLE, SPREADSHEET_ERRORS
 from civlake.hanzi import simplified
 from civlake.identifiers import id_check_char, upgrade_15, uscc_check_char
 
-_FW = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
+# Full-width forms to ASCII, the ideographic space to a space, invisible format
+# characters (zero-width space, BOM, soft hyphen...) dropped
+_FW = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+    | dict.fromkeys(INVISIBLE)
+)  # fmt: skip
 _WS = re.compile(r"[\s\u00a0\u3000]+")
 _RE2_WS = re.compile(r"[\t\n\f\r \u00a0\u3000]+")  # what the macros' \s matches (RE2)
 # Spaces, hyphens and text markers (' ‘ ’ `) as cl_id_clean removes them
@@ -24,7 +29,7 @@ _EXCEL_EPOCH = date(1899, 12, 30)
 
 
 def blank(s: str | None) -> bool:
-    return s is None or _WS.sub("", s) == ""
+    return s is None or _WS.sub("", s.translate(_FW)) == ""
 
 
 def spreadsheet_error(s: str | None) -> str | None:

@@ -25,6 +25,10 @@ PROPS = settings(max_examples=100, deadline=None)
 ASCII_SP, FW_SP = " ", "\u3000"
 spaces = st.text(alphabet=ASCII_SP + FW_SP, min_size=1, max_size=2)
 maybe_spaces = st.text(alphabet=ASCII_SP + FW_SP, max_size=2)
+# Spaces nobody sees: zero-width space, non-joiner, joiner, word joiner, BOM, soft hyphen.
+# Not in the spec's list, but a value pasted from a web page or a word processor brings
+# them, and a registry sends what its clerks pasted; they belong to no ID or name.
+invisibles = st.text(alphabet="\u200b\u200c\u200d\u2060\ufeff\u00ad", min_size=1, max_size=2)
 
 
 def fw(text: str) -> str:
@@ -66,6 +70,8 @@ def dirty_id(draw: st.DrawFn, id_text: str) -> str:
         text = fw_some(draw, text)
     if draw(st.booleans()):
         text = insert(draw, text, ID_SEPARATORS)
+    if draw(st.booleans()):
+        text = insert(draw, text, invisibles, most=2)
     if draw(st.booleans()):
         text = "'" + text  # an XLSX text cell typed with the apostrophe marker
     if draw(st.booleans()):
@@ -229,6 +235,8 @@ def dirty_name(draw: st.DrawFn, parts: list[str]) -> tuple[str, str | None]:
         text += draw(maybe_spaces) + draw(st.sampled_from(DOTS)) + draw(maybe_spaces) + part
     if draw(st.booleans()):
         text = insert(draw, text, spaces)  # 张 伟, 张　伟
+    if draw(st.booleans()):
+        text = insert(draw, text, invisibles, most=2)
     remark = draw(st.one_of(st.none(), REMARKS))
     if remark is not None:
         left, right = draw(st.sampled_from([("（", "）"), ("(", ")")]))

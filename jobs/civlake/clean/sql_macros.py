@@ -24,6 +24,13 @@ _FW_TO = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)) + " "
 # Spaces: ASCII whitespace, NBSP, full-width space (already folded by cl_fw, kept for
 # callers that skip it).
 _WS = r"[\s\x{00a0}\x{3000}]"
+# Invisible format characters a value picks up when pasted from a web page or a word
+# processor: zero-width space, non-joiner and joiner, word joiner, BOM / zero-width
+# no-break space, soft hyphen. They are not part of any ID, code, name, date or amount;
+# cl_fw drops them wherever it folds full-width forms (free text keeps them, as it keeps
+# every character).
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE_RE2 = r"\x{200b}-\x{200d}\x{2060}\x{feff}\x{00ad}"
 # What a spreadsheet cell holds when its formula failed, and what an export of it writes
 # as text: the seven of ECMA-376 and the later Excel ones. Such a value was delivered but
 # says nothing about its field: never a blank, never a value (see plan.py).
@@ -64,13 +71,17 @@ MACROS: list[str] = [
     # --- generic text -------------------------------------------------------------------
     # translate() with a 95-char table costs ~7 us/row; full-width text is rare, so only
     # rows that contain some pay for it (200k IDs: 1.5 s -> 0.08 s).
-    r"cl_fw(s) AS CASE WHEN regexp_matches(s, '[\x{ff01}-\x{ff5e}\x{3000}]')"
-    f" THEN translate(s, {lit(_FW_FROM)}, {lit(_FW_TO)}) ELSE s END",
+    # The invisible characters are in the same search, so a value without either pays
+    # one search as before.
+    f"cl_fw(s) AS CASE WHEN regexp_matches(s, '[\\x{{ff01}}-\\x{{ff5e}}\\x{{3000}}{_INVISIBLE_RE2}]')"
+    f" THEN regexp_replace(translate(s, {lit(_FW_FROM)}, {lit(_FW_TO)}), '[{_INVISIBLE_RE2}]+',"
+    " '', 'g') ELSE s END",
     f"cl_blank(s) AS nullif(trim(regexp_replace(cl_fw(s), '{_WS}+', ' ', 'g')), '')",
     f"cl_nows(s) AS regexp_replace(cl_fw(s), '{_WS}+', '', 'g')",
     # One regex search that stops at the first visible character: cheaper than
     # cl_blank(s) IS NOT NULL, and the gate asks it of every cell.
-    "cl_present(s) AS coalesce(regexp_matches(s, '[^\\s\\x{00a0}\\x{3000}]'), false)",
+    f"cl_present(s) AS coalesce(regexp_matches(s, '[^\\s\\x{{00a0}}\\x{{3000}}{_INVISIBLE_RE2}]'),"
+    " false)",
     # The error value a cell holds (upper case, as Excel shows it), NULL for any other
     # value. contains() first: almost no value has a '#', and it is ~10x cheaper than
     # the fold and the list lookup. list_contains, not IN (...): DuckDB rewrites a long
