@@ -1,7 +1,7 @@
 """Pandas batches for the gate: a chunk of silver rows, ingest_audit rows, divisions sets.
 
-GX runs on pandas here: its SQL path over DuckDB returns no rows, and DuckDB cannot load
-its Delta extension offline, so tables come through deltalake -> Arrow -> pandas.
+GX runs on pandas here (its SQL path over DuckDB returns no rows): a chunk's Parquet
+file, or a lake table through deltalake, comes in as Arrow and goes to pandas.
 Int, bool and timestamp columns become object columns of Python values so that GX's
 per-value type checks see ``int``/``bool``/``datetime`` (on nullable extension dtypes
 GX reports the numpy type and every type expectation fails). String columns stay on
