@@ -177,23 +177,57 @@ AWKWARD = [
 ]
 
 
-def test_sql_blocking_keys_are_the_python_ones():
-    # GIVEN known references with short, empty, astral-plane and missing values
+def _awkward_known() -> tuple[duckdb.DuckDBPyConnection, known.DuckKnown, pd.DataFrame]:
+    """Known references with short, empty, astral-plane and missing values, and rows
+    that differ only in what ``linkage.profiles`` drops (an empty string against no
+    value, sex '0' or '9' against none): (connection, DuckKnown, the ``known`` rows in
+    first-reference order)."""
     con = duckdb.connect()
-    rows = pd.DataFrame(AWKWARD, columns=["id_number", "name_norm", "birth_date", "division"])
-    for c in ("name", "name_pinyin", "sex", "phone", "stable_key"):
-        rows[c] = rows["name_norm"] if c == "name_pinyin" else None
-    rows["stable_key"] = ["k", "", None, "k2", "𠀀"]
+    rows = pd.DataFrame(
+        [*AWKWARD, AWKWARD[0], AWKWARD[2], AWKWARD[0]],
+        columns=["id_number", "name_norm", "birth_date", "division"],
+    )
+    rows["name"], rows["name_pinyin"] = None, rows["name_norm"]
+    rows["stable_key"] = ["k", "", None, "k2", "𠀀", "k", None, "k"]
+    rows["sex"] = ["1", "2", "0", None, "9", "9", "0", "0"]
+    rows["phone"] = [None, "", "13800000000", None, None, "", None, None]
     rows["id_status"] = "valid"
-    rows["ord"] = range(1, len(rows) + 1)
+    rows["ord"] = [8, 1, 2, 3, 4, 5, 6, 7]
     con.register("frame", pa.Table.from_pandas(rows, preserve_index=False))
     con.execute("create table refs as select * from frame")
     duck = known.DuckKnown(con)
-    # WHEN the keys are computed in SQL THEN they equal linkage.profiles' in Python
-    python = duck._profiles("true")
+    frame = (
+        con.execute(f"select person_ref, {', '.join(known.SOURCE)} from known k order by first")
+        .to_arrow_table()
+        .to_pandas(date_as_object=True)
+    )  # as the Python version was given them
+    return con, duck, frame
+
+
+def test_sql_profiles_are_the_python_ones():
+    # GIVEN known references with awkward values and rows that only differ in what a
+    # profile drops
+    _, duck, frame = _awkward_known()
+    # WHEN DuckDB makes the profiles THEN they are linkage.profiles' of the same rows:
+    # the same distinct profiles, in the same order, with the same blocking keys
+    python = linkage.profiles(frame, frame["person_ref"])
+    sql = duck._profiles("true")
+    pd.testing.assert_frame_equal(sql, python)
+    assert len(sql) < len(frame)  # some rows collapsed, as drop_duplicates does
+
+
+def test_sql_blocking_keys_are_the_python_ones():
+    # GIVEN known references with short, empty, astral-plane and missing values
+    con, _, frame = _awkward_known()
+    # WHEN the keys are computed in SQL THEN each known row's equal linkage.profiles' of
+    # that row in Python
     for column, sql in known._KEY_SQL.items():
         got = [r[0] for r in con.execute(f"select {sql} from known k order by first").fetchall()]
-        assert got == [None if pd.isna(v) else v for v in python[column]], column
+        want = [
+            linkage.profiles(frame.iloc[[i]], frame["person_ref"].iloc[[i]])[column].iloc[0]
+            for i in range(len(frame))
+        ]
+        assert got == [None if pd.isna(v) else v for v in want], column
 
 
 def test_link_unresolved_gets_a_bounded_right_side(tmp_path, monkeypatch):
