@@ -153,7 +153,7 @@ def attach_prior(con, xref: Path, references: int) -> tuple[int, int, int]:
     on = " and ".join(f"x.{c} = r.{c}" for c in LINEAGE_KEY)
     con.execute("set preserve_insertion_order = false")
     con.execute(f"""
-        create or replace table prior_all as
+        create or replace temp table prior_all as
         select r.ord, r.id_status in ({RESOLVABLE_SQL}) as usable, x.person_key,
             x.match_method, x.match_probability, x.match_detail
         from refs r join xref_prev x on {on}

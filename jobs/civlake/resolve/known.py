@@ -126,7 +126,7 @@ class DuckKnown:
     def __init__(self, con):
         self.con = con
         con.execute(f"""
-            create or replace table known as
+            create or replace temp table known as
             select 'id:' || id_number as person_ref, {", ".join(SOURCE)}, min(ord) as first
             from refs where id_status in ({RESOLVABLE_SQL})
             group by all
