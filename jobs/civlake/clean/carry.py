@@ -139,7 +139,9 @@ def repeated(
     pos = at.to_numpy()[rows]
     order = np.argsort(pos, kind="stable")  # bronze order
     rows, pos = rows[order], pos[order]
-    picked = values.take(pa.array(rows))
+    # Usually every row of ``values``, already in bronze order: no copy then.
+    whole = len(rows) == len(values) and bool((rows == np.arange(len(rows))).all())
+    picked = values if whole else values.take(pa.array(rows))
     lineage = bronze.select(LINEAGE).take(pa.array(pos))
     carried = pa.Table.from_arrays(
         [(lineage if f.name in LINEAGE else picked)[f.name].cast(f.type) for f in schema],
