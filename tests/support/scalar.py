@@ -22,6 +22,8 @@ _FW = str.maketrans(
     | dict.fromkeys(INVISIBLE)
 )  # fmt: skip
 _WS = re.compile(r"[\s\u00a0\u3000]+")
+# A remark or qualifier in square, lenticular or tortoise-shell brackets as in round ones
+_REMARK_BRACKETS = str.maketrans(dict.fromkeys("[【〔〖", "(") | dict.fromkeys("]】〕〗", ")"))
 _RE2_WS = re.compile(r"[\t\n\f\r \u00a0\u3000]+")  # what the macros' \s matches (RE2)
 # Spaces, hyphens and text markers (' ‘ ’ `) as cl_id_clean removes them
 _ID_DIRT = re.compile(r"([\t\n\f\r \u00a0\u3000]|[-\u2010-\u2015\u2212'\u2018\u2019`])+")
@@ -91,7 +93,7 @@ def uscc(s: str | None) -> tuple[str | None, str]:
 def name(s: str | None) -> tuple[str | None, str | None]:
     if s is None or spreadsheet_error(s):
         return None, None
-    t = s.translate(_FW)
+    t = s.translate(_FW).translate(_REMARK_BRACKETS)
     m = re.search(r"((\s*\([^()]*\))+)\s*$", t)
     note = None
     if m:
@@ -166,7 +168,8 @@ def phone(s: str | None) -> str | None:
 
 
 def enum_key(s: str | None) -> str | None:
-    return re.sub(r"\([^()]*\)", "", _WS.sub("", (s or "").translate(_FW))) or None
+    t = (s or "").translate(_FW).translate(_REMARK_BRACKETS)
+    return re.sub(r"\([^()]*\)", "", _WS.sub("", t)) or None
 
 
 def enum(s: str | None, mapping: dict[str, list[str]]) -> str | None:

@@ -13,13 +13,14 @@ from civlake.clean import canon
 def test_names_spaces_traditional_dots_and_remarks() -> None:
     value, note = canon.name(
         ["张 伟", "張偉", "阿依古丽•买买提", "阿依古丽.买买提", "阿依古丽．买买提", "李娜（已故）",
-         "李娜(已故)", "歐陽 鋒（重复）（已故）", None, "  "]
+         "李娜(已故)", "歐陽 鋒（重复）（已故）", None, "  ", "李娜【已故】", "李娜 [重复]〔已故〕"]
     )  # fmt: skip
     assert value.to_pylist() == [
         "张伟", "张伟", "阿依古丽·买买提", "阿依古丽·买买提", "阿依古丽·买买提", "李娜", "李娜",
-        "欧阳锋", None, None,
+        "欧阳锋", None, None, "李娜", "李娜",
     ]  # fmt: skip
-    assert note.to_pylist() == [None] * 5 + ["已故", "已故", "重复；已故", None, None]
+    remarks = ["已故", "已故", "重复；已故", None, None, "已故", "重复；已故"]
+    assert note.to_pylist() == [None] * 5 + remarks
 
 
 def test_dates_every_variant() -> None:
@@ -113,9 +114,11 @@ def test_phones() -> None:
 def test_enums_with_synonyms_spaces_and_qualifiers() -> None:
     got = canon.enum(
         ["低保", "低保（城市）", "低保(农村)", " 低　保 ", "最低生活保障", "城乡低保", "五保", "特困人员",
-         "低边", "低保边缘家庭", "医保", None], "assistance_type"
+         "低边", "低保边缘家庭", "医保", None, "低保【城市】", "特困[农村]"], "assistance_type"
     )  # fmt: skip
-    assert got.to_pylist() == ["低保"] * 6 + ["特困", "特困", "低保边缘", "低保边缘", None, None]
+    assert got.to_pylist() == (
+        ["低保"] * 6 + ["特困", "特困", "低保边缘", "低保边缘", None, None, "低保", "特困"]
+    )
     grades = canon.enum(
         ["一级", "1级", "1", "Ⅰ级", "壹级", "四级", "4", "五级"], "disability_grade"
     )

@@ -222,6 +222,10 @@ TRAD = dict(zip("张伟刘国华陈东丽郑洁杨黄赵吴孙马叶苏欧阳买
 NAME_CHARS = "".join(TRAD) + "王李芳娜明阿依古提合曼敏文"
 DOTS = ["·", "•", ".", "．"]  # the spec's middle-dot variants; canonical is the first
 REMARKS = st.sampled_from(["已故", "重复", "曾用名王五", "死亡"])
+# The spec's round brackets, and the square ones Chinese forms also use
+BRACKETS = st.sampled_from(
+    [("（", "）"), ("(", ")"), ("【", "】"), ("[", "]"), ("［", "］"), ("〔", "〕"), ("〖", "〗")]
+)
 name_parts = st.lists(st.text(alphabet=NAME_CHARS, min_size=1, max_size=4), min_size=1, max_size=3)
 
 
@@ -239,7 +243,7 @@ def dirty_name(draw: st.DrawFn, parts: list[str]) -> tuple[str, str | None]:
         text = insert(draw, text, invisibles, most=2)
     remark = draw(st.one_of(st.none(), REMARKS))
     if remark is not None:
-        left, right = draw(st.sampled_from([("（", "）"), ("(", ")")]))
+        left, right = draw(BRACKETS)
         text += draw(maybe_spaces) + left + remark + right
     return draw(maybe_spaces) + text + draw(maybe_spaces), remark
 
@@ -411,7 +415,7 @@ def dirty_enum(draw: st.DrawFn, raw: str) -> str:
     if draw(st.booleans()):
         text = insert(draw, text, spaces, most=2)
     if draw(st.booleans()):
-        left, right = draw(st.sampled_from([("（", "）"), ("(", ")")]))
+        left, right = draw(BRACKETS)
         text += draw(maybe_spaces) + left + draw(QUALIFIERS) + right
     return draw(maybe_spaces) + text + draw(maybe_spaces)
 

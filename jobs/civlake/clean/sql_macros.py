@@ -31,6 +31,11 @@ _WS = r"[\s\x{00a0}\x{3000}]"
 # every character).
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _INVISIBLE_RE2 = r"\x{200b}-\x{200d}\x{2060}\x{feff}\x{00ad}"
+# Brackets a name's remark or an enumeration's qualifier arrives in besides the round
+# ones (李娜【已故】, 低保[城市]): square, lenticular, tortoise-shell and white lenticular,
+# in the same order in both strings (full-width ［］ reach them through cl_fw).
+REMARK_OPEN = "[【〔〖"
+REMARK_CLOSE = "]】〕〗"
 # What a spreadsheet cell holds when its formula failed, and what an export of it writes
 # as text: the seven of ECMA-376 and the later Excel ones. Such a value was delivered but
 # says nothing about its field: never a blank, never a value (see plan.py).
@@ -76,6 +81,11 @@ MACROS: list[str] = [
     f"cl_fw(s) AS CASE WHEN regexp_matches(s, '[\\x{{ff01}}-\\x{{ff5e}}\\x{{3000}}{_INVISIBLE_RE2}]')"
     f" THEN regexp_replace(translate(s, {lit(_FW_FROM)}, {lit(_FW_TO)}), '[{_INVISIBLE_RE2}]+',"
     " '', 'g') ELSE s END",
+    # A remark or qualifier comes in any bracket a Chinese form uses: round (（） folded
+    # by cl_fw), square ([], ［］), lenticular (【】, 〖〗), tortoise-shell (〔〕). Names and
+    # enumerations read them all as round ones.
+    f"cl_round(s) AS translate(cl_fw(s), {lit(REMARK_OPEN + REMARK_CLOSE)}, "
+    f"{lit('(' * len(REMARK_OPEN) + ')' * len(REMARK_CLOSE))})",
     f"cl_blank(s) AS nullif(trim(regexp_replace(cl_fw(s), '{_WS}+', ' ', 'g')), '')",
     f"cl_nows(s) AS regexp_replace(cl_fw(s), '{_WS}+', '', 'g')",
     # One regex search that stops at the first visible character: cheaper than
@@ -131,10 +141,11 @@ MACROS: list[str] = [
     " WHEN cl_uscc_value(s) = s THEN 'valid' ELSE 'normalized' END",
     # --- names: remark in trailing brackets, spaces, middle dots (OpenCC is Python) ---
     # Several trailing remarks (李娜（已故）（重复）) all go to the note, joined by '；'.
-    r"cl_name_note(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN nullif(trim(regexp_replace(regexp_replace(regexp_extract(cl_fw(s),"
+    # The remark comes in any bracket kind cl_round folds to round ones.
+    r"cl_name_note(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN nullif(trim(regexp_replace(regexp_replace(regexp_extract(cl_round(s),"
     r" '((\s*[(][^()]*[)])+)\s*$', 1), '\s*[(]\s*([^()]*?)\s*[)]', '\1；', 'g'), '；$', '')), '') END",
     r"cl_name_value(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN"
-    r" nullif(regexp_replace(regexp_replace(regexp_replace(cl_fw(s),"
+    r" nullif(regexp_replace(regexp_replace(regexp_replace(cl_round(s),"
     r" '(\s*[(][^()]*[)])+\s*$', ''), '" + _WS + r"+', '', 'g'), '[.•・‧∙⋅·]+', '·', 'g'), '') END",
     # --- dates ----------------------------------------------------------------------
     # Excel serial day 0 is 1899-12-30 (Lotus leap-year bug); 5 digits = 1927..2173.
@@ -202,7 +213,8 @@ MACROS: list[str] = [
     r"cl_phone(s) AS CASE WHEN regexp_full_match(s, '1[3-9][0-9]{9}') THEN s"
     r" ELSE cl_phone_any(s) END",
     # --- enums: key after stripping spaces and a bracketed qualifier ----------------
-    r"cl_enum_key(s) AS nullif(regexp_replace(cl_nows(s), '[(][^()]*[)]', '', 'g'), '')",
+    f"cl_enum_key(s) AS nullif(regexp_replace(regexp_replace(cl_round(s), '{_WS}+', '', 'g'),"
+    r" '[(][^()]*[)]', '', 'g'), '')",
 ]
 
 
