@@ -75,9 +75,10 @@ _KEY_SQL = {
 # ``linkage.profiles`` in SQL over table ``known`` (alias k): ``_text`` (no value, or an
 # empty string, is None; a date its ISO text), sex only '1' or '2', the distinct
 # profiles in the order of their first reference (``first`` is distinct per known row,
-# so the smallest of a group is the row drop_duplicates keeps), then the blocking keys.
-# tests/integration/test_resolve_known.py holds the two equal on awkward values.
-_PROFILES_SQL = """
+# so the smallest of a group is the row drop_duplicates keeps), then the blocking keys
+# as ``_KEY_SQL`` makes them. tests/integration/test_resolve_known.py holds the two equal
+# on awkward values.
+_PROFILES_SQL = f"""
     with k as (
         select person_ref, first, nullif(id_number, '') as id_number,
             nullif(name_norm, '') as name_norm, nullif(name_pinyin, '') as name_pinyin,
@@ -85,19 +86,18 @@ _PROFILES_SQL = """
             case when sex in ('1', '2') then sex end as sex,
             nullif(division, '') as division, nullif(phone, '') as phone,
             nullif(stable_key, '') as stable_key
-        from known k where {where}
+        from known k where {{where}}
     ),
     profiles as (
         select person_ref, id_number, name_norm, name_pinyin, birth_date, sex, division,
             phone, stable_key, min(first) as first
         from k group by all
     )
-    select person_ref, id_number, substr(id_number, 1, 12) as id_head,
-        substr(id_number, 8) as id_tail,
-        substr(id_number, 1, 6) || substr(id_number, 14) as id_outer, name_norm,
+    select person_ref, id_number, {_KEY_SQL["id_head"]} as id_head,
+        {_KEY_SQL["id_tail"]} as id_tail, {_KEY_SQL["id_outer"]} as id_outer, name_norm,
         name_pinyin, birth_date, sex, division, substr(division, 1, 9) as div_town,
-        substr(division, 1, 6) as div_county, phone, stable_key
-    from profiles order by first
+        {_KEY_SQL["div_county"]} as div_county, phone, stable_key
+    from profiles k order by first
 """
 
 
