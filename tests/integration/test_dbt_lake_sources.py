@@ -9,7 +9,7 @@ import pytest
 
 from civlake import lake, tables
 from civlake.engine.duck import load_delta
-from civlake.transform.delta_source import lake_sources, prepare
+from civlake.transform.delta_source import LAKE_FILE, lake_sources, prepare
 from civlake.transform.runner import DBT_DIR, absent_lake_tables
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,8 @@ def test_every_lake_source_is_a_view_of_the_lake_or_an_empty_stand_in(settings) 
         assert _kind(con, div.schema, div.name) == "VIEW"
         empty = con.sql(f"select * from {hukou.schema}.{hukou.name}").to_arrow_table()
         assert empty.num_rows == 0 and _kind(con, hukou.schema, hukou.name) == "BASE TABLE"
-        assert empty.schema.names == tables.schema(HUKOU).names
+        # (a silver source also names each row's lake file: macros/silver_staging.sql)
+        assert empty.schema.names == [*tables.schema(HUKOU).names, LAKE_FILE]
 
     # WHEN the lake grows (a row more, and the hukou table arrives) and sources are
     # prepared again
@@ -64,6 +65,9 @@ def test_every_lake_source_is_a_view_of_the_lake_or_an_empty_stand_in(settings) 
         assert con.sql(f"select count(*) from {div.schema}.{div.name}").fetchone() == (3,)
         assert con.sql(f"select count(*) from {hukou.schema}.{hukou.name}").fetchone() == (3,)
         assert _kind(con, hukou.schema, hukou.name) == "VIEW"
+        files = con.sql(f"select distinct {LAKE_FILE} from {hukou.schema}.{hukou.name}").fetchall()
+        lake_files = {str(p) for p in tables.path(settings.lake, HUKOU).glob("*.parquet")}
+        assert {f for (f,) in files} <= lake_files and files
         held = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in (select unnest(?))",

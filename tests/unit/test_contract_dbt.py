@@ -43,6 +43,8 @@ def test_every_feed_has_a_staging_model_that_selects_its_silver_columns():
         sql = (STAGING_SILVER / f"stg_{feed}.sql").read_text("utf-8")
         assert f"source('silver', '{feed}')" in sql
         assert re.search(rf"silver_columns\('{feed}'", sql), feed
+        # incremental on DuckDB: only changed deliveries, each row with its lake file
+        assert f"silver_changes('{feed}')" in sql and "staged_lake_file()" in sql, feed
 
 
 def test_sources_list_each_feeds_silver_columns_in_lake_order():

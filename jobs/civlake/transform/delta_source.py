@@ -2,7 +2,9 @@
 
 Before each dbt command on DuckDB, ``prepare`` writes one view per lake source into the
 warehouse (``lake_silver.hukou_population`` selects from
-``delta_scan('<lake>/silver/hukou_population')``), so sources are ordinary relations:
+``delta_scan('<lake>/silver/hukou_population')``; a silver view also names each row's
+Parquet file, ``_lake_file``, from which the silver staging models tell which deliveries
+changed since the last build), so sources are ordinary relations:
 models, tests, ``source freshness`` and the docs catalog read them as they read any
 table. The ``delta`` plugin of ``dbt/profiles.yml`` (``Plugin`` here) only loads DuckDB's
 Delta extension into dbt's connection, from the ``duckdb-extension-delta`` package (it
@@ -35,6 +37,10 @@ from civlake import tables
 from civlake.settings import Settings
 
 log = logging.getLogger("civlake.transform")
+# The column of a silver source view naming the Parquet file each row is read from: the
+# silver staging models copy a delivery again when its files change (macros/
+# silver_staging.sql).
+LAKE_FILE = "_lake_file"
 
 
 class Plugin(BasePlugin):
@@ -86,11 +92,19 @@ def prepare(settings: Settings, models_dir: Path, absent: list[str]) -> None:
             con.execute(f'create schema "{schema}"')
         for s in sources:
             target = f'"{s.schema}"."{s.name}"'
+            # A silver row names the lake file it is read from (macros/silver_staging.sql)
+            files = s.lake_table.startswith("silver/")
             if s.lake_table in absent:
                 log.warning("lake table %s is absent: building from an empty table", s.lake_table)
-                empty = pa.Table.from_batches([], schema=tables.schema(s.lake_table))  # noqa: F841
+                schema = tables.schema(s.lake_table)
+                if files:
+                    schema = schema.append(pa.field(LAKE_FILE, pa.string()))
+                empty = pa.Table.from_batches([], schema=schema)  # noqa: F841
                 con.execute(f"create table {target} as select * from empty")
             else:
                 location = str(tables.path(settings.lake, s.lake_table)).replace("'", "''")
-                con.execute(f"create view {target} as select * from delta_scan('{location}')")
+                option = f", filename = '{LAKE_FILE}'" if files else ""
+                con.execute(
+                    f"create view {target} as select * from delta_scan('{location}'{option})"
+                )
         con.execute("commit")

@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'benefit_payments') }}
+    {{ silver_changes('benefit_payments') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('benefit_payments') }}
+        {{ silver_columns('benefit_payments') }},
+        {{ staged_lake_file() }}
     from source
 )
 

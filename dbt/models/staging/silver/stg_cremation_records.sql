@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'cremation_records') }}
+    {{ silver_changes('cremation_records') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('cremation_records') }}
+        {{ silver_columns('cremation_records') }},
+        {{ staged_lake_file() }}
     from source
 )
 

@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'disability_certs') }}
+    {{ silver_changes('disability_certs') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('disability_certs') }}
+        {{ silver_columns('disability_certs') }},
+        {{ staged_lake_file() }}
     from source
 )
 

@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'divisions') }}
+    {{ silver_changes('divisions') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('divisions') }}
+        {{ silver_columns('divisions') }},
+        {{ staged_lake_file() }}
     from source
 )
 

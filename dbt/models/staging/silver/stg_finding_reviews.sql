@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'finding_reviews') }}
+    {{ silver_changes('finding_reviews') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('finding_reviews') }}
+        {{ silver_columns('finding_reviews') }},
+        {{ staged_lake_file() }}
     from source
 )
 

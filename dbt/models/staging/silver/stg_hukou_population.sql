@@ -7,6 +7,7 @@
 -- silver table keeps them all.
 with source as (
     select * from {{ source('silver', 'hukou_population') }}
+    {{ silver_changes('hukou_population') }}
 ),
 
 renamed as (
@@ -16,7 +17,8 @@ renamed as (
             'former_name_note', 'ethnicity', 'hukou_division_code_delivered', 'address',
             'household_no', 'relation_to_head', 'phone', '_source_unit', '_ingested_at',
             '_row_hash',
-        ]) }}
+        ]) }},
+        {{ staged_lake_file() }}
     from source
 )
 

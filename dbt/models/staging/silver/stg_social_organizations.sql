@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'social_organizations') }}
+    {{ silver_changes('social_organizations') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('social_organizations') }}
+        {{ silver_columns('social_organizations') }},
+        {{ staged_lake_file() }}
     from source
 )
 

@@ -2,11 +2,13 @@
 -- Columns: the contract's silver columns in lake order (macro silver_columns).
 with source as (
     select * from {{ source('silver', 'volunteer_service') }}
+    {{ silver_changes('volunteer_service') }}
 ),
 
 renamed as (
     select
-        {{ silver_columns('volunteer_service') }}
+        {{ silver_columns('volunteer_service') }},
+        {{ staged_lake_file() }}
     from source
 )
 
