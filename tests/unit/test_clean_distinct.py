@@ -4,6 +4,7 @@ the Arrow filter keeps away from OpenCC are names OpenCC leaves alone."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -86,7 +87,9 @@ def test_by_distinct_value_equals_row_by_row(feed, data):
     # values only quarantine would show, such as an ID status beside another field's fault)
     p, ready = plan(contract), frame._prepare(contract, bronze)
     stages = {
-        flag: frame._run_stages(contract, p, ready, divmap=DIVMAP, today=NOW.date(), by_value=flag)
+        flag: frame._run_stages(
+            contract, p, ready, divmap=DIVMAP, today=NOW.date(), by_value=flag, threads=1
+        )
         for flag in (True, False)
     }
     for got, want in zip(stages[True], stages[False], strict=True):  # values, bad, details
@@ -97,6 +100,31 @@ def test_by_distinct_value_equals_row_by_row(feed, data):
     assert by_value.silver.equals(by_row.silver)
     assert by_value.quarantine.equals(by_row.quarantine)
     assert len(by_value.silver) + len(by_value.quarantine) == len(rows)
+
+
+def test_more_threads_clean_every_row_the_same() -> None:
+    # GIVEN a delivery of 300,000 rows in many Arrow chunks (DuckDB splits such a scan
+    # across its threads), drawn from the dirty pools so every macro and check has work
+    contract = get_contract("hukou_population")
+    rng = random.Random(7)
+
+    def value(kind: str) -> str | None:
+        pool = POOL.get(kind, POOL["string"])
+        return rng.choice(pool[:2] if rng.random() < 0.9 else pool + COMMON)
+
+    rows = [{c.name: value(c.kind) for c in contract.columns} for _ in range(3_000)]
+    for i, row in enumerate(rows):  # IDs of many persons, most of them valid
+        row["id_number"] = id18("440106", f"19{50 + i % 40}0101", f"{i % 1000:03d}")
+    chunk = bronze_rows("hukou_population", rows, delivery_id="d1")
+    bronze = pa.concat_tables([chunk] * 100)
+    # WHEN it is cleaned on one DuckDB thread and on four, THEN the outputs are identical
+    # (the gate appends each query's columns to the rows by position: order must hold)
+    one = clean_delivery(contract, bronze, divmap=DIVMAP, now=NOW, threads=1)
+    four = clean_delivery(contract, bronze, divmap=DIVMAP, now=NOW, threads=4)
+    assert len(one.silver) + len(one.quarantine) == len(bronze)
+    assert len(one.silver) > 0 and len(one.quarantine) > 0
+    assert four.silver.equals(one.silver)
+    assert four.quarantine.equals(one.quarantine)
 
 
 def test_most_stages_are_evaluated_per_distinct_value() -> None:

@@ -72,7 +72,7 @@ def _quarantine_sql(p: Plan, raw_cols: list[str]) -> str:
 
 def _run_stages(
     contract: FeedContract, p: Plan, bronze: pa.Table, *, divmap: pa.Table, today: date,
-    by_value: bool,
+    by_value: bool, threads: int,
 ) -> tuple[pa.Table, pa.ChunkedArray, pa.Table]:  # fmt: skip
     """Run the plan's stages; each stage's new columns are appended to the Arrow table.
     Returns (silver values and reasons of every row, which rows are quarantined, their
@@ -86,6 +86,7 @@ def _run_stages(
     checked anyway.
     """
     con = canon.connection(contract.path.parent if contract.path else None)
+    con.execute(f"SET threads = {int(threads)}")
     try:
         con.register("cur", bronze)
         maxd = con.execute(
@@ -146,7 +147,7 @@ SLICE_ROWS = 500_000
 
 def clean_delivery(
     contract: FeedContract, bronze: pa.Table, *, divmap: pa.Table, now: datetime,
-    slice_rows: int = SLICE_ROWS, by_value: bool = True,
+    slice_rows: int = SLICE_ROWS, by_value: bool = True, threads: int = 1,
 ) -> Cleaned:  # fmt: skip
     """Canonicalise one delivery's bronze rows; every row lands in exactly one output.
 
@@ -155,7 +156,9 @@ def clean_delivery(
     of a row reads only that row, so a delivery is cleaned in slices of ``slice_rows``
     (the Spark engine relies on the same property: its batches split deliveries).
     ``by_value=False`` evaluates every macro on every row, the reference for the
-    per-distinct-value evaluation (``distinct``) that the gate uses.
+    per-distinct-value evaluation (``distinct``) that the gate uses. ``threads``: DuckDB
+    threads of the macros' queries (the embedded gate gives it the machine's cores; a
+    Spark task, one of many on its executor, keeps one).
     """
     if len(bronze) > slice_rows:
         starts = range(0, len(bronze), slice_rows)
@@ -167,6 +170,7 @@ def clean_delivery(
                 now=now,
                 slice_rows=slice_rows,
                 by_value=by_value,
+                threads=threads,
             )
             for at in starts
         ]
@@ -177,7 +181,7 @@ def clean_delivery(
     p = plan(contract)
     bronze = _prepare(contract, bronze)
     res, is_bad, extra = _run_stages(
-        contract, p, bronze, divmap=divmap, today=now.date(), by_value=by_value
+        contract, p, bronze, divmap=divmap, today=now.date(), by_value=by_value, threads=threads
     )
     good, bad = res.filter(pc.invert(is_bad)), res.filter(is_bad)
     schema = tables.silver_schema(contract)

@@ -34,6 +34,7 @@ from civlake.clean.invariants import bronze_mismatch
 from civlake.clean.repeats import Repeats
 from civlake.clean.reviews import known_findings, refuse_foreign_reviews
 from civlake.contracts import FeedContract, get_contract
+from civlake.engine import duck
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def _clean_slices(
         todo = [a for a in good if here[a["delivery_id"]] or (first and not found.get(
             a["delivery_id"], 0))]  # fmt: skip
         rest, carried = _carry(repeats, todo, piece, divmap)
-        out = clean_delivery(contract, rest, divmap=divmap, now=now)
+        out = clean_delivery(contract, rest, divmap=divmap, now=now, threads=duck.cores())
         if known is not None:  # reviews must name a finding of that district
             out = Cleaned(*refuse_foreign_reviews(known, out.silver, out.quarantine))
         spent, started = time.perf_counter() - started, time.perf_counter()

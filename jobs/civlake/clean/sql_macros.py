@@ -265,8 +265,8 @@ def install(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def connect() -> duckdb.DuckDBPyConnection:
     """A fresh in-memory connection with the macros installed.
 
-    One thread per connection: the machine is shared and the gate runs deliveries one
-    after another; DuckDB's default would take every core.
+    One thread unless a caller asks for more: a Spark executor runs one clean task per
+    core. The embedded gate gives its queries the machine's cores (``frame``).
     """
     con = duckdb.connect(config={"threads": 1})
     return install(con)

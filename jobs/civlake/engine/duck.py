@@ -29,6 +29,12 @@ def default_memory_limit() -> str:
     return f"{max(256, int(total * DEFAULT_SHARE) >> 20)}MiB"
 
 
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's cpuset
+    narrows; os.cpu_count() would count the host's)."""
+    return len(os.sched_getaffinity(0))
+
+
 @contextmanager
 def database(
     settings: Settings, name: str, *, in_memory: bool = False

@@ -17,13 +17,13 @@ leaves only name + ID (payments) has nothing else to block on.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 import pandas as pd
 import pyarrow as pa
 
 from civlake.clean import sql_macros
+from civlake.engine import duck
 
 # Look-alike letters typed for digits, and the case of the check character.
 _LOOKALIKE_FROM, _LOOKALIKE_TO = "OoIilLZz", "00111122"
@@ -128,7 +128,7 @@ CHARS = {"chars": _CHARS}
 def _connection():
     con = sql_macros.connect()
     # ~200 neighbours per ID: a hash join that every core can share
-    con.execute(f"SET threads TO {os.cpu_count() or 1}; SET enable_progress_bar = false")
+    con.execute(f"SET threads TO {duck.cores()}; SET enable_progress_bar = false")
     return con
 
 
