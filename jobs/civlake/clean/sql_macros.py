@@ -59,6 +59,16 @@ def _id_sum(arg: str) -> str:
     return " + ".join(terms)
 
 
+def _id_sum_of_number(n: str) -> str:
+    """The same weighted sum over the 17 digits of BIGINT ``n`` (an ID's first 17
+    characters, all digits): integer arithmetic instead of 17 substrings cast one by one
+    (500,000 IDs, one thread: 0.33 s -> 0.09 s)."""
+    last = len(CITIZEN_ID_WEIGHTS) - 1
+    return " + ".join(
+        f"({n} // {10 ** (last - i)} % 10) * {w}" for i, w in enumerate(CITIZEN_ID_WEIGHTS)
+    )
+
+
 def _uscc_sum(arg: str) -> str:
     alpha = lit(USCC_ALPHABET)
     terms = [
@@ -109,6 +119,10 @@ MACROS: list[str] = [
     # through the ID's own dirt: a text cell holding '4.40106E+17 is the same lost number.
     r"cl_id_sci(s) AS coalesce(regexp_matches(cl_id_clean(s), '^[0-9]+(\.[0-9]+)?E\+?[0-9]+$'), false)",
     f"cl_id_check(c) AS substr({lit(CITIZEN_ID_CHECK)}, (({_id_sum('c')}) % 11) + 1, 1)",
+    # The check character of an ID whose first 17 characters are the digits of BIGINT n
+    # (id_layers computes n once per ID, in a stage of its own: inlined into this macro,
+    # DuckDB would cast the substring once per digit).
+    f"cl_id_check_n(n) AS substr({lit(CITIZEN_ID_CHECK)}, (({_id_sum_of_number('n')}) % 11)::INTEGER + 1, 1)",
     "cl_id_up15(c) AS substr(c, 1, 6) || '19' || substr(c, 7, 9)"
     " || cl_id_check(substr(c, 1, 6) || '19' || substr(c, 7, 9))",
     # Staged on purpose: DuckDB inlines macros, so a one-piece status macro expanded the
@@ -125,10 +139,14 @@ MACROS: list[str] = [
     "cl_id_fin(b, c) AS CASE WHEN length(c) = 15 AND length(b) = 17 THEN b || cl_id_check(b) ELSE b END",
     "cl_id_date_ok(c, maxd) AS coalesce(try_strptime(substr(c, 7, 8), '%Y%m%d')::DATE"
     " BETWEEN DATE '1890-01-01' AND maxd, false)",
-    "cl_id_ok(c, maxd) AS coalesce(regexp_matches(c, '^[0-9]{17}[0-9X]$')"
-    " AND substr(c, 18, 1) = cl_id_check(c) AND cl_id_date_ok(c, maxd), false)",
-    "cl_id_st(v, c, s, maxd) AS CASE WHEN v IS NULL THEN 'missing'"
-    " WHEN NOT cl_id_ok(v, maxd) THEN 'invalid'"
+    # n: the value's first 17 characters as a BIGINT (cl_id_num). Only a value of 17
+    # digits and a check character passes the regex, and for it n is exactly those
+    # digits; for any other value n is whatever the cast made of it, and unused.
+    "cl_id_ok(c, maxd, n) AS coalesce(regexp_matches(c, '^[0-9]{17}[0-9X]$')"
+    " AND substr(c, 18, 1) = cl_id_check_n(n) AND cl_id_date_ok(c, maxd), false)",
+    "cl_id_num(c) AS try_cast(substr(c, 1, 17) AS BIGINT)",
+    "cl_id_st(v, c, s, maxd, n) AS CASE WHEN v IS NULL THEN 'missing'"
+    " WHEN NOT cl_id_ok(v, maxd, n) THEN 'invalid'"
     " WHEN length(c) = 15 THEN 'upgraded_15'"
     " WHEN v = s THEN 'valid' ELSE 'normalized' END",
     # --- USCC (GB 32100) ------------------------------------------------------------
@@ -231,7 +249,8 @@ def id_layers(src: str, out: str, maxd: str) -> Layers:
         {f"{out}__c": f"cl_id_clean({src})", f"{out}__miss": f"cl_id_miss({src})"},
         {f"{out}__b": f"cl_id_base({out}__c, {out}__miss)"},
         {out: f"cl_id_fin({out}__b, {out}__c)"},
-        {f"{out}_status": f"cl_id_st({out}, {out}__c, {src}, {maxd})"},
+        {f"{out}__n": f"cl_id_num({out})"},
+        {f"{out}_status": f"cl_id_st({out}, {out}__c, {src}, {maxd}, {out}__n)"},
     ]
 
 
