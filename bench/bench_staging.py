@@ -96,11 +96,11 @@ def _build(run_dbt, settings, full_refresh: bool) -> tuple[float, float]:
 
 
 def _rows(silver: Path) -> int:
-    con = duckdb.connect()
     from civlake.engine.duck import load_delta
 
-    load_delta(con)
-    return con.execute(f"select count(*) from delta_scan('{silver}')").fetchone()[0]
+    with duckdb.connect() as con:
+        load_delta(con)
+        return con.execute(f"select count(*) from delta_scan('{silver}')").fetchone()[0]
 
 
 def _staged(settings) -> int:

@@ -93,7 +93,7 @@ def prepare(settings: Settings, models_dir: Path, absent: list[str]) -> None:
         for s in sources:
             target = f'"{s.schema}"."{s.name}"'
             # A silver row names the lake file it is read from (macros/silver_staging.sql)
-            files = s.lake_table.startswith("silver/")
+            files = s.lake_table == tables.silver(s.name)
             if s.lake_table in absent:
                 log.warning("lake table %s is absent: building from an empty table", s.lake_table)
                 schema = tables.schema(s.lake_table)
