@@ -294,6 +294,9 @@ def test_docs_and_freshness(built):
     catalog = json.loads((target / "catalog.json").read_text(encoding="utf-8"))
     assert (target / "index.html").is_file()
     assert "model.civlake.mart_low_income" in catalog["nodes"]
+    # No usage events to dbt Labs, from the build or from the docs page it writes.
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["metadata"]["send_anonymous_usage_stats"] is False
     statuses = source_freshness(settings)
     # Every silver source with a table has a verdict; the fixture's rows carry a fixed
     # past ingestion time, so the verdict is a staleness level, never a crash.
