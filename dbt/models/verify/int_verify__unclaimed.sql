@@ -1,3 +1,6 @@
+-- depends_on: {{ ref('int_verify__not_in_hukou') }}
+-- (not read: built after it, never beside it. Both are city-sized and two such models
+-- side by side ran out of one memory limit at 10,000,000 persons: profiles.yml.)
 -- 免申即享 candidates in the latest complete month L:
 --   GL_UNCLAIMED    高龄津贴 due in L but the person is not active in the register in L;
 --   CJHL_UNCLAIMED  重度残疾人护理补贴 due in L but not paid in L;
