@@ -56,37 +56,3 @@ def test_a_stage_that_gets_no_executor_stops_with_a_clear_error(tmp_path):
     assert state["activeapps"] == [], state["activeapps"]
     assert [app["state"] for app in state["completedapps"]] == ["FINISHED"], state
     assert not (tmp_path / "home" / "lake").exists()  # nothing was ingested
-
-
-def test_a_port_taken_before_the_master_binds_it_starts_the_cluster_on_new_ports(
-    tmp_path, monkeypatch
-):
-    # GIVEN another program's web server on the port chosen for the master's web UI (as
-    # when another test's JVM takes a port between choosing it and binding it)
-    import http.server
-    import threading
-
-    from tests.support import spark_cluster as support
-
-    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    taken = other.server_address[1]
-    really_free = support.free_port
-    calls = []
-
-    def free_port(host):
-        calls.append(host)  # the first attempt asks for the master's port, then its web UI's
-        return taken if len(calls) == 2 else really_free(host)
-
-    monkeypatch.setattr(support, "free_port", free_port)
-    try:
-        # WHEN a cluster starts
-        with spark_cluster(tmp_path / "cluster", workers=0) as cluster:
-            state = cluster.state()
-    finally:
-        other.shutdown()
-        other.server_close()
-    # THEN its master answers on a port of its own, not the other program's
-    assert state["url"] == cluster.master_url and state["status"] == "ALIVE"
-    assert not cluster.web_url.endswith(f":{taken}")
-    assert cluster.root.name == "attempt-2"

@@ -7,12 +7,6 @@ cluster is ready once the master's ``/json`` lists every worker ALIVE; at exit (
 failure) each daemon's process group is ended, so the executors a worker launched go
 with it and no JVM outlives the test.
 
-A port found free can be taken by another program (another test's JVMs) before the daemon
-binds it. The daemons do not move to the next port (``spark.port.maxRetries=0``: a master
-whose web UI moved would leave this helper asking someone else's server), so such a
-daemon exits, or the web UI port answers as some other server; then every daemon is
-stopped and the cluster starts again on new ports (``ATTEMPTS`` times in all).
-
 :class:`PeakRss` samples the peak resident memory of a test's child processes (the
 ``civlake`` process and its Spark driver JVM), read from ``/proc/<pid>/status``
 (``VmHWM``, the kernel's own high-water mark, so sampling only has to see a process once
@@ -54,16 +48,8 @@ class SparkCluster:
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def state(self) -> dict:
-        """The master's ``/json`` (PortTaken: the web UI port answers as another server)."""
         with urllib.request.urlopen(f"{self.web_url}/json/", timeout=5) as reply:
-            body = reply.read()
-        try:
-            state = json.loads(body)
-        except ValueError:
-            state = None
-        if not isinstance(state, dict) or state.get("url") != self.master_url:
-            raise PortTaken(f"{self.web_url} answers, but not as the master {self.master_url}")
-        return state
+            return json.load(reply)
 
     def alive_workers(self) -> int:
         return sum(1 for w in self.state().get("workers", []) if w.get("state") == "ALIVE")
@@ -95,8 +81,6 @@ def _daemon_env(root: Path, short_lived: bool = True) -> dict[str, str]:
         # The daemons only schedule; executors get their own JVMs and memory.
         "SPARK_DAEMON_MEMORY": "256m",
         "SPARK_NO_DAEMONIZE": "1",
-        # A taken port stops the daemon instead of moving it to the next one (see above).
-        "SPARK_DAEMON_JAVA_OPTS": "-Dspark.port.maxRetries=0",
         # the daemons and the executors they launch
         **(SHORT_LIVED_JVM if short_lived else {}),
     }
@@ -125,13 +109,6 @@ def _stop(process: subprocess.Popen, grace: float = 20) -> None:
     process.wait(timeout=grace)
 
 
-class PortTaken(RuntimeError):
-    """A daemon's port was taken by another program before the daemon bound it."""
-
-
-ATTEMPTS = 3
-
-
 @contextmanager
 def spark_cluster(
     root: Path,
@@ -146,36 +123,23 @@ def spark_cluster(
 
     ``short_lived`` gives the daemons and their executors ``SHORT_LIVED_JVM`` (tests, whose
     applications last seconds); a benchmark's one long application wants the full JIT."""
-    for attempt in range(1, ATTEMPTS + 1):
-        with ExitStack() as stack:
-            try:
-                cluster = _started(root / f"attempt-{attempt}", stack, workers, cores, memory,
-                                   ready_s, short_lived)  # fmt: skip
-            except PortTaken:
-                if attempt == ATTEMPTS:
-                    raise
-                continue  # the stack stops this attempt's daemons; new ports next time
-            yield cluster
-            return
-
-
-def _started(root, stack, workers, cores, memory, ready_s, short_lived) -> SparkCluster:
     root.mkdir(parents=True, exist_ok=True)
     port, web = free_port(HOST), free_port(HOST)
     cluster = SparkCluster(master_url=f"spark://{HOST}:{port}", web_url=f"http://{HOST}:{web}",
                            root=root)  # fmt: skip
-    stack.callback(lambda: [_stop(p) for p in reversed(cluster.processes)])
-    master = [MASTER, "--host", HOST, "--port", str(port), "--webui-port", str(web)]
-    cluster.processes.append(_start(root, "master", master, short_lived))
-    for i in range(workers):
-        work = root / f"worker-{i}"
-        work.mkdir(exist_ok=True)
-        args = [WORKER, "--host", HOST, "--port", str(free_port(HOST)),
-                "--webui-port", str(free_port(HOST)), "--cores", str(cores),
-                "--memory", memory, "--work-dir", str(work), cluster.master_url]  # fmt: skip
-        cluster.processes.append(_start(root, f"worker-{i}", args, short_lived))
-    _wait_ready(cluster, workers, ready_s)
-    return cluster
+    with ExitStack() as stack:
+        stack.callback(lambda: [_stop(p) for p in reversed(cluster.processes)])
+        master = [MASTER, "--host", HOST, "--port", str(port), "--webui-port", str(web)]
+        cluster.processes.append(_start(root, "master", master, short_lived))
+        for i in range(workers):
+            work = root / f"worker-{i}"
+            work.mkdir(exist_ok=True)
+            args = [WORKER, "--host", HOST, "--port", str(free_port(HOST)),
+                    "--webui-port", str(free_port(HOST)), "--cores", str(cores),
+                    "--memory", memory, "--work-dir", str(work), cluster.master_url]  # fmt: skip
+            cluster.processes.append(_start(root, f"worker-{i}", args, short_lived))
+        _wait_ready(cluster, workers, ready_s)
+        yield cluster
 
 
 def _wait_ready(cluster: SparkCluster, workers: int, timeout: float) -> None:
@@ -184,14 +148,9 @@ def _wait_ready(cluster: SparkCluster, workers: int, timeout: float) -> None:
     while time.monotonic() < deadline:
         dead = [p.args[1] for p in cluster.processes if p.poll() is not None]
         if dead:
-            logs = "\n".join(p.read_text(errors="replace") for p in cluster.root.glob("*.log"))
-            if "BindException" in logs:  # "Address already in use", and no next port
-                raise PortTaken(f"Spark daemon(s) {dead} found a port taken")
             raise RuntimeError(f"Spark daemon(s) exited: {dead}\n{cluster.logs_tail()}")
         try:
             alive = cluster.alive_workers()
-        except PortTaken:
-            raise
         except OSError:  # the master's web UI is not up yet
             alive = -1
         if alive == workers:
