@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -56,3 +57,40 @@ def test_a_stage_that_gets_no_executor_stops_with_a_clear_error(tmp_path):
     assert state["activeapps"] == [], state["activeapps"]
     assert [app["state"] for app in state["completedapps"]] == ["FINISHED"], state
     assert not (tmp_path / "home" / "lake").exists()  # nothing was ingested
+
+
+def test_the_cluster_comes_up_on_other_ports_when_its_ports_are_taken(tmp_path, monkeypatch):
+    # GIVEN the two ports the helper picks for the master are taken by another server
+    # between being found free and being bound (what another test's JVM can do)
+    import http.server
+
+    from tests.support import spark_cluster as helper
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # the helper's polls would fill the test log
+            pass
+
+    servers = [http.server.HTTPServer((helper.HOST, 0), Quiet) for _ in range(2)]
+    taken = [server.server_address[1] for server in servers]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    picks = iter(taken)
+    real_free_port = helper.free_port
+    monkeypatch.setattr(helper, "free_port", lambda host: next(picks, None) or real_free_port(host))
+    try:
+        # WHEN a cluster with a worker starts
+        with spark_cluster(tmp_path / "cluster", workers=1) as cluster:
+            state = cluster.state()
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    # THEN the master moved off both taken ports, the helper found where it went, and the
+    # worker registered with it, not with the other server
+    master_port, web_port = (
+        int(cluster.master_url.rsplit(":", 1)[1]),
+        int(cluster.web_url.rsplit(":", 1)[1]),
+    )
+    assert master_port not in taken and web_port not in taken
+    assert state["url"] == cluster.master_url and state["status"] == "ALIVE"
+    assert [w["state"] for w in state["workers"]] == ["ALIVE"]

@@ -2,10 +2,18 @@
 
 One master and ``workers`` workers, each a separate JVM started with the distribution's
 ``bin/spark-class`` (``org.apache.spark.deploy.master.Master`` / ``...worker.Worker``), on
-free ports of 127.0.0.1, with their work and log folders under a temporary folder. The
-cluster is ready once the master's ``/json`` lists every worker ALIVE; at exit (also on
-failure) each daemon's process group is ended, so the executors a worker launched go
-with it and no JVM outlives the test.
+free ports of 127.0.0.1, with their work and log folders under a temporary folder.
+
+A port found free can be taken by another process (another test's JVM) before the daemon
+binds it; Spark then binds the next one. So the helper does not trust the ports it asked
+for: it reads the master's URL and web UI port from the master's own log ("Starting Spark
+master at ...", "Successfully started service 'MasterUI' on port ..."), starts the
+workers against that URL, and calls the cluster ready once the master's ``/json`` says
+it is this master (its ``url``), ALIVE, with every worker ALIVE. The master's REST
+submission server (a fixed port, 6066, that a second cluster would have to move off) is
+off: nothing here submits through it. At exit (also on failure) each daemon's process
+group is ended, so the executors a worker launched go with it and no JVM outlives the
+test.
 
 :class:`PeakRss` samples the peak resident memory of a test's child processes (the
 ``civlake`` process and its Spark driver JVM), read from ``/proc/<pid>/status``
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -80,6 +89,7 @@ def _daemon_env(root: Path, short_lived: bool = True) -> dict[str, str]:
         "SPARK_LOG_DIR": str(root / "logs"),
         # The daemons only schedule; executors get their own JVMs and memory.
         "SPARK_DAEMON_MEMORY": "256m",
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
         "SPARK_NO_DAEMONIZE": "1",
         # the daemons and the executors they launch
         **(SHORT_LIVED_JVM if short_lived else {}),
@@ -124,41 +134,65 @@ def spark_cluster(
     ``short_lived`` gives the daemons and their executors ``SHORT_LIVED_JVM`` (tests, whose
     applications last seconds); a benchmark's one long application wants the full JIT."""
     root.mkdir(parents=True, exist_ok=True)
-    port, web = free_port(HOST), free_port(HOST)
-    cluster = SparkCluster(master_url=f"spark://{HOST}:{port}", web_url=f"http://{HOST}:{web}",
-                           root=root)  # fmt: skip
+    deadline = time.monotonic() + ready_s
+    processes: list[subprocess.Popen] = []
     with ExitStack() as stack:
-        stack.callback(lambda: [_stop(p) for p in reversed(cluster.processes)])
-        master = [MASTER, "--host", HOST, "--port", str(port), "--webui-port", str(web)]
-        cluster.processes.append(_start(root, "master", master, short_lived))
+        stack.callback(lambda: [_stop(p) for p in reversed(processes)])
+        master = [MASTER, "--host", HOST, "--port", str(free_port(HOST)),
+                  "--webui-port", str(free_port(HOST))]  # fmt: skip
+        processes.append(_start(root, "master", master, short_lived))
+        master_url, web_port = _bound_master(root, processes[0], deadline)
+        cluster = SparkCluster(master_url=master_url, web_url=f"http://{HOST}:{web_port}",
+                               root=root, processes=processes)  # fmt: skip
         for i in range(workers):
             work = root / f"worker-{i}"
             work.mkdir(exist_ok=True)
             args = [WORKER, "--host", HOST, "--port", str(free_port(HOST)),
                     "--webui-port", str(free_port(HOST)), "--cores", str(cores),
                     "--memory", memory, "--work-dir", str(work), cluster.master_url]  # fmt: skip
-            cluster.processes.append(_start(root, f"worker-{i}", args, short_lived))
-        _wait_ready(cluster, workers, ready_s)
+            processes.append(_start(root, f"worker-{i}", args, short_lived))
+        _wait_ready(cluster, workers, deadline)
         yield cluster
 
 
-def _wait_ready(cluster: SparkCluster, workers: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    alive = 0
+_MASTER_AT = re.compile(r"Starting Spark master at (spark://\S+)")
+_WEB_UI_AT = re.compile(r"Successfully started service 'MasterUI' on port (\d+)")
+
+
+def _bound_master(root: Path, master: subprocess.Popen, deadline: float) -> tuple[str, int]:
+    """The URL and web UI port the master bound, as its log gives them."""
+    log = root / "master.log"
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        url, web = _MASTER_AT.search(text), _WEB_UI_AT.search(text)
+        if url and web:
+            return url.group(1), int(web.group(1))
+        if master.poll() is not None:
+            raise RuntimeError(f"the Spark master exited ({master.returncode})\n{text[-4000:]}")
+        time.sleep(0.2)
+    raise RuntimeError(f"the Spark master did not start in time\n{log.read_text()[-4000:]}")
+
+
+def _wait_ready(cluster: SparkCluster, workers: int, deadline: float) -> None:
+    alive, state = 0, {}
     while time.monotonic() < deadline:
         dead = [p.args[1] for p in cluster.processes if p.poll() is not None]
         if dead:
             raise RuntimeError(f"Spark daemon(s) exited: {dead}\n{cluster.logs_tail()}")
         try:
-            alive = cluster.alive_workers()
+            state = cluster.state()
         except OSError:  # the master's web UI is not up yet
-            alive = -1
-        if alive == workers:
+            state = {}
+        if state and state.get("url") != cluster.master_url:
+            raise RuntimeError(f"{cluster.web_url} answers for {state.get('url')}, not "
+                               f"{cluster.master_url}\n{cluster.logs_tail()}")  # fmt: skip
+        alive = sum(1 for w in state.get("workers", []) if w.get("state") == "ALIVE")
+        if state.get("status") == "ALIVE" and alive == workers:
             return
         time.sleep(1)
     raise RuntimeError(
-        f"the Spark cluster at {cluster.master_url} had {max(alive, 0)} of {workers} workers after "
-        f"{timeout:.0f} s\n{cluster.logs_tail()}"
+        f"the Spark cluster at {cluster.master_url} was {state.get('status', 'not answering')} "
+        f"with {alive} of {workers} workers ALIVE in time\n{cluster.logs_tail()}"
     )
 
 
