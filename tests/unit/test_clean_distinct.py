@@ -5,7 +5,7 @@ the Arrow filter keeps away from OpenCC are names OpenCC leaves alone."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -125,6 +125,43 @@ def test_more_threads_clean_every_row_the_same() -> None:
     assert len(one.silver) > 0 and len(one.quarantine) > 0
     assert four.silver.equals(one.silver)
     assert four.quarantine.equals(one.quarantine)
+
+
+def test_a_group_whose_values_hardly_repeat_is_evaluated_on_the_rows(monkeypatch) -> None:
+    # GIVEN a snapshot larger than the sample whose IDs and phones are each a person's
+    # own (dirty spellings among them), beside names and enumerations that repeat
+    contract = get_contract("hukou_population")
+    rng = random.Random(11)
+    rows = []
+    for i in range(distinct.SAMPLE_ROWS + 5_000):
+        born = date(1940, 1, 1) + timedelta(days=i % 20_000)
+        pools = {c.name: POOL.get(c.kind, POOL["string"]) for c in contract.columns}
+        row = {n: rng.choice(v[:2] if rng.random() < 0.95 else v) for n, v in pools.items()}
+        row["id_number"] = id18("440106", born.strftime("%Y%m%d"), f"{i // 20_000:03d}")
+        row["phone"] = f"138{i:08d}"
+        row["person_status"] = rng.choice(["正常", "正常", "已死亡", "低保"])
+        if i % 50 == 0:  # dirty spellings, each still one person's
+            row["id_number"] = f" {row['id_number'][:6]} {row['id_number'][6:].lower()}"
+            row["phone"] = f"+86 {row['phone']}"
+        rows.append(row)
+    bronze = bronze_rows("hukou_population", rows, delivery_id="d1")
+    encoded = []
+    real_encode = distinct.encode
+    monkeypatch.setattr(
+        distinct,
+        "encode",
+        lambda table, names: encoded.append(names[0]) or real_encode(table, names),
+    )
+    # WHEN it is cleaned by value and row by row
+    by_value = clean_delivery(contract, bronze, divmap=DIVMAP, now=NOW)
+    # THEN the IDs and phones were not de-duplicated, the repeating columns were
+    assert "id_number" not in encoded and "phone" not in encoded
+    assert {"name", "sex", "birth_date"} <= set(encoded)
+    # AND the outputs are those of cleaning every row
+    by_row = clean_delivery(contract, bronze, divmap=DIVMAP, now=NOW, by_value=False)
+    assert by_value.silver.equals(by_row.silver)
+    assert by_value.quarantine.equals(by_row.quarantine)
+    assert len(by_value.silver) > distinct.SAMPLE_ROWS // 2 and len(by_value.quarantine)
 
 
 def test_most_stages_are_evaluated_per_distinct_value() -> None:
