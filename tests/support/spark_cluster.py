@@ -60,9 +60,6 @@ class SparkCluster:
         with urllib.request.urlopen(f"{self.web_url}/json/", timeout=5) as reply:
             return json.load(reply)
 
-    def alive_workers(self) -> int:
-        return sum(1 for w in self.state().get("workers", []) if w.get("state") == "ALIVE")
-
     def logs_tail(self, lines: int = 20) -> str:
         out = []
         for log in sorted(self.root.glob("*.log")):
