@@ -155,6 +155,14 @@ def build_persons(refs: pd.DataFrame, *, now: datetime) -> pa.Table:
     return table.append_column("resolved_at", resolved_at).cast(PERSONS_SCHEMA)
 
 
+# Under a smaller memory limit a slice's query runs on one thread: its seven aggregates
+# take their first blocks per thread whatever the slice (~60 MB on two threads: a 96 MB
+# limit failed one run in three). From this limit up, the slices (sized to the limit) use
+# every thread: at 10,000,000 persons under 4GB, one thread made writing the persons ~70 s
+# of resolution's ~206 s.
+ONE_THREAD_BELOW = 1 << 30
+
+
 def stream_persons(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -180,9 +188,8 @@ def stream_persons(
             yield _sql(source), {}
             return
         # Each slice copied out first: the query reads ``r`` seven times, and each read
-        # would otherwise scan the whole city for its slice. Sliced, the query runs on one
-        # thread: its seven aggregates take their first blocks per thread whatever the
-        # slice (~60 MB on two threads: a 96 MB limit failed one run in three).
+        # would otherwise scan the whole city for its slice.
+        one_thread = duck.memory_limit_bytes(con) < ONE_THREAD_BELOW
         for lo, hi in zip(starts, [*starts[1:], None], strict=True):
             upper = "" if hi is None else "and person_key < $hi"
             con.execute("reset threads")
@@ -191,7 +198,8 @@ def stream_persons(
                 f"where person_key >= $lo {upper}",
                 {"lo": lo} if hi is None else {"lo": lo, "hi": hi},
             )
-            con.execute("set threads = 1")
+            if one_thread:
+                con.execute("set threads = 1")
             yield persons, {}
         con.execute("reset threads")
         con.execute("drop table if exists golden_slice")
