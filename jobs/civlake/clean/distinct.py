@@ -152,12 +152,11 @@ def by_value(
     for key, stages in split_.groups.items():
         names = split_.inputs[key]
         if mostly_distinct(table, names):
-            done = evaluate(con, table.select(names), stages, feed=feed)
-            for name in done.column_names[len(names) :]:
-                table = table.append_column(name, done[name])
-            continue
-        idx, distinct = encode(table, names)
-        done = evaluate(con, distinct, stages, feed=feed)
+            idx, values = None, table.select(names)
+        else:
+            idx, values = encode(table, names)
+        done = evaluate(con, values, stages, feed=feed)
         for name in done.column_names[len(names) :]:
-            table = table.append_column(name, pc.take(done[name], idx))
+            column = done[name] if idx is None else pc.take(done[name], idx)
+            table = table.append_column(name, column)
     return table

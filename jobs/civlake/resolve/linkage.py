@@ -44,7 +44,7 @@ class LinkageConfig:
     # birth dates: ~5 profiles a date, ~500,000 pairs; names repeat more). At 1 M
     # persons, against 1,000,000: resolve 27.4 -> 20.8 s, the same pairwise precision and
     # a higher recall on the references without a usable ID (docs/benchmarks.md,
-    # "Training on 200,000 profiles").
+    # "Training on 200,000 known profiles").
     train_known_max: int = 200_000
     # Left entities scored at a time on the embedded engine (known.DuckKnown.parts): a
     # part's candidates are about its entities times the persons sharing a blocking key
