@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from civlake import tables
 from civlake.contracts import FeedContract
 from civlake.engine.lake_io import LakeIO
-
-if TYPE_CHECKING:
-    import duckdb
 
 LINEAGE = tables.BRONZE_LINEAGE
 # The columns readers of bronze filter on (the clean gate and crash repair select a
@@ -41,7 +35,7 @@ def with_lineage(
     file_format: str,
     ingested_at: datetime,
 ) -> pa.Table:
-    """Add lineage columns and a row hash (sha256 of the delivered values, in DuckDB)."""
+    """Add lineage columns and a row hash (sha256 of the delivered values: ``row_hashes``)."""
     n = batch.num_rows
 
     def const(value, typ=None):
@@ -86,22 +80,6 @@ def row_hashes(table: pa.Table, columns: list[str]) -> pa.Array:
     return pa.array(
         [sha256(row).hexdigest() for row in joined.cast(pa.binary()).to_pylist()], pa.string()
     )
-
-
-_LOCAL = threading.local()
-
-
-def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's DuckDB connection for row hashes, opened once: opening one costs
-    ~15 ms, more than hashing a small delivery (a run parses hundreds of them), and a
-    large file is hashed a batch at a time. A forked process (a Spark Python worker)
-    opens its own."""
-    held = getattr(_LOCAL, "held", None)
-    if held is None or held[0] != os.getpid():
-        import duckdb
-
-        held = _LOCAL.held = (os.getpid(), duckdb.connect())
-    return held[1]
 
 
 def orphan_deliveries(lake_root: Path, feed_id: str, audited: set[str], *, io: LakeIO) -> list[str]:
