@@ -365,26 +365,47 @@ class _ParquetPart:
         return AddAction(self.name, size, {}, int(time.time() * 1000), True, stats)
 
 
-def overwrite_ordered(path: Path, batches: pa.RecordBatchReader, *, row_group_rows: int) -> int:
+def overwrite_ordered(
+    path: Path,
+    batches: pa.RecordBatchReader | list[pa.RecordBatchReader],
+    *,
+    row_group_rows: int,
+) -> int:
     """``overwrite`` from a stream, keeping the stream's row order (embedded engine only);
     rows written. The batches go as they come into one Parquet file (row groups of at
     most ``row_group_rows``), then one commit adds it and drops the old files, so memory
     is one batch and a crash before the commit leaves the old version. (delta-rs's own
-    writer takes a stream in parallel: a 1 M-row table came back in another order.)"""
+    writer takes a stream in parallel: a 1 M-row table came back in another order.)
+
+    A list of streams is written one after the other, each into its own file (none for
+    a stream without rows): rows a later run deletes together (the dedupe gate's
+    provisional references) then sit in files of their own, and the delete drops those
+    files without rewriting the others, which readers copying by file keep
+    (dbt/macros/lake_staging.sql)."""
     from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
 
+    streams = batches if isinstance(batches, list) else [batches]
+    schema = streams[0].schema
     path.mkdir(parents=True, exist_ok=True)
-    part = _ParquetPart(path, batches.schema, row_group_rows=row_group_rows)
-    for batch in batches:
-        part.write(batch)
-    add = part.close()
+    adds, rows = [], 0
+    for stream in streams:
+        part = None
+        for batch in stream:
+            if batch.num_rows:
+                part = part or _ParquetPart(path, schema, row_group_rows=row_group_rows)
+                part.write(batch)
+        if part is not None:
+            adds.append(part.close())
+            rows += part.rows
+    if not adds:  # no rows at all: one file of none, so that the table is written
+        adds.append(_ParquetPart(path, schema, row_group_rows=row_group_rows).close())
     table = open_table(path)
     if table is None:
-        create_table_with_add_actions(str(path), Schema.from_arrow(batches.schema), [add])
+        create_table_with_add_actions(str(path), Schema.from_arrow(schema), adds)
     else:
-        table.create_write_transaction([add], "overwrite", batches.schema)
-    return part.rows
+        table.create_write_transaction(adds, "overwrite", schema)
+    return rows
 
 
 class AppendFiles:
@@ -434,6 +455,10 @@ class AppendFiles:
         self.num_rows += data.num_rows
         if self._part.rows >= self.FILE_ROWS:
             self._close_part()
+
+    def next_file(self) -> None:
+        """Rows written from now on go into a new file (see ``overwrite_ordered``)."""
+        self._close_part()
 
     def _close_part(self) -> None:
         if self._part is not None:

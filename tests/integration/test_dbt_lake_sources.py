@@ -52,7 +52,7 @@ def test_every_lake_source_is_a_view_of_the_lake_or_an_empty_stand_in(settings) 
         assert _kind(con, div.schema, div.name) == "VIEW"
         empty = con.sql(f"select * from {hukou.schema}.{hukou.name}").to_arrow_table()
         assert empty.num_rows == 0 and _kind(con, hukou.schema, hukou.name) == "BASE TABLE"
-        # (a silver source also names each row's lake file: macros/silver_staging.sql)
+        # (a silver source also names each row's lake file: macros/lake_staging.sql)
         assert empty.schema.names == [*tables.schema(HUKOU).names, LAKE_FILE]
 
     # WHEN the lake grows (a row more, and the hukou table arrives) and sources are

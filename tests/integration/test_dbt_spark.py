@@ -53,7 +53,7 @@ def _duckdb_models(settings) -> list[tuple[str, str]]:
         return sorted(
             con.execute(
                 "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE'"
+                "where table_type = 'BASE TABLE' or table_schema not like 'lake%'"
             ).fetchall()
         )
     finally:

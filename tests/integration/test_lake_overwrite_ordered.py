@@ -61,3 +61,21 @@ def test_failed_stream_leaves_the_old_version(tmp_path):
     # THEN the table is still version 0 with its rows
     assert DeltaTable(str(path)).version() == 0
     assert lake.read_arrow(path).column("n").to_pylist() == list(range(10))
+
+
+def test_several_streams_one_file_each_and_none_for_an_empty_one(tmp_path):
+    path = tmp_path / "t"
+    # WHEN three streams are written, the middle one without rows
+    streams = [_stream(iter([_batch(0, 5)])), _stream(iter([])), _stream(iter([_batch(5, 3)]))]
+    assert lake.overwrite_ordered(path, streams, row_group_rows=300) == 8
+    # THEN one version holds them, in two files (the streams with rows)
+    assert sorted(lake.read_arrow(path).column("n").to_pylist()) == list(range(8))
+    table = DeltaTable(str(path))
+    adds = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    assert table.version() == 0 and sorted(a["num_records"] for a in adds) == [3, 5]
+    # AND streams without any row still write the table (one file of none)
+    assert (
+        lake.overwrite_ordered(path, [_stream(iter([])), _stream(iter([]))], row_group_rows=300)
+        == 0
+    )
+    assert lake.read_arrow(path).num_rows == 0 and DeltaTable(str(path)).version() == 1

@@ -1,4 +1,4 @@
-"""Silver staging copies only what changed (dbt/macros/silver_staging.sql), and what it
+"""Silver staging copies only what changed (dbt/macros/lake_staging.sql), and what it
 holds is what a full copy would hold.
 
 The small hand-made city (tests/support/small_city.py) is written to a real lake and
@@ -171,3 +171,78 @@ def test_a_staging_table_from_before_lake_files_is_copied_whole_once(city):
     # WHEN staging is built, THEN it holds what a full copy holds
     run_dbt(settings, select=SILVER)
     assert _staged(settings, feed) == _staged(_full_refresh(settings, root), feed)
+
+
+XREF = "stg_person_source_xref person_source_xref"
+
+
+def _staged_xref(settings) -> list[dict]:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        rel = con.sql(
+            "select * exclude (_lake_file) from staging.stg_person_source_xref "
+            "order by feed_id, _delivery_id, _source_file, _source_row, role"
+        )
+        return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def _reader(table: pa.Table) -> pa.RecordBatchReader:
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+
+def test_the_person_xref_is_staged_by_lake_file_as_the_resolver_changes_it(city):
+    settings, root = city
+    path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
+    # GIVEN the xref as the streamed resolver writes it: the provisional references
+    # (new_person) in a file of their own, after the others (resolve/persons.py)
+    xref = lake.read_arrow(path)
+    methods = ["new_person" if i < 3 else m for i, m in enumerate(xref["match_method"].to_pylist())]
+    xref = xref.set_column(xref.column_names.index("match_method"), "match_method",
+                           pa.array(methods))  # fmt: skip
+    provisional = pc.equal(xref["match_method"], "new_person")
+    kept, again = xref.filter(pc.invert(provisional)), xref.filter(provisional)
+    lake.overwrite_ordered(path, [_reader(kept), _reader(again)], row_group_rows=1000)
+    first_files = set(lake.open_table(path).file_uris())
+    assert len(first_files) == 2
+    run_dbt(settings, select=XREF)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("update staging.stg_person_source_xref set match_detail = 'marked'")
+    # WHEN the next run deletes the provisional references and appends its new ones
+    # (the same records resolved again, plus a new delivery's) in new files
+    lake.delete_where(path, "match_method = 'new_person'")
+    assert len(set(lake.open_table(path).file_uris()) & first_files) == 1  # the kept file
+    new = kept.slice(0, 2).set_column(
+        kept.column_names.index("_delivery_id"), "_delivery_id",
+        pa.array(["20260301-440106-001"] * 2),
+    )  # fmt: skip
+    files = lake.AppendFiles(path, xref.schema)
+    for part in (new, again):
+        files.next_file()
+        files.write(part)
+    files.commit()
+    run_dbt(settings, select=XREF)
+    # THEN staging holds what a full copy of the lake holds ...
+    fresh = _settings(root, "fresh.duckdb")
+    run_dbt(fresh, select=XREF, full_refresh=True)
+    staged = _staged_xref(settings)
+    unmarked = [{**r, "match_detail": None} for r in staged]
+    assert unmarked == [{**r, "match_detail": None} for r in _staged_xref(fresh)]
+    assert len(staged) == kept.num_rows + new.num_rows + again.num_rows
+    # ... and only the new files' rows were copied: the kept file's rows still bear the
+    # mark, the provisional ones (deleted, then appended again) and the new ones do not
+    copied = [r for r in staged if r["match_detail"] != "marked"]
+    assert len(copied) == new.num_rows + again.num_rows
+    assert {r["match_method"] for r in copied if r["_delivery_id"] != "20260301-440106-001"} == {
+        "new_person"
+    }
+    # AND a build with nothing new copies nothing
+    run_dbt(settings, select=XREF)
+    assert _staged_xref(settings) == staged
+    # AND core.person_source_xref (a view of it on DuckDB) reads from a copy of the
+    # warehouse under another name and from the file attached under an alias
+    moved = shutil.copy(settings.warehouse, root / "copy.duckdb")
+    with duckdb.connect(str(moved), read_only=True) as con:
+        assert con.sql("select count(*) from core.person_source_xref").fetchone() == (len(staged),)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{settings.warehouse}' as elsewhere (read_only)")
+        keys = con.sql("select xref_key from elsewhere.core.person_source_xref").fetchall()
+    assert sorted(k for (k,) in keys) == sorted(r["xref_key"] for r in staged)

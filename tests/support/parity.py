@@ -185,14 +185,15 @@ def compare_lakes(left_root, right_root) -> list[str]:
 
 
 def warehouse_tables(path) -> dict[str, pa.Table]:
-    """The model tables of a DuckDB warehouse file, by ``schema.table``."""
+    """The models of a DuckDB warehouse file, by ``schema.table``: tables, and the views a
+    model is on DuckDB (core.person_source_xref; the Spark engine builds it as a table)."""
     import duckdb
 
     con = duckdb.connect(str(path), read_only=True)
     try:
         names = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables"
-            " WHERE table_schema IN ({}) AND table_type = 'BASE TABLE'".format(
+            " WHERE table_schema IN ({}) AND table_type IN ('BASE TABLE', 'VIEW')".format(
                 ", ".join(f"'{s}'" for s in MODEL_SCHEMAS)
             )
         ).fetchall()

@@ -202,9 +202,10 @@ def _resolve_in_memory(
         for ref in refs["person_ref"].unique()
     }
     refs["person_key"] = refs["person_ref"].map(keys)
-    xref = refs.assign(resolved_at=now).sort_values(
-        ["feed_id", "_delivery_id", "_source_file", "_source_row", "role"]
-    )
+    # Lineage order, the provisional references last (as the streamed resolver writes them)
+    xref = refs.assign(
+        resolved_at=now, provisional=refs["match_method"].eq(incremental.PROVISIONAL)
+    ).sort_values(["provisional", "feed_id", "_delivery_id", "_source_file", "_source_row", "role"])
     xref_table = pa.Table.from_pandas(
         xref[XREF_SCHEMA.names], schema=XREF_SCHEMA, preserve_index=False
     )
@@ -328,16 +329,24 @@ def _write_xref(
     written) after deleting the provisional ones they include, or writes every
     reference (first run, or references gone from silver). A crash between the delete
     and the append leaves those references out of the xref: the next run resolves them
-    as new, and rebuilds the golden records (the table moved)."""
+    as new, and rebuilds the golden records (the table moved).
+
+    Provisional references go into files of their own (after the others), so that the
+    next run's delete drops whole files and leaves every other file as it was: the
+    staged xref is copied by file (stg_person_source_xref), and one provisional
+    reference in a file of a million rows made the whole file new each month."""
     path = tables.path(settings.lake, tables.PERSON_SOURCE_XREF)
     if not append:
-        lake.overwrite_ordered(path, _xref_batches(con, now, count), row_group_rows=BATCH_ROWS)
+        streams = [_xref_batches(con, now, count, provisional=p) for p in (False, True)]
+        lake.overwrite_ordered(path, streams, row_group_rows=BATCH_ROWS)
         return
     if provisional:
         lake.delete_where(path, f"match_method = '{incremental.PROVISIONAL}'")
     files = lake.AppendFiles(path, XREF_SCHEMA)
-    for batch in _xref_batches(con, now, count, only_new=True):
-        files.write(batch)
+    for p in (False, True):
+        files.next_file()
+        for batch in _xref_batches(con, now, count, only_new=True, provisional=p):
+            files.write(batch)
     files.commit()
 
 
@@ -469,18 +478,21 @@ def _golden_view(con) -> None:
 
 
 def _xref_batches(
-    con, now: datetime, count: int, *, only_new: bool = False
+    con, now: datetime, count: int, *, only_new: bool = False, provisional: bool
 ) -> pa.RecordBatchReader:
     """The xref rows in lineage order (``only_new``: of the references no earlier run
-    resolved), sorted a slice of ``ord`` at a time (ord runs 1..count): one sort of every
-    reference's row does not spill enough."""
+    resolved), the provisional ones or the others, sorted a slice of ``ord`` at a time
+    (ord runs 1..count): one sort of every reference's row does not spill enough."""
     step = duck.slice_rows(con, bytes_per_row=SLICE_BYTES_PER_REF)
-    sql = """
+    which = "is not distinct from" if provisional else "is distinct from"
+    new = "and not r.kept" if only_new else ""
+    sql = f"""
         select r.feed_id, r._delivery_id, r._source_file, r._source_row, r.role,
             r.person_key, r.match_method, r.match_probability, r.match_detail, r.id_number
         from keyed r
-        where r.ord > $lo and r.ord <= $hi {}
+        where r.ord > $lo and r.ord <= $hi
+            and r.match_method {which} '{incremental.PROVISIONAL}' {new}
         order by r.ord
-    """.format("and not r.kept" if only_new else "")
+    """
     queries = ((sql, {"lo": lo, "hi": lo + step}) for lo in range(0, max(count, 1), step))
     return duck.sliced(con, queries, now=now, schema=XREF_SCHEMA, batch_rows=BATCH_ROWS)

@@ -2,9 +2,9 @@
 
 Before each dbt command on DuckDB, ``prepare`` writes one view per lake source into the
 warehouse (``lake_silver.hukou_population`` selects from
-``delta_scan('<lake>/silver/hukou_population')``; a silver view also names each row's
-Parquet file, ``_lake_file``, from which the silver staging models tell which deliveries
-changed since the last build), so sources are ordinary relations:
+``delta_scan('<lake>/silver/hukou_population')``; a silver or person-xref view also names
+each row's Parquet file, ``_lake_file``, from which the incremental staging models tell
+the files they have not staged yet), so sources are ordinary relations:
 models, tests, ``source freshness`` and the docs catalog read them as they read any
 table. The ``delta`` plugin of ``dbt/profiles.yml`` (``Plugin`` here) only loads DuckDB's
 Delta extension into dbt's connection, from the ``duckdb-extension-delta`` package (it
@@ -37,10 +37,15 @@ from civlake import tables
 from civlake.settings import Settings
 
 log = logging.getLogger("civlake.transform")
-# The column of a silver source view naming the Parquet file each row is read from: the
-# silver staging models copy a delivery again when its files change (macros/
-# silver_staging.sql).
+# The column of a source view naming the Parquet file each row is read from: the
+# incremental staging models copy the rows of the files they have not staged (macros/
+# lake_staging.sql). They stage silver and the person xref.
 LAKE_FILE = "_lake_file"
+
+
+def names_files(lake_table: str) -> bool:
+    """Whether the source view of ``lake_table`` has the ``_lake_file`` column."""
+    return lake_table.startswith("silver/") or lake_table == tables.PERSON_SOURCE_XREF
 
 
 class Plugin(BasePlugin):
@@ -92,8 +97,7 @@ def prepare(settings: Settings, models_dir: Path, absent: list[str]) -> None:
             con.execute(f'create schema "{schema}"')
         for s in sources:
             target = f'"{s.schema}"."{s.name}"'
-            # A silver row names the lake file it is read from (macros/silver_staging.sql)
-            files = s.lake_table == tables.silver(s.name)
+            files = names_files(s.lake_table)
             if s.lake_table in absent:
                 log.warning("lake table %s is absent: building from an empty table", s.lake_table)
                 schema = tables.schema(s.lake_table)
