@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_staging.py --home <a home after its first month> --months 6
 
 Silver keeps every delivered row, so each month's ``full`` hukou snapshot adds a city's
-worth of rows. The silver staging models copy into the warehouse only the deliveries
-that changed (``dbt/macros/silver_staging.sql``); the baseline is the same model built
+worth of rows. The silver staging models copy into the warehouse only the rows of lake
+files they have not staged (``dbt/macros/lake_staging.sql``); the baseline is the same model built
 with ``--full-refresh``, which copies all of silver as every build did before, with the
 same reader (DuckDB's ``delta_scan``), the same columns and the same thread setting.
 
