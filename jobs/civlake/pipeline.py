@@ -225,6 +225,11 @@ def build(settings: Settings, *, now: datetime, spark=None) -> dict:
 def publish(settings: Settings, *, now: datetime, spark=None) -> dict:
     # Publishing reads the serving warehouse (DuckDB on both engines: the Spark engine's
     # build leaves a serving copy there), so ``spark`` is accepted and not needed.
+    from civlake.lake_upkeep import keep_ledgers_small
     from civlake.publish import publish_all
 
-    return publish_all(settings, now=now, gates_ok=True)
+    result = publish_all(settings, now=now, gates_ok=True)
+    # The run's last stage: no task writes the lake now (delta-rs: the embedded engine).
+    if settings.engine == "duckdb":
+        result["lake_upkeep"] = keep_ledgers_small(settings.lake)
+    return result

@@ -32,12 +32,15 @@ _COMMIT = re.compile(r"^(\d{20})\.json$")
 
 
 def table_version(path: Path) -> int | None:
-    """Last commit number of a Delta table (None: no table)."""
+    """Last commit number of a Delta table that changed its data (None: no table): a
+    compaction of its files (civlake.lake_upkeep) is not a new input."""
+    from civlake.lake_upkeep import data_version
+
     log_dir = path / "_delta_log"
     if not log_dir.is_dir():
         return None
     numbers = [int(m.group(1)) for f in log_dir.iterdir() if (m := _COMMIT.match(f.name))]
-    return max(numbers) if numbers else None
+    return data_version(log_dir, max(numbers)) if numbers else None
 
 
 def lake_tables(lake: Path) -> list[Path]:
