@@ -15,7 +15,7 @@ runs at the end of a run (the publish stage), when no task of the run writes the
 on the embedded engine (delta-rs). A run that wrote nothing adds no commit, so it never
 triggers: a rerun with nothing new still changes nothing. The compaction commit changes
 no data; ``stage_inputs`` reads a table's version as its last commit that did
-(``data_version``), so the next run's stages are not re-run because of it.
+(``stage_inputs.data_version``), so the next run's stages are not re-run because of it.
 
 Files the compaction replaced stay on disk, unread (a reader follows the log), until a
 vacuum removes them; none is run here.
@@ -23,12 +23,12 @@ vacuum removes them; none is run here.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
 
 from civlake import tables
+from civlake.stage_inputs import COMMIT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 # warehouse copy every row again.)
 LEDGER_TABLES = (tables.INGEST_AUDIT, tables.EXPECTATION_RESULTS, tables.QUARANTINE)
 COMMITS_BETWEEN = 32
-_COMMIT = re.compile(r"^(\d{20})\.json$")
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(\.\d+\.\d+)?\.parquet$")
 
 
@@ -48,7 +47,7 @@ def commits_since_checkpoint(path: Path) -> int:
     if not log_dir.is_dir():
         return 0
     names = [f.name for f in log_dir.iterdir()]
-    commits = [int(m.group(1)) for n in names if (m := _COMMIT.match(n))]
+    commits = [int(m.group(1)) for n in names if (m := COMMIT_FILE.match(n))]
     checkpoints = [int(m.group(1)) for n in names if (m := _CHECKPOINT.match(n))]
     last = max(checkpoints, default=-1)
     return sum(1 for c in commits if c > last)
@@ -92,21 +91,3 @@ def keep_ledgers_small(lake_root: Path) -> dict[str, dict]:
         if done := keep_small(tables.path(lake_root, name)):
             out[name] = done
     return out
-
-
-def data_version(log_dir: Path, version: int) -> int:
-    """The last commit up to ``version`` that changed the table's data: a compaction
-    (commitInfo operation OPTIMIZE, every action dataChange false) is skipped."""
-    while version > 0:
-        commit = log_dir / f"{version:020d}.json"
-        try:
-            lines = commit.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return version
-        actions = [json.loads(line) for line in lines if line.strip()]
-        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
-        changes = [a[k] for a in actions for k in ("add", "remove") if k in a]
-        if info.get("operation") != "OPTIMIZE" or any(c.get("dataChange") for c in changes):
-            return version
-        version -= 1
-    return version

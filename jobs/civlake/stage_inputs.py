@@ -7,7 +7,8 @@ every run, so a run with nothing new added Delta versions, expectation results a
 warehouse file (issue 17: "a run with nothing new writes nothing").
 
 A stage's *inputs* are the versions of the lake tables it reads (the last commit number
-in each ``_delta_log``: cheap, and the same for tables written by delta-rs or Spark),
+in each ``_delta_log`` that changed data, a compaction being none: cheap, and the same for
+tables written by delta-rs or Spark),
 plus whatever else decides its result (the dbt project's files, the person-key secret's
 fingerprint, the linkage threshold). Its *outputs* are the versions or file stamps of what
 it writes. After a stage completes, both are recorded in ``<state>/stage_inputs/<stage>.json``;
@@ -28,19 +29,35 @@ from pathlib import Path
 from civlake.settings import Settings
 
 log = logging.getLogger(__name__)
-_COMMIT = re.compile(r"^(\d{20})\.json$")
+COMMIT_FILE = re.compile(r"^(\d{20})\.json$")  # a Delta commit in _delta_log
 
 
 def table_version(path: Path) -> int | None:
     """Last commit number of a Delta table that changed its data (None: no table): a
     compaction of its files (civlake.lake_upkeep) is not a new input."""
-    from civlake.lake_upkeep import data_version
-
     log_dir = path / "_delta_log"
     if not log_dir.is_dir():
         return None
-    numbers = [int(m.group(1)) for f in log_dir.iterdir() if (m := _COMMIT.match(f.name))]
+    numbers = [int(m.group(1)) for f in log_dir.iterdir() if (m := COMMIT_FILE.match(f.name))]
     return data_version(log_dir, max(numbers)) if numbers else None
+
+
+def data_version(log_dir: Path, version: int) -> int:
+    """The last commit up to ``version`` that changed the table's data: a compaction
+    (commitInfo operation OPTIMIZE, every action dataChange false) is skipped."""
+    while version > 0:
+        commit = log_dir / f"{version:020d}.json"
+        try:
+            lines = commit.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return version
+        actions = [json.loads(line) for line in lines if line.strip()]
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        changes = [a[k] for a in actions for k in ("add", "remove") if k in a]
+        if info.get("operation") != "OPTIMIZE" or any(c.get("dataChange") for c in changes):
+            return version
+        version -= 1
+    return version
 
 
 def lake_tables(lake: Path) -> list[Path]:
