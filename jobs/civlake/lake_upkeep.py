@@ -5,7 +5,7 @@ The ingest ledger, the expectation results and the quarantine take a small appen
 update on nearly every task of every run (one Delta commit, one small Parquet file
 each). Nothing merged them, so every read opened every file the table ever got: on a
 copy of a 1,000,000-person city's ledger grown by 950 appends (about eight months of
-daily runs), one read took 2.4-3.0 s instead of 0.11 s, and the ledger is read many
+daily runs), one read took 2.2 s instead of 0.11 s, and the ledger is read many
 times per run (docs/benchmarks.md, session 34). A checkpoint alone did not help: the
 cost is the files.
 
