@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -178,3 +178,38 @@ def test_cluster_lineage_as_parquet_matches_embedded_and_leaves_nothing(spark, m
     assert _splink_views(spark) == set()
     checkpoint = Path(spark.sparkContext._jsc.sc().getCheckpointDir().get().removeprefix("file:"))
     assert checkpoint.is_dir() and not [p for p in checkpoint.iterdir() if "splink" in p.name]
+
+
+def test_bounded_distance_level_holds_for_the_same_pairs_on_spark(spark):
+    """model.DamerauLevenshteinWithin in Spark SQL (Spark's levenshtein, Splink's jar for
+    Damerau-Levenshtein) puts exactly the pairs in it that Splink's own level does: IDs a
+    few random edits apart, on both sides of the bound (DuckDB: the unit property test)."""
+    import splink.comparison_level_library as cll
+    from splink.internals.dialects import SplinkDialect
+
+    from civlake.resolve.model import DamerauLevenshteinWithin
+
+    rng = random.Random(3)
+    pairs = []
+    for _ in range(400):
+        born = date(1930, 1, 1) + timedelta(days=rng.randrange(32_000))
+        a = make_id(rng, born, male=rng.random() < 0.5)
+        b = list(a)
+        for _ in range(rng.randint(0, 4)):
+            i = rng.randrange(len(b) - 1)
+            if rng.random() < 0.5:
+                b[i], b[i + 1] = b[i + 1], b[i]
+            else:
+                b[i] = rng.choice("0123456789")
+        pairs.append((a, "".join(b)))
+    dialect = SplinkDialect.from_string("spark")
+    with splink_backend.backend(spark):  # registers Splink's similarity functions
+        frame = spark.createDataFrame(pairs, "v_l string, v_r string")
+        frame.createOrReplaceTempView("bounded_level_pairs")
+        for threshold in (1, 2):
+            ours = DamerauLevenshteinWithin("v", threshold).create_sql(dialect)
+            splinks = cll.DamerauLevenshteinLevel("v", threshold).create_sql(dialect)
+            rows = spark.sql(f"select {ours}, {splinks} from bounded_level_pairs").collect()
+            assert [r[0] for r in rows] == [r[1] for r in rows]
+            assert 0 < sum(r[1] for r in rows) < len(rows)
+        spark.catalog.dropTempView("bounded_level_pairs")

@@ -35,6 +35,24 @@ def _levels(column: str, *levels, m: list[float], u: list[float]) -> list:
     return out
 
 
+class DamerauLevenshteinWithin(cll.DamerauLevenshteinLevel):
+    """Splink's Damerau-Levenshtein level (same label, same pairs in it), computed only
+    where it can hold. An edit of Damerau-Levenshtein (insert, delete, substitute, swap two
+    neighbours) is at most two of Levenshtein, so Levenshtein <= 2 x Damerau-Levenshtein,
+    and a pair more than ``2 x distance_threshold`` Levenshtein edits apart is not within
+    the threshold. Levenshtein is the cheaper function (DuckDB: 0.23 s against 0.8 s for
+    320,000 pairs of IDs), and nearly every pair Splink compares is that far apart: the
+    random pairs of u estimation and most blocked pairs. The condition is a CASE, which
+    both engines evaluate in order (an AND may be reordered), so Damerau-Levenshtein
+    runs only on the pairs the bound lets through."""
+
+    def create_sql(self, sql_dialect) -> str:
+        exact = super().create_sql(sql_dialect)
+        col = self.col_expression
+        lev = f"{sql_dialect.levenshtein_function_name}({col.name_l}, {col.name_r})"
+        return f"(case when {lev} > {2 * self.distance_threshold} then false else {exact} end)"
+
+
 def comparisons() -> list:
     return [
         cl.CustomComparison(
@@ -42,8 +60,8 @@ def comparisons() -> list:
             comparison_levels=_levels(
                 "id_number",
                 cll.ExactMatchLevel("id_number"),
-                cll.DamerauLevenshteinLevel("id_number", 1),
-                cll.DamerauLevenshteinLevel("id_number", 2),
+                DamerauLevenshteinWithin("id_number", 1),
+                DamerauLevenshteinWithin("id_number", 2),
                 m=[0.9, 0.06, 0.02, 0.02],
                 u=[1e-7, 1e-6, 1e-5, 1.0],
             ),
@@ -65,7 +83,7 @@ def comparisons() -> list:
             comparison_levels=_levels(
                 "birth_date",
                 cll.ExactMatchLevel("birth_date"),
-                cll.DamerauLevenshteinLevel("birth_date", 1),
+                DamerauLevenshteinWithin("birth_date", 1),
                 m=[0.95, 0.03, 0.02],
                 u=[5e-5, 5e-4, 1.0],
             ),
