@@ -280,5 +280,6 @@ def load(
         f"create {kind} refs_sorted as select * from refs_unordered order by {', '.join(ORDER)}"
     )
     con.execute("drop table refs_unordered")
+    # Read on this connection: a cursor does not see the temporary tables.
     con.execute("create view refs as select *, rowid + 1 as ord from refs_sorted")
     return count
