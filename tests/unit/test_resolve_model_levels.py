@@ -35,8 +35,8 @@ def near_pairs(draw) -> tuple[str, str]:
         elif kind == "del" and b:
             del b[i]
         elif kind == "swap" and len(b) > 1:
-            j = min(i + 1, len(b) - 1)
-            b[i - (j == i)], b[j] = b[j], b[i - (j == i)]
+            i = min(i, len(b) - 2)
+            b[i], b[i + 1] = b[i + 1], b[i]
     return a, "".join(b)
 
 
@@ -71,11 +71,10 @@ def test_the_bound_is_what_lets_pairs_skip_the_exact_distance():
 
 
 def test_the_model_uses_the_bounded_level_for_ids_and_birth_dates():
+    dicts = [c.create_comparison_dict("duckdb") for c in comparisons()]
     levels = {
-        c.create_comparison_dict("duckdb")["output_column_name"]: [
-            lv["sql_condition"] for lv in c.create_comparison_dict("duckdb")["comparison_levels"]
-        ]
-        for c in comparisons()
+        d["output_column_name"]: [lv["sql_condition"] for lv in d["comparison_levels"]]
+        for d in dicts
     }
     for column, n in (("id_number", 2), ("birth_date", 1)):
         bounded = [s for s in levels[column] if "damerau_levenshtein" in s]
