@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import given, settings
@@ -190,6 +192,29 @@ def test_encode_takes_back_every_row(pairs):
     idx, values = distinct.encode(table, ["s", "n"])
     assert len(set(zip(*values.to_pydict().values(), strict=True))) == len(values)
     assert values.take(idx).to_pylist() == table.to_pylist()
+
+
+@given(st.data())
+def test_scannable_cuts_every_column_at_the_same_rows(data):
+    # GIVEN two columns of one table chunked at different rows (an appended column has
+    # its own chunks)
+    rows = data.draw(st.integers(0, 12))
+
+    def chunked(offset: int) -> pa.ChunkedArray:
+        edges = [0, *sorted(data.draw(st.lists(st.integers(0, rows), max_size=4))), rows]
+        parts = [range(lo + offset, hi + offset) for lo, hi in pairwise(edges)]
+        return pa.chunked_array([pa.array(p, pa.int64()) for p in parts], pa.int64())
+
+    table = pa.table({"a": chunked(0), "b": chunked(1000)})
+    # WHEN it is cut for DuckDB's scan in batches of at most two rows
+    cut = distinct.scannable(table, rows=2)
+    # THEN the rows are the same, in order, and DuckDB reads each row's values together
+    assert all(len(batch) <= 2 for batch in cut.to_batches())
+    assert cut.to_pylist() == table.to_pylist()
+    con = duckdb.connect()
+    con.register("cur", cut)
+    both = con.execute("select count(*), count(*) filter (b <> a + 1000) from cur").fetchone()
+    assert both == (rows, 0)
 
 
 # Traditional characters, simplified ones, the parts of the phrases OpenCC rewrites

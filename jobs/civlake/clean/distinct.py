@@ -114,6 +114,17 @@ def encode(table: pa.Table, names: list[str]) -> tuple[pa.Array, pa.Table]:
     return idx, pa.table(values)
 
 
+# Rows per Arrow batch DuckDB scans: each of its threads takes a batch at a time, so a
+# table of one large chunk (a column's distinct values) was evaluated on one core.
+SCAN_ROWS = 16_384
+
+
+def scannable(table: pa.Table, rows: int = SCAN_ROWS) -> pa.Table:
+    """``table`` in batches of at most ``rows`` rows, every column cut at the same rows
+    (zero-copy slices), for a scan on all of DuckDB's threads."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
+
+
 def evaluate(
     con: duckdb.DuckDBPyConnection, table: pa.Table, stages: list[Stage], *, feed: str
 ) -> pa.Table:
@@ -121,7 +132,7 @@ def evaluate(
     for stage in stages:
         if not stage:
             continue
-        con.register("cur", table)
+        con.register("cur", scannable(table))
         cols = ", ".join(f"{e} AS {n}" for n, e in stage.items())
         new = con.execute(f"SELECT {cols} FROM cur").to_arrow_table()
         if len(new) != len(table):

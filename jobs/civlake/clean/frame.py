@@ -88,7 +88,7 @@ def _run_stages(
     con = canon.connection(contract.path.parent if contract.path else None)
     con.execute(f"SET threads = {int(threads)}")
     try:
-        con.register("cur", bronze)
+        con.register("cur", distinct.scannable(bronze))
         maxd = con.execute(
             "SELECT coalesce(try_cast(substr(_produced_at, 1, 10) AS DATE), $today) AS m FROM cur",
             {"today": today},
@@ -104,7 +104,7 @@ def _run_stages(
             for out, delivered in p.lookups.items():
                 if delivered in cur.column_names and out not in cur.column_names:
                     cur = cur.append_column(out, current_codes(cur[delivered], divmap))
-        con.register("cur", cur)
+        con.register("cur", distinct.scannable(cur))
         res = con.execute(_final_sql(contract, p)).to_arrow_table()
         is_bad = pc.greater(pc.list_value_length(res["__reasons"]), 0)
         # One chunk per column: DuckDB scanned a filtered table whose columns were chunked

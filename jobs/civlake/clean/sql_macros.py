@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
+from civlake.engine import duck
 from civlake.identifiers import CITIZEN_ID_CHECK, CITIZEN_ID_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
 
 # Full-width ASCII block U+FF01..U+FF5E maps onto U+0021..U+007E; U+3000 is the
@@ -287,5 +288,4 @@ def connect() -> duckdb.DuckDBPyConnection:
     One thread unless a caller asks for more: a Spark executor runs one clean task per
     core. The embedded gate gives its queries the machine's cores (``frame``).
     """
-    con = duckdb.connect(config={"threads": 1})
-    return install(con)
+    return install(duck.connect(threads=1))
