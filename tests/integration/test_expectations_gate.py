@@ -213,6 +213,28 @@ def test_critical_failure_raises_naming_feed_expectation_and_rows(settings):
     assert details["examples"][0]["_delivery_id"] == "20261101-440106-001"
 
 
+def test_a_code_pattern_takes_ascii_digits_to_the_end_of_the_value(settings):
+    # GIVEN silver whose division codes are twelve full-width digits and twelve digits
+    # followed by a newline (Python's re would pass both: its \d takes any Unicode digit
+    # and its $ matches before a final newline; GX's regex here runs in Arrow, on RE2)
+    rows = _good_rows()
+    rows[1]["division_code"] = "".join(chr(ord(c) + 0xFEE0) for c in TIANHE_STREET)
+    rows[2]["division_code"] = TIANHE_STREET + "\n"
+    lake.append(
+        lake.table_path(settings.lake, "silver", "assistance_recipients"), _assistance(rows)
+    )
+    # WHEN the gate runs, THEN the pattern check fails on exactly those two rows
+    with pytest.raises(GateFailed) as info:
+        run_silver_gate(settings, feeds=["assistance_recipients"], run_id="codes", at=AT)
+    (pattern,) = [
+        o
+        for o in info.value.result.critical_failures
+        if o.expectation == "expect_column_values_to_match_regex(division_code)"
+    ]
+    assert pattern.unexpected_count == 2
+    assert [e["_source_row"] for e in pattern.examples] == [2, 3]
+
+
 def test_warnings_are_recorded_not_raised(settings):
     # GIVEN a delivery with 1 of 3 rows quarantined (33 %: above the 5 % warning, below
     # the 50 % critical limit) and an elderly-range amount slip (above 30,000 元)

@@ -7,8 +7,9 @@ per-value type checks see ``int``/``bool``/``datetime`` (on nullable extension d
 GX reports the numpy type and every type expectation fails). String columns stay on
 Arrow (pandas' ``string[pyarrow]``, a null is ``pd.NA``): GX asks every column's nulls
 once per expectation, a read of the validity bitmap there and a Python-level loop over
-an object column (a fifth of the gate at 1 M persons), and its regex and value-set
-checks run in Arrow's kernels; the outcomes, examples included, are the same.
+an object column (a fifth of the gate at 1 M persons), and its value-set checks run in
+Arrow's kernels; the outcomes, examples included, are the same. Its regex checks run in
+Arrow too (RE2), through pandas' Arrow-backed ``str`` (``GxSession.validate``).
 """
 
 from __future__ import annotations

@@ -96,7 +96,9 @@ class GxSession:
         gx_frame = df
         if checks.columns is not None:
             gx_frame = df[[c for c in checks.columns if c in df.columns]]
-        with _configuration_once():
+        # Strings GX makes (its regex check's astype(str)) stay on Arrow: RE2 over the
+        # column instead of Python's re value by value (~1.5 s of a 1 M-person month).
+        with _configuration_once(), pd.option_context("future.infer_string", True):
             batch = self._batches.get_batch(batch_parameters={"dataframe": gx_frame})
             result = batch.validate(
                 checks.suite,
