@@ -76,10 +76,11 @@ def _resolve(home: str, out, steps: bool) -> None:
 
 
 def _keys(home: Path) -> dict:
-    from deltalake import DeltaTable
+    from civlake import lake
 
-    xref = DeltaTable(str(home / "lake" / "core" / "person_source_xref")).to_pyarrow_table(
-        columns=[*LINEAGE, "person_key"]
+    xref = lake.arrow_table(
+        lake.open_table(home / "lake" / "core" / "person_source_xref"),
+        columns=[*LINEAGE, "person_key"],
     )
     return dict(zip(zip(*(xref[c].to_pylist() for c in LINEAGE), strict=True),
                     xref["person_key"].to_pylist(), strict=True))  # fmt: skip

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -31,10 +32,11 @@ from civlake.engine.lake_io import Match, exists, match_source, nothing_to_match
 
 T = TypeVar("T")
 __all__ = [  # Match and exists come from the interface module, for callers of this one
-    "DELTA_RS", "AppendFiles", "DeltaRs", "Match", "append", "count_by", "delete_where",
-    "exists", "merge_delete", "merge_update", "merge_upsert", "open_table", "overwrite",
-    "overwrite_ordered", "overwrite_stream", "plain_parquet_files", "read_arrow",
-    "read_distinct", "read_matching", "retry", "scan_matching", "table_path",
+    "DELTA_RS", "AppendFiles", "DeltaRs", "Match", "append", "arrow_dataset", "arrow_table",
+    "count_by", "delete_where", "exists", "local_files", "merge_delete", "merge_update",
+    "merge_upsert", "open_table", "overwrite", "overwrite_ordered", "overwrite_stream",
+    "plain_parquet_files", "read_arrow", "read_distinct", "read_matching", "retry",
+    "scan_matching", "table_path",
 ]  # fmt: skip
 
 
@@ -47,6 +49,33 @@ def open_table(path: Path) -> DeltaTable | None:
         return DeltaTable(str(path))
     except TableNotFoundError:
         return None
+
+
+def arrow_dataset(table: DeltaTable, **options):
+    """``table`` as a pyarrow dataset (``DeltaTable.to_pyarrow_dataset`` options), its
+    files read by Arrow's own filesystem when they are local (``local_files``)."""
+    return table.to_pyarrow_dataset(filesystem=local_files(table), **options)
+
+
+def arrow_table(table: DeltaTable, **options) -> pa.Table:
+    """``table`` read whole (``DeltaTable.to_pyarrow_table`` options) like ``arrow_dataset``."""
+    return table.to_pyarrow_table(filesystem=local_files(table), **options)
+
+
+def local_files(table: DeltaTable) -> pafs.FileSystem | None:
+    """Arrow's local filesystem rooted at ``table`` when the table is on this machine;
+    None (delta-rs' object store) otherwise.
+
+    delta-rs' default hands Arrow its object store through a Python filesystem handler,
+    so every buffer read is a Python object. An Arrow I/O thread that freed one after the
+    interpreter had begun to exit killed the process ("terminate called without an active
+    exception", exit code 134): in about half of the short runs whose last act was a read,
+    a stage task among them, after its work was committed."""
+    uri = table.table_uri
+    if not uri.startswith("file://"):
+        return None
+    root = unquote(uri.removeprefix("file://")).rstrip("/") or "/"
+    return pafs.SubTreeFileSystem(root, pafs.LocalFileSystem())
 
 
 def plain_parquet_files(table: DeltaTable) -> list[Path] | None:
@@ -69,11 +98,11 @@ def read_arrow(path: Path, *, filter_sql: str | None = None, columns=None) -> pa
     if dt is None:
         return None
     if filter_sql is None:
-        return dt.to_pyarrow_table(columns=columns)
+        return arrow_table(dt, columns=columns)
     import duckdb
 
     con = duckdb.connect()
-    ds = dt.to_pyarrow_dataset()  # noqa: F841 - referenced by name in the query
+    ds = arrow_dataset(dt)  # noqa: F841 - referenced by name in the query
     cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     return con.sql(f"select {cols} from ds where {filter_sql}").to_arrow_table()
 
@@ -123,7 +152,7 @@ def read_matching(
     dt = table if isinstance(table, DeltaTable) else open_table(table)
     if dt is None:
         return None
-    return dt.to_pyarrow_dataset().to_table(columns=columns, filter=_arrow_filter(match))
+    return arrow_dataset(dt).to_table(columns=columns, filter=_arrow_filter(match))
 
 
 def scan_matching(
@@ -144,11 +173,11 @@ def scan_matching(
     if dt is None:
         return
     if dt.metadata().partition_columns:  # values not in the files: let the dataset add them
-        ds = dt.to_pyarrow_dataset()
+        ds = arrow_dataset(dt)
         yield from ds.to_batches(filter=_arrow_filter(match), batch_size=batch_rows,
                                  columns=columns)  # fmt: skip
         return
-    ds, cond = dt.to_pyarrow_dataset(), _arrow_filter(match)
+    ds, cond = arrow_dataset(dt), _arrow_filter(match)
     schema = ds.schema
     wanted = schema if columns is None else pa.schema([schema.field(c) for c in columns])
     read = set(schema.names if columns is None else [*columns, *match])
@@ -195,10 +224,10 @@ def read_distinct(path: Path, columns: list[str]) -> pa.Table | None:
     cols = ", ".join(f'"{c}"' for c in columns)
     files = plain_parquet_files(dt)
     if files is None:
-        ds = dt.to_pyarrow_dataset()  # noqa: F841 - referenced by name in the query
+        ds = arrow_dataset(dt)  # noqa: F841 - referenced by name in the query
         with duckdb.connect() as con:
             return con.sql(f"select distinct {cols} from ds").to_arrow_table()
-    table_schema = dt.to_pyarrow_dataset().schema
+    table_schema = arrow_dataset(dt).schema
     schema = pa.schema([table_schema.field(c) for c in columns])
     known: set[tuple] = set()
     scan: list[Path] = []
@@ -263,7 +292,7 @@ def count_by(
     flt = _arrow_filter(match) if match else None
     # a batch at a time: the column of a 10-million-row table is ~250 MB, its counts a few
     counts: dict[str, int] = {}
-    for batch in dt.to_pyarrow_dataset().to_batches(columns=[column], filter=flt):
+    for batch in arrow_dataset(dt).to_batches(columns=[column], filter=flt):
         grouped = pa.Table.from_batches([batch]).group_by(column).aggregate([(column, "count")])
         for key, n in zip(grouped[column].to_pylist(), grouped[f"{column}_count"].to_pylist(),
                           strict=True):  # fmt: skip

@@ -82,7 +82,7 @@ def rows_hash(path: Path, column: str, value: str) -> str | None:
     table = lake.open_table(path)
     if table is None:
         return None
-    rows = table.to_pyarrow_table()
+    rows = lake.arrow_table(table)
     rows = rows.filter(pc.equal(rows[column], value))
     lines = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows.to_pylist())
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()

@@ -161,9 +161,9 @@ def _lake_tables(lake_root) -> dict[str, object]:
 
 
 def _read_delta(path) -> pa.Table:
-    from deltalake import DeltaTable
+    from civlake import lake
 
-    return DeltaTable(str(path)).to_pyarrow_table()
+    return lake.arrow_table(lake.open_table(path))
 
 
 def _key_for(name: str, table: pa.Table) -> list[str] | None:

@@ -144,5 +144,5 @@ def _previous(con: duckdb.DuckDBPyConnection, silver: DeltaTable) -> tuple[str, 
     files = lake.plain_parquet_files(silver)
     if files is not None:
         return "read_parquet($files, union_by_name = true)", {"files": [str(f) for f in files]}
-    con.register("prev", silver.to_pyarrow_dataset())
+    con.register("prev", lake.arrow_dataset(silver))
     return "prev", {}

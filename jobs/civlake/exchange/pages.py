@@ -102,7 +102,8 @@ def committed(
     names = {f.name for f in dt.schema().fields}
     if CURSOR_COLUMN not in names:
         return {}
-    table = dt.to_pyarrow_table(
+    table = lake.arrow_table(
+        dt,
         columns=["_delivery_id", "_source_row", CURSOR_COLUMN],
         filters=[("_format", "=", FORMAT)]
         + ([("_delivery_id", "not in", sorted(exclude))] if exclude else []),

@@ -59,7 +59,7 @@ def silver_schema(silver: Path) -> pa.Schema:
     table = lake.open_table(silver)
     if table is None:
         raise FileNotFoundError(f"no Delta table at {silver}")
-    return table.to_pyarrow_dataset().schema
+    return lake.arrow_dataset(table).schema
 
 
 @contextmanager
@@ -147,7 +147,7 @@ def _duckdb_write(settings, silver, deliveries, key, chunks, work, columns) -> N
             # The Delta table's files of the pending deliveries, streamed (Arrow dataset
             # scan); the key is hashed, so it is read even where the chunks do not keep it.
             scanned = list(dict.fromkeys([*columns, *key, "_delivery_id"]))
-            scan = table.to_pyarrow_dataset().scanner(
+            scan = lake.arrow_dataset(table).scanner(
                 columns=scanned, filter=pc.field("_delivery_id").isin(list(deliveries))
             )
             rows = scan.to_reader()  # noqa: F841 - scanned by name below

@@ -224,7 +224,7 @@ def _resolve_streamed(settings, latest: pa.Table, by_uscc: set[str], by_name) ->
             table = lake.open_table(tables.path(settings.lake, tables.silver(ref[0])))
             if table is None:
                 continue
-            for batch in table.to_pyarrow_dataset().to_batches(batch_size=BATCH_ROWS):
+            for batch in lake.arrow_dataset(table).to_batches(batch_size=BATCH_ROWS):
                 rows = []
                 for rec in batch.to_pylist():
                     row = _resolve_row(rec, ref, index, by_uscc, by_name)

@@ -185,7 +185,7 @@ def delta_source(con: duckdb.DuckDBPyConnection, name: str, dt) -> set[str]:
     else the dataset."""
     files = lake.plain_parquet_files(dt)
     if files is None:
-        dataset = dt.to_pyarrow_dataset()
+        dataset = lake.arrow_dataset(dt)
         con.register(name, dataset)
         return set(dataset.schema.names)
     listed = ", ".join(_literal(str(f)) for f in files)
@@ -248,7 +248,7 @@ def load(
         dt = lake.open_table(tables.path(lake_dir, tables.silver(feed.feed_id)))
         if dt is None:
             continue
-        if not _usable(feed, dt.to_pyarrow_dataset().schema):
+        if not _usable(feed, lake.arrow_dataset(dt).schema):
             return None
         source = f"silver_{len(selects)}"
         present = delta_source(con, source, dt)

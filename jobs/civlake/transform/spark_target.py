@@ -114,9 +114,9 @@ def read_spark_model(settings: Settings, schema: str, name: str) -> pa.Table:
     """A model built by dbt-spark, read by path as Arrow with delta-rs, as the serving
     copy reads it: never through the Spark driver, whose results are capped
     (``spark.driver.maxResultSize``; at 1,000,000 persons one model is 77 MiB)."""
-    from deltalake import DeltaTable
+    from civlake import lake
 
-    return DeltaTable(str(model_path(settings, schema, name))).to_pyarrow_table()
+    return lake.arrow_table(lake.open_table(model_path(settings, schema, name)))
 
 
 def read_spark_models(
@@ -156,7 +156,7 @@ def export_serving_copy(settings: Settings) -> list[str]:
     try:
         for schema, name in built_tables(settings):
             # built_tables lists only tables with a commit, so each one opens
-            data = lake.open_table(model_path(settings, schema, name)).to_pyarrow_dataset()  # noqa: F841 (DuckDB scans it by name)
+            data = lake.arrow_dataset(lake.open_table(model_path(settings, schema, name)))  # noqa: F841 (DuckDB scans it by name)
             con.execute(f'create schema if not exists "{schema}"')
             con.execute(f'create or replace table "{schema}"."{name}" as select * from data')
             copied.append(f"{schema}.{name}")
