@@ -166,15 +166,13 @@ def test_saved_names_are_reused_and_only_new_names_normalised(tmp_path, monkeypa
     build(s.lake, persons=120, months=1, seed=5)
     saved = tmp_path / "names"
     calls: list[str] = []
-    real = reference_sql.normalize_name.__wrapped__
+    real = reference_sql.normalize_names
 
-    class Counting:
-        @staticmethod
-        def __wrapped__(name):
-            calls.append(name)
-            return real(name)
+    def counting(names):
+        calls.extend(names.to_pylist())
+        return real(names)
 
-    monkeypatch.setattr(reference_sql, "normalize_name", Counting)
+    monkeypatch.setattr(reference_sql, "normalize_names", counting)
 
     def references(folder) -> list[tuple]:
         calls.clear()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import pyarrow as pa
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civlake.hanzi import simplified
@@ -30,3 +31,19 @@ def test_traditional_names_and_phrases_are_converted():
     assert names.normalize_name.__wrapped__("劉國華") == "刘国华"
     assert names.normalize_name.__wrapped__("沈默") == simplified("沈默") != "沈默"
     assert names._needs_simplifying() is not None  # the fast path is taken
+
+
+# Every kind of space Python's \s takes (RE2's \s takes only ASCII ones), line breaks a
+# remark cannot span, and characters outside the names' script.
+SPACES = [c for c in map(chr, range(0x3001)) if c.isspace()]
+WIDE = ALPHABET + SPACES + list("\n\r\x1c\x85\u2028[]x1.é\u0301")
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=WIDE, max_size=12)), max_size=30))
+def test_normalize_names_equals_normalize_name_per_value(values):
+    # GIVEN a column of names; WHEN normalised in Arrow, THEN each equals the Python form
+    column = pa.array(values, pa.string())
+    assert names.normalize_names(column).to_pylist() == [
+        names.normalize_name.__wrapped__(v) for v in values
+    ]

@@ -3,9 +3,8 @@
 The SQL twin of ``references.read_references``: the same rows, columns and values, in
 the same order (``ord``, by feed and lineage), but built by DuckDB from the tables'
 Parquet files (or delta-rs' Arrow datasets) under its memory limit instead of in one
-pandas frame. Names get their comparison forms
-once per distinct name (``names.normalize_name``, ``names.name_pinyin``) and are joined
-back.
+pandas frame. Names get their comparison forms once per distinct name
+(``names.normalize_names`` in Arrow, ``names.name_pinyin``) and are joined back.
 
 ``load`` returns None when a silver table is not as the contracts type it (an ID without
 its ``_status`` column, a date stored as text, ...): the caller then takes the pandas
@@ -28,7 +27,7 @@ from civlake import lake, tables
 from civlake.contracts import FeedContract, PersonRole, load_contracts
 from civlake.engine.duck import memory_limit_bytes
 from civlake.identifiers import EARLIEST_BIRTH
-from civlake.resolve.names import name_pinyin, normalize_name
+from civlake.resolve.names import name_pinyin, normalize_names
 from civlake.resolve.references import DEATH_FEEDS, DIVISION_COLUMNS, LINEAGE, RESOLVABLE
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,7 @@ def _normalized_names(con: duckdb.DuckDBPyConnection, saved: Path | None) -> Non
     ``resolve_names-<names_fingerprint>.parquet`` there, only the others are normalised,
     and the file is replaced by all of them (a new month brings few new names: at
     1,000,000 persons the 227,000 distinct names cost ~1 CPU s in Python)."""
-    norm, pinyin = normalize_name.__wrapped__, name_pinyin.__wrapped__
+    pinyin = name_pinyin.__wrapped__
     con.execute("create table names (name varchar, name_norm varchar, name_pinyin varchar)")
     path = None if saved is None else saved / f"{NAMES_FILE}-{names_fingerprint()}.parquet"
     if path is not None and path.is_file():
@@ -152,10 +151,11 @@ def _normalized_names(con: duckdb.DuckDBPyConnection, saved: Path | None) -> Non
     # views are per connection, the tables are shared).
     reader = con.cursor().execute("select name from raw_names").to_arrow_reader(NAME_BATCH)
     for batch in reader:
-        raw = batch.column(0).to_pylist()
-        normed = [norm(n) for n in raw]
+        raw = batch.column(0)
+        normed = normalize_names(raw)
         chunk = pa.table(  # noqa: F841 - read by name below
-            {"name": raw, "name_norm": normed, "name_pinyin": [pinyin(n) for n in normed]},
+            {"name": raw, "name_norm": normed,
+             "name_pinyin": [pinyin(n) for n in normed.to_pylist()]},
             schema=pa.schema([("name", pa.string()), ("name_norm", pa.string()),
                               ("name_pinyin", pa.string())]),
         )  # fmt: skip
