@@ -100,3 +100,32 @@ def test_describe_evidence_names_the_guardian_tie_and_masks_ids_in_the_detail():
 def test_describe_evidence_record_without_identity_is_unchanged():
     [line] = describe_evidence({"rows": [_payment(None)]}).splitlines()
     assert line.endswith("第17行：发放流水号=P1，金额=300.00")
+
+
+def test_a_delivered_formula_or_link_stays_text_in_the_worklist(tmp_path):
+    from openpyxl import load_workbook
+
+    from civlake.verify.worklists import _write_book
+
+    # GIVEN a finding whose delivered name is a formula and whose history holds a link
+    finding = {
+        "finding_id": "F-1", "rule_code": "DEATH_PAID", "rule_title": "死亡后仍发放",
+        "severity": "high", "person_key": "pk", "person_name": '=HYPERLINK("http://x.test","点")',
+        "id_number": "440106195001011234", "program_code": "dibao", "feed_id": None,
+        "amount_at_risk": 100, "first_detected_at": None, "evidence": None,
+        "recommended_action": "+cmd|' /C calc'!A0", "history": "http://x.test/看这里",
+        "district_code": "440106000000",
+    }  # fmt: skip
+    path = tmp_path / "book.xlsx"
+    # WHEN its district's worklist is written
+    _write_book(path, "天河区", {"DEATH_PAID": [finding]})
+    # THEN every delivered value is a plain string cell, and the book has no hyperlink
+    sheet = load_workbook(path)["死亡后仍发放"]
+    header = [c.value for c in sheet[1]]
+    row = sheet[2]
+    for column, text in (("姓名/组织", finding["person_name"]),
+                         ("建议处理", finding["recommended_action"]),
+                         ("历史", finding["history"])):  # fmt: skip
+        cell = row[header.index(column)]
+        assert (cell.data_type, cell.value) == ("s", text)
+    assert not sheet._hyperlinks

@@ -156,7 +156,12 @@ def _validate(sheet, rows: int) -> None:
 def _write_book(path: Path, district: str, by_rule: dict[str, list[dict[str, Any]]]) -> None:
     import xlsxwriter
 
-    book = xlsxwriter.Workbook(str(path))
+    # Every value is written as what it is: a delivered name or remark that starts with
+    # "=" or looks like a link stays text (xlsxwriter would make it a live formula or a
+    # hyperlink in the caseworker's Excel).
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
+                                           "strings_to_urls": False,
+                                           "strings_to_numbers": False})  # fmt: skip
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
     money = book.add_format({"num_format": "#,##0.00", "valign": "top"})
