@@ -31,7 +31,7 @@ def default_memory_limit() -> str:
 
 # How far a streamed result (``execute(...)`` read as Arrow, a reader or a frame) may run
 # ahead of its reader. With DuckDB's default (about 1 MB) such a query's last pipeline
-# ran on about one thread; with 32 MB it runs on all of them (two cores: 2.6 -> 1.7 s on a
+# ran on about one thread; with 32 MB it runs on all of them (two cores: 2.8 -> 1.7 s on a
 # string-distance projection of 500,000 rows), and the buffer stays small.
 STREAM_BUFFER = "32MB"
 
