@@ -114,9 +114,12 @@ def read_spark_model(settings: Settings, schema: str, name: str) -> pa.Table:
     """A model built by dbt-spark, read by path as Arrow with delta-rs, as the serving
     copy reads it: never through the Spark driver, whose results are capped
     (``spark.driver.maxResultSize``; at 1,000,000 persons one model is 77 MiB)."""
+    from deltalake import DeltaTable
+
     from civlake import lake
 
-    return lake.arrow_table(lake.open_table(model_path(settings, schema, name)))
+    # DeltaTable itself: a missing model is refused as TableNotFoundError, naming the path.
+    return lake.arrow_table(DeltaTable(str(model_path(settings, schema, name))))
 
 
 def read_spark_models(
