@@ -10,6 +10,9 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from civlake import lake
 from civlake.engine.runtime import EMBEDDED, on_session
@@ -778,3 +781,74 @@ def test_a_spec_naming_no_column_gets_the_whole_frame():
     # THEN GX saw every column (not only the ones a spec names), and both specs pass
     assert checks.columns is None
     assert all(p.success for p in parts.values()) and len(parts) == 2
+
+
+_BIG = 2**53 + 1  # not exact in a float64: its column must reach GX as it is
+
+
+@hyp_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ages=st.lists(st.one_of(st.none(), st.integers(-3, 130)), min_size=1, max_size=40),
+    big=st.lists(st.one_of(st.none(), st.sampled_from([0, 5, _BIG, -_BIG])), min_size=1),
+)
+def test_range_checks_on_integers_agree_with_gx_on_python_values(ages, big):
+    # GIVEN a batch whose integers are Python objects (as the gate's frames hold them),
+    # with nulls, values on and past the bounds, integers and a bound a float cannot hold,
+    # and Decimals
+    import pandas as pd
+
+    from civlake.expectations.specs import LINEAGE, ExpectationSpec
+    from civlake.expectations.validate import _numbers_for_gx, part_of
+
+    n = len(ages)
+    big = (big * n)[:n]
+    frame = pd.DataFrame({
+        "_delivery_id": ["20261101-440106-001"] * n, "_source_file": ["f.csv"] * n,
+        "_source_row": pd.Series(range(1, n + 1), dtype=object),
+        "_age__birth_date": pd.Series(ages, dtype=object),
+        "big": pd.Series(big, dtype=object),
+        "count": pd.Series(ages, dtype=object),
+        "amount": pd.Series([Decimal("-0.01") if a == 7 else Decimal("12.50") for a in ages]),
+    })  # fmt: skip
+    between = "expect_column_values_to_be_between"
+    specs = [
+        ExpectationSpec(between, {"column": "_age__birth_date", "min_value": 0,
+                                  "max_value": 17}, "warning", "age 0-17"),
+        ExpectationSpec(between, {"column": "_age__birth_date", "min_value": 18},
+                        "critical", "adult"),
+        ExpectationSpec(between, {"column": "big", "min_value": -5, "max_value": _BIG - 1},
+                        "warning", "big in range"),
+        ExpectationSpec(between, {"column": "count", "min_value": -_BIG}, "warning", "count"),
+        ExpectationSpec(between, {"column": "amount", "min_value": 0}, "critical", "amount"),
+    ]  # fmt: skip
+
+    # WHEN the gate's session validates it (range checks on numpy columns where exact)
+    session = _session()
+    checks = session.checks("child_welfare", specs)
+    got = [(s, part_of(s, r, frame=frame, index_columns=list(LINEAGE)))
+           for s, r in session.validate(frame, checks)]  # fmt: skip
+
+    # THEN every verdict, count and example is what GX gives on the Python values
+    def key(pair):
+        return (pair[0].severity, pair[0].description)
+
+    expected = _per_severity_parts(frame, "child_welfare", specs, None)
+    assert sorted(got, key=key) == sorted(expected, key=key)
+    handed = _numbers_for_gx(frame, checks.ranged)
+    assert str(handed["_age__birth_date"].dtype) in ("int64", "float64")
+    exact = all(v is None or abs(v) <= 2**53 for v in big)
+    assert (handed["big"].dtype == object) == (not exact)
+    assert handed["count"].dtype == object  # a bound a float cannot hold
+    assert handed["amount"].dtype == object
+
+
+_SESSION = []
+
+
+def _session():
+    """One GX session for the examples of a property test (GX's import is paid once)."""
+    from civlake.expectations.validate import GxSession
+
+    if not _SESSION:
+        _SESSION.append(GxSession())
+    return _SESSION[0]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from civlake.expectations.combine import MAX_EXAMPLES, Part
@@ -28,6 +29,9 @@ class Checks:
     # Every column a spec names (GX needs no other); None if a spec names no column
     # (a table-level expectation could be about the other columns): the whole frame.
     columns: tuple[str, ...] | None
+    # Columns only value-range checks (``expect_column_values_to_be_between``) read: GX
+    # compares them in numpy when they hold numbers (``_numbers_for_gx``).
+    ranged: tuple[str, ...] = ()
 
 
 def _key(label: str, severity: str, description: str) -> str:
@@ -87,18 +91,28 @@ class GxSession:
         columns = None
         if all(any(n) for n in named):
             columns = tuple(dict.fromkeys(c for n in named for c in n if c))
-        return Checks(suite=suite, specs=by_key, columns=columns)
+        # Only a column no other kind of expectation reads: a type check on it would see
+        # the numpy dtype instead of the values' own types.
+        others = {
+            c for s, n in zip(specs, named, strict=True)
+            if s.type != _BETWEEN or not _exact_bounds(s) for c in n
+        }  # fmt: skip
+        ranged = tuple(
+            dict.fromkeys(s.column for s in specs if s.type == _BETWEEN and s.column not in others)
+        )
+        return Checks(suite=suite, specs=by_key, columns=columns, ranged=ranged)
 
     def validate(self, df: pd.DataFrame, checks: Checks) -> Iterator[tuple[ExpectationSpec, Any]]:
         # Only the columns the specs name: every expectation in use is about its own
         # columns (none about the table's column set), and GX copies the whole frame for
         # each metric that drops nulls. Row labels stay; examples come from ``df``.
-        gx_frame = df
-        if checks.columns is not None:
-            gx_frame = df[[c for c in checks.columns if c in df.columns]]
         # Strings GX makes (its regex check's astype(str)) stay on Arrow: RE2 over the
         # column instead of Python's re value by value (~1.5 s of a 1 M-person month).
         with _configuration_once(), pd.option_context("future.infer_string", True):
+            gx_frame = df
+            if checks.columns is not None:
+                gx_frame = df[[c for c in checks.columns if c in df.columns]]
+            gx_frame = _numbers_for_gx(gx_frame, checks.ranged)
             batch = self._batches.get_batch(batch_parameters={"dataframe": gx_frame})
             result = batch.validate(
                 checks.suite,
@@ -117,6 +131,48 @@ class GxSession:
 
 
 _patch_lock = threading.Lock()
+_BETWEEN = "expect_column_values_to_be_between"
+# Integers a float64 holds exactly: a range check on a column with nulls compares floats.
+_EXACT = 2**53
+
+
+def _numbers_for_gx(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` that holds Python ints (and None), none beyond
+    2**53 in size, as a numpy column: int64 without nulls, else float64 with NaN.
+
+    The gate's frames hold integers as Python objects (``batches._to_pandas``: examples
+    and messages show them as delivered), and GX checks a range on an object column one
+    value at a time in Python (~1 s of a 1 M-person month's ages). On a numpy column it
+    compares the whole array; the verdicts are the same, since a NaN is a missing value
+    to GX as a None is, and the examples are still read from the gate's own frame. Other
+    columns (Decimal amounts, text, mixed) are handed over as they are."""
+    numbers = {}
+    for name in columns:
+        if name not in frame.columns or frame[name].dtype != object:
+            continue
+        values = frame[name].to_numpy()
+        known = pd.notna(values)
+        present = values[known]
+        if not all(type(v) is int for v in present):
+            continue
+        if present.size and max(abs(present.max()), abs(present.min())) > _EXACT:
+            continue  # GX compares numpy integers through floats too
+        if known.all():
+            numbers[name] = values.astype(np.int64)
+        else:
+            out = np.full(len(values), np.nan)
+            out[known] = present.astype(np.float64)
+            numbers[name] = out
+    return frame.assign(**numbers) if numbers else frame
+
+
+def _exact_bounds(spec: ExpectationSpec) -> bool:
+    """A range check whose bounds are numbers a float64 holds exactly (or absent)."""
+    bounds = [spec.kwargs.get(k) for k in ("min_value", "max_value")]
+    return all(
+        b is None or (isinstance(b, int | float) and not isinstance(b, bool) and abs(b) <= _EXACT)
+        for b in bounds
+    )
 
 
 @contextlib.contextmanager
