@@ -125,6 +125,11 @@ class Settings:
     expectations_batch_rows: int = field(
         default=250_000, metadata=_var("CIVLAKE_EXPECTATIONS_BATCH_ROWS")
     )
+    # Processes validating a feed's chunks side by side (expectations/parallel.py), each
+    # holding one chunk. None: one per core, at most 4.
+    expectations_workers: int | None = field(
+        default=None, metadata=_var("CIVLAKE_EXPECTATIONS_WORKERS")
+    )
     resolve_threshold: float = field(
         default=RESOLVE_THRESHOLD, metadata=_var("CIVLAKE_RESOLVE_THRESHOLD")
     )
@@ -367,6 +372,9 @@ def load_settings(
             _positive,
             "a positive number of rows such as 250000",
             default["expectations_batch_rows"],
+        ),
+        expectations_workers=read.check(
+            "CIVLAKE_EXPECTATIONS_WORKERS", _positive, "a positive number of processes such as 2"
         ),
         resolve_threshold=read.check(
             "CIVLAKE_RESOLVE_THRESHOLD", _threshold, _THRESHOLD_HELP, RESOLVE_THRESHOLD

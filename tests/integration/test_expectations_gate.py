@@ -553,10 +553,31 @@ def test_chunked_results_equal_one_batch(settings, tmp_path, batch_rows):
     assert share[2] is False and share[4] == 5 + 3  # 8 of 100 invalid: above the 5 % warning
 
 
+def test_chunks_validated_in_worker_processes_equal_one_process(settings):
+    # GIVEN the planted deliveries in chunks of at most 7 rows (15 chunks)
+    from dataclasses import replace
+
+    path = lake.table_path(settings.lake, "silver", "assistance_recipients")
+    lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
+    lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
+
+    # WHEN the gate validates them in this process, then in three forked workers
+    here = _outcomes_with_batch_rows(replace(settings, expectations_workers=1), 7)
+    forked = _outcomes_with_batch_rows(replace(settings, expectations_workers=3), 7)
+
+    # THEN every verdict, count and example is the same
+    assert forked == here
+    assert any(not o[2] for o in here) and any(o[5] for o in here)
+
+
 def test_chunks_hold_only_the_columns_the_gate_reads(settings, monkeypatch):
-    # GIVEN the planted deliveries, in chunks of at most 25 rows
+    # GIVEN the planted deliveries, in chunks of at most 25 rows, validated in this
+    # process (the spy below sees only the chunks of this process)
+    from dataclasses import replace
+
     from civlake.expectations import batches, runner
 
+    settings = replace(settings, expectations_workers=1)
     path = lake.table_path(settings.lake, "silver", "assistance_recipients")
     lake.append(path, _delivery(_planted_rows(60), "20261101-440106-001"))
     lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))

@@ -30,7 +30,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
         "CIVLAKE_SPARK_EXECUTOR_MEMORY": "2g", "CIVLAKE_SPARK_EXECUTOR_CORES": "1",
         "CIVLAKE_SPARK_CORES_MAX": "2", "CIVLAKE_SPARK_EXECUTOR_TIMEOUT": "60",
         "CIVLAKE_MEMORY_LIMIT": "3GB", "CIVLAKE_EXPECTATIONS_BATCH_ROWS": "1000",
-        "CIVLAKE_RESOLVE_THRESHOLD": "0.9", "CIVLAKE_PERSON_KEY_SECRET": "pk",
+        "CIVLAKE_EXPECTATIONS_WORKERS": "3", "CIVLAKE_RESOLVE_THRESHOLD": "0.9", "CIVLAKE_PERSON_KEY_SECRET": "pk",
         "CIVLAKE_AUDIT_SECRET": "au", "CIVLAKE_AUDIT_CHECKPOINTS": str(tmp_path / "c.jsonl"),
         "CIVLAKE_EXCHANGE_URL": "https://exchange.example", "CIVLAKE_EXCHANGE_TOKEN": "tk",
         "AIRFLOW_CONN_CIVLAKE_EXCHANGE": "http://:pw@x", "CIVLAKE_EXCHANGE_FAULTS": "{}",
@@ -51,7 +51,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
     assert (s.spark_executor_memory, s.spark_executor_cores, s.spark_cores_max) == ("2g", 1, 2)
     assert s.spark_executor_timeout == 60
     assert s.resolve_threshold == 0.9 and s.memory_limit == "3GB"
-    assert s.expectations_batch_rows == 1000
+    assert s.expectations_batch_rows == 1000 and s.expectations_workers == 3
     assert (s.person_key_secret, s.audit_secret, s.exchange_token) == ("pk", "au", "tk")
     assert s.audit_checkpoints == tmp_path / "c.jsonl"
     assert (s.sharing_secret, s.public_url) == ("ss", "https://data.example")
@@ -67,6 +67,7 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.spark_shuffle_partitions is None and s.spark_log_level == "ERROR"
     assert s.spark_executor_memory is s.spark_executor_cores is s.spark_cores_max is None
     assert s.spark_executor_timeout == 300 and s.expectations_batch_rows == 250_000
+    assert s.expectations_workers is None  # one per core (expectations/parallel.py)
     assert s.person_key_secret is s.audit_secret is s.exchange_token is None
     assert s.exchange_url is None and s.limits == Limits()
 

@@ -27,6 +27,7 @@ import math
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,11 +42,14 @@ CHUNK_COLUMN = "gx_chunk"
 HEADROOM = 1.1
 
 
-def chunk_count(rows: int, batch_rows: int) -> int:
-    """Hash buckets for ``rows`` rows so that one holds about ``batch_rows`` at most."""
+def chunk_count(rows: int, batch_rows: int, *, workers: int = 1) -> int:
+    """Hash buckets for ``rows`` rows so that one holds about ``batch_rows`` at most; more
+    than one bucket is rounded up to a multiple of ``workers``, so that the processes
+    validating them side by side (parallel.py) finish together."""
     if rows <= batch_rows:
         return 1
-    return math.ceil(rows * HEADROOM / batch_rows)
+    n = math.ceil(rows * HEADROOM / batch_rows)
+    return math.ceil(n / workers) * workers
 
 
 def delivery_rows(silver: Path, *, io: LakeIO) -> dict[str, int]:
@@ -73,8 +77,9 @@ def pending_chunks(
     work: Path,
     engine: Engine,
     columns: Sequence[str] | None = None,
-) -> Iterator[Iterator[pa.Table]]:
-    """The rows of ``deliveries`` in ``chunks`` hash chunks, one Arrow table at a time.
+) -> Iterator[list[Chunk]]:
+    """The rows of ``deliveries`` in ``chunks`` hash chunks (``Chunk.read``: one Arrow
+    table at a time).
 
     ``columns``: the columns to keep, in the table's order (names it lacks are ignored;
     None: every column). ``work`` is a scratch folder of this feed (removed afterwards,
@@ -91,20 +96,30 @@ def pending_chunks(
             _spark_write(engine.spark, silver, deliveries, key, chunks, work, schema.names)
         else:
             _duckdb_write(settings, silver, deliveries, key, chunks, work, schema.names)
-        yield _read_chunks(work, schema)
+        yield list(_chunks(work, schema))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read_chunks(work: Path, schema: pa.Schema) -> Iterator[pa.Table]:
-    """Each chunk folder's Parquet files as one table of the silver schema."""
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk folder's Parquet files (what a worker process is sent to validate)."""
+
+    files: tuple[Path, ...]
+    schema: pa.Schema
+
+    def read(self) -> pa.Table:
+        """The chunk's rows as one table of the silver schema."""
+        parts = [pq.read_table(f) for f in self.files]
+        table = pa.concat_tables(parts, promote_options="permissive")
+        return _as_schema(table, self.schema)
+
+
+def _chunks(work: Path, schema: pa.Schema) -> Iterator[Chunk]:
     for folder in sorted(work.glob(f"{CHUNK_COLUMN}=*")):
         files = sorted(p for p in folder.iterdir() if p.suffix == ".parquet")
-        if not files:
-            continue
-        parts = [pq.read_table(f) for f in files]
-        table = pa.concat_tables(parts, promote_options="permissive")
-        yield _as_schema(table, schema)
+        if files:
+            yield Chunk(tuple(files), schema)
 
 
 def _as_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:

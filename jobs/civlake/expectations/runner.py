@@ -5,8 +5,9 @@ its silver table that no earlier passing run listed (results.py). Their rows are
 hash chunks of about ``Settings.expectations_batch_rows`` rows (chunks.py, written by
 DuckDB or by Spark's executors, only the columns the gate reads), each chunk is
 validated against ``silver.<feed>.critical`` and ``silver.<feed>.warning`` (one GX call
-for both, suites built once per feed and run: validate.py), and the chunks' results are
-combined into one verdict per expectation (combine.py), the same as one batch would give.
+for both, suites built once per feed and run: validate.py), the chunks side by side in
+forked processes, one per core (parallel.py), and the chunks' results are combined into
+one verdict per expectation (combine.py), the same as one batch would give.
 The quarantine-rate expectations run on the pending deliveries' ``ingest_audit`` rows.
 Everything is recorded (Delta results table, offline HTML report) before a critical
 failure raises ``GateFailed``, so the report that explains a stopped build always exists.
@@ -21,7 +22,7 @@ from civlake import tables
 from civlake.contracts import get_contract, load_contracts
 from civlake.engine.lake_io import exists as lake_exists
 from civlake.engine.runtime import EMBEDDED, Engine
-from civlake.expectations import batches, chunks
+from civlake.expectations import batches, chunks, parallel
 from civlake.expectations.combine import Part, combine
 from civlake.expectations.docs import write_data_docs
 from civlake.expectations.extras import DIVISIONS_ALL, age_rules
@@ -109,7 +110,8 @@ def _run_feed(
         log.warning("silver gate: %s: silver.divisions absent, referential checks skipped", feed_id)
     parts: dict[int, list[Part]] = {i: [] for i in range(len(specs))}
     n_rows = sum(rows[d] for d in pending)
-    n_chunks = chunks.chunk_count(n_rows, settings.expectations_batch_rows)
+    workers = settings.expectations_workers or parallel.default_workers()
+    n_chunks = chunks.chunk_count(n_rows, settings.expectations_batch_rows, workers=workers)
     log.info(
         "silver gate: %s: %d pending deliveries, %d rows in %d chunks",
         feed_id, len(pending), n_rows, n_chunks,
@@ -128,13 +130,20 @@ def _run_feed(
         work=work,
         engine=engine,
         columns=_read_columns(checks, rules),
-    ) as tables_:
-        for table in tables_:
-            frame = batches.chunk_frame(table, rules)
-            _validate(session, frame, checks, specs, list(LINEAGE), parts)
+    ) as pending_chunks:
+        if checks is not None:
+
+            def validate(chunk: chunks.Chunk) -> list[tuple[int, Part]]:
+                frame = batches.chunk_frame(chunk.read(), rules)
+                return _parts(session, frame, checks, specs, list(LINEAGE))
+
+            for found in parallel.map_in_forks(validate, pending_chunks, workers):
+                for i, part in found:
+                    parts[i].append(part)
     if audit_checks := _checks(session, feed_id, specs, "audit", divisions):
         audit = batches.audit_frame(ledger, feed_id, pending)
-        _validate(session, audit, audit_checks, specs, _AUDIT_INDEX, parts)
+        for i, part in _parts(session, audit, audit_checks, specs, _AUDIT_INDEX):
+            parts[i].append(part)
     return _outcomes(specs, parts, run_id, feed_id, at, tuple(pending)), ""
 
 
@@ -170,16 +179,16 @@ def _read_columns(checks, rules) -> list[str] | None:
     return list(dict.fromkeys([*named, *LINEAGE, *inputs]))
 
 
-def _validate(session, frame, checks, specs, index, parts) -> None:
-    """Validate one batch against both severities' specs in one GX call; each spec's
-    part goes to ``parts``."""
+def _parts(session, frame, checks, specs, index) -> list[tuple[int, Part]]:
+    """Validate one batch against both severities' specs in one GX call: each spec's
+    part, with the spec's position in ``specs``."""
     from civlake.expectations.validate import part_of
 
-    if checks is None:
-        return
     at_of = {id(s): i for i, s in enumerate(specs)}
-    for spec, r in session.validate(frame, checks):
-        parts[at_of[id(spec)]].append(part_of(spec, r, frame=frame, index_columns=index))
+    return [
+        (at_of[id(spec)], part_of(spec, r, frame=frame, index_columns=index))
+        for spec, r in session.validate(frame, checks)
+    ]
 
 
 def _outcomes(specs, parts, run_id, feed_id, at, deliveries) -> list[Outcome]:
