@@ -125,7 +125,7 @@ class Settings:
     expectations_batch_rows: int = field(
         default=250_000, metadata=_var("CIVLAKE_EXPECTATIONS_BATCH_ROWS")
     )
-    # Processes validating a feed's chunks side by side (expectations/parallel.py), each
+    # Processes validating a feed's chunks side by side (civlake.forks), each
     # holding one chunk. None: one per core, at most 4.
     expectations_workers: int | None = field(
         default=None, metadata=_var("CIVLAKE_EXPECTATIONS_WORKERS")

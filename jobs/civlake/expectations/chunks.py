@@ -45,7 +45,7 @@ HEADROOM = 1.1
 def chunk_count(rows: int, batch_rows: int, *, workers: int = 1) -> int:
     """Hash buckets for ``rows`` rows so that one holds about ``batch_rows`` at most; more
     than one bucket is rounded up to a multiple of ``workers``, so that the processes
-    validating them side by side (parallel.py) finish together."""
+    validating them side by side (civlake.forks) finish together."""
     if rows <= batch_rows:
         return 1
     n = math.ceil(rows * HEADROOM / batch_rows)

@@ -6,7 +6,7 @@ hash chunks of about ``Settings.expectations_batch_rows`` rows (chunks.py, writt
 DuckDB or by Spark's executors, only the columns the gate reads), each chunk is
 validated against ``silver.<feed>.critical`` and ``silver.<feed>.warning`` (one GX call
 for both, suites built once per feed and run: validate.py), the chunks side by side in
-forked processes, one per core (parallel.py), and the chunks' results are combined into
+forked processes, one per core (civlake.forks), and the chunks' results are combined into
 one verdict per expectation (combine.py), the same as one batch would give.
 The quarantine-rate expectations run on the pending deliveries' ``ingest_audit`` rows.
 Everything is recorded (Delta results table, offline HTML report) before a critical
@@ -18,11 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from civlake import tables
+from civlake import forks, tables
 from civlake.contracts import get_contract, load_contracts
 from civlake.engine.lake_io import exists as lake_exists
 from civlake.engine.runtime import EMBEDDED, Engine
-from civlake.expectations import batches, chunks, parallel
+from civlake.expectations import batches, chunks
 from civlake.expectations.combine import Part, combine
 from civlake.expectations.docs import write_data_docs
 from civlake.expectations.extras import DIVISIONS_ALL, age_rules
@@ -110,7 +110,7 @@ def _run_feed(
         log.warning("silver gate: %s: silver.divisions absent, referential checks skipped", feed_id)
     parts: dict[int, list[Part]] = {i: [] for i in range(len(specs))}
     n_rows = sum(rows[d] for d in pending)
-    workers = settings.expectations_workers or parallel.default_workers()
+    workers = settings.expectations_workers or forks.default_workers()
     n_chunks = chunks.chunk_count(n_rows, settings.expectations_batch_rows, workers=workers)
     log.info(
         "silver gate: %s: %d pending deliveries, %d rows in %d chunks",
@@ -137,7 +137,7 @@ def _run_feed(
                 frame = batches.chunk_frame(chunk.read(), rules)
                 return _parts(session, frame, checks, specs, list(LINEAGE))
 
-            for found in parallel.map_in_forks(validate, pending_chunks, workers):
+            for found in forks.map_in_forks(validate, pending_chunks, workers):
                 for i, part in found:
                     parts[i].append(part)
     if audit_checks := _checks(session, feed_id, specs, "audit", divisions):

@@ -1,4 +1,4 @@
-"""Chunks validated side by side: jobs run in forked processes, results come back in order."""
+"""Jobs run side by side in forked processes; results come back in order."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from civlake.expectations.parallel import can_fork, default_workers, map_in_forks
+from civlake.forks import can_fork, default_workers, map_in_forks
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="fork is a POSIX start method")
 

@@ -1,21 +1,20 @@
-"""A feed's chunks validated side by side, one forked process per core.
+"""Independent jobs of one stage run side by side, in processes forked from it.
 
-GX validates in Python, so one process validates on one core: on the 1 M city the
-gate was the one stage that left the second core idle (21 CPU-s in 19 s). The chunks of
-a feed (chunks.py) are independent by construction, so each can be validated in its own
-process and the parts combined as before (combine.py), in chunk order.
-
-The processes are forked from the gate's process once the feed's GX suites are built:
-they inherit GX (whose import is ~4 s: a spawned process would pay it again), the
-session and the suites, and receive only a chunk's Parquet file names; they send back
-the chunk's parts (a few numbers and examples). A forked child runs no thread of its
-parent, so it touches only what it was given: Parquet files through pyarrow (which
-starts its thread pools afresh after a fork), pandas and GX. Where fork does not exist,
-for one chunk, or with one worker, the chunks are validated in this process.
+A stage whose work is Python (GX validating a chunk, xlsxwriter writing a district's
+book) runs on one core however many the machine has. ``map_in_forks`` runs such jobs in
+processes forked from the stage's own: they inherit everything already imported and
+built (GX's import alone is ~4 s, which a spawned process would pay again), so a job can
+be any callable, a closure included, and only its items and results cross a pipe. A
+forked child runs no thread of its parent, so a job should touch only what it was given
+and plain Python, Parquet files through pyarrow (which starts its thread pools afresh
+after a fork), pandas or GX: no DuckDB connection, Spark session or Delta table of the
+parent. Where fork does not exist, for one item, or with one worker, the jobs run in
+the calling process.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +24,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Most workers by default: each holds one chunk's frame and GX's copies of it
-# (~1 GiB at 250,000 hukou rows, Settings.expectations_batch_rows).
+# Most workers by default: a worker holds its job's data (the expectations gate's: one
+# chunk's frame and GX's copies of it, ~1 GiB at 250,000 hukou rows).
 MAX_DEFAULT_WORKERS = 4
 _job: Callable[[Any], Any] | None = None  # what the forked workers run (inherited)
 
@@ -55,11 +54,16 @@ def map_in_forks(job: Callable[[T], R], items: Sequence[T], workers: int) -> Ite
     if _job is not None:
         raise RuntimeError("map_in_forks is already running in this process")
     _job = job
+    # The parent's objects move to the collector's permanent generation while workers
+    # are forked: a child's collections then skip them, instead of walking (and so
+    # copying, page by page) the whole inherited heap.
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
             yield from pool.map(_run, items)
     finally:
+        gc.unfreeze()
         _job = None
 
 
