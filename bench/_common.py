@@ -19,8 +19,8 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def tree_rss_mib(pid: int | None = None) -> float:
-    """RSS of this process and all its descendants (the Spark engine's JVM is a child)."""
+def _tree(pid: int | None = None) -> list[int]:
+    """This process (or ``pid``) and all its descendants."""
     import os
 
     root = os.getpid() if pid is None else pid
@@ -31,30 +31,57 @@ def tree_rss_mib(pid: int | None = None) -> float:
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0.0, [root]
+    out, todo = [], [root]
     while todo:
         p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            pass
+        out.append(p)
         todo.extend(children.get(p, []))
-    return total
+    return out
+
+
+def _kib(path: str, field: str) -> int:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mib(pid: int | None = None) -> float:
+    """RSS of this process and all its descendants (the Spark engine's JVM is a child)."""
+    return sum(_kib(f"/proc/{p}/status", "VmRSS:") for p in _tree(pid)) / 1024
+
+
+def tree_pss_mib(pid: int | None = None) -> tuple[float, int]:
+    """(PSS of this process and its descendants, number of descendants). A forked worker
+    shares its parent's pages until it writes them: RSS would count those twice, PSS
+    divides each shared page among the processes that map it."""
+    tree = _tree(pid)
+    return sum(_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in tree) / 1024, len(tree) - 1
 
 
 @contextmanager
-def measure(result: dict, *, tree: bool = False):
-    """Wall time and peak RSS growth (sampled every 20 ms) of the block."""
+def measure(result: dict, *, tree: bool = False, workers: bool = False):
+    """Wall time and peak RSS growth (sampled every 20 ms) of the block. ``workers``: also
+    the peak PSS of the process tree while the block had child processes (sampled every
+    200 ms), as ``result["tree_peak_pss_mib"]``."""
     read = tree_rss_mib if tree else rss_mib
     base = read()
     peak = [base]
     stop = threading.Event()
+    tree_peak = [0.0]
 
     def sample():
+        n = 0
         while not stop.wait(0.2 if tree else 0.02):
             peak[0] = max(peak[0], read())
+            n += 1
+            if workers and n % 10 == 0:
+                pss, children = tree_pss_mib()
+                if children:
+                    tree_peak[0] = max(tree_peak[0], pss)
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
@@ -67,6 +94,8 @@ def measure(result: dict, *, tree: bool = False):
         t.join()
         result["peak_rss_mib"] = max(peak[0], read())
         result["rss_growth_mib"] = result["peak_rss_mib"] - base
+        if tree_peak[0]:
+            result["tree_peak_pss_mib"] = tree_peak[0]
 
 
 def start_watchdog(limit_mib: float, *, every: float = 0.5) -> None:

@@ -66,9 +66,9 @@ def main() -> None:
                   f"{rate:>12}{res['peak_rss_mib']:>14,.0f}", flush=True)  # fmt: skip
             if "dbt_nodes" in res:
                 print(f"{'':<{len(name) + 16}}dbt: {res['dbt_nodes']}", flush=True)
-            if "worker_peak_rss_mib" in res:
-                print(f"{'':<{len(name) + 16}}largest worker process: peak RSS "
-                      f"{res['worker_peak_rss_mib']:,.0f} MiB", flush=True)  # fmt: skip
+            if "tree_peak_pss_mib" in res:
+                print(f"{'':<{len(name) + 16}}with its worker processes: peak PSS "
+                      f"{res['tree_peak_pss_mib']:,.0f} MiB", flush=True)  # fmt: skip
             runs.setdefault(name, {})[stage] = res["seconds"]
             total += res["seconds"]
         runs[name]["total"] = total

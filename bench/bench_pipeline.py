@@ -77,9 +77,9 @@ def main() -> None:
         report(stage, res, n)
         if "dbt_nodes" in res:
             print(f"{'':<14}dbt: {res['dbt_nodes']}", flush=True)
-        if "worker_peak_rss_mib" in res:
-            print(f"{'':<14}largest worker process: peak RSS "
-                  f"{res['worker_peak_rss_mib']:,.0f} MiB", flush=True)  # fmt: skip
+        if "tree_peak_pss_mib" in res:
+            print(f"{'':<14}with its worker processes: peak PSS "
+                  f"{res['tree_peak_pss_mib']:,.0f} MiB", flush=True)  # fmt: skip
     print(f"work dir: {work}")
 
 
@@ -124,13 +124,9 @@ def run_stages(
     names = [name for name, _ in stages]
     for stage, fn in stages[names.index(start) :]:
         res: dict = {}
-        children = _children_peak_rss_mib()
-        with measure(res):
+        # A stage's worker processes (civlake.forks): the tree's peak PSS while they ran.
+        with measure(res, workers=True):
             out = fn()
-        if _children_peak_rss_mib() > children:
-            # A stage's own worker processes (the expectations gate forks one per core):
-            # the largest one's peak, shared pages with this process included.
-            res["worker_peak_rss_mib"] = _children_peak_rss_mib()
         n = out if isinstance(out, int) else None
         if stage == "ingest":
             ingested = out
@@ -141,13 +137,6 @@ def run_stages(
         yield stage, res, n
         if stage == through:
             break
-
-
-def _children_peak_rss_mib() -> float:
-    """Peak RSS of the largest child process this process has waited for."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def dbt_nodes(results: list[dict]) -> str:
