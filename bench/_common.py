@@ -20,7 +20,8 @@ def rss_mib() -> float:
 
 
 def _tree(pid: int | None = None) -> list[int]:
-    """This process (or ``pid``) and all its descendants."""
+    """This process (or ``pid``) and all its descendants (but multiprocessing's resource
+    tracker)."""
     import os
 
     root = os.getpid() if pid is None else pid
@@ -34,9 +35,19 @@ def _tree(pid: int | None = None) -> list[int]:
     out, todo = [], [root]
     while todo:
         p = todo.pop()
-        out.append(p)
+        if p == root or not _is_resource_tracker(p):
+            out.append(p)
         todo.extend(children.get(p, []))
     return out
+
+
+def _is_resource_tracker(pid: int) -> bool:
+    """multiprocessing's resource tracker: a helper process the first process pool starts,
+    which lives as long as its parent; no stage's worker."""
+    try:
+        return b"multiprocessing.resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _kib(path: str, field: str) -> int:
