@@ -195,8 +195,9 @@ def _write_book(path: Path, district: str, by_rule: dict[str, list[dict[str, Any
     book.close()
 
 
-def write_worklists(settings: Settings, out_dir: Path) -> list[Path]:
+def write_worklists(settings: Settings, out_dir: Path, *, workers: int | None = None) -> list[Path]:
     """Write one XLSX per district with that district's open findings; returns the paths.
+    ``workers``: processes writing books side by side (None: one per core, at most 4).
 
     Rewrites the district files on every call (the findings table is the state), so a
     rerun on an unchanged warehouse produces the same lists.
@@ -217,4 +218,5 @@ def write_worklists(settings: Settings, out_dir: Path) -> list[Path]:
 
     # xlsxwriter is Python: the districts' books are written side by side, one per core
     # (the forks inherit the findings: only a book's number goes, its path comes back).
-    return list(forks.map_in_forks(write, range(len(books)), forks.default_workers()))
+    workers = workers or forks.default_workers()
+    return list(forks.map_in_forks(write, range(len(books)), workers))
