@@ -19,6 +19,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -36,7 +37,13 @@ def default_workers() -> int:
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Fork exists here, and this process may have children: multiprocessing refuses
+    them to a daemonic process (an executor's worker can be one, and so is a task it
+    forked), whose jobs then run in it."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
 
 
 def map_in_forks(job: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
@@ -62,6 +69,11 @@ def map_in_forks(job: Callable[[T], R], items: Sequence[T], workers: int) -> Ite
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
             yield from pool.map(_run, items)
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            f"a worker process ended abruptly ({exc}): killed, probably for memory; "
+            f"run with fewer workers than {n}, or smaller jobs"
+        ) from exc
     finally:
         gc.unfreeze()
         _job = None

@@ -47,3 +47,22 @@ def test_a_failing_job_raises_here_with_its_message():
 
 def test_default_workers_follow_the_cores_this_process_may_use():
     assert 1 <= default_workers() <= min(len(os.sched_getaffinity(0)), 4)
+
+
+def test_a_worker_that_dies_is_reported_for_people():
+    def job(item: int) -> int:
+        if item == 2:
+            os._exit(9)  # as a worker killed for memory ends
+        return item
+
+    with pytest.raises(RuntimeError, match=r"worker process ended abruptly.*fewer workers"):
+        list(map_in_forks(job, list(range(4)), workers=2))
+
+
+def test_a_daemonic_process_runs_the_jobs_itself(monkeypatch):
+    # GIVEN this process marked daemonic (as an executor's worker process is)
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    # WHEN jobs are mapped THEN they run here (multiprocessing refuses it children)
+    assert list(map_in_forks(lambda i: os.getpid(), [1, 2, 3], workers=2)) == [os.getpid()] * 3
