@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from civlake import lake
-from civlake.ingest import ingest_landing, landing, readers
+from civlake.ingest import bronze, ingest_landing, landing, readers
 from civlake.settings import load_settings
 from tests.deliveries import headers, write_delivery
 
@@ -332,6 +332,29 @@ def test_a_failed_write_in_the_writer_thread_stops_the_delivery(settings, now, m
     with pytest.raises(OSError, match="No space left"):
         ingest_landing(settings, now=now)
     assert len(calls) == 3
+    assert not _parquet_files(settings, "hukou_population")
+    assert lake.open_table(settings.lake / "bronze" / "hukou_population") is None
+
+
+def test_a_failed_hash_in_a_hashing_thread_stops_the_delivery(settings, now, monkeypatch):
+    # GIVEN a large delivery whose fourth batch fails in a hashing thread (out of memory)
+    # while the batches before it are written and the next ones parsed
+    _small_thresholds(monkeypatch)
+    _first_delivery(settings, _hukou_rows(8_000, quoted=False))
+    hash_rows, calls = bronze.row_hashes, []
+
+    def no_memory(table, columns):
+        calls.append(table.num_rows)
+        if len(calls) == 4:
+            raise MemoryError("hashing batch 4")
+        return hash_rows(table, columns)
+
+    monkeypatch.setattr(bronze, "row_hashes", no_memory)
+    # WHEN it is ingested THEN the error reaches the caller; the batches already written
+    # are deleted, and bronze has no table
+    with pytest.raises(MemoryError, match="hashing batch 4"):
+        ingest_landing(settings, now=now)
+    assert len(calls) >= 4
     assert not _parquet_files(settings, "hukou_population")
     assert lake.open_table(settings.lake / "bronze" / "hukou_population") is None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -92,22 +93,39 @@ def parse_file(
     batch, not the file). Raises DeliveryRejected on a parse problem, and after the last
     batch when the rows differ from the manifest's: the rows already given are then rows
     of a rejected delivery, and the caller drops them."""
-    path = folder / f.name
-    label = file_label(contract, manifest, f)
-    fmt = path.suffix.lower().lstrip(".")
-    # A CSV without a declared encoding is read in the contract's encoding.
-    codec = python_codec(f.encoding or contract.encodings[0], fmt)
-    lineage = {
+    with_lineage = lineage(manifest, f, contract, now)
+    for batch in file_batches(folder, manifest, f, contract):
+        yield with_lineage(batch)
+
+
+def lineage(
+    manifest: Manifest, f: ManifestFile, contract: FeedContract, now: datetime
+) -> Callable[[pa.RecordBatch], pa.Table]:
+    """A reader batch of ``f`` -> its bronze rows (lineage columns and row hashes)."""
+    fmt = Path(f.name).suffix.lower().lstrip(".")
+    fields = {
         "delivery_id": manifest.delivery_id, "source_file": f.name,
         "source_unit": manifest.source_unit, "period": manifest.period, "mode": manifest.mode,
         "produced_at": manifest.produced_at,
         "file_format": "jsonl" if fmt in ("json", "ndjson") else fmt, "ingested_at": now,
     }  # fmt: skip
+    return lambda batch: bronze.with_lineage(pa.Table.from_batches([batch]), contract, **fields)
+
+
+def file_batches(
+    folder: Path, manifest: Manifest, f: ManifestFile, contract: FeedContract
+) -> Iterator[pa.RecordBatch]:
+    """The reader's non-empty batches of one data file; after the last one, raises
+    DeliveryRejected when the file's rows differ from what the manifest declares."""
+    path = folder / f.name
+    label = file_label(contract, manifest, f)
+    # A CSV without a declared encoding is read in the contract's encoding.
+    codec = python_codec(f.encoding or contract.encodings[0], path.suffix.lower().lstrip("."))
     found = 0
     for batch in read_file(path, contract, codec, label):
         if batch.num_rows:
             found += batch.num_rows
-            yield bronze.with_lineage(pa.Table.from_batches([batch]), contract, **lineage)
+            yield batch
     if found != f.rows:
         raise DeliveryRejected(
             "ROWCOUNT_MISMATCH",
@@ -133,6 +151,8 @@ def _parse_files(
 # city's monthly hukou snapshot is ~10 M rows, ~1.3 GB of CSV, ~8 GiB parsed whole.
 STREAM_ROWS = 500_000
 STREAM_BYTES = 64 << 20
+# Threads hashing a streamed delivery's batches (_stream_files).
+HASHING = 2
 
 
 def _is_large(folder: Path, manifest: Manifest) -> bool:
@@ -155,26 +175,41 @@ def _stream_files(
         dictionary=False,  # a snapshot's rows are mostly distinct: see AppendFiles
         statistics=bronze.FILTERED,
     )  # fmt: skip
-    # Each batch is written (Parquet encoding and zstd, outside the GIL) in a worker
-    # thread while the next one is parsed and hashed here (Python): one batch in flight,
-    # so memory stays two batches. The files are the same as written in turn.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-write")
-    pending: Future | None = None
+    # Parsing holds the GIL; hashing (DuckDB) and the Parquet write (encoding and zstd)
+    # do not. So each parsed batch gets its lineage and row hashes in one of two hashing
+    # threads while the next is parsed here, and the hashed batches are written in turn
+    # by one writing thread: at most HASHING + 1 batches in flight. The files are the
+    # same as written in turn.
+    hashing = ThreadPoolExecutor(max_workers=HASHING, thread_name_prefix="bronze-hash")
+    writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-write")
+    hashed: deque[Future] = deque()
+    written: Future | None = None
+
+    def write_oldest() -> None:
+        nonlocal written
+        rows = hashed.popleft().result()
+        if written is not None:
+            written.result()
+        written = writing.submit(writer.write, rows)
+
     try:
         for f in manifest.files:
-            for t in parse_file(folder, manifest, f, contract, now):
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write, t)
-        if pending is not None:
-            pending.result()
+            with_lineage = lineage(manifest, f, contract, now)
+            for batch in file_batches(folder, manifest, f, contract):
+                hashed.append(hashing.submit(with_lineage, batch))
+                if len(hashed) > HASHING:
+                    write_oldest()
+        while hashed:
+            write_oldest()
+        if written is not None:
+            written.result()
     except BaseException:
-        if pending is not None:
-            wait([pending])
+        wait([*hashed, *([written] if written is not None else [])])
         writer.discard()
         raise
     finally:
-        pool.shutdown(wait=True)
+        hashing.shutdown(wait=True)
+        writing.shutdown(wait=True)
     if not writer.num_rows:
         writer.discard()
         return None
