@@ -11,8 +11,10 @@ which Excel caps at 1,048,576 rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -670,6 +672,128 @@ def _json_value(value) -> str | None:
 def read_jsonl(
     path: Path, contract: FeedContract, codec: str, label: str
 ) -> Iterator[pa.RecordBatch]:
+    """One record per line: the contract's keys as columns (a number as its JSON text, a
+    nested value as JSON), other keys in ``_extra``, a line that is not an object in
+    ``_malformed``. A UTF-8 file whose lines end in LF or CRLF is read by
+    ``_read_jsonl_bytes``; any other by ``_read_jsonl_text``: the same batches."""
+    if codec in ("utf-8", "utf-8-sig") and not _lone_carriage_return(path):
+        return _read_jsonl_bytes(path, contract, label)
+    return _read_jsonl_text(path, contract, codec, label)
+
+
+def _lone_carriage_return(path: Path) -> bool:
+    """True when a CR not followed by LF ends a line: text mode's universal newlines
+    split there, a binary read does not."""
+    with path.open("rb") as f:
+        tail = b""
+        while chunk := f.read(SCAN_CHUNK):
+            chunk, tail = tail + chunk, b""
+            if chunk.endswith(b"\r"):
+                chunk, tail = chunk[:-1], b"\r"
+            if chunk.count(b"\r") != chunk.count(b"\r\n"):
+                return True
+        return bool(tail)
+
+
+_NOT_DECODED = object()
+
+
+def _read_jsonl_bytes(path: Path, contract: FeedContract, label: str) -> Iterator[pa.RecordBatch]:
+    """``_read_jsonl_text`` for UTF-8 lines, at a fraction of its cost: each line decoded
+    in C (msgspec), the batch's columns built a column at a time.
+
+    msgspec and json agree on every document both accept (same numbers, last of a
+    repeated key); a line msgspec refuses (a blank line, an out-of-range float that json
+    makes Infinity, malformed JSON, bad UTF-8) goes through exactly what
+    ``_read_jsonl_text`` does with it."""
+    import msgspec
+
+    decode = msgspec.json.Decoder().decode
+    names = contract.names
+    records: list[dict | str] = []
+    source_rows: list[int] = []
+    seen: set[str] = set()
+    row_no = 0
+    with path.open("rb") as raw:
+        for i, line in enumerate(raw):
+            if i == 0 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            try:
+                record = decode(line)
+            except msgspec.MsgspecError:
+                record = _NOT_DECODED
+            if record is _NOT_DECODED:
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DeliveryRejected(
+                        "ENCODING_ERROR",
+                        f"{label}: bytes invalid in utf-8 at data row {row_no + 1}: "
+                        f"{exc.reason}. JSONL must be UTF-8; ask the sender to re-export.",
+                    ) from exc
+                if text.strip() == "":
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError:
+                    record = None
+            if not isinstance(record, dict):
+                record = line.decode("utf-8").rstrip("\r\n")
+            row_no += 1
+            records.append(record)
+            source_rows.append(row_no)
+            if len(records) >= BATCH_ROWS:
+                yield _jsonl_batch(records, source_rows, names, seen)
+                records, source_rows = [], []
+    last = _jsonl_batch(records, source_rows, names, seen) if records else None
+    # JSONL has no header: a required key that no record carries is a schema problem.
+    if row_no and (seen & set(names)) and (missing := [n for n in contract.required
+                                                       if n not in seen]):  # fmt: skip
+        raise DeliveryRejected(
+            "SCHEMA_MISMATCH", f"{label}: no record has required key(s) {missing}"
+        )
+    if last is not None:
+        yield last
+
+
+def _jsonl_batch(
+    records: list[dict | str], source_rows: list[int], names: list[str], seen: set[str]
+) -> pa.RecordBatch:
+    """Records (a dict, or a malformed line's text) as a reader batch; ``seen`` gains
+    every key they carry."""
+    empty: dict = {}
+    objects = [r if type(r) is dict else empty for r in records]
+    seen.update(*objects)
+    arrays = []
+    for name in names:
+        values = list(map(dict.get, objects, itertools.repeat(name)))
+        try:
+            column = pa.array(values, pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # a number, bool or nested value
+            column = pa.array(
+                [v if v is None or type(v) is str else _json_value(v) for v in values],
+                pa.string(),
+            )
+        arrays.append(blank_to_null(column))
+    known = frozenset(names)
+    extra = [
+        None if known.issuperset(o) else
+        json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False)
+        for o in objects
+    ]  # fmt: skip
+    malformed = [None if type(r) is dict else r for r in records]
+    arrays += [
+        pa.array(extra, pa.string()),
+        pa.array(malformed, pa.string()),
+        pa.array(source_rows, pa.int64()),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=[*names, "_extra", "_malformed", "_source_row"])
+
+
+def _read_jsonl_text(
+    path: Path, contract: FeedContract, codec: str, label: str
+) -> Iterator[pa.RecordBatch]:
+    """JSONL decoded as text, a line at a time: any codec, any line ending."""
     builder = _BatchBuilder(contract.names)
     index = {c.name: i for i, c in enumerate(contract.columns)}
     width = len(index)
