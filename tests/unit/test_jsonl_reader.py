@@ -33,8 +33,11 @@ scalars = st.one_of(
     st.sampled_from(BLANKS),
     st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
 )
-values = st.one_of(scalars, st.lists(scalars, max_size=3), st.dictionaries(st.text(max_size=3),
-                                                                         scalars, max_size=2))
+values = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=3),
+    st.dictionaries(st.text(max_size=3), scalars, max_size=2),
+)
 records = st.dictionaries(st.sampled_from(KEYS), values, max_size=len(KEYS))
 # numbers as senders write them: json.dumps would normalise these
 raw_numbers = st.sampled_from(["1.50", "1E5", "-0", "1e400", "-1e-400", "123456789012345678901"])
