@@ -37,13 +37,13 @@ def _table() -> pa.Table:
     )
 
 
-@pytest.mark.parametrize("hasher", ["hashlib", "duckdb"])
+@pytest.mark.parametrize("hasher", ["hashlib", "polars-hash"])
 def test_row_hash_is_sha256_of_fields_joined_with_unit_separator_and_nul_for_null(
     hasher, monkeypatch
 ):
     # GIVEN rows with nulls, empty and blank strings, separators and NUL inside values,
-    # hashed by either of row_hashes' two hashers (small tables: hashlib; large: DuckDB)
-    if hasher == "duckdb":
+    # hashed by either of row_hashes' two hashers (small tables: hashlib; large: polars-hash)
+    if hasher == "polars-hash":
         monkeypatch.setattr(bronze, "GIL_FREE_ROWS", 1)
     cols = list(VALUES)
     # WHEN hashed

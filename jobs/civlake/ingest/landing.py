@@ -175,7 +175,7 @@ def _stream_files(
         dictionary=False,  # a snapshot's rows are mostly distinct: see AppendFiles
         statistics=bronze.FILTERED,
     )  # fmt: skip
-    # Parsing holds the GIL; hashing (DuckDB) and the Parquet write (encoding and zstd)
+    # Parsing holds the GIL; hashing (polars-hash) and the Parquet write (encoding and zstd)
     # do not. So each parsed batch gets its lineage and row hashes in one of two hashing
     # threads while the next is parsed here, and the hashed batches are written in turn
     # by one writing thread: at most HASHING + 1 batches in flight. The files are the
