@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from civlake.contracts import FeedContract, normalize_header
 from civlake.ingest.manifest import DeliveryRejected
@@ -603,7 +604,6 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
         raise DeliveryRejected(
             "ENCODING_ERROR", f"{label}: not a readable XLSX workbook ({exc})"
         ) from exc
-    builder = _BatchBuilder(contract.names)
     row_no, found_header = 0, False
     for rows, merged in sheets:
         header_at = _header_row(rows, contract)
@@ -613,23 +613,66 @@ def read_xlsx(path: Path, contract: FeedContract, label: str) -> Iterator[pa.Rec
         _fill_vertical_merges(rows, merged, below=header_at)
         header = [_cell_to_str(c) or "" for c in rows[header_at]]
         positions = _positions(contract, _map_header(contract, header, label))
-        for row in rows[header_at + 1 :]:
-            values = [_cell_to_str(c) for c in row][: len(header)]
-            filled = [v for v in values if v is not None]
-            if not filled or TOTAL_ROW.match(filled[0]):  # blank or 合计 row: not data
-                continue
-            row_no += 1
-            values += [None] * (len(header) - len(values))
-            _emit(builder, len(contract.columns), positions, header, values, row_no)
-            if len(builder) >= BATCH_ROWS:
-                yield builder.flush()
+        batch = _sheet_batch(rows[header_at + 1 :], header, positions, contract, row_no)
+        row_no += batch.num_rows
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            yield batch.slice(start, BATCH_ROWS)
     if not found_header:
         raise DeliveryRejected(
             "SCHEMA_MISMATCH",
             f"{label}: no header row with the feed's columns in the first 20 rows",
         )
-    if len(builder):
-        yield builder.flush()
+
+
+def _sheet_batch(
+    rows: list[list], header: list[str], positions: list[int | None], contract: FeedContract,
+    rows_before: int,
+) -> pa.RecordBatch:  # fmt: skip
+    """A sheet's rows below its header as one reader batch, a column at a time: every
+    cell as ``_cell_to_str`` reads it, cells beyond the header dropped, blank and total
+    (合计) rows left out, data rows numbered on from ``rows_before``, cells under
+    unknown headers in ``_extra`` (``_emit``'s rules)."""
+    width = len(header)
+    columns = [_cells_as_text([r[i] if i < len(r) else None for r in rows]) for i in range(width)]
+    first = pc.coalesce(*columns)  # each row's first filled cell
+    keep = first.is_valid()
+    if (at := np.flatnonzero(pc.match_substring(first, "计").fill_null(False))).size:
+        total = np.zeros(len(rows), bool)
+        total[at] = [bool(TOTAL_ROW.match(t)) for t in first.take(pa.array(at)).to_pylist()]
+        keep = pc.and_(keep, pa.array(~total))
+    columns = [c.filter(keep) for c in columns]
+    n = len(columns[0])
+    out = [pa.nulls(n, pa.string())] * len(contract.columns)
+    unknown = []
+    for pos, at in enumerate(positions):
+        if at is None:
+            unknown.append(pos)
+        else:
+            out[at] = columns[pos]
+    extra: list[str | None] = [None] * n
+    for i in sorted({i for pos in unknown for i in np.flatnonzero(columns[pos].is_valid())}):
+        found: dict[str, str] = {}
+        for pos in unknown:
+            if (value := columns[pos][i].as_py()) is not None:
+                key = str(header[pos])
+                found[key if key not in found else f"{key}#{pos + 1}"] = value
+        extra[i] = json.dumps(found, ensure_ascii=False)
+    out += [
+        pa.array(extra, pa.string()),
+        pa.nulls(n, pa.string()),
+        pa.array(np.arange(rows_before + 1, rows_before + n + 1, dtype=np.int64)),
+    ]
+    return pa.RecordBatch.from_arrays(out, names=[*contract.names, "_extra", "_malformed",
+                                                  "_source_row"])  # fmt: skip
+
+
+def _cells_as_text(cells: list) -> pa.Array:
+    """``_cell_to_str`` of every cell: in Arrow when they are all text or empty (most
+    columns of a register), else a cell at a time."""
+    try:
+        return blank_to_null(pa.array(cells, pa.string()))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates, booleans
+        return pa.array([_cell_to_str(c) for c in cells], pa.string())
 
 
 def _header_row(rows: list[list], contract: FeedContract) -> int | None:
