@@ -75,13 +75,17 @@ def _read(reader, path: Path, *args):
     bom=st.booleans(),
     final_newline=st.booleans(),
     batch_rows=st.integers(1, 5),
+    block=st.integers(1, 64),
 )
 def test_the_byte_reader_gives_the_text_readers_batches(body, ending, bom, final_newline,
-                                                        batch_rows):  # fmt: skip
+                                                        batch_rows, block):  # fmt: skip
     text = ending.join(body) + (ending if final_newline and body else "")
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(readers, "BATCH_ROWS",
-                                                                  batch_rows):  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        mock.patch.object(readers, "BATCH_ROWS", batch_rows),
+        mock.patch.object(readers, "JSONL_BLOCK", block),  # blocks of a few lines, or one
+    ):
         path = Path(tmp) / "f.jsonl"
         path.write_bytes(data)
         assert not readers._lone_carriage_return(path)

@@ -8,10 +8,13 @@ out (blank, 合计) must be the same."""
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
 from datetime import date, datetime, time
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +75,18 @@ def test_cells_as_text_reads_what_a_person_sees():
         " 张三 ", None, None, "3", "1e+15", None, "true", "2026-01-02", "2026-01-02T03:04:00",
         "2026-01-02", "08:30:00",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("xml", "has"),
+    [(b'<c r="A1" t="e"><v>#N/A</v></c>', True), (b"<c r='A1' t='e'>", True),
+     (b'<c r="A1" t = "e">', True), (b'<x:c r="A1"\tt="e">', True),
+     (b'<c r="A1" t="s"><v>0</v></c>', False), (b'<c r="A1" s="e" t="n">', False),
+     (b'<c r="A1" at="e">', False), (b"", False)],
+)  # fmt: skip
+def test_error_cells_are_found_in_a_sheets_xml(xml, has):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<sheetData><row>" + xml + b"</row>")
+    with zipfile.ZipFile(buf) as archive:
+        assert readers._has_error_cells(archive, "xl/worksheets/sheet1.xml") is has
