@@ -553,8 +553,10 @@ def test_chunked_results_equal_one_batch(settings, tmp_path, batch_rows):
     assert share[2] is False and share[4] == 5 + 3  # 8 of 100 invalid: above the 5 % warning
 
 
-def test_chunks_validated_in_worker_processes_equal_one_process(settings):
-    # GIVEN the planted deliveries in chunks of at most 7 rows (15 chunks)
+@pytest.mark.parametrize("batch_rows", [7, 1000])
+def test_chunks_validated_in_worker_processes_equal_one_process(settings, batch_rows):
+    # GIVEN the planted deliveries in chunks of at most 7 rows (15 chunks), or in one
+    # chunk (fewer chunks than workers: each worker checks it against a share of the suite)
     from dataclasses import replace
 
     path = lake.table_path(settings.lake, "silver", "assistance_recipients")
@@ -562,8 +564,8 @@ def test_chunks_validated_in_worker_processes_equal_one_process(settings):
     lake.append(path, _delivery(_planted_rows(40), "20261101-440106-002"))
 
     # WHEN the gate validates them in this process, then in three forked workers
-    here = _outcomes_with_batch_rows(replace(settings, expectations_workers=1), 7)
-    forked = _outcomes_with_batch_rows(replace(settings, expectations_workers=3), 7)
+    here = _outcomes_with_batch_rows(replace(settings, expectations_workers=1), batch_rows)
+    forked = _outcomes_with_batch_rows(replace(settings, expectations_workers=3), batch_rows)
 
     # THEN every verdict, count and example is the same
     assert forked == here
@@ -593,7 +595,7 @@ def test_chunks_hold_only_the_columns_the_gate_reads(settings, monkeypatch):
     # WHEN the gate reads the columns it needs, then (the reference) every column
     pruned = _outcomes_with_batch_rows(settings, 25)
     pruned_columns, seen[:] = list(seen), []
-    monkeypatch.setattr(runner, "_read_columns", lambda checks, rules: None)
+    monkeypatch.setattr(runner, "_read_columns", lambda suites, rules: None)
     every = _outcomes_with_batch_rows(settings, 25)
 
     # THEN the outcomes are the same, and the pruned chunks lacked the columns no spec

@@ -41,3 +41,42 @@ def test_the_session_keeps_no_chunk_but_the_latest():
     # GX's batch definition may hold the latest chunk until the next replaces it: one
     # chunk, never the ones before
     assert [ref() is None for ref in alive[:-1]] == [True, True]
+
+
+def test_a_suite_dealt_into_shares_gives_the_one_suites_results():
+    # GIVEN five specs on two columns (both severities), as one suite and as three shares
+    specs = [
+        *SPECS,
+        ExpectationSpec(
+            type="expect_column_values_to_be_between",
+            kwargs={"column": "n", "min_value": 0, "max_value": 9}, severity="warning",
+            description="n is a digit",
+        ),
+        ExpectationSpec(
+            type="expect_column_values_to_not_be_null", kwargs={"column": "n"},
+            severity="critical", description="n present",
+        ),
+        ExpectationSpec(
+            type="expect_column_values_to_be_unique", kwargs={"column": "id"},
+            severity="critical", description="id unique",
+        ),
+    ]  # fmt: skip
+    session = GxSession()
+    whole = session.checks("feed", specs)
+    shares = session.checks_in_shares("feed", specs, shares=3)
+    # THEN every expectation is in exactly one share, each share reads only its columns
+    assert len(shares) == 3
+    assert sorted(len(s.suite.expectations) for s in shares) == [1, 2, 2]
+    assert sorted(k for s in shares for k in s.specs) == sorted(whole.specs)
+    assert {c for s in shares for c in s.columns} == set(whole.columns)
+    frame = pd.DataFrame({"id": ["000001", "000002", "000002", "1234567"], "n": [1, 12, None, 3]})
+    one = {spec.description: (r.success, r.result.get("unexpected_count"))
+           for spec, r in session.validate(frame, whole)}  # fmt: skip
+    dealt = {spec.description: (r.success, r.result.get("unexpected_count"))
+             for share in shares for spec, r in session.validate(frame, share)}  # fmt: skip
+    # AND validating the shares gives the one suite's results
+    assert dealt == one
+    assert one["n is a digit"] == (False, 1) and one["id unique"][0] is False
+    # a share of more shares than expectations: one expectation each
+    assert len(session.checks_in_shares("feed", specs, shares=50)) == len(whole.suite.expectations)
+    assert session.checks_in_shares("feed", [], shares=2) == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from civlake import forks, tables
 from civlake.contracts import get_contract, load_contracts
@@ -31,6 +32,9 @@ from civlake.expectations.results import check_run_id, validated_deliveries, wri
 from civlake.expectations.specs import LINEAGE, SEVERITIES, ExpectationSpec, suite_name
 from civlake.expectations.suites import silver_specs
 from civlake.settings import Settings
+
+if TYPE_CHECKING:
+    from civlake.expectations.validate import Checks
 
 log = logging.getLogger(__name__)
 _AUDIT_INDEX = ["delivery_id", "source_unit", "period"]
@@ -118,8 +122,11 @@ def _run_feed(
     )  # fmt: skip
     key = get_contract(feed_id, settings.schemas_dir).natural_key
     work = settings.state_dir / "expectations_chunks" / feed_id
-    # The feed's GX suites are built once for all its chunks.
-    checks = _checks(session, feed_id, specs, "silver", divisions)
+    # The feed's GX suites are built once for all its chunks. Fewer chunks than workers
+    # (a small feed's one): the suite is dealt out to the workers instead, each checking
+    # the whole chunk against its share (GX's cost is per expectation, not per row).
+    shares = workers if n_chunks < workers else 1
+    suites = _suites(session, feed_id, specs, divisions, shares)
     rules = age_rules(feed_id)
     with chunks.pending_chunks(
         settings,
@@ -129,15 +136,18 @@ def _run_feed(
         chunks=n_chunks,
         work=work,
         engine=engine,
-        columns=_read_columns(checks, rules),
+        columns=_read_columns(suites, rules) if suites else None,
     ) as pending_chunks:
-        if checks is not None:
+        if suites:
 
-            def validate(chunk: chunks.Chunk) -> list[tuple[int, Part]]:
+            def validate(job: tuple[chunks.Chunk, int]) -> list[tuple[int, Part]]:
+                chunk, share = job  # the suites are inherited, not sent: specs by identity
                 frame = batches.chunk_frame(chunk.read(), rules)
-                return _parts(session, frame, checks, specs, list(LINEAGE))
+                return _parts(session, frame, suites[share], specs, list(LINEAGE))
 
-            for found in forks.map_in_forks(validate, pending_chunks, workers):
+            # chunk by chunk, so that each spec's parts come in chunk order (combine.py)
+            jobs = [(chunk, share) for chunk in pending_chunks for share in range(len(suites))]
+            for found in forks.map_in_forks(validate, jobs, workers):
                 for i, part in found:
                     parts[i].append(part)
     if audit_checks := _checks(session, feed_id, specs, "audit", divisions):
@@ -169,12 +179,18 @@ def _checks(session, feed_id, specs, batch, divisions):
     return session.checks(feed_id, [s for s in specs if s.batch == batch], resolve=divisions)
 
 
-def _read_columns(checks, rules) -> list[str] | None:
-    """The silver columns the gate reads: those the suite names (None: a spec names no
+def _suites(session, feed_id, specs, divisions, shares: int) -> list[Checks]:
+    """The silver specs as GX suites: one, or the one dealt out into ``shares``."""
+    silver = [s for s in specs if s.batch == "silver"]
+    return session.checks_in_shares(feed_id, silver, resolve=divisions, shares=shares)
+
+
+def _read_columns(suites: list[Checks], rules) -> list[str] | None:
+    """The silver columns the gate reads: those the suites name (None: a spec names no
     column, so every column), the lineage (order, examples) and the age rules' inputs."""
-    if checks is not None and checks.columns is None:
+    if any(c.columns is None for c in suites):
         return None
-    named = list(checks.columns) if checks is not None else []
+    named = [name for c in suites for name in c.columns]
     inputs = [c for r in rules for c in (r.birth, r.at)]
     return list(dict.fromkeys([*named, *LINEAGE, *inputs]))
 

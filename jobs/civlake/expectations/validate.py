@@ -38,6 +38,31 @@ def _key(label: str, severity: str, description: str) -> str:
     return f"{label}|{severity}|{description}"
 
 
+def _as_checks(feed_id: str, expectations: list, specs: list[ExpectationSpec]) -> Checks:
+    """GX ``expectations`` (of no suite) as one suite, with the specs they came from."""
+    import great_expectations as gx
+
+    # The constructor keeps every expectation (no set-like merging across severities).
+    suite = gx.ExpectationSuite(name=f"silver.{feed_id}", expectations=expectations)
+    keys = {_key(e.meta["label"], e.meta["severity"], e.meta["description"]) for e in expectations}
+    specs = [s for s in specs if _key(s.label, s.severity, s.description) in keys]
+    by_key = {_key(s.label, s.severity, s.description): s for s in specs}
+    named = [[s.column, *s.kwargs.get("column_list", ())] for s in specs]
+    columns = None
+    if all(any(n) for n in named):
+        columns = tuple(dict.fromkeys(c for n in named for c in n if c))
+    # Only a column no other kind of expectation reads: a type check on it would see
+    # the numpy dtype instead of the values' own types.
+    others = {
+        c for s, n in zip(specs, named, strict=True)
+        if s.type != _BETWEEN or not _exact_bounds(s) for c in n
+    }  # fmt: skip
+    ranged = tuple(
+        dict.fromkeys(s.column for s in specs if s.type == _BETWEEN and s.column not in others)
+    )
+    return Checks(suite=suite, specs=by_key, columns=columns, ranged=ranged)
+
+
 class GxSession:
     """One ephemeral GX context for a gate run (cheap: ~5 ms; the GX import is ~3 s).
 
@@ -71,8 +96,20 @@ class GxSession:
         """``specs`` (one batch kind) as one suite: each severity's suite as before
         (``to_gx_suite``, which drops an expectation equal to one already in it), then
         both in one list. None when there is nothing to check."""
-        import great_expectations as gx
+        shares = self.checks_in_shares(feed_id, specs, resolve=resolve, shares=1)
+        return shares[0] if shares else None
 
+    def checks_in_shares(
+        self,
+        feed_id: str,
+        specs: list[ExpectationSpec],
+        *,
+        resolve: dict[str, Any] | None = None,
+        shares: int,
+    ) -> list[Checks]:
+        """``checks``' suite dealt out in turn into ``shares`` suites (fewer if it has
+        fewer expectations; none if it has none): validated side by side against the
+        same chunk, they give the one suite's results."""
         expectations = []
         for severity in SEVERITIES:
             group = [s for s in specs if s.severity == severity]
@@ -80,27 +117,10 @@ class GxSession:
                 expectations += to_gx_suite(
                     suite_name(feed_id, severity), group, resolve=resolve
                 ).expectations
-        if not expectations:
-            return None
         for e in expectations:
             e.id = None  # the constructor takes only expectations of no suite
-        # The constructor keeps every expectation (no set-like merging across severities).
-        suite = gx.ExpectationSuite(name=f"silver.{feed_id}", expectations=expectations)
-        by_key = {_key(s.label, s.severity, s.description): s for s in specs}
-        named = [[s.column, *s.kwargs.get("column_list", ())] for s in specs]
-        columns = None
-        if all(any(n) for n in named):
-            columns = tuple(dict.fromkeys(c for n in named for c in n if c))
-        # Only a column no other kind of expectation reads: a type check on it would see
-        # the numpy dtype instead of the values' own types.
-        others = {
-            c for s, n in zip(specs, named, strict=True)
-            if s.type != _BETWEEN or not _exact_bounds(s) for c in n
-        }  # fmt: skip
-        ranged = tuple(
-            dict.fromkeys(s.column for s in specs if s.type == _BETWEEN and s.column not in others)
-        )
-        return Checks(suite=suite, specs=by_key, columns=columns, ranged=ranged)
+        n = max(1, min(shares, len(expectations)))
+        return [_as_checks(feed_id, expectations[i::n], specs) for i in range(n) if expectations]
 
     def validate(self, df: pd.DataFrame, checks: Checks) -> Iterator[tuple[ExpectationSpec, Any]]:
         # Only the columns the specs name: every expectation in use is about its own
