@@ -126,7 +126,8 @@ class Settings:
         default=250_000, metadata=_var("CIVLAKE_EXPECTATIONS_BATCH_ROWS")
     )
     # Processes validating a feed's chunks side by side (civlake.forks), each
-    # holding one chunk. None: one per core, at most 4.
+    # holding one chunk (fewer chunks than workers: a share of the suite each).
+    # None: one per core, at most 4.
     expectations_workers: int | None = field(
         default=None, metadata=_var("CIVLAKE_EXPECTATIONS_WORKERS")
     )
