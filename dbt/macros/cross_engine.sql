@@ -149,3 +149,8 @@
         cast(date_trunc('week', make_date(cast(substr({{ period_col }}, 1, 4) as int), 1, 4)) as date),
         7 * (cast(substr({{ period_col }}, 7, 2) as int) - 1) + 3), 'yyyy-MM')
 {%- endmacro %}
+
+{#- Integer division of two integers (DuckDB: //, Spark: div). -#}
+{% macro int_div(a, b) -%}{{ return(adapter.dispatch('int_div', 'civlake')(a, b)) }}{%- endmacro %}
+{% macro default__int_div(a, b) -%}(({{ a }}) // ({{ b }})){%- endmacro %}
+{% macro spark__int_div(a, b) -%}(({{ a }}) div ({{ b }})){%- endmacro %}

@@ -28,40 +28,44 @@ hukou_deliveries as (
 
 -- Each person's latest hukou record (monthly full plus daily incremental deliveries:
 -- the latest delivery wins, then the later row), chosen on the xref's lineage alone and
--- joined to its row once: a window over every hukou row joined to its xref row cost
--- ~1.5x as much, and grew with every month's snapshot.
+-- joined to its row once. The order is packed into one bigint per row, so that the
+-- aggregate keeps one number per person: the rank of the file's production time (a
+-- delivery without one first), the row, then the file among those produced at the same
+-- time. A struct per person (max_by over the lineage strings) held ~2.6 GB at 10,000,000
+-- persons and ran the model out of a 4 GB DuckDB limit; a window over every hukou row
+-- joined to its xref row cost ~1.5x as much and grew with every month's snapshot.
+-- Room: 2^20 production times, 2^31 rows a file, 2^12 files produced at one time.
+{%- set row_unit = 4096 %}
+{%- set time_unit = 8796093022208 %}
+hukou_files as (
+    select
+        f._delivery_id,
+        f._source_file,
+        dense_rank() over (order by d.produced_at is not null, d.ordered_at) as at_rank,
+        row_number() over (
+            partition by d.produced_at is not null, d.ordered_at
+            order by f._delivery_id, f._source_file
+        ) as file_no
+    from (select distinct _delivery_id, _source_file from xref) as f
+    inner join (
+        select
+            _delivery_id,
+            produced_at,
+            coalesce(produced_at, cast('1970-01-01 00:00:00+00:00' as {{ type_tstz() }})) as ordered_at
+        from hukou_deliveries
+    ) as d on d._delivery_id = f._delivery_id
+),
+
 latest_hukou as (
     select
         xref.person_key,
-        max_by(
-            {{ struct_of('d', 'xref._delivery_id', 'f', 'xref._source_file', 'r', 'xref._source_row') }},
-            {{ struct_of(
-                'dated', 'd.produced_at is not null',
-                'at', "coalesce(d.produced_at, cast('1970-01-01 00:00:00+00:00' as " ~ type_tstz() ~ "))",
-                'r', 'xref._source_row') }}
-        ) as lineage
+        max(
+            f.at_rank * {{ time_unit }} + cast(xref._source_row as bigint) * {{ row_unit }} + f.file_no
+        ) as k
     from xref
-    inner join hukou_deliveries as d on d._delivery_id = xref._delivery_id
+    inner join hukou_files as f
+        on f._delivery_id = xref._delivery_id and f._source_file = xref._source_file
     group by xref.person_key
-),
-
-hukou as (
-    select
-        latest_hukou.person_key,
-        h.name,
-        h.sex,
-        h.birth_date,
-        h.hukou_division_code,
-        h.person_status,
-        h.status_changed_on,
-        h._delivery_id,
-        h._source_file,
-        h._source_row
-    from latest_hukou
-    inner join {{ ref('stg_hukou_population') }} as h
-        on h._delivery_id = latest_hukou.lineage.d
-        and h._source_file = latest_hukou.lineage.f
-        and h._source_row = latest_hukou.lineage.r
 ),
 
 final as (
@@ -73,7 +77,7 @@ final as (
             persons.death_date,
             case when hukou.person_status = '死亡' then hukou.status_changed_on end
         ) as death_date,
-        hukou.person_key is not null as in_hukou,
+        hukou._delivery_id is not null as in_hukou,
         unsure.person_key is not null as identity_unsure,
         hukou.person_status as hukou_status,
         -- 人员状态 is read at the end of a month: from the month of a 迁出/注销 change the
@@ -90,7 +94,14 @@ final as (
         hukou._source_file as hukou_source_file,
         hukou._source_row as hukou_source_row
     from persons
-    left join hukou on hukou.person_key = persons.person_key
+    left join latest_hukou on latest_hukou.person_key = persons.person_key
+    left join hukou_files as f
+        on f.at_rank = {{ int_div('latest_hukou.k', time_unit) }}
+        and f.file_no = latest_hukou.k % {{ row_unit }}
+    left join {{ ref('stg_hukou_population') }} as hukou
+        on hukou._delivery_id = f._delivery_id
+        and hukou._source_file = f._source_file
+        and hukou._source_row = {{ int_div('latest_hukou.k', row_unit) }} % 2147483648
     left join unsure on unsure.person_key = persons.person_key
 )
 
