@@ -26,6 +26,9 @@ from tests.integration.test_verify_rules import SELECT, build_city
 from tests.support.parity import CLOCK_COLUMNS, compare_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow]  # scripts/test -m slow
+# Each staged row's lake file: DuckDB's staging copies only the files it has not staged
+# (dbt/macros/lake_staging.sql); dbt-spark rebuilds the staging tables and has no such column.
+DUCKDB_STAGING = ("_lake_file",)
 
 
 def _settings(root, engine: str):
@@ -53,7 +56,9 @@ def _duckdb_models(settings) -> list[tuple[str, str]]:
         return sorted(
             con.execute(
                 "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE' or table_schema not like 'lake%'"
+                # not the lake's sources: views, or an empty table for an absent one
+                # (delta_source.prepare), which dbt-spark reads as a temp view instead
+                "where table_schema not like 'lake%'"
             ).fetchall()
         )
     finally:
@@ -79,7 +84,10 @@ def test_every_model_table_identical(engines):
         # dim_division's valid_from is data and compared).
         run_time = ("valid_from",) if name == "finding_status" else ()
         diffs += compare_tables(
-            f"{schema}.{name}", left, right, ignore=("first_detected_at", *run_time)
+            f"{schema}.{name}",
+            left,
+            right,
+            ignore=("first_detected_at", *run_time, *DUCKDB_STAGING),
         )
     assert not diffs, "\n".join(diffs)
 
@@ -145,7 +153,9 @@ def test_whole_project_every_model_identical(whole_project):
     for schema, name in _duckdb_models(duck):
         left = read_model(duck, schema, name)
         right = read_model(spk, schema, name)
-        diffs += compare_tables(f"{schema}.{name}", left, right, ignore=CLOCK_COLUMNS)
+        diffs += compare_tables(
+            f"{schema}.{name}", left, right, ignore=(*CLOCK_COLUMNS, *DUCKDB_STAGING)
+        )
         if schema in ("mart", "publish") and left.num_rows == 0:
             empty.append(f"{schema}.{name}")
     assert not diffs, "\n".join(diffs)
