@@ -136,7 +136,7 @@ def _run_feed(
         chunks=n_chunks,
         work=work,
         engine=engine,
-        columns=_read_columns(suites, rules) if suites else None,
+        columns=_read_columns(suites, rules),
     ) as pending_chunks:
         if suites:
 
