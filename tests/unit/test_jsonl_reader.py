@@ -1,8 +1,7 @@
 """JSONL: the byte reader (msgspec, a column at a time) gives the text reader's batches.
 
-``readers.read_jsonl`` reads a UTF-8 file with LF or CRLF line ends through
-``_read_jsonl_bytes`` and any other through ``_read_jsonl_text``, the line-at-a-time
-reader bronze was first written with. Rows, values, ``_extra``, ``_malformed``,
+``readers.read_jsonl`` reads a UTF-8 file through ``_read_jsonl_bytes`` and any other
+through ``_read_jsonl_text``, the line-at-a-time reader bronze was first written with. Rows, values, ``_extra``, ``_malformed``,
 ``_source_row`` and the errors must not depend on which one read the file."""
 
 from __future__ import annotations
@@ -46,9 +45,12 @@ raw_numbers = st.sampled_from(["1.50", "1E5", "-0", "1e400", "-1e-400", "1234567
 @st.composite
 def lines(draw) -> str:
     kind = draw(st.sampled_from(["record", "record", "record", "raw_number", "blank",
-                                 "not_an_object", "malformed"]))  # fmt: skip
+                                 "not_an_object", "malformed", "two_values"]))  # fmt: skip
     if kind == "record":
         return json.dumps(draw(records), ensure_ascii=draw(st.booleans()))
+    if kind == "two_values":  # one line to text mode, unless a lone CR splits it
+        apart = draw(st.sampled_from(["", " ", "\t", "\r", " \r "]))
+        return json.dumps(draw(records)) + apart + json.dumps(draw(st.one_of(records, scalars)))
     if kind == "raw_number":
         return f'{{"{draw(st.sampled_from(CONTRACT.names))}": {draw(raw_numbers)}}}'
     if kind == "blank":
@@ -68,27 +70,28 @@ def _read(reader, path: Path, *args):
     return pa.Table.from_batches(batches).to_pylist() if batches else []
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    body=st.lists(lines(), max_size=12),
-    ending=st.sampled_from(["\n", "\r\n"]),
+    # each line's own end: LF, CRLF or a lone CR (universal newlines split at all three)
+    body=st.lists(st.tuples(lines(), st.sampled_from(["\n", "\n", "\r\n", "\r"])), max_size=12),
     bom=st.booleans(),
     final_newline=st.booleans(),
     batch_rows=st.integers(1, 5),
-    block=st.integers(1, 64),
+    block=st.one_of(st.integers(1, 64), st.just(1 << 20)),  # a few lines, or all of them
 )
-def test_the_byte_reader_gives_the_text_readers_batches(body, ending, bom, final_newline,
-                                                        batch_rows, block):  # fmt: skip
-    text = ending.join(body) + (ending if final_newline and body else "")
+def test_the_byte_reader_gives_the_text_readers_batches(body, bom, final_newline, batch_rows,
+                                                        block):  # fmt: skip
+    text = "".join(line + end for line, end in body)
+    if body and not final_newline:
+        text = text.removesuffix(body[-1][1])
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
     with (
         tempfile.TemporaryDirectory() as tmp,
         mock.patch.object(readers, "BATCH_ROWS", batch_rows),
-        mock.patch.object(readers, "JSONL_BLOCK", block),  # blocks of a few lines, or one
+        mock.patch.object(readers, "JSONL_BLOCK", block),
     ):
         path = Path(tmp) / "f.jsonl"
         path.write_bytes(data)
-        assert not readers._lone_carriage_return(path)
         expected = _read(readers._read_jsonl_text, path, "utf-8")
         assert _read(readers._read_jsonl_bytes, path) == expected
 
@@ -109,23 +112,25 @@ def test_bad_utf8_is_rejected_naming_the_data_row(tmp_path, data, row):
     )
 
 
+A = b'{"payment_id": "a", "pay_month": "2026-01", "program_code": "DB", "amount": 1, "status": "x"}'
+B = A.replace(b'"a"', b'"b"')
+
+
 @pytest.mark.parametrize(
-    ("data", "lone"),
-    [(b'{"a": 1}\r{"a": 2}', True), (b'{"a": 1}\r\n{"a": 2}\r\n', False),
-     (b'{"a": 1}\r', True), (b"", False)],
-)  # fmt: skip
-def test_a_lone_carriage_return_sends_the_file_to_the_text_reader(tmp_path, data, lone):
-    # universal newlines split a line at a lone CR; a binary read would not
+    ("data", "rows"),
+    [
+        (A + b"\r" + B, ["a", "b"]),
+        (A + b"\r", ["a"]),
+        (A + b"\r\n\r" + B + b"\r\n", ["a", "b"]),
+        (A + b" " + B + b"\n\n" + A + b"\n", [None, "a"]),
+    ],
+)
+def test_a_line_is_what_text_mode_reads_as_one(tmp_path, data, rows):
+    # universal newlines end a line at a lone CR too; two values on one line are one
+    # malformed row, even with a blank line in the same block
     path = tmp_path / "f.jsonl"
     path.write_bytes(data)
-    assert readers._lone_carriage_return(path) is lone
-    if lone:
-        rows = _read(readers.read_jsonl, path, "utf-8")
-        assert rows == _read(readers._read_jsonl_text, path, "utf-8")
-
-
-def test_a_cr_at_a_scan_chunk_boundary_is_not_lone(tmp_path):
-    path = tmp_path / "f.jsonl"
-    path.write_bytes(b'{"a": 1}\r\n' * 3)
-    with mock.patch.object(readers, "SCAN_CHUNK", 9):  # each chunk ends in its \r
-        assert not readers._lone_carriage_return(path)
+    got = _read(readers.read_jsonl, path, "utf-8")
+    assert [r["payment_id"] for r in got] == rows
+    assert [r["_malformed"] is not None for r in got] == [r is None for r in rows]
+    assert got == _read(readers._read_jsonl_text, path, "utf-8")

@@ -68,10 +68,10 @@ def test_a_sheet_read_by_column_equals_the_row_rules(header, body, rows_before):
     )
 
 
-def test_cells_as_text_reads_what_a_person_sees():
+def test_a_cell_reads_as_what_a_person_sees():
     cells = [" 张三 ", "\u3000", None, 3.0, 1e15, math.nan, True, date(2026, 1, 2),
              datetime(2026, 1, 2, 3, 4), datetime(2026, 1, 2), time(8, 30)]  # fmt: skip
-    assert readers._cells_as_text(cells).to_pylist() == [
+    assert readers._as_text(cells, readers._cell_to_str).to_pylist() == [
         " 张三 ", None, None, "3", "1e+15", None, "true", "2026-01-02", "2026-01-02T03:04:00",
         "2026-01-02", "08:30:00",
     ]  # fmt: skip

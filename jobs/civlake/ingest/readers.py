@@ -18,7 +18,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -638,7 +638,9 @@ def _sheet_batch(
     (合计) rows left out, data rows numbered on from ``rows_before``, cells under
     unknown headers in ``_extra`` (``_emit``'s rules)."""
     width = len(header)
-    columns = [_cells_as_text([r[i] if i < len(r) else None for r in rows]) for i in range(width)]
+    columns = [
+        _as_text([r[i] if i < len(r) else None for r in rows], _cell_to_str) for i in range(width)
+    ]
     first = pc.coalesce(*columns)  # each row's first filled cell
     keep = first.is_valid()
     if (at := np.flatnonzero(pc.match_substring(first, "计").fill_null(False))).size:
@@ -671,13 +673,14 @@ def _sheet_batch(
                                                   "_source_row"])  # fmt: skip
 
 
-def _cells_as_text(cells: list) -> pa.Array:
-    """``_cell_to_str`` of every cell: in Arrow when they are all text or empty (most
-    columns of a register), else a cell at a time."""
+def _as_text(values: list, convert: Callable[[object], str | None]) -> pa.Array:
+    """``convert`` of every value, as text: in Arrow when the values are all text or
+    missing (most columns of a register), else a value at a time. ``convert`` must give
+    a text value back unchanged, or None when it is blank, as ``blank_to_null`` does."""
     try:
-        return blank_to_null(pa.array(cells, pa.string()))
-    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates, booleans
-        return pa.array([_cell_to_str(c) for c in cells], pa.string())
+        return blank_to_null(pa.array(values, pa.string()))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates, booleans, nested
+        return pa.array([convert(v) for v in values], pa.string())
 
 
 def _header_row(rows: list[list], contract: FeedContract) -> int | None:
@@ -722,25 +725,11 @@ def read_jsonl(
 ) -> Iterator[pa.RecordBatch]:
     """One record per line: the contract's keys as columns (a number as its JSON text, a
     nested value as JSON), other keys in ``_extra``, a line that is not an object in
-    ``_malformed``. A UTF-8 file whose lines end in LF or CRLF is read by
-    ``_read_jsonl_bytes``; any other by ``_read_jsonl_text``: the same batches."""
-    if codec in ("utf-8", "utf-8-sig") and not _lone_carriage_return(path):
+    ``_malformed``. A UTF-8 file is read by ``_read_jsonl_bytes``, any other by
+    ``_read_jsonl_text``: the same batches."""
+    if codec in ("utf-8", "utf-8-sig"):
         return _read_jsonl_bytes(path, contract, label)
     return _read_jsonl_text(path, contract, codec, label)
-
-
-def _lone_carriage_return(path: Path) -> bool:
-    """True when a CR not followed by LF ends a line: text mode's universal newlines
-    split there, a binary read does not."""
-    with path.open("rb") as f:
-        tail = b""
-        while chunk := f.read(SCAN_CHUNK):
-            chunk, tail = tail + chunk, b""
-            if chunk.endswith(b"\r"):
-                chunk, tail = chunk[:-1], b"\r"
-            if chunk.count(b"\r") != chunk.count(b"\r\n"):
-                return True
-        return bool(tail)
 
 
 _NOT_DECODED = object()
@@ -768,7 +757,7 @@ def _read_jsonl_bytes(path: Path, contract: FeedContract, label: str) -> Iterato
     msgspec and json agree on every document both accept (same numbers, last of a
     repeated key). A block that is not one object per line (a blank line, an
     out-of-range float that json makes Infinity, malformed JSON, bad UTF-8, a value that
-    is not an object) is read a line at a time: each line msgspec refuses goes through
+    is not an object, a lone CR) is read a line at a time: each line msgspec refuses goes through
     exactly what ``_read_jsonl_text`` does with it."""
     import msgspec
 
@@ -781,7 +770,8 @@ def _read_jsonl_bytes(path: Path, contract: FeedContract, label: str) -> Iterato
 
     def by_line(block: bytes) -> Iterator[dict | str]:
         nonlocal row_no
-        for line in block.splitlines(keepends=True):  # no lone CR: only LF and CRLF
+        # LF, CRLF and a lone CR: where text mode's universal newlines split
+        for line in block.splitlines(keepends=True):
             try:
                 record = decoder.decode(line)
             except msgspec.MsgspecError:
@@ -808,8 +798,13 @@ def _read_jsonl_bytes(path: Path, contract: FeedContract, label: str) -> Iterato
         for i, block in enumerate(_line_blocks(raw, JSONL_BLOCK)):
             if i == 0 and block.startswith(codecs.BOM_UTF8):
                 block = block[len(codecs.BOM_UTF8) :]
+            # The block's lines as the elements of one JSON array, which parses only when
+            # every line holds exactly one value. A blank line, or two values on one line
+            # (apart, or split by a lone CR where text mode breaks the line), fails here
+            # and the block is read a line at a time.
+            body = block[:-1] if block.endswith(b"\n") else block
             try:
-                decoded = decoder.decode_lines(block)
+                decoded = decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")
             except msgspec.MsgspecError:
                 decoded = None
             lines = block.count(b"\n") + (not block.endswith(b"\n"))
@@ -846,15 +841,7 @@ def _jsonl_batch(
     seen.update(*objects)
     arrays = []
     for name in names:
-        values = list(map(dict.get, objects, itertools.repeat(name)))
-        try:
-            column = pa.array(values, pa.string())
-        except (pa.ArrowTypeError, pa.ArrowInvalid):  # a number, bool or nested value
-            column = pa.array(
-                [v if v is None or type(v) is str else _json_value(v) for v in values],
-                pa.string(),
-            )
-        arrays.append(blank_to_null(column))
+        arrays.append(_as_text(list(map(dict.get, objects, itertools.repeat(name))), _json_value))
     known = frozenset(names)
     extra = [
         None if known.issuperset(o) else
