@@ -117,10 +117,12 @@ class GxSession:
                 expectations += to_gx_suite(
                     suite_name(feed_id, severity), group, resolve=resolve
                 ).expectations
+        if not expectations:
+            return []
         for e in expectations:
             e.id = None  # the constructor takes only expectations of no suite
         n = max(1, min(shares, len(expectations)))
-        return [_as_checks(feed_id, expectations[i::n], specs) for i in range(n) if expectations]
+        return [_as_checks(feed_id, expectations[i::n], specs) for i in range(n)]
 
     def validate(self, df: pd.DataFrame, checks: Checks) -> Iterator[tuple[ExpectationSpec, Any]]:
         # Only the columns the specs name: every expectation in use is about its own
