@@ -67,19 +67,22 @@ def runs(tmp_path_factory):
     assert run.returncode == 0, "duckdb:\n" + run.stdout[-4000:] + run.stderr[-6000:]
     homes["duckdb"] = {"home": root / "duckdb", "out": run.stdout}
     embedded_s = time.perf_counter() - started
+    scratch = root / "tmp"  # the Spark run's temporary folder: must be empty after it
+    scratch.mkdir()
     with spark_cluster(root / "cluster") as cluster, PeakRss() as rss:
         started = time.perf_counter()
         # 45 applications (one per stage task), each with new executor JVMs: about 80 s
         # each with the machine under load, so more time than the embedded run gets.
         run = _civlake(
             root / "spark", "run", "--landing", str(landing), "--engine", "spark",
-            "--master", cluster.master_url, timeout=4200, **CAPPED, **SHORT_LIVED_JVM,
+            "--master", cluster.master_url, timeout=4200, TMPDIR=str(scratch), **CAPPED,
+            **SHORT_LIVED_JVM,
         )  # fmt: skip
         spark_s = time.perf_counter() - started
         assert run.returncode == 0, "spark:\n" + run.stdout[-4000:] + run.stderr[-6000:]
         state = cluster.state()
     homes["spark"] = {"home": root / "spark", "out": run.stdout, "cluster": cluster,
-                      "state": state}  # fmt: skip
+                      "state": state, "scratch": scratch}  # fmt: skip
     # Figures for docs/benchmarks.md (shown with pytest -rP), not asserted.
     print(
         f"embedded run {embedded_s:.0f} s; cluster run {spark_s:.0f} s, "
@@ -108,6 +111,13 @@ def test_every_stage_ran_as_an_application_that_ended_and_used_both_workers(runs
     assert {"ingest_hukou_population-clean", "civlake_build-resolve"} <= set(ended), ended
     for worker in ("worker-0", "worker-1"):
         assert list((cluster.root / worker).glob("app-*/*/stderr")), f"{worker} ran nothing"
+
+
+def test_the_spark_run_left_no_temporary_folder_behind(runs):
+    # Splink's checkpoint folder on a cluster without spark.checkpoint.dir is made in the
+    # temporary folder; the process that made it removes it when it ends.
+    left = sorted(p.name for p in runs["spark"]["scratch"].glob("civlake-*"))
+    assert left == [], left
 
 
 def test_every_output_of_both_engines_is_identical(runs):

@@ -9,9 +9,11 @@ process: a test process may already hold the local session, and a JVM holds one 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,35 @@ def test_the_cluster_comes_up_on_other_ports_when_its_ports_are_taken(tmp_path, 
     assert master_port not in taken and web_port not in taken
     assert state["url"] == cluster.master_url and state["status"] == "ALIVE"
     assert [w["state"] for w in state["workers"]] == ["ALIVE"]
+
+
+CHECKPOINT = """
+import os, sys
+from pyspark.sql import SparkSession
+from civlake.resolve.splink_backend import _checkpoint_dir
+
+spark = SparkSession.builder.master(sys.argv[1]).config("spark.ui.enabled", "false").getOrCreate()
+folder = _checkpoint_dir(spark).removeprefix("file:")
+assert os.path.isdir(folder), folder
+assert _checkpoint_dir(spark).removeprefix("file:") == folder  # made once per session
+print("MADE", folder)
+spark.stop()
+"""
+
+
+def test_splinks_checkpoint_folder_is_removed_when_the_process_ends(tmp_path):
+    # GIVEN a cluster master (not local: Splink cuts lineage with parquet checkpoints) and
+    # a session without spark.checkpoint.dir
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with spark_cluster(tmp_path / "cluster", workers=0) as cluster:
+        # WHEN a process asks for the checkpoint folder, then ends
+        done = subprocess.run(
+            [sys.executable, "-c", CHECKPOINT, cluster.master_url], capture_output=True,
+            text=True, timeout=600, env={**os.environ, "TMPDIR": str(scratch)},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    # THEN the folder was made in the temporary folder, and is gone with the process
+    made = Path(done.stdout.split("MADE ", 1)[1].split()[0])
+    assert made.is_relative_to(scratch) and made.parent.name.startswith("civlake-splink-")
+    assert list(scratch.iterdir()) == []

@@ -15,12 +15,13 @@ Spark needs two things Splink does not set up itself:
 * a way to cut the lineage of its intermediate tables. On a local master they are
   cached (``persist``); on a cluster they are written as parquet to the checkpoint
   directory, the session's own when set (``spark.checkpoint.dir``, shared storage),
-  else a local temporary one. The views, caches and parquet files a linker created are
+  else a local temporary one, removed when the process ends. The views, caches and parquet files a linker created are
   removed when it is done, so a long-lived session does not accumulate them.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import shutil
 import tempfile
@@ -53,6 +54,9 @@ def _checkpoint_dir(spark) -> str:
     jsc = spark.sparkContext._jsc.sc()
     if jsc.getCheckpointDir().isEmpty():
         folder = tempfile.mkdtemp(prefix="civlake-splink-")
+        # Spark never removes it: this process does, when it ends (an Airflow task's
+        # process runs the exit handlers registered after its fork).
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         spark.sparkContext.setCheckpointDir(folder)
         log.info("Spark had no checkpoint dir; Splink's intermediate tables go to %s", folder)
     return jsc.getCheckpointDir().get()
