@@ -78,9 +78,10 @@ def _read(reader, path: Path, *args):
     final_newline=st.booleans(),
     batch_rows=st.integers(1, 5),
     block=st.one_of(st.integers(1, 64), st.just(1 << 20)),  # a few lines, or all of them
+    alone=st.integers(1, 4),  # a block that does not decode is halved down to this
 )
 def test_the_byte_reader_gives_the_text_readers_batches(body, bom, final_newline, batch_rows,
-                                                        block):  # fmt: skip
+                                                        block, alone):  # fmt: skip
     text = "".join(line + end for line, end in body)
     if body and not final_newline:
         text = text.removesuffix(body[-1][1])
@@ -89,6 +90,7 @@ def test_the_byte_reader_gives_the_text_readers_batches(body, bom, final_newline
         tempfile.TemporaryDirectory() as tmp,
         mock.patch.object(readers, "BATCH_ROWS", batch_rows),
         mock.patch.object(readers, "JSONL_BLOCK", block),
+        mock.patch.object(readers, "_JSONL_LINES_ALONE", alone),
     ):
         path = Path(tmp) / "f.jsonl"
         path.write_bytes(data)

@@ -340,6 +340,8 @@ def _read_csv_arrow(
                 convert_options=pacsv.ConvertOptions(
                     column_types=dict.fromkeys(columns, pa.string()),
                     strings_can_be_null=False, quoted_strings_can_be_null=False,
+                    # _scan validated every byte; Arrow's own check would be a second pass
+                    check_utf8=False,
                 ),
             )  # fmt: skip
         except pa.ArrowInvalid as exc:
@@ -638,9 +640,10 @@ def _sheet_batch(
     (合计) rows left out, data rows numbered on from ``rows_before``, cells under
     unknown headers in ``_extra`` (``_emit``'s rules)."""
     width = len(header)
-    columns = [
-        _as_text([r[i] if i < len(r) else None for r in rows], _cell_to_str) for i in range(width)
-    ]
+    # a row shorter than the header ends in empty cells; the cells beyond it are dropped
+    cells = zip(*(r if len(r) == width else [*r[:width], *[None] * (width - len(r))]
+                  for r in rows), strict=True) if rows else [[]] * width  # fmt: skip
+    columns = [_as_text(list(column), _cell_to_str) for column in cells]
     first = pc.coalesce(*columns)  # each row's first filled cell
     keep = first.is_valid()
     if (at := np.flatnonzero(pc.match_substring(first, "计").fill_null(False))).size:
@@ -675,12 +678,16 @@ def _sheet_batch(
 
 def _as_text(values: list, convert: Callable[[object], str | None]) -> pa.Array:
     """``convert`` of every value, as text: in Arrow when the values are all text or
-    missing (most columns of a register), else a value at a time. ``convert`` must give
-    a text value back unchanged, or None when it is blank, as ``blank_to_null`` does."""
+    missing (most columns of a register), else ``convert`` of each value that is neither.
+    ``convert`` must give a text value back unchanged, or None when it is blank, as
+    ``blank_to_null`` does."""
     try:
-        return blank_to_null(pa.array(values, pa.string()))
+        column = pa.array(values, pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates, booleans, nested
-        return pa.array([convert(v) for v in values], pa.string())
+        column = pa.array(
+            [v if v is None or type(v) is str else convert(v) for v in values], pa.string()
+        )
+    return blank_to_null(column)
 
 
 def _header_row(rows: list[list], contract: FeedContract) -> int | None:
@@ -733,6 +740,9 @@ def read_jsonl(
 
 
 _NOT_DECODED = object()
+# A block of JSONL lines that does not decode whole is halved down to this many lines,
+# then read a line at a time: a malformed line costs a few decodes, not its block's.
+_JSONL_LINES_ALONE = 16
 
 
 def _line_blocks(raw, size: int) -> Iterator[bytes]:
@@ -794,29 +804,39 @@ def _read_jsonl_bytes(path: Path, contract: FeedContract, label: str) -> Iterato
             row_no += 1
             yield record if isinstance(record, dict) else line.decode("utf-8").rstrip("\r\n")
 
+    def add(block: bytes) -> None:
+        """The block's records; its lines as the elements of one JSON array, which parses
+        only when every line holds exactly one value. A blank line, or two values on one
+        line (apart, or split by a lone CR where text mode breaks the line), fails there:
+        the block is halved until the lines that fail are read one at a time."""
+        nonlocal row_no
+        body = block[:-1] if block.endswith(b"\n") else block
+        try:
+            decoded = decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")
+        except msgspec.MsgspecError:
+            decoded = None
+        lines = body.count(b"\n") + 1
+        if decoded is not None and len(decoded) == lines and all(type(r) is dict for r in decoded):
+            records.extend(decoded)
+            source_rows.extend(range(row_no + 1, row_no + 1 + lines))
+            row_no += lines
+        elif lines > _JSONL_LINES_ALONE:
+            # a line end before the block's last byte: both halves hold lines
+            end = len(block) - 1
+            cut = block.find(b"\n", end // 2, end) + 1 or block.rfind(b"\n", 0, end // 2) + 1
+            add(block[:cut])
+            add(block[cut:])
+        else:
+            for record in by_line(block):
+                records.append(record)
+                source_rows.append(row_no)
+
     with path.open("rb") as raw:
         for i, block in enumerate(_line_blocks(raw, JSONL_BLOCK)):
             if i == 0 and block.startswith(codecs.BOM_UTF8):
                 block = block[len(codecs.BOM_UTF8) :]
-            # The block's lines as the elements of one JSON array, which parses only when
-            # every line holds exactly one value. A blank line, or two values on one line
-            # (apart, or split by a lone CR where text mode breaks the line), fails here
-            # and the block is read a line at a time.
-            body = block[:-1] if block.endswith(b"\n") else block
-            try:
-                decoded = decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")
-            except msgspec.MsgspecError:
-                decoded = None
-            lines = block.count(b"\n") + (not block.endswith(b"\n"))
-            if (decoded is not None and len(decoded) == lines
-                    and all(type(r) is dict for r in decoded)):  # fmt: skip
-                records += decoded
-                source_rows += range(row_no + 1, row_no + 1 + lines)
-                row_no += lines
-            else:
-                for record in by_line(block):
-                    records.append(record)
-                    source_rows.append(row_no)
+            if block:
+                add(block)
             while len(records) >= BATCH_ROWS:
                 yield _jsonl_batch(records[:BATCH_ROWS], source_rows[:BATCH_ROWS], names, seen)
                 records, source_rows = records[BATCH_ROWS:], source_rows[BATCH_ROWS:]
@@ -838,22 +858,22 @@ def _jsonl_batch(
     every key they carry."""
     empty: dict = {}
     objects = [r if type(r) is dict else empty for r in records]
-    seen.update(*objects)
+    keys: set[str] = set().union(*objects)
+    seen.update(keys)
     arrays = []
     for name in names:
         arrays.append(_as_text(list(map(dict.get, objects, itertools.repeat(name))), _json_value))
     known = frozenset(names)
-    extra = [
-        None if known.issuperset(o) else
-        json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False)
-        for o in objects
-    ]  # fmt: skip
+    if known.issuperset(keys):  # no record carries a key the contract lacks (the rule)
+        extra = pa.nulls(len(records), pa.string())
+    else:
+        extra = pa.array([
+            None if known.issuperset(o) else
+            json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False)
+            for o in objects
+        ], pa.string())  # fmt: skip
     malformed = [None if type(r) is dict else r for r in records]
-    arrays += [
-        pa.array(extra, pa.string()),
-        pa.array(malformed, pa.string()),
-        pa.array(source_rows, pa.int64()),
-    ]
+    arrays += [extra, pa.array(malformed, pa.string()), pa.array(source_rows, pa.int64())]
     return pa.RecordBatch.from_arrays(arrays, names=[*names, "_extra", "_malformed", "_source_row"])
 
 
