@@ -167,9 +167,18 @@ def _stream_files(
     """``_parse_files`` for a large delivery: the same checks in the same order, but each
     batch of bronze rows goes to a Parquet file in the bronze table's directory as it is
     parsed. The files are committed later, with the delivery's audit row (``_Buffer``);
-    on any problem they are deleted here and the lake is unchanged."""
-    for f in manifest.files:
-        check_hash(folder / f.name, f, file_label(contract, manifest, f))
+    on any problem they are deleted here and the lake is unchanged.
+
+    The files' sha256 is checked by a thread of its own while they are parsed (hashlib
+    leaves the GIL): a file that is not what its manifest says rejects the delivery as
+    HASH_MISMATCH, whatever the parse made of it, as when it was checked first."""
+
+    def check_hashes() -> None:
+        for f in manifest.files:
+            check_hash(folder / f.name, f, file_label(contract, manifest, f))
+
+    checking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-sha256")
+    checked = checking.submit(check_hashes)
     writer = lake.AppendFiles(
         bronze.bronze_path(lake_root, contract.feed_id), tables.bronze_schema(contract),
         dictionary=False,  # a snapshot's rows are mostly distinct: see AppendFiles
@@ -203,13 +212,17 @@ def _stream_files(
             write_oldest()
         if written is not None:
             written.result()
-    except BaseException:
-        wait([*hashed, *([written] if written is not None else [])])
+        checked.result()
+    except BaseException as failed:
+        wait([checked, *hashed, *([written] if written is not None else [])])
         writer.discard()
+        if (mismatch := checked.exception()) is not None and mismatch is not failed:
+            raise mismatch from failed
         raise
     finally:
         hashing.shutdown(wait=True)
         writing.shutdown(wait=True)
+        checking.shutdown(wait=True)
     if not writer.num_rows:
         writer.discard()
         return None
