@@ -38,10 +38,10 @@ def with_lineage(
     """Add lineage columns and a row hash (sha256 of the delivered values: ``row_hashes``)."""
     n = batch.num_rows
 
-    def const(value, typ=None):
-        # filled in Arrow: a Python list of n values costs 20 ms per 30,000 rows and column
-        empty = pa.nulls(n, typ or pa.string())
-        return empty if value is None else empty.fill_null(pa.scalar(value, empty.type))
+    def const(value, typ=pa.string()):  # noqa: B008 (an immutable type)
+        # one scalar repeated in Arrow: ~6 us for a daily delivery's few rows, ~4 ms for
+        # a million (a Python list of n values cost 20 ms per 30,000 rows and column)
+        return pa.repeat(pa.scalar(value, typ), n)
 
     table = batch
     for name, value in (
