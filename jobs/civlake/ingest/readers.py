@@ -85,6 +85,7 @@ def _blank_to_none(value: str) -> str | None:
     return None if value is None or value.strip() == "" else value
 
 
+# Below this many values blank_to_null goes value by value (see there).
 _FEW = 64
 
 
@@ -771,8 +772,9 @@ def _read_jsonl_bytes(path: Path, contract: FeedContract, label: str) -> Iterato
     msgspec and json agree on every document both accept (same numbers, last of a
     repeated key). A block that is not one object per line (a blank line, an
     out-of-range float that json makes Infinity, malformed JSON, bad UTF-8, a value that
-    is not an object, a lone CR) is read a line at a time: each line msgspec refuses goes through
-    exactly what ``_read_jsonl_text`` does with it."""
+    is not an object, a lone CR) is halved until the lines at fault are read one at a
+    time: each line msgspec refuses goes through exactly what ``_read_jsonl_text`` does
+    with it."""
     import msgspec
 
     decoder = msgspec.json.Decoder()
