@@ -104,8 +104,9 @@ def feed_settled(settings: Settings, feed_id: str) -> str | None:
     or None when it has work: a delivery in landing the ledger lacks, a loaded delivery not
     yet cleaned, bronze rows without an audit row (a crash), an expectations gate whose
     inputs changed since it passed (or failed), or an exchange pull that only running
-    can tell. ``civlake run`` does not start a DAG run for a settled feed."""
-    from civlake import stage_inputs
+    can tell. A feed never delivered (nothing in landing, the ledger or silver) is
+    settled. ``civlake run`` does not start a DAG run for a settled feed."""
+    from civlake import lake, stage_inputs, tables
     from civlake.contracts import get_contract
     from civlake.engine.runtime import EMBEDDED
     from civlake.ingest import audit, bronze
@@ -124,6 +125,9 @@ def feed_settled(settings: Settings, feed_id: str) -> str | None:
         return None
     if bronze.orphan_deliveries(settings.lake, feed_id, known, io=io):
         return None
+    if not ledger and not lake.exists(tables.path(settings.lake, tables.silver(feed_id))):
+        # the DAG would ingest nothing, clean nothing and gate no silver table
+        return "nothing delivered yet"
     stage, inputs, outputs = _expectations_fingerprint(settings, feed_id)
     if not stage_inputs.unchanged(settings, stage, inputs, outputs):
         return None

@@ -71,8 +71,9 @@ def runs(tmp_path_factory):
     scratch.mkdir()
     with spark_cluster(root / "cluster") as cluster, PeakRss() as rss:
         started = time.perf_counter()
-        # 45 applications (one per stage task), each with new executor JVMs: about 80 s
-        # each with the machine under load, so more time than the embedded run gets.
+        # 42 applications (one per stage task: 13 feeds delivered, then the build), each with
+        # new executor JVMs: about 80 s each with the machine under load, so more time than
+        # the embedded run gets.
         run = _civlake(
             root / "spark", "run", "--landing", str(landing), "--engine", "spark",
             "--master", cluster.master_url, timeout=4200, TMPDIR=str(scratch), **CAPPED,

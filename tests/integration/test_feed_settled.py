@@ -95,3 +95,18 @@ def audit_update(delivery_id: str):
 
     return pa.table({"feed_id": [FEED], "delivery_id": [delivery_id],
                      "rows_silver": pa.array([None], pa.int64())})  # fmt: skip
+
+
+def test_a_feed_never_delivered_is_settled(settled, tmp_path):
+    # nothing for it in landing, the ledger or silver: its DAG would do nothing
+    home, landing = tmp_path / "home", tmp_path / "landing"
+    shutil.copytree(settled.home, home)
+    landing.mkdir()
+    copy = load_settings(env={"CIVLAKE_HOME": str(home), "CIVLAKE_LANDING": str(landing)})
+    assert pipeline.feed_settled(copy, "hukou_population") == "nothing delivered yet"
+    # a delivery in landing is work (the module's landing has hukou's)
+    assert pipeline.feed_settled(settled, "hukou_population") is None
+    # so is a silver table the gate has not passed, though the ledger knows no delivery
+    lake.append(tables.path(copy.lake, tables.silver("hukou_population")),
+                bronze_rows("hukou_population", [{}], delivery_id="20261101-440100-777"))  # fmt: skip
+    assert pipeline.feed_settled(copy, "hukou_population") is None
