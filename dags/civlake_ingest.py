@@ -64,13 +64,16 @@ def make_ingest_dag(feed_id: str) -> DAG:
             from airflow.sdk.exceptions import AirflowSkipException
 
             from civlake import pipeline
+            from civlake.expectations import GateFailed
+            from civlake.orchestrate import fails_without_retry
             from civlake.settings import load_settings
 
             if not pipeline.reaches(_through(), "clean"):
                 raise AirflowSkipException("run stops after ingest")
-            result = pipeline.expectations(
-                load_settings(), feed_id, run_id=context["run_id"], spark=spark
-            )
+            with fails_without_retry(GateFailed):
+                result = pipeline.expectations(
+                    load_settings(), feed_id, run_id=context["run_id"], spark=spark
+                )
             return {"success": bool(getattr(result, "success", True))}
 
         ingest_task() >> clean_task() >> expectations_task()

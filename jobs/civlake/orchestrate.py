@@ -20,7 +20,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def spark_env(settings: Settings) -> dict[str, str]:
         # cluster image says otherwise.
         "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
     }
+
+
+@contextmanager
+def fails_without_retry(*errors: type[BaseException]) -> Iterator[None]:
+    """Fail the task at once, without Airflow's retries, on ``errors``: faults the same
+    inputs raise again (a critical expectation broken by the data). Retries are for the
+    transient ones; three tries of a failed gate only delayed the stop by ~2 minutes."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except errors as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 def stage_task(**kwargs):

@@ -1,5 +1,6 @@
 """A failing critical expectation stops the run in Airflow: the build DAG does not start,
-the command exits non-zero, and the message names the expectation."""
+the command exits non-zero at once (the failed gate is not retried), and the message names
+the expectation."""
 
 from __future__ import annotations
 
@@ -75,4 +76,10 @@ def test_critical_expectation_failure_stops_downstream(settings):
         started = con.execute(
             "select count(*) from task_instance where dag_id = 'civlake_build'"
         ).fetchone()[0]
+        tries = con.execute(
+            "select try_number from task_instance where dag_id = 'ingest_elderly_allowance'"
+            " and task_id = 'expectations' and state = 'failed'"
+        ).fetchall()
     assert started == 0
+    # and the gate failed once: the same data would break it again, so no retry
+    assert tries == [(1,)]
