@@ -36,7 +36,8 @@ hukou_deliveries as (
 -- joined to its xref row cost ~1.5x as much and grew with every month's snapshot.
 -- Room: 2^20 production times, 2^31 rows a file, 2^12 files produced at one time.
 {%- set row_unit = 4096 %}
-{%- set time_unit = 8796093022208 %}
+{%- set rows_per_file = 2147483648 %}
+{%- set time_unit = rows_per_file * row_unit %}
 hukou_files as (
     select
         f._delivery_id,
@@ -101,7 +102,7 @@ final as (
     left join {{ ref('stg_hukou_population') }} as hukou
         on hukou._delivery_id = f._delivery_id
         and hukou._source_file = f._source_file
-        and hukou._source_row = {{ int_div('latest_hukou.k', row_unit) }} % 2147483648
+        and hukou._source_row = {{ int_div('latest_hukou.k', row_unit) }} % {{ rows_per_file }}
     left join unsure on unsure.person_key = persons.person_key
 )
 
