@@ -198,7 +198,7 @@ def clean_delivery(
     res, is_bad, extra = _run_stages(
         contract, p, bronze, divmap=divmap, today=now.date(), by_value=by_value, threads=threads
     )
-    good, bad = res.filter(pc.invert(is_bad)), res.filter(is_bad)
+    good, bad = _good_rows(res, is_bad), res.filter(is_bad)
     schema = tables.silver_schema(contract)
     cols = []
     for f in schema:
@@ -223,6 +223,22 @@ def clean_delivery(
         schema=QUARANTINE_SCHEMA,
     )
     return Cleaned(silver=silver, quarantine=quarantine)
+
+
+# Most slices have no or only a few quarantined rows: their good rows are the slices of
+# ``res`` between them (zero-copy) instead of a filtered copy of every column (~0.3 s per
+# 500,000 hukou rows). More bad rows than this: filtered, to keep the chunks few.
+_FEW_BAD = 64
+
+
+def _good_rows(res: pa.Table, is_bad: pa.ChunkedArray) -> pa.Table:
+    """The rows of ``res`` where ``is_bad`` is false, in order."""
+    bad = pc.indices_nonzero(is_bad).to_pylist()
+    if len(bad) > _FEW_BAD:
+        return res.filter(pc.invert(is_bad))
+    starts, ends = [0, *(i + 1 for i in bad)], [*bad, len(res)]
+    parts = [res.slice(a, b - a) for a, b in zip(starts, ends, strict=True) if b > a]
+    return pa.concat_tables(parts) if parts else res.slice(0, 0)
 
 
 def _utc(col: pa.ChunkedArray) -> pa.ChunkedArray:
