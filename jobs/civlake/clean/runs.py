@@ -2,10 +2,10 @@
 from bronze, carried, cleaned and committed a slice of ``SLICE_ROWS`` rows at a time.
 
 A delivery larger than a slice (a city's monthly hukou snapshot: ~10 M rows for
-Guangzhou) is its own run, and no step holds more of it than a slice: bronze is scanned
-in slices, each slice's carry reads only the previous snapshot's rows with that slice's
-row hashes, and its silver and quarantine rows are committed before the next slice is
-read. The outputs are those of cleaning the delivery whole because every output row
+Guangzhou) is its own run, and no step holds more of it than two slices: bronze is
+scanned in slices, each slice's carry reads only the previous snapshot's rows with that
+slice's row hashes, and a slice is cleaned while the next is read and carried and the
+one before is committed (``_cleaned``). The outputs are those of cleaning the delivery whole because every output row
 reads only its own bronze row (``frame.clean_delivery``), a carried row only the previous
 snapshot's row of the same hash (``carry``), and a returned review only itself
 (``reviews``). The audit row (``rows_silver``, the commit marker) is written after the
@@ -15,9 +15,12 @@ deletes what of it reached silver and quarantine (``Batch.flush``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -186,13 +189,9 @@ def _clean_slices(
     seen: Counter = Counter()
     sums: dict[str, Counter] = {a["delivery_id"]: Counter() for a in good}
     failed: set[str] = set()
-    first = True
-    for piece in slices:
-        here = _counts(piece["_delivery_id"])
-        todo = [a for a in good if here[a["delivery_id"]] or (first and not found.get(
-            a["delivery_id"], 0))]  # fmt: skip
-        rest, carried = _carry(repeats, todo, piece, divmap)
-        out = clean_delivery(contract, rest, divmap=divmap, now=now, threads=duck.cores())
+    for piece, here, todo, carried, out in _cleaned(
+        contract, slices, repeats, good, found, divmap, now
+    ):
         if known is not None:  # reviews must name a finding of that district
             out = Cleaned(*refuse_foreign_reviews(known, out.silver, out.quarantine))
         spent, started = time.perf_counter() - started, time.perf_counter()
@@ -225,8 +224,50 @@ def _clean_slices(
                     "clean_seconds": s["seconds"],
                 }  # fmt: skip
             batch.add(feed, did, silver, quarantine, done)
-        first = False
     return _summaries(feed, good, found, seen, sums, failed, previous, errors), errors
+
+
+def _cleaned(
+    contract: FeedContract, slices: Iterator[pa.Table], repeats: Repeats | None,
+    good: list[dict], found: dict[str, int], divmap: pa.Table, now: datetime,
+) -> Iterator[tuple[pa.Table, Counter, list[dict], dict[str, pa.Table], Cleaned]]:  # fmt: skip
+    """(slice, its rows per delivery, the deliveries in it, their carried rows, the
+    cleaned rest) for each slice of bronze, in order.
+
+    With more than one slice, each slice is cleaned in a thread of its own while this
+    thread reads and carries the next and the caller commits the one before: the macros'
+    queries and Arrow release the GIL, and a single hukou slice kept one of two cores
+    idle half of the time. At most two slices are in flight, so memory still follows
+    the slice size."""
+
+    def prepare(piece: pa.Table, first: bool):
+        here = _counts(piece["_delivery_id"])
+        todo = [a for a in good if here[a["delivery_id"]] or (first and not found.get(
+            a["delivery_id"], 0))]  # fmt: skip
+        rest, carried = _carry(repeats, todo, piece, divmap)
+        return piece, here, todo, carried, rest
+
+    def clean(rest: pa.Table) -> Cleaned:
+        return clean_delivery(contract, rest, divmap=divmap, now=now, threads=duck.cores())
+
+    slices = iter(slices)
+    head = next(slices, None)
+    if head is None:
+        return
+    second = next(slices, None)
+    if second is None:  # one slice: nothing to overlap
+        piece, here, todo, carried, rest = prepare(head, True)
+        yield piece, here, todo, carried, clean(rest)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clean-slice") as pool:
+        ahead = None
+        for i, piece in enumerate(itertools.chain([head, second], slices)):
+            *got, rest = prepare(piece, i == 0)
+            job = pool.submit(clean, rest)
+            if ahead is not None:
+                yield *ahead[0], ahead[1].result()
+            ahead = (got, job)
+        yield *ahead[0], ahead[1].result()
 
 
 def _summaries(
