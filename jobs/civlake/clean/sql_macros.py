@@ -78,6 +78,9 @@ def _uscc_sum(arg: str) -> str:
     return " + ".join(terms)
 
 
+# CJK Unified Ideographs (the basic block: every character of GB 2312 and the common
+# ones of GB 18030); no bracket, space, dot, full-width form or invisible character.
+_HAN = r"[\x{4e00}-\x{9fff}]"
 _DATE_YMD = r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?"
 _TIME = (
     r"^[T ]?([0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\.[0-9]{1,6})?)?)?\s*(Z|[+-][0-9]{2}:?[0-9]{2})?$"
@@ -161,9 +164,14 @@ MACROS: list[str] = [
     # --- names: remark in trailing brackets, spaces, middle dots (OpenCC is Python) ---
     # Several trailing remarks (李娜（已故）（重复）) all go to the note, joined by '；'.
     # The remark comes in any bracket kind cl_round folds to round ones.
-    r"cl_name_note(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN nullif(trim(regexp_replace(regexp_replace(regexp_extract(cl_round(s),"
+    # A name of Han characters only (nearly every name a register delivers) is its own
+    # value and has no note: one full match decides it, and the rest of the macro runs
+    # on the other names only (DuckDB evaluates a CASE branch on its own rows).
+    r"cl_name_note(s) AS CASE WHEN regexp_full_match(s, '" + _HAN + r"+') THEN NULL"
+    r" WHEN cl_xlerr(s) IS NULL THEN nullif(trim(regexp_replace(regexp_replace(regexp_extract(cl_round(s),"
     r" '((\s*[(][^()]*[)])+)\s*$', 1), '\s*[(]\s*([^()]*?)\s*[)]', '\1；', 'g'), '；$', '')), '') END",
-    r"cl_name_value(s) AS CASE WHEN cl_xlerr(s) IS NULL THEN"
+    r"cl_name_value(s) AS CASE WHEN regexp_full_match(s, '" + _HAN + r"+') THEN s"
+    r" WHEN cl_xlerr(s) IS NULL THEN"
     r" nullif(regexp_replace(regexp_replace(regexp_replace(cl_round(s),"
     r" '(\s*[(][^()]*[)])+\s*$', ''), '" + _WS + r"+', '', 'g'), '[.•・‧∙⋅·]+', '·', 'g'), '') END",
     # --- dates ----------------------------------------------------------------------
