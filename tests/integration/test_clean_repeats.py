@@ -63,9 +63,10 @@ def _lake(home, people, changed, *, p_at, divmap):
     slice_rows=st.integers(1, 16),
     divmap=st.sampled_from([BEFORE, AFTER]),
     p_later=st.booleans(),
+    stored_scrambled=st.booleans(),
 )  # fmt: skip
 def test_gate_join_splits_each_slice_as_carry_does(
-    tmp_path_factory, edits, duplicate, drop, slice_rows, divmap, p_later
+    tmp_path_factory, edits, duplicate, drop, slice_rows, divmap, p_later, stored_scrambled
 ):
     # GIVEN two months of 14 persons; P holds one row twice, D drops one and edits some
     people = [_person(i, area="440103" if i % 4 == 0 else "440106") for i in range(13)]
@@ -87,6 +88,11 @@ def test_gate_join_splits_each_slice_as_carry_does(
     carried, rest = [], []
     with ExitStack() as stack:
         repeats = Repeats.build(stack, s, contract, bronze, silver, [D_ID], {D_ID: P_ID})
+        if stored_scrambled and D_ID in repeats.tables:  # two runs: a repeated row apart
+            name = repeats.tables[D_ID]
+            repeats.con.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name} ORDER BY rowid % 2, pos"
+            )
         for piece in lake_io.read_slices(bronze, [D_ID], rows=slice_rows):
             split = repeats.split(D_ID, piece, divmap)
             carried.append(split.silver)
