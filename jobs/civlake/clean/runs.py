@@ -5,7 +5,8 @@ A delivery larger than a slice (a city's monthly hukou snapshot: ~10 M rows for
 Guangzhou) is its own run, and no step holds more of it than two slices: bronze is
 scanned in slices, each slice's carry reads only the previous snapshot's rows with that
 slice's row hashes, and a slice is cleaned while the next is read and carried and the
-one before is committed (``_cleaned``). The outputs are those of cleaning the delivery whole because every output row
+one before is committed (``_cleaned``). The outputs are those of cleaning the delivery
+whole because every output row
 reads only its own bronze row (``frame.clean_delivery``), a carried row only the previous
 snapshot's row of the same hash (``carry``), and a returned review only itself
 (``reviews``). The audit row (``rows_silver``, the commit marker) is written after the
