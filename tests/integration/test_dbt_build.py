@@ -20,7 +20,13 @@ import pytest
 from civlake import lake
 from civlake.contracts import load_contracts
 from civlake.settings import REPO_ROOT, load_settings
-from civlake.transform import DbtBuildError, generate_docs, run_dbt, source_freshness
+from civlake.transform import (
+    DbtBuildError,
+    dbt_work_dir,
+    generate_docs,
+    run_dbt,
+    source_freshness,
+)
 from tests.support.small_city import PEOPLE, build_city, citizen_id
 
 pytestmark = pytest.mark.integration
@@ -286,6 +292,25 @@ def test_failed_model_is_named(tmp_path):
     # WHEN dbt builds staging THEN the error names the model that broke
     with pytest.raises(DbtBuildError, match="stg_divisions"):
         run_dbt(settings, select="stg_divisions")
+
+
+def test_compare_gate_leaves_the_manifest_to_the_build(tmp_path):
+    settings = load_settings(lake=tmp_path / "lake", warehouse=tmp_path / "wh.duckdb",
+                             env={"CIVLAKE_HOME": str(tmp_path)})  # fmt: skip
+    build_city().write(settings.lake)
+    target = dbt_work_dir(settings) / "target"
+    # WHEN a build leaves the manifest to a later one (the pipeline's compare gate)
+    run_dbt(settings, select="stg_divisions", write_manifest=False)
+    # THEN its results are recorded where dbt records them, and no manifest is written
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+    assert [r["unique_id"] for r in results["results"]
+            if r["unique_id"].startswith("model.")] == ["model.civlake.stg_divisions"]  # fmt: skip
+    assert all(r["status"] in ("success", "pass") for r in results["results"])
+    assert not (target / "manifest.json").exists()
+    # WHEN the next build writes it THEN the docs site has the manifest it reads
+    run_dbt(settings, select="stg_divisions")
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    assert "model.civlake.stg_divisions" in manifest["nodes"]
 
 
 def test_docs_and_freshness(built):
