@@ -78,8 +78,8 @@ def measure(result: dict, *, tree: bool = False, workers: bool = False):
     """Wall time and peak RSS growth (sampled every 20 ms) of the block. ``workers``: also
     the peak PSS of the process tree while the block had child processes, as
     ``result["tree_peak_pss_mib"]``: sampled every 500 ms, and only while there are
-    children. Sampled every 200 ms whatever the tree, as before session 41, its page-table
-    walks took a tenth of a core beside a 4 GiB resolve stage, slowing what it measured."""
+    children. Sampled every 200 ms whatever the tree (until session 41), its page-table
+    walks took a sixth of a core beside a 3-4 GiB resolve stage, slowing what it measured."""
     read = tree_rss_mib if tree else rss_mib
     base = read()
     peak = [base]
