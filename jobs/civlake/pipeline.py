@@ -201,7 +201,7 @@ def verify(settings: Settings, *, now: datetime, spark=None) -> dict:
         return {"skipped": UNCHANGED}
     build_engine(settings, spark)  # on Spark: the session dbt-spark uses, with an executor
     # The build stage writes the run's manifest (the docs site reads it).
-    result = run_dbt(settings, select=COMPARE_GATE, write_manifest=False)
+    result = run_dbt(settings, select=COMPARE_GATE, write_manifest=False, unit_tests=False)
     paths = write_worklists(settings, worklists)
     stage_inputs.record(settings, "verify", inputs, outputs())
     return {"dbt": result, "worklists": [str(p) for p in paths]}
@@ -221,7 +221,8 @@ def build(settings: Settings, *, now: datetime, spark=None) -> dict:
         return {"skipped": UNCHANGED}
     # The compare gate already built (and tested) its models and their ancestors.
     build_engine(settings, spark)  # on Spark: the session dbt-spark uses, with an executor
-    result = run_dbt(settings, exclude=COMPARE_GATE)  # and the manifest the docs read
+    # The models, the data tests, and the manifest the docs read (unit tests: CI's).
+    result = run_dbt(settings, exclude=COMPARE_GATE, unit_tests=False)
     docs = generate_docs(settings)
     stage_inputs.record(settings, "build", inputs, outputs())
     return {"dbt": result, "docs": str(docs)}

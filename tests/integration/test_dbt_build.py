@@ -16,6 +16,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 import pytest
+import yaml
 
 from civlake import lake
 from civlake.contracts import load_contracts
@@ -55,11 +56,24 @@ def q(con, sql: str) -> list[tuple]:
     return con.sql(sql).fetchall()
 
 
+def _project_unit_tests() -> set[str]:
+    """Every unit test the project defines (its ``_*unit_tests.yml`` files)."""
+    found = set()
+    for path in (REPO_ROOT / "dbt" / "models").rglob("_*unit_tests.yml"):
+        found |= {t["name"] for t in yaml.safe_load(path.read_text("utf-8"))["unit_tests"]}
+    return found
+
+
 def test_build_succeeds_and_reports_absent_tables(built):
     _, result, _ = built
     assert result["success"]
     names = {r["name"] for r in result["results"] if r["resource_type"] == "model"}
     assert {"dim_person", "dim_division", "mart_low_income", "mart_data_governance"} <= names
+    # The pipeline's builds leave the unit tests out; this build (the suite's) runs and
+    # passes every one of them.
+    unit = {r["name"]: r["status"] for r in result["results"] if r["resource_type"] == "unit_test"}
+    assert set(unit) == _project_unit_tests() and len(unit) >= 9
+    assert set(unit.values()) == {"pass"}
     # GIVEN a lake without the organisation gate, quarantine and expectation results
     # THEN the build still succeeds and says which tables it read as empty.
     assert {"core/organizations", "quarantine", "expectation_results"} <= set(
@@ -299,18 +313,26 @@ def test_compare_gate_leaves_the_manifest_to_the_build(tmp_path):
                              env={"CIVLAKE_HOME": str(tmp_path)})  # fmt: skip
     build_city().write(settings.lake)
     target = dbt_work_dir(settings) / "target"
-    # WHEN a build leaves the manifest to a later one (the pipeline's compare gate)
-    run_dbt(settings, select="stg_divisions", write_manifest=False)
-    # THEN its results are recorded where dbt records them, and no manifest is written
+    # WHEN a build leaves the manifest to a later one and the unit tests to CI (the
+    # pipeline's compare gate), on a model that has a unit test
+    run_dbt(settings, select="stg_divisions dim_division", write_manifest=False,
+            unit_tests=False)  # fmt: skip
+    # THEN its results are recorded where dbt records them, no unit test ran, and no
+    # manifest is written
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
-    assert [r["unique_id"] for r in results["results"]
-            if r["unique_id"].startswith("model.")] == ["model.civlake.stg_divisions"]  # fmt: skip
+    ran = {r["unique_id"] for r in results["results"]}
+    assert {"model.civlake.stg_divisions", "model.civlake.dim_division"} <= ran
+    assert not {u for u in ran if u.startswith("unit_test.")}
     assert all(r["status"] in ("success", "pass") for r in results["results"])
     assert not (target / "manifest.json").exists()
     # WHEN the next build writes it THEN the docs site has the manifest it reads
-    run_dbt(settings, select="stg_divisions")
+    result = run_dbt(settings, select="stg_divisions dim_division")
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     assert "model.civlake.stg_divisions" in manifest["nodes"]
+    # and by default the unit test of the selected model runs
+    assert ("dim_division_scd2_versions_and_successor_chain", "unit_test") in {
+        (r["name"], r["resource_type"]) for r in result["results"]
+    }
 
 
 def test_docs_and_freshness(built):
