@@ -1,6 +1,6 @@
 {#- The Spark engine's edges (target type spark, civlake.transform.run_dbt sets it up).
 
-    Sources: on Spark a lake table is read by path, delta.`<lake>/<table>`, so nothing has
+    Sources: on Spark a lake table is read by path, delta.`<lake>/<lake_table>`, so nothing has
     to be registered in the session catalog for the lake; an absent lake table is the
     empty temporary view run_dbt created with the lake's schema (the same tolerance as
     on DuckDB, jobs/civlake/transform/delta_source.py). builtins.source is
@@ -17,7 +17,9 @@
     {%- if lake_table and lake_table in var('absent_lake_tables', []) -%}
         {{ return(civlake_absent_view(lake_table)) }}
     {%- endif -%}
-    {{ return('delta.`' ~ node.meta['delta_table_path'] ~ '`') }}
+    {#- The lake's location is read here, when the node runs: read while parsing, it would
+        make the parsed project differ from one home to the next (parse_cache.py). -#}
+    {{ return('delta.`' ~ env_var('CIVLAKE_LAKE') ~ '/' ~ lake_table ~ '`') }}
 {% endmacro %}
 
 {#- Name of the empty stand-in view of an absent lake table (mirrored in

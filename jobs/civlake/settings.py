@@ -93,6 +93,11 @@ class Settings:
     spark_jars: Path = field(
         default=REPO_ROOT / "data" / "spark-jars", metadata=_var("CIVLAKE_SPARK_JARS")
     )
+    # dbt's parsed project (transform/parse_cache.py), shared by every CIVLAKE_HOME of
+    # this checkout: a new home's first dbt command starts from it instead of parsing.
+    dbt_parse_cache: Path = field(
+        default=REPO_ROOT / "data" / "dbt-parse", metadata=_var("CIVLAKE_DBT_PARSE_CACHE")
+    )
     spark_driver_memory: str = field(default="6g", metadata=_var("CIVLAKE_SPARK_DRIVER_MEMORY"))
     # Resolution collects whole tables to the driver (ADR 0004, measured limits): Spark's
     # 1 GiB default stopped a 3,000,000-person city's silver hukou (1.1 GiB of Arrow) in
@@ -331,6 +336,7 @@ def load_settings(
             default["spark_master"],
         ),
         spark_jars=pick(None, "CIVLAKE_SPARK_JARS", default["spark_jars"].resolve()),
+        dbt_parse_cache=pick(None, "CIVLAKE_DBT_PARSE_CACHE", default["dbt_parse_cache"].resolve()),
         spark_driver_memory=read.check(
             "CIVLAKE_SPARK_DRIVER_MEMORY",
             memory,

@@ -25,6 +25,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
         "CIVLAKE_LAKE": str(tmp_path / "l"), "CIVLAKE_WAREHOUSE": str(tmp_path / "w.duckdb"),
         "CIVLAKE_PUBLISH": str(tmp_path / "p"), "CIVLAKE_ENGINE": "spark",
         "CIVLAKE_SPARK_MASTER": "spark://head:7077", "CIVLAKE_SPARK_JARS": str(tmp_path / "j"),
+        "CIVLAKE_DBT_PARSE_CACHE": str(tmp_path / "dp"),
         "CIVLAKE_SPARK_DRIVER_MEMORY": "1g", "CIVLAKE_SPARK_MAX_RESULT_SIZE": "512m",
         "CIVLAKE_SPARK_SHUFFLE_PARTITIONS": "8", "CIVLAKE_SPARK_LOG_LEVEL": "warn",
         "CIVLAKE_SPARK_EXECUTOR_MEMORY": "2g", "CIVLAKE_SPARK_EXECUTOR_CORES": "1",
@@ -41,6 +42,7 @@ def test_every_variable_is_read_by_load_settings(tmp_path):
     s = load_settings(env=env)
     assert (s.home, s.landing, s.lake) == (tmp_path, tmp_path / "in", tmp_path / "l")
     assert (s.warehouse, s.publish) == (tmp_path / "w.duckdb", tmp_path / "p")
+    assert s.dbt_parse_cache == tmp_path / "dp"
     assert (s.engine, s.spark_master, s.spark_jars) == (
         "spark",
         "spark://head:7077",

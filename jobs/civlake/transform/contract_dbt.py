@@ -88,7 +88,6 @@ def _source_table(contract: FeedContract) -> list[str]:
         f"      - name: {fid}",
         f"        description: {_q(desc)}",
         "        meta:",
-        f"          delta_table_path: \"{{{{ env_var('CIVLAKE_LAKE') }}}}/silver/{fid}\"",
         f"          lake_table: silver/{fid}",
         *_freshness(contract),
         "        columns:",

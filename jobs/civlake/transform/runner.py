@@ -1,8 +1,11 @@
 """Run the dbt project programmatically (dbt's ``dbtRunner``), from civlake settings.
 
 dbt reads the lake and warehouse locations from ``CIVLAKE_LAKE`` and
-``CIVLAKE_WAREHOUSE`` (profiles.yml, sources); they are set from the settings for the
-duration of the call only, so a caller's environment is left as it was.
+``CIVLAKE_WAREHOUSE`` (profiles.yml, macros); they are set from the settings for the
+duration of the call only, so a caller's environment is left as it was. dbt runs in the
+warehouse's folder, the warehouse named by its file name: dbt's parsed project is then
+the same for every home, and a new home starts from the one another home saved
+(``parse_cache``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from civlake.settings import REPO_ROOT, Settings
+from civlake.transform import parse_cache
 
 DBT_DIR = REPO_ROOT / "dbt"
 
@@ -67,7 +71,9 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
-    env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": str(settings.warehouse)}
+    # The warehouse by its file name, dbt running in its folder: the path is one of the
+    # connection settings dbt's parsed project is checked against (parse_cache).
+    env = {"CIVLAKE_LAKE": str(settings.lake), "CIVLAKE_WAREHOUSE": settings.warehouse.name}
     env.update(_duckdb_limits(settings))
     # findings.sql unions the rule models the verify_rules seed names; dbt cannot read a
     # seed at compile time, so the list comes in as a var (civlake.transform.rules).
@@ -85,11 +91,26 @@ def _invoke(settings: Settings, args: list[str], absent: list[str] | None = None
 
         delta_source.prepare(settings, DBT_DIR / "models", absent)
     common += ["--vars", json.dumps(dbt_vars)]
-    with _env(env):
+    target = "spark" if settings.engine == "spark" else "default"
+    parse_cache.seed(work / "target", settings.dbt_parse_cache, target)
+    with _env(env), _cwd(settings.warehouse.parent):
         try:
             return dbtRunner().invoke([*args, *common])
         finally:
             _release_warehouse()
+            parse_cache.keep(work / "target", settings.dbt_parse_cache, target)
+
+
+@contextmanager
+def _cwd(folder: Path) -> Iterator[None]:
+    """Run in ``folder`` (dbt-duckdb opens the warehouse, and DuckDB its spill folder
+    ``<warehouse>.tmp``, relative to it), then back."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _duckdb_limits(settings: Settings) -> dict[str, str]:
